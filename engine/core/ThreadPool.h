@@ -1,0 +1,48 @@
+#pragma once
+// A persistent pool of worker threads for data-parallel loops. Threads are created once; each
+// parallelFor wakes them, splits [0, n) into contiguous chunks and returns when all are done.
+// The calling thread takes a share of the work, so a pool of N threads uses N-1 workers.
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lathe {
+
+class ThreadPool {
+public:
+    // threadCount <= 0 means "all hardware threads".
+    explicit ThreadPool(int threadCount);
+    ~ThreadPool();
+    ThreadPool(const ThreadPool&) = delete;
+    ThreadPool& operator=(const ThreadPool&) = delete;
+
+    int threadCount() const { return int(workers_.size()) + 1; }
+
+    // Calls body(begin, end, threadIndex) over disjoint chunks covering [0, n). Blocks until done.
+    // Exceptions thrown by body are rethrown here (the first one).
+    using RangeFn = std::function<void(int64_t begin, int64_t end, int threadIndex)>;
+    void parallelFor(int64_t n, const RangeFn& body);
+
+    static int hardwareThreads();
+
+private:
+    void workerLoop(int threadIndex);
+    void runChunk(int threadIndex);
+
+    std::vector<std::thread> workers_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    std::condition_variable done_;
+    const RangeFn* body_ = nullptr;
+    int64_t n_ = 0;
+    uint64_t generation_ = 0;
+    int pending_ = 0;
+    bool stopping_ = false;
+    std::exception_ptr firstError_;
+};
+
+} // namespace lathe

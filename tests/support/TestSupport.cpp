@@ -1,0 +1,53 @@
+#include "TestSupport.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/Error.h"
+#include "core/Paths.h"
+
+namespace lathe::test {
+
+std::optional<std::filesystem::path> defaultModelPath() {
+    if (const char* env = std::getenv("LATHE_DEFAULT_MODEL"); env && *env) {
+        if (std::filesystem::exists(env)) return std::filesystem::path(env);
+        return std::nullopt;
+    }
+    const std::filesystem::path path = lathe::defaultModelPath();
+    if (std::filesystem::exists(path)) return path;
+    return std::nullopt;
+}
+
+std::filesystem::path testDataDir() { return LATHE_TEST_DATA_DIR; }
+
+TempDir::TempDir() {
+    std::random_device rd;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        path_ = std::filesystem::temp_directory_path() / ("lathe-test-" + std::to_string(rd()));
+        if (std::filesystem::create_directory(path_)) return;
+    }
+    fail(ErrorCategory::Io, "cannot create a temporary folder");
+}
+
+TempDir::~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+}
+
+std::string readFileText(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorCategory::Io, "cannot open {}", path.string());
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void writeFileBytes(const std::filesystem::path& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+    if (!out) fail(ErrorCategory::Io, "cannot write {}", path.string());
+}
+
+} // namespace lathe::test
