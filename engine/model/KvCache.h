@@ -20,6 +20,9 @@ public:
     // capacityTokens: total token slots across all sequences (rounded up to whole blocks).
     KvCache(const ModelConfig& config, int capacityTokens, int blockTokens = 16);
 
+    int nLayers() const { return nLayers_; }
+    int nHeadsKv() const { return nHeadsKv_; }
+    int headDim() const { return headDim_; }
     int blockTokens() const { return blockTokens_; }
     int capacityBlocks() const { return int(refCounts_.size()); }
     int freeBlocks() const { return int(freeList_.size()); }
@@ -36,12 +39,22 @@ public:
     // if it is shared). Throws lathe::Error (InvalidArgument) when the cache is full.
     // Returns the slot index of the first new token; length grows by count.
     int append(int32_t seqId, int count);
+    // Free blocks that append(seqId, count) would take (including a copy of a shared last block).
+    int blocksNeeded(int32_t seqId, int count) const;
 
     // Slot access for the backends: pointers to headDim floats of token `slot` of seqId, head `kvHead`.
     float* key(int layer, int32_t seqId, int slot, int kvHead);
     float* value(int layer, int32_t seqId, int slot, int kvHead);
     const float* key(int layer, int32_t seqId, int slot, int kvHead) const;
     const float* value(int layer, int32_t seqId, int slot, int kvHead) const;
+
+    // Fast path for attention: the [blockTokens][headDim] keys (values) of one head in one block.
+    const float* blockKeys(int layer, int blockId, int kvHead) const {
+        return storage_.data() + offsetOf(layer, blockId, kvHead, 0, false);
+    }
+    const float* blockValues(int layer, int blockId, int kvHead) const {
+        return storage_.data() + offsetOf(layer, blockId, kvHead, 0, true);
+    }
 
     int blockRefCount(int blockId) const { return refCounts_[size_t(blockId)]; }
     const std::vector<int>& blockTable(int32_t seqId) const;

@@ -1,0 +1,31 @@
+#pragma once
+// State shared by every lathe-cli verb: the common flags and how results are printed
+// (--json: one JSON object on stdout, human text on stderr).
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "workbench/Session.h"
+
+namespace lathe::cli {
+
+struct CommonFlags {
+    std::string device = "cpu";
+    int threads = 0;
+    bool json = false;
+    std::string logLevel = "warn";
+};
+
+// Exit statuses (DESIGN.md): 0 success, 1 user error, 2 internal error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUserError = 1;
+inline constexpr int kExitInternalError = 2;
+
+SessionOptions sessionOptions(const CommonFlags& flags, int contextTokens = 4096);
+// Loads a model, showing progress on stderr when it is a terminal.
+std::unique_ptr<Session> openSession(const std::string& modelPath, const SessionOptions& options);
+void printJson(const nlohmann::json& value);
+bool stderrIsTerminal();
+
+} // namespace lathe::cli

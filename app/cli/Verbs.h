@@ -1,0 +1,20 @@
+#pragma once
+// Each lathe-cli verb registers its subcommand and returns the function that runs it.
+
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+#include "CliContext.h"
+
+namespace lathe::cli {
+
+using VerbRunner = std::function<int()>;
+
+VerbRunner addDevicesVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addInfoVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addTokenizeVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
+
+} // namespace lathe::cli

@@ -1,0 +1,113 @@
+#pragma once
+// Backend: the compute ops of a Llama-family forward pass behind one interface. The CPU backend
+// (backend/cpu) is the reference every other implementation (SIMD kernels, CUDA) is tested against,
+// op by op, over shapes, dtypes and weight formats.
+//
+// Weights: callers hand a stored tensor (io/TensorView.h, usually memory-mapped, any dtype that
+// io's dequantizeRow reads) to prepareWeight() once at load and keep the opaque handle; a backend may
+// repack or upload it there. Activations are host float arrays, row-major [nTokens][width]: the KV cache
+// is host memory (model/KvCache.h), and a device backend brings its own buffer handles with it.
+// Ops check their argument sizes and throw lathe::Error (Internal) on a mismatch: that is a caller bug.
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/TensorView.h"
+#include "model/ModelConfig.h"
+
+namespace lathe {
+
+class KvCache;
+
+// A weight tensor as a backend holds it. Opaque to callers beyond its stored shape and format.
+class BackendWeight {
+public:
+    virtual ~BackendWeight() = default;
+    const TensorView& view() const { return view_; }
+    int64_t cols() const { return view_.rowLength(); }
+    int64_t rows() const { return view_.rowCount(); }
+
+protected:
+    explicit BackendWeight(const TensorView& view) : view_(view) {}
+
+private:
+    TensorView view_;
+};
+
+struct RopeParams {
+    int nDims = 0;               // dimensions rotated per head (<= headDim, even); the rest pass through
+    float freqBase = 10000.0f;   // theta_i = position * freqBase^(-2i / nDims)
+    RopeStyle style = RopeStyle::Interleaved;
+    std::span<const float> freqFactors; // empty, or nDims/2 divisors of theta_i (Llama-3 scaling)
+};
+
+struct AttentionShape {
+    int nHeads = 0;
+    int nHeadsKv = 0; // divides nHeads: query head h reads KV head h / (nHeads / nHeadsKv)
+    int headDim = 0;
+    float scale = 1.0f; // applied to q.k before the softmax, usually 1/sqrt(headDim)
+};
+
+// Which cache slots of its own sequence each batch row attends to: every slot below prefix[i], plus
+// the slots extras[extraBegin[i] .. extraBegin[i+1]) (token-tree rows: their ancestors and themselves).
+// A causal row has prefix = its own slot + 1 and no extras.
+struct AttentionMask {
+    std::vector<int32_t> seqIds;     // [nTokens]
+    std::vector<int32_t> prefix;     // [nTokens]
+    std::vector<int32_t> extraBegin; // [nTokens + 1]
+    std::vector<int32_t> extras;     // [extraBegin.back()], ascending per row
+
+    int size() const { return int(seqIds.size()); }
+    void clear() {
+        seqIds.clear();
+        prefix.clear();
+        extraBegin.assign(1, 0);
+        extras.clear();
+    }
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    virtual std::string name() const = 0;
+
+    // Takes a stored tensor (its bytes must outlive the handle).
+    virtual std::unique_ptr<BackendWeight> prepareWeight(const TensorView& view) = 0;
+
+    // out[t] = row tokens[t] of table ({cols, rows}), dequantized. out: [tokens.size()][cols].
+    virtual void embed(const BackendWeight& table, std::span<const int32_t> tokens, std::span<float> out) = 0;
+
+    // out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight. x, out: [nTokens][dim]; weight: {dim}.
+    virtual void rmsNorm(std::span<const float> x, const BackendWeight& weight, int nTokens, float eps,
+                         std::span<float> out) = 0;
+
+    // out[t][r] = sum_c w[r][c] * x[t][c] (+ bias[r]). w: {cols, rows}; x: [nTokens][cols];
+    // out: [nTokens][rows]; bias: {rows} or null.
+    virtual void matmul(const BackendWeight& w, std::span<const float> x, int nTokens, std::span<float> out,
+                        const BackendWeight* bias = nullptr) = 0;
+
+    // Rotates each head of x ([nTokens][nHeads][headDim]) in place by its row's position.
+    virtual void rope(std::span<float> x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
+                      const RopeParams& params) = 0;
+
+    // Writes k and v ([nTokens][nHeadsKv][headDim]) of row t into slot slots[t] of sequence seqIds[t].
+    // The slots must have been reserved with KvCache::append.
+    virtual void storeKv(std::span<const float> k, std::span<const float> v, std::span<const int32_t> seqIds,
+                         std::span<const int32_t> slots, int layer, KvCache& cache) = 0;
+
+    // out[t][h] = softmax(scale * q[t][h] . K[s]) . V[s] over the slots s that mask gives row t.
+    // q, out: [nTokens][nHeads][headDim].
+    virtual void attention(std::span<const float> q, const AttentionShape& shape, const AttentionMask& mask,
+                           const KvCache& cache, int layer, std::span<float> out) = 0;
+
+    // out = silu(gate) * up, elementwise.
+    virtual void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) = 0;
+
+    // out = a + b, elementwise (out may alias a or b).
+    virtual void add(std::span<const float> a, std::span<const float> b, std::span<float> out) = 0;
+};
+
+} // namespace lathe

@@ -1,0 +1,68 @@
+// lathe-cli on the real default model: info, tokenize, generate and chat work end to end.
+
+#include <QtTest>
+
+#include "CliRunner.h"
+#include "TestSupport.h"
+
+class TestCliModel : public QObject {
+    Q_OBJECT
+private:
+    QString model_;
+
+private slots:
+    void initTestCase() {
+        const auto path = lathe::test::defaultModelPath();
+        if (!path) QSKIP(lathe::test::kNoDefaultModel);
+        model_ = QString::fromStdString(path->string());
+    }
+
+    void infoDescribesSmolLM2() {
+        const CliRun run = runCli({"--json", "info", model_});
+        QCOMPARE(run.exitCode, 0);
+        const QJsonObject info = QJsonDocument::fromJson(run.out.toUtf8()).object();
+        QCOMPARE(info["architecture"].toString(), QString("llama"));
+        QCOMPARE(info["layers"].toInt(), 30);
+        QCOMPARE(info["hidden"].toInt(), 576);
+        QCOMPARE(info["heads"].toInt(), 9);
+        QCOMPARE(info["kv_heads"].toInt(), 3);
+        QCOMPARE(info["vocab"].toInt(), 49152);
+        QCOMPARE(info["chat_template"].toString(), QString("chatml"));
+        QVERIFY(info["tied_embeddings"].toBool());
+        // 134.5 M parameters (SmolLM2-135M with tied embeddings)
+        QVERIFY(std::abs(info["parameters"].toDouble() - 134.5e6) < 0.5e6);
+        QCOMPARE(info["tensor_types"].toObject()["q4_1"].toObject()["tensors"].toInt(), 210);
+    }
+
+    void tokenizeSpecialText() {
+        const CliRun run = runCli({"--json", "tokenize", model_, "<|im_start|>user\nHi"});
+        QCOMPARE(run.exitCode, 0);
+        const QJsonArray tokens = QJsonDocument::fromJson(run.out.toUtf8()).object()["tokens"].toArray();
+        QVERIFY(tokens.size() >= 3);
+        QCOMPARE(tokens[0].toInt(), 1); // <|im_start|>
+    }
+
+    void greedyGenerationIsDeterministic() {
+        const QStringList args{"--json", "--threads", "2", "generate", model_, "-p", "The capital of France is",
+                               "-n", "12", "--greedy"};
+        const CliRun first = runCli(args);
+        QCOMPARE(first.exitCode, 0);
+        const CliRun second = runCli(args);
+        const QJsonObject a = QJsonDocument::fromJson(first.out.toUtf8()).object();
+        const QJsonObject b = QJsonDocument::fromJson(second.out.toUtf8()).object();
+        QCOMPARE(a["tokens"].toArray().size(), 12);
+        QCOMPARE(a["tokens"], b["tokens"]);
+        QVERIFY2(a["text"].toString().contains("Paris"), qPrintable(a["text"].toString()));
+    }
+
+    void chatAnswersOverStdin() {
+        const CliRun run = runCli({"chat", model_, "--greedy", "-n", "48"}, "What is the capital of France?\n");
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.contains("Paris"), qPrintable(run.out));
+        QVERIFY2(!run.out.contains("<|im_end|>"), qPrintable(run.out));
+        QVERIFY(run.err.contains("tok/s"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCliModel)
+#include "TestCliModel.moc"
