@@ -2,17 +2,6 @@
 
 namespace lathe {
 
-const char* stopReasonName(StopReason reason) {
-    switch (reason) {
-    case StopReason::EndOfGeneration: return "end-of-generation";
-    case StopReason::StopString: return "stop-string";
-    case StopReason::MaxTokens: return "max-tokens";
-    case StopReason::Cancelled: return "cancelled";
-    case StopReason::ContextFull: return "context-full";
-    }
-    return "unknown";
-}
-
 double GenerationTimings::promptTokensPerSecond() const {
     const int ran = promptTokens - reusedPromptTokens;
     return promptSeconds > 0 && ran > 0 ? ran / promptSeconds : 0.0;

@@ -3,13 +3,13 @@
 // speculative decoding, Medusa heads and token trees later). A strategy turns a prompt into tokens,
 // streaming each token's text through a callback, and reports why it stopped and how long it took.
 
+#include "core/Cancel.h"
+#include "decode/SamplingParams.h"
+
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
-
-#include "core/Cancel.h"
-#include "decode/SamplingParams.h"
 
 namespace lathe {
 
@@ -37,15 +37,13 @@ enum class StopReason {
     ContextFull,     // the KV cache or the model's context length has no room for another token
 };
 
-const char* stopReasonName(StopReason reason);
-
 struct GenerationTimings {
     int promptTokens = 0;
     int reusedPromptTokens = 0; // prompt tokens found in the KV cache and not run again
     int generatedTokens = 0;
-    double promptSeconds = 0;           // prefill of the tokens not reused
-    double timeToFirstTokenSeconds = 0; // start of generate() to the first token sampled
-    double decodeSeconds = 0;           // first token sampled to the last token sampled
+    double promptSeconds = 0;              // prefill of the tokens not reused
+    double timeToFirstTokenSeconds = 0;    // start of generate() to the first token sampled
+    double decodeSeconds = 0;              // first token sampled to the last token sampled
     std::vector<double> interTokenSeconds; // gap before each token after the first
 
     // (promptTokens - reusedPromptTokens) / promptSeconds; 0 when nothing was timed.

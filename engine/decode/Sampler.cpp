@@ -1,9 +1,9 @@
 #include "decode/Sampler.h"
 
+#include "core/Error.h"
+
 #include <algorithm>
 #include <cmath>
-
-#include "core/Error.h"
 
 namespace lathe {
 namespace {
@@ -27,13 +27,16 @@ std::vector<double> softmax(const std::vector<Scored>& scored, double invTempera
         probs[i] = std::exp((double(scored[i].logit) - maxLogit) * invTemperature);
         sum += probs[i];
     }
-    for (double& p : probs) p /= sum;
+    for (double& p : probs)
+        p /= sum;
     return probs;
 }
 
 } // namespace
 
-Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) { params_.validate(); }
+Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {
+    params_.validate();
+}
 
 void Sampler::applyRepeatPenalty(std::span<float> logits, std::span<const int32_t> history, float penalty,
                                  int lastN) {
@@ -90,14 +93,16 @@ std::vector<TokenProb> Sampler::candidates(std::span<const float> logits,
         // Probabilities are not renormalised after top-p: min-p compares ratios to the maximum.
         const double threshold = double(params_.minP) * probs[0];
         size_t i = 1;
-        while (i < keep && probs[i] >= threshold) ++i;
+        while (i < keep && probs[i] >= threshold)
+            ++i;
         keep = i;
     }
     scored.resize(keep);
 
     probs = softmax(scored, 1.0 / double(params_.temperature));
     std::vector<TokenProb> out(keep);
-    for (size_t i = 0; i < keep; ++i) out[i] = {scored[i].token, float(probs[i])};
+    for (size_t i = 0; i < keep; ++i)
+        out[i] = {scored[i].token, float(probs[i])};
     return out;
 }
 
@@ -113,6 +118,8 @@ int32_t Sampler::sample(std::span<const float> logits, std::span<const int32_t> 
     return cands.back().token; // u fell into the rounding gap below 1
 }
 
-double Sampler::uniform() { return double(rng_() >> 11) * 0x1.0p-53; }
+double Sampler::uniform() {
+    return double(rng_() >> 11) * 0x1.0p-53;
+}
 
 } // namespace lathe

@@ -12,12 +12,12 @@
 // Candidates are ordered by logit, descending, ties by ascending token id, so a draw is a pure
 // function of (logits, history, seed, number of draws so far).
 
+#include "decode/SamplingParams.h"
+
 #include <cstdint>
 #include <random>
 #include <span>
 #include <vector>
-
-#include "decode/SamplingParams.h"
 
 namespace lathe {
 

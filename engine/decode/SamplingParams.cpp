@@ -1,8 +1,8 @@
 #include "decode/SamplingParams.h"
 
-#include <cmath>
-
 #include "core/Error.h"
+
+#include <cmath>
 
 namespace lathe {
 

@@ -39,4 +39,7 @@ struct ModelFiles {
 // Throws lathe::Error with a message naming the file and the field at fault.
 ModelFiles openModelFiles(const std::filesystem::path& path);
 
+// True when `path` is a regular file starting with the GGUF magic (reads 4 bytes; never throws).
+bool looksLikeGguf(const std::filesystem::path& path);
+
 } // namespace lathe

@@ -61,13 +61,8 @@ GenerationResult Session::complete(const std::string& prompt, const GenerationRe
     return generator_->generate(request, onToken, cancel);
 }
 
-GenerationResult Session::chat(const std::string& userMessage, const GenerationRequest& settings,
-                               const TokenCallback& onToken, const CancelToken& cancel) {
-    std::vector<ChatMessage> messages;
-    if (!systemPrompt_.empty()) messages.push_back({"system", systemPrompt_});
-    messages.insert(messages.end(), conversation_.begin(), conversation_.end());
-    messages.push_back({"user", userMessage});
-
+GenerationResult Session::reply(const std::vector<ChatMessage>& messages, const GenerationRequest& settings,
+                                const TokenCallback& onToken, const CancelToken& cancel) {
     GenerationRequest request = settings;
     request.promptTokens = tokenizer_->encode(chatTemplate_.apply(messages, /*addGenerationPrompt=*/true),
                                               /*addSpecial=*/true, /*parseSpecial=*/true);
@@ -75,7 +70,16 @@ GenerationResult Session::chat(const std::string& userMessage, const GenerationR
         if (std::find(request.stopStrings.begin(), request.stopStrings.end(), stop) == request.stopStrings.end())
             request.stopStrings.push_back(stop);
     lastPromptTokens_ = request.promptTokens;
-    GenerationResult result = generator_->generate(request, onToken, cancel);
+    return generator_->generate(request, onToken, cancel);
+}
+
+GenerationResult Session::chat(const std::string& userMessage, const GenerationRequest& settings,
+                               const TokenCallback& onToken, const CancelToken& cancel) {
+    std::vector<ChatMessage> messages;
+    if (!systemPrompt_.empty()) messages.push_back({"system", systemPrompt_});
+    messages.insert(messages.end(), conversation_.begin(), conversation_.end());
+    messages.push_back({"user", userMessage});
+    GenerationResult result = reply(messages, settings, onToken, cancel);
     conversation_.push_back({"user", userMessage});
     conversation_.push_back({"assistant", result.text});
     return result;

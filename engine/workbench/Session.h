@@ -52,6 +52,11 @@ public:
     // reply (stop strings of the template added) and appends it to the conversation.
     GenerationResult chat(const std::string& userMessage, const GenerationRequest& settings,
                           const TokenCallback& onToken, const CancelToken& cancel = {});
+    // Generates the assistant's next message for a whole conversation (system message first if any),
+    // without touching the session's own conversation. The KV cache keeps the longest common prefix
+    // with the previous call, so continuing a conversation only runs its new tokens.
+    GenerationResult reply(const std::vector<ChatMessage>& messages, const GenerationRequest& settings,
+                           const TokenCallback& onToken, const CancelToken& cancel = {});
     void setSystemPrompt(const std::string& systemPrompt);
     void resetConversation();
     const std::vector<ChatMessage>& conversation() const { return conversation_; }

@@ -1,13 +1,12 @@
 // Every sampler rule against probabilities computed by hand from logits chosen as logs of simple
 // probabilities (so softmax at temperature 1 gives them back exactly).
 
-#include <QtTest>
-
-#include <cmath>
-#include <map>
-
 #include "core/Error.h"
 #include "decode/Sampler.h"
+
+#include <QtTest>
+#include <cmath>
+#include <map>
 
 using namespace lathe;
 
@@ -15,11 +14,14 @@ namespace {
 
 std::vector<float> logsOf(std::initializer_list<double> probs) {
     std::vector<float> out;
-    for (double p : probs) out.push_back(float(std::log(p)));
+    for (double p : probs)
+        out.push_back(float(std::log(p)));
     return out;
 }
 
-SamplingParams plain(float temperature = 1.0f) { return SamplingParams::unrestricted(temperature, 1234); }
+SamplingParams plain(float temperature = 1.0f) {
+    return SamplingParams::unrestricted(temperature, 1234);
+}
 
 // Compares token ids in order and probabilities within 1e-5.
 bool sameCandidates(const std::vector<TokenProb>& got, const std::vector<std::pair<int32_t, double>>& want) {
@@ -181,8 +183,9 @@ private slots:
         SamplingParams r = plain();
         r.repeatPenalty = 10.0f;
         r.topK = 1;
-        QVERIFY(sameCandidates(Sampler(r).candidates(std::vector<float>{3.0f, 1.0f, 0.5f}, std::vector<int32_t>{0}),
-                               {{1, 1.0}}));
+        QVERIFY(sameCandidates(
+            Sampler(r).candidates(std::vector<float>{3.0f, 1.0f, 0.5f}, std::vector<int32_t>{0}),
+            {{1, 1.0}}));
     }
 
     void unusableLogitsNeverSurvive() {
@@ -207,7 +210,8 @@ private slots:
         QCOMPARE(drawsA, drawsB);
         QVERIFY(drawsA != drawsC);
         a.reseed(1234);
-        for (int i = 0; i < 200; ++i) QCOMPARE(a.sample(logits, kNoHistory), drawsB[size_t(i)]);
+        for (int i = 0; i < 200; ++i)
+            QCOMPARE(a.sample(logits, kNoHistory), drawsB[size_t(i)]);
     }
 
     void drawsFollowTheProbabilities() {
@@ -215,13 +219,15 @@ private slots:
         // (18.5), and the seed is fixed, so this cannot flake.
         const std::vector<double> probs{0.05, 0.4, 0.3, 0.2, 0.05};
         std::vector<float> logits;
-        for (double p : probs) logits.push_back(float(std::log(p)));
+        for (double p : probs)
+            logits.push_back(float(std::log(p)));
         SamplingParams params = plain();
         params.seed = 20240601;
         Sampler sampler(params);
         const int n = 20000;
         std::vector<int> counts(probs.size(), 0);
-        for (int i = 0; i < n; ++i) ++counts[size_t(sampler.sample(logits, kNoHistory))];
+        for (int i = 0; i < n; ++i)
+            ++counts[size_t(sampler.sample(logits, kNoHistory))];
         double chi2 = 0;
         for (size_t t = 0; t < probs.size(); ++t) {
             const double expected = n * probs[t];
@@ -233,7 +239,8 @@ private slots:
         params.topK = 2;
         Sampler truncated(params);
         std::map<int32_t, int> seen;
-        for (int i = 0; i < 7000; ++i) ++seen[truncated.sample(logits, kNoHistory)];
+        for (int i = 0; i < 7000; ++i)
+            ++seen[truncated.sample(logits, kNoHistory)];
         QCOMPARE(seen.size(), size_t(2));
         const double e1 = 4000, e2 = 3000;
         const double chi2k = (seen[1] - e1) * (seen[1] - e1) / e1 + (seen[2] - e2) * (seen[2] - e2) / e2;

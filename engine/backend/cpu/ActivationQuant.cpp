@@ -1,0 +1,118 @@
+#include "backend/cpu/ActivationQuant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "core/Error.h"
+#include "core/Half.h"
+
+namespace lathe {
+namespace {
+
+float readHalf(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, sizeof h);
+    return fp16ToFloat(h);
+}
+
+float roundedToHalf(float f) { return fp16ToFloat(floatToFp16(f)); }
+
+int32_t dot32(const int8_t* a, const int8_t* b) {
+    int32_t sum = 0;
+    for (int j = 0; j < 32; ++j) sum += int32_t(a[j]) * int32_t(b[j]);
+    return sum;
+}
+
+// Block layouts (ggml): q4_0 {d, qs[16]}, q4_1 {d, m, qs[16]}, q5_0 {d, qh[4], qs[16]},
+// q5_1 {d, m, qh[4], qs[16]}, q8_0 {d, qs[32]}; d and m fp16; low nibbles are elements 0..15.
+void unpackNibbles(const uint8_t* qs, int offset, int8_t* out) {
+    for (int j = 0; j < 16; ++j) {
+        out[j] = int8_t((qs[j] & 0x0f) - offset);
+        out[j + 16] = int8_t((qs[j] >> 4) - offset);
+    }
+}
+
+void unpackFiveBits(const uint8_t* qh, const uint8_t* qs, int offset, int8_t* out) {
+    uint32_t high;
+    std::memcpy(&high, qh, sizeof high);
+    for (int j = 0; j < 16; ++j) {
+        const int h0 = int(((high >> j) << 4) & 0x10);
+        const int h1 = int((high >> (j + 12)) & 0x10);
+        out[j] = int8_t(((qs[j] & 0x0f) | h0) - offset);
+        out[j + 16] = int8_t(((qs[j] >> 4) | h1) - offset);
+    }
+}
+
+} // namespace
+
+bool hasQuantizedDot(DType weightType) {
+    switch (weightType) {
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::Q8_0:
+        return true;
+    default:
+        return false;
+    }
+}
+
+void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
+    for (int64_t b = 0; b < n / kActivationBlock; ++b) {
+        const float* xb = x + b * kActivationBlock;
+        float amax = 0.0f;
+        for (int j = 0; j < kActivationBlock; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float d = amax / 127.0f;
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < kActivationBlock; ++j) {
+            const int q = int(std::nearbyint(xb[j] * id));
+            out[b].qs[j] = int8_t(q);
+            sum += q;
+        }
+        out[b].d = roundedToHalf(d);
+        out[b].s = roundedToHalf(d * float(sum));
+    }
+}
+
+float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {
+    float sum = 0.0f;
+    int8_t q[32];
+    switch (weightType) {
+    case DType::Q4_0:
+        for (int64_t b = 0; b < nBlocks; ++b, w += 18) {
+            unpackNibbles(w + 2, 8, q);
+            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d);
+        }
+        return sum;
+    case DType::Q4_1:
+        for (int64_t b = 0; b < nBlocks; ++b, w += 20) {
+            unpackNibbles(w + 4, 0, q);
+            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d) + readHalf(w + 2) * x[b].s;
+        }
+        return sum;
+    case DType::Q5_0:
+        for (int64_t b = 0; b < nBlocks; ++b, w += 22) {
+            unpackFiveBits(w + 2, w + 6, 16, q);
+            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d);
+        }
+        return sum;
+    case DType::Q5_1:
+        for (int64_t b = 0; b < nBlocks; ++b, w += 24) {
+            unpackFiveBits(w + 4, w + 8, 0, q);
+            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d) + readHalf(w + 2) * x[b].s;
+        }
+        return sum;
+    case DType::Q8_0:
+        for (int64_t b = 0; b < nBlocks; ++b, w += 34) {
+            sum += float(dot32(reinterpret_cast<const int8_t*>(w + 2), x[b].qs)) * (readHalf(w) * x[b].d);
+        }
+        return sum;
+    default:
+        fail(ErrorCategory::Internal, "no quantized dot product for {}", dtypeName(weightType));
+    }
+}
+
+} // namespace lathe

@@ -1,0 +1,299 @@
+#include "backend/cpu/CpuBackend.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/ActivationQuant.h"
+#include "core/Error.h"
+#include "core/ThreadPool.h"
+#include "io/Quants.h"
+#include "model/KvCache.h"
+
+namespace lathe {
+namespace {
+
+// Below this many multiply-adds an op runs on the calling thread: waking the pool costs more.
+constexpr int64_t kMinParallelWork = 16384;
+
+void require(bool ok, const char* op, const char* what) {
+    if (!ok) fail(ErrorCategory::Internal, "cpu backend {}: {}", op, what);
+}
+
+// Eight independent partial sums let the compiler vectorize without reassociating float math.
+float dotF32(const float* a, const float* b, int64_t n) {
+    float lanes[8] = {};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] += a[i + l] * b[i + l];
+    float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (; i < n; ++i) sum += a[i] * b[i];
+    return sum;
+}
+
+class CpuWeight final : public BackendWeight {
+public:
+    explicit CpuWeight(const TensorView& view) : BackendWeight(view) {
+        // Vectors (norm weights, biases) are small and read whole by every call: keep them as floats.
+        if (view.rowCount() == 1) {
+            values_.resize(size_t(view.rowLength()));
+            dequantizeRow(view.dtype, view.data, values_.data(), view.rowLength());
+        }
+    }
+    // The whole tensor as floats; only for one-row tensors.
+    const std::vector<float>& values() const { return values_; }
+
+private:
+    std::vector<float> values_;
+};
+
+const CpuWeight& cpuWeight(const BackendWeight& weight) {
+    const auto* cpu = dynamic_cast<const CpuWeight*>(&weight);
+    require(cpu != nullptr, "weight", "handle was made by another backend");
+    return *cpu;
+}
+
+class CpuBackend final : public Backend {
+public:
+    explicit CpuBackend(const CpuBackendOptions& options)
+        : options_(options), pool_(options.threads), scratch_(size_t(pool_.threadCount())) {}
+
+    std::string name() const override {
+        return fmt::format("cpu ({} threads{})", pool_.threadCount(),
+                           options_.quantizedActivations ? "" : ", float reference");
+    }
+
+    std::unique_ptr<BackendWeight> prepareWeight(const TensorView& view) override {
+        require(view.data != nullptr, "prepareWeight", "tensor has no data");
+        require(view.nbytes >= view.rowStride() * uint64_t(view.rowCount()), "prepareWeight",
+                "tensor bytes are shorter than its shape");
+        return std::make_unique<CpuWeight>(view);
+    }
+
+    void embed(const BackendWeight& table, std::span<const int32_t> tokens, std::span<float> out) override {
+        const TensorView& view = table.view();
+        const int64_t cols = view.rowLength();
+        require(int64_t(out.size()) == int64_t(tokens.size()) * cols, "embed", "output size");
+        for (size_t t = 0; t < tokens.size(); ++t) {
+            if (tokens[t] < 0 || tokens[t] >= view.rowCount())
+                fail(ErrorCategory::InvalidArgument, "token id {} is outside the vocabulary of {} tokens ({})",
+                     tokens[t], view.rowCount(), view.name);
+            dequantizeRow(view.dtype, view.row(tokens[t]), out.data() + int64_t(t) * cols, cols);
+        }
+    }
+
+    // As ggml: the mean square is summed in double, the row scaled, then multiplied by the weight.
+    void rmsNorm(std::span<const float> x, const BackendWeight& weight, int nTokens, float eps,
+                 std::span<float> out) override {
+        const std::vector<float>& w = cpuWeight(weight).values();
+        const int64_t dim = int64_t(w.size());
+        require(dim > 0 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm", "sizes");
+        for (int t = 0; t < nTokens; ++t) {
+            const float* xr = x.data() + t * dim;
+            float* yr = out.data() + t * dim;
+            double sum = 0.0;
+            for (int64_t i = 0; i < dim; ++i) sum += double(xr[i] * xr[i]);
+            const float mean = float(sum / double(dim));
+            const float scale = 1.0f / std::sqrt(mean + eps);
+            for (int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] * scale) * w[size_t(i)];
+        }
+    }
+
+    void matmul(const BackendWeight& weight, std::span<const float> x, int nTokens, std::span<float> out,
+                const BackendWeight* bias) override {
+        const TensorView& w = weight.view();
+        const int64_t cols = w.rowLength();
+        const int64_t rows = w.rowCount();
+        require(int64_t(x.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
+        require(int64_t(out.size()) == nTokens * rows, "matmul", "output size is not nTokens x rows");
+        const float* biasValues = nullptr;
+        if (bias) {
+            biasValues = cpuWeight(*bias).values().data();
+            require(int64_t(cpuWeight(*bias).values().size()) == rows, "matmul", "bias length is not rows");
+        }
+        if (options_.quantizedActivations && hasQuantizedDot(w.dtype))
+            matmulQuantized(w, x, nTokens, out);
+        else
+            matmulFloat(w, x, nTokens, out);
+        if (biasValues)
+            for (int t = 0; t < nTokens; ++t)
+                for (int64_t r = 0; r < rows; ++r) out[size_t(t * rows + r)] += biasValues[r];
+    }
+
+    // As ggml's rope: theta advances by repeated multiplication with base^(-2/nDims), in float.
+    void rope(std::span<float> x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
+              const RopeParams& params) override {
+        const int nDims = params.nDims;
+        require(nDims > 0 && nDims % 2 == 0 && nDims <= headDim, "rope", "nDims must be even and <= headDim");
+        require(int64_t(x.size()) == int64_t(nTokens) * nHeads * headDim, "rope", "input size");
+        require(int(positions.size()) == nTokens, "rope", "one position per row");
+        require(params.freqFactors.empty() || int(params.freqFactors.size()) == nDims / 2, "rope",
+                "freqFactors must hold nDims/2 values");
+        const float thetaScale = std::pow(params.freqBase, -2.0f / float(nDims));
+        std::vector<float> cosSin(static_cast<size_t>(nDims));
+        for (int t = 0; t < nTokens; ++t) {
+            float theta = float(positions[size_t(t)]);
+            for (int i = 0; i < nDims / 2; ++i) {
+                const float factor = params.freqFactors.empty() ? 1.0f : params.freqFactors[size_t(i)];
+                cosSin[size_t(2 * i)] = std::cos(theta / factor);
+                cosSin[size_t(2 * i + 1)] = std::sin(theta / factor);
+                theta *= thetaScale;
+            }
+            for (int h = 0; h < nHeads; ++h) {
+                float* head = x.data() + (int64_t(t) * nHeads + h) * headDim;
+                for (int i = 0; i < nDims / 2; ++i) {
+                    const int a = params.style == RopeStyle::Interleaved ? 2 * i : i;
+                    const int b = params.style == RopeStyle::Interleaved ? 2 * i + 1 : i + nDims / 2;
+                    const float c = cosSin[size_t(2 * i)];
+                    const float s = cosSin[size_t(2 * i + 1)];
+                    const float x0 = head[a];
+                    const float x1 = head[b];
+                    head[a] = x0 * c - x1 * s;
+                    head[b] = x0 * s + x1 * c;
+                }
+            }
+        }
+    }
+
+    void storeKv(std::span<const float> k, std::span<const float> v, std::span<const int32_t> seqIds,
+                 std::span<const int32_t> slots, int layer, KvCache& cache) override {
+        const int64_t width = int64_t(cache.nHeadsKv()) * cache.headDim();
+        require(seqIds.size() == slots.size(), "storeKv", "one slot per sequence id");
+        require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
+                "k/v size is not nTokens x nHeadsKv x headDim");
+        for (size_t t = 0; t < seqIds.size(); ++t)
+            for (int h = 0; h < cache.nHeadsKv(); ++h) {
+                const int64_t offset = int64_t(t) * width + int64_t(h) * cache.headDim();
+                std::copy_n(k.data() + offset, cache.headDim(), cache.key(layer, seqIds[t], slots[t], h));
+                std::copy_n(v.data() + offset, cache.headDim(), cache.value(layer, seqIds[t], slots[t], h));
+            }
+    }
+
+    void attention(std::span<const float> q, const AttentionShape& shape, const AttentionMask& mask,
+                   const KvCache& cache, int layer, std::span<float> out) override {
+        const int nTokens = mask.size();
+        const int headDim = shape.headDim;
+        require(shape.nHeadsKv > 0 && shape.nHeads % shape.nHeadsKv == 0, "attention", "nHeads % nHeadsKv");
+        require(shape.nHeadsKv == cache.nHeadsKv() && headDim == cache.headDim(), "attention",
+                "shape differs from the cache's");
+        require(int64_t(q.size()) == int64_t(nTokens) * shape.nHeads * headDim && out.size() == q.size(),
+                "attention", "q/out size");
+        require(int(mask.prefix.size()) == nTokens && int(mask.extraBegin.size()) == nTokens + 1 &&
+                    int(mask.extras.size()) == mask.extraBegin.back(),
+                "attention", "mask arrays");
+        const int groupSize = shape.nHeads / shape.nHeadsKv;
+        const int blockTokens = cache.blockTokens();
+        int64_t work = 0;
+        for (int t = 0; t < nTokens; ++t)
+            work += int64_t(mask.prefix[size_t(t)]) + mask.extraBegin[size_t(t) + 1] - mask.extraBegin[size_t(t)];
+        parallel(int64_t(nTokens) * shape.nHeads, work * shape.nHeads * headDim * 2,
+                 [&](int64_t begin, int64_t end, int thread) {
+                     std::vector<float>& scores = scratch_[size_t(thread)];
+                     std::vector<float> acc(static_cast<size_t>(headDim));
+                     for (int64_t task = begin; task < end; ++task) {
+                         const int t = int(task / shape.nHeads);
+                         const int h = int(task % shape.nHeads);
+                         const int kvHead = h / groupSize;
+                         const std::vector<int>& table = cache.blockTable(mask.seqIds[size_t(t)]);
+                         const int prefix = mask.prefix[size_t(t)];
+                         const int extraBegin = mask.extraBegin[size_t(t)];
+                         const int visible = prefix + mask.extraBegin[size_t(t) + 1] - extraBegin;
+                         require(prefix <= cache.length(mask.seqIds[size_t(t)]), "attention",
+                                 "mask reaches past the cached tokens");
+                         auto slotOf = [&](int i) { return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)]; };
+                         const float* qh = q.data() + task * headDim;
+                         scores.resize(size_t(visible));
+                         float maxScore = -INFINITY;
+                         for (int i = 0; i < visible; ++i) {
+                             const int slot = slotOf(i);
+                             const float* k = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                              int64_t(slot % blockTokens) * headDim;
+                             scores[size_t(i)] = dotF32(qh, k, headDim) * shape.scale;
+                             maxScore = std::max(maxScore, scores[size_t(i)]);
+                         }
+                         double sum = 0.0;
+                         for (int i = 0; i < visible; ++i) {
+                             scores[size_t(i)] = std::exp(scores[size_t(i)] - maxScore);
+                             sum += double(scores[size_t(i)]);
+                         }
+                         const float inverse = float(1.0 / sum);
+                         std::fill(acc.begin(), acc.end(), 0.0f);
+                         for (int i = 0; i < visible; ++i) {
+                             const int slot = slotOf(i);
+                             const float* v = cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                              int64_t(slot % blockTokens) * headDim;
+                             const float p = scores[size_t(i)] * inverse;
+                             for (int d = 0; d < headDim; ++d) acc[size_t(d)] += p * v[d];
+                         }
+                         std::copy(acc.begin(), acc.end(), out.data() + task * headDim);
+                     }
+                 });
+    }
+
+    void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) override {
+        require(gate.size() == up.size() && out.size() == up.size(), "swiglu", "sizes differ");
+        for (size_t i = 0; i < out.size(); ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+    }
+
+    void add(std::span<const float> a, std::span<const float> b, std::span<float> out) override {
+        require(a.size() == b.size() && out.size() == a.size(), "add", "sizes differ");
+        for (size_t i = 0; i < out.size(); ++i) out[i] = a[i] + b[i];
+    }
+
+private:
+    void parallel(int64_t n, int64_t work, const ThreadPool::RangeFn& body) {
+        if (work < kMinParallelWork)
+            body(0, n, 0);
+        else
+            pool_.parallelFor(n, body);
+    }
+
+    void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
+        const int64_t cols = w.rowLength();
+        const int64_t rows = w.rowCount();
+        parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int thread) {
+            std::vector<float>& row = scratch_[size_t(thread)];
+            row.resize(size_t(cols));
+            for (int64_t r = begin; r < end; ++r) {
+                const float* wr = reinterpret_cast<const float*>(w.row(r));
+                if (w.dtype != DType::F32) {
+                    dequantizeRow(w.dtype, w.row(r), row.data(), cols);
+                    wr = row.data();
+                }
+                for (int t = 0; t < nTokens; ++t) out[size_t(t * rows + r)] = dotF32(wr, x.data() + t * cols, cols);
+            }
+        });
+    }
+
+    void matmulQuantized(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
+        const int64_t cols = w.rowLength();
+        const int64_t rows = w.rowCount();
+        const int64_t blocks = cols / kActivationBlock;
+        require(cols % kActivationBlock == 0, "matmul", "quantized weight row is not whole blocks");
+        activations_.resize(size_t(nTokens * blocks));
+        parallel(nTokens, int64_t(nTokens) * cols * 4, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t)
+                quantizeActivations(x.data() + t * cols, cols, activations_.data() + t * blocks);
+        });
+        parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+            for (int64_t r = begin; r < end; ++r) {
+                const uint8_t* wr = w.row(r);
+                for (int t = 0; t < nTokens; ++t)
+                    out[size_t(t * rows + r)] = quantizedDot(w.dtype, wr, activations_.data() + t * blocks, blocks);
+            }
+        });
+    }
+
+    CpuBackendOptions options_;
+    ThreadPool pool_;
+    std::vector<std::vector<float>> scratch_; // per pool thread
+    std::vector<ActivationBlock> activations_;
+};
+
+} // namespace
+
+std::unique_ptr<Backend> makeCpuBackend(const CpuBackendOptions& options) {
+    return std::make_unique<CpuBackend>(options);
+}
+
+} // namespace lathe

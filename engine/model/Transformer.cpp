@@ -1,0 +1,239 @@
+#include "model/Transformer.h"
+
+#include <cmath>
+#include <unordered_map>
+
+#include <fmt/ranges.h>
+
+#include "backend/RopeFreqFactors.h"
+#include "core/Error.h"
+#include "io/ModelFiles.h"
+#include "io/Quants.h"
+
+namespace lathe {
+namespace {
+
+std::string shapeText(const TensorView& t) {
+    return fmt::format("[{}]", fmt::join(t.shape.begin(), t.shape.begin() + std::max(t.nDims, 1), ", "));
+}
+
+// A tensor of `rows` rows of `cols` elements (a vector when rows == 1), checked against the config.
+std::unique_ptr<BackendWeight> loadWeight(const ModelFiles& files, Backend& backend, const std::string& name,
+                                          int64_t cols, int64_t rows) {
+    const TensorView* t = files.findTensor(name);
+    if (!t) fail(ErrorCategory::InvalidFile, "{}: tensor {} is missing", files.path.string(), name);
+    if (t->shape[0] != cols || t->rowCount() != rows || t->shape[2] != 1 || t->shape[3] != 1)
+        fail(ErrorCategory::InvalidFile, "{}: tensor {} has shape {} but the model config implies [{}, {}]",
+             files.path.string(), name, shapeText(*t), cols, rows);
+    if (!canDequantize(t->dtype))
+        fail(ErrorCategory::Unsupported, "{}: tensor {} is stored as {}, which Lathe cannot compute with",
+             files.path.string(), name, dtypeName(t->dtype));
+    if (cols % dtypeInfo(t->dtype).blockSize != 0 || t->nbytes < t->rowStride() * uint64_t(rows))
+        fail(ErrorCategory::InvalidFile, "{}: tensor {} ({}, shape {}) has {} bytes, too few for its shape",
+             files.path.string(), name, dtypeName(t->dtype), shapeText(*t), t->nbytes);
+    return backend.prepareWeight(*t);
+}
+
+} // namespace
+
+Transformer::Transformer(const ModelFiles& files, Backend& backend) : config_(files.config), backend_(backend) {
+    config_.validate();
+    const ModelConfig& c = config_;
+    if (c.nHeadsKv <= 0 || c.nHeads % c.nHeadsKv != 0)
+        fail(ErrorCategory::InvalidFile, "{}: {} attention heads are not a multiple of {} KV heads",
+             files.path.string(), c.nHeads, c.nHeadsKv);
+    const int ropeDims = c.ropeDims > 0 ? c.ropeDims : c.headDim;
+    if (ropeDims % 2 != 0 || ropeDims > c.headDim)
+        fail(ErrorCategory::InvalidFile, "{}: rope dimension count {} must be even and at most the head size {}",
+             files.path.string(), ropeDims, c.headDim);
+    const int64_t qDim = int64_t(c.nHeads) * c.headDim;
+    const int64_t kvDim = int64_t(c.nHeadsKv) * c.headDim;
+
+    tokenEmbd_ = loadWeight(files, backend, "token_embd.weight", c.nEmbd, c.vocabSize);
+    outputNorm_ = loadWeight(files, backend, "output_norm.weight", c.nEmbd, 1);
+    // Tied models (SmolLM) store no output.weight; like llama.cpp, fall back to token_embd then.
+    if (files.findTensor("output.weight"))
+        output_ = loadWeight(files, backend, "output.weight", c.nEmbd, c.vocabSize);
+
+    layers_.resize(size_t(c.nLayers));
+    for (int i = 0; i < c.nLayers; ++i) {
+        Layer& l = layers_[size_t(i)];
+        auto name = [i](const char* what) { return fmt::format("blk.{}.{}", i, what); };
+        l.attnNorm = loadWeight(files, backend, name("attn_norm.weight"), c.nEmbd, 1);
+        l.wq = loadWeight(files, backend, name("attn_q.weight"), c.nEmbd, qDim);
+        l.wk = loadWeight(files, backend, name("attn_k.weight"), c.nEmbd, kvDim);
+        l.wv = loadWeight(files, backend, name("attn_v.weight"), c.nEmbd, kvDim);
+        if (c.qkvBias) {
+            l.bq = loadWeight(files, backend, name("attn_q.bias"), qDim, 1);
+            l.bk = loadWeight(files, backend, name("attn_k.bias"), kvDim, 1);
+            l.bv = loadWeight(files, backend, name("attn_v.bias"), kvDim, 1);
+        }
+        l.wo = loadWeight(files, backend, name("attn_output.weight"), qDim, c.nEmbd);
+        l.ffnNorm = loadWeight(files, backend, name("ffn_norm.weight"), c.nEmbd, 1);
+        l.gate = loadWeight(files, backend, name("ffn_gate.weight"), c.nEmbd, c.nFf);
+        l.up = loadWeight(files, backend, name("ffn_up.weight"), c.nEmbd, c.nFf);
+        l.down = loadWeight(files, backend, name("ffn_down.weight"), c.nFf, c.nEmbd);
+    }
+
+    // llama.cpp's converter stores Llama-3 scaling as rope_freqs.weight; prefer it when present.
+    if (const TensorView* freqs = files.findTensor("rope_freqs.weight")) {
+        if (freqs->elementCount() != ropeDims / 2 || !canDequantize(freqs->dtype) ||
+            freqs->nbytes < freqs->rowStride())
+            fail(ErrorCategory::InvalidFile, "{}: tensor rope_freqs.weight has shape {} but {} values are needed",
+                 files.path.string(), shapeText(*freqs), ropeDims / 2);
+        ropeFreqFactors_.resize(size_t(ropeDims / 2));
+        dequantizeRow(freqs->dtype, freqs->data, ropeFreqFactors_.data(), ropeDims / 2);
+    } else if (c.ropeLlama3.factor != 0.0f) {
+        ropeFreqFactors_ = ropeLlama3FreqFactors(c.ropeLlama3, ropeDims, c.ropeFreqBase);
+    }
+    rope_ = RopeParams{ropeDims, c.ropeFreqBase, c.ropeStyle, ropeFreqFactors_};
+    attentionShape_ = AttentionShape{c.nHeads, c.nHeadsKv, c.headDim, 1.0f / std::sqrt(float(c.headDim))};
+}
+
+KvCache Transformer::makeCache(int capacityTokens, int blockTokens) const {
+    return KvCache(config_, capacityTokens, blockTokens);
+}
+
+void Transformer::validateBatch(const Batch& batch, const KvCache& cache) const {
+    const int n = batch.size();
+    if (int(batch.positions.size()) != n || int(batch.seqIds.size()) != n)
+        fail(ErrorCategory::InvalidArgument, "batch: {} tokens but {} positions and {} sequence ids", n,
+             batch.positions.size(), batch.seqIds.size());
+    if (!batch.treeParents.empty() && int(batch.treeParents.size()) != n)
+        fail(ErrorCategory::InvalidArgument, "batch: {} tokens but {} tree parents", n, batch.treeParents.size());
+    if (cache.nLayers() != config_.nLayers || cache.nHeadsKv() != config_.nHeadsKv ||
+        cache.headDim() != config_.headDim)
+        fail(ErrorCategory::InvalidArgument, "KV cache shape (layers {}, kv heads {}, head dim {}) is not the model's",
+             cache.nLayers(), cache.nHeadsKv(), cache.headDim());
+    for (int i = 0; i < n; ++i) {
+        if (batch.tokens[size_t(i)] < 0 || batch.tokens[size_t(i)] >= config_.vocabSize)
+            fail(ErrorCategory::InvalidArgument, "batch row {}: token id {} is outside the vocabulary of {}", i,
+                 batch.tokens[size_t(i)], config_.vocabSize);
+        if (batch.positions[size_t(i)] < 0)
+            fail(ErrorCategory::InvalidArgument, "batch row {}: negative position {}", i, batch.positions[size_t(i)]);
+        if (!batch.treeParents.empty()) {
+            const int parent = batch.treeParents[size_t(i)];
+            if (parent < -1 || parent >= i)
+                fail(ErrorCategory::InvalidArgument, "batch row {}: tree parent {} does not precede it", i, parent);
+            if (parent >= 0 && batch.seqIds[size_t(parent)] != batch.seqIds[size_t(i)])
+                fail(ErrorCategory::InvalidArgument, "batch row {}: tree parent {} belongs to another sequence", i,
+                     parent);
+        }
+    }
+    for (size_t j = 0; j < batch.logitRows.size(); ++j) {
+        const int row = batch.logitRows[j];
+        if (row < 0 || row >= n || (j > 0 && row <= batch.logitRows[j - 1]))
+            fail(ErrorCategory::InvalidArgument, "batch: logit rows must ascend within [0, {}), got {} at {}", n,
+                 row, j);
+    }
+}
+
+void Transformer::placeRows(const Batch& batch, KvCache& cache) {
+    const int n = batch.size();
+    std::vector<int32_t> order; // sequences in order of first appearance
+    std::unordered_map<int32_t, int> counts;
+    for (int32_t seq : batch.seqIds)
+        if (counts[seq]++ == 0) order.push_back(seq);
+    int64_t needed = 0;
+    for (int32_t seq : order) needed += cache.blocksNeeded(seq, counts[seq]);
+    if (needed > cache.freeBlocks())
+        fail(ErrorCategory::InvalidArgument,
+             "KV cache full: the batch of {} tokens needs {} more blocks of {} tokens but {} of {} are free", n,
+             needed, cache.blockTokens(), cache.freeBlocks(), cache.capacityBlocks());
+    std::unordered_map<int32_t, int> next; // next slot per sequence
+    for (int32_t seq : order) next[seq] = cache.append(seq, counts[seq]);
+    std::unordered_map<int32_t, int> cachedBefore = next;
+
+    slots_.resize(size_t(n));
+    mask_.clear();
+    std::vector<int32_t> chain;
+    for (int i = 0; i < n; ++i) {
+        const int32_t seq = batch.seqIds[size_t(i)];
+        slots_[size_t(i)] = next[seq]++;
+        mask_.seqIds.push_back(seq);
+        if (batch.treeParents.empty()) {
+            mask_.prefix.push_back(slots_[size_t(i)] + 1);
+        } else {
+            mask_.prefix.push_back(cachedBefore[seq]);
+            chain.clear();
+            for (int row = i; row >= 0; row = batch.treeParents[size_t(row)]) chain.push_back(slots_[size_t(row)]);
+            mask_.extras.insert(mask_.extras.end(), chain.rbegin(), chain.rend());
+        }
+        mask_.extraBegin.push_back(int32_t(mask_.extras.size()));
+    }
+}
+
+void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits) {
+    validateBatch(batch, cache);
+    const int n = batch.size();
+    const int64_t embd = config_.nEmbd;
+    logits.clear();
+    if (n == 0) return;
+    placeRows(batch, cache);
+
+    x_.resize(size_t(n * embd));
+    backend_.embed(*tokenEmbd_, batch.tokens, x_);
+    dump("inp_embd", -1, x_);
+    for (int l = 0; l < config_.nLayers; ++l) runLayer(l, n, batch.positions, cache);
+
+    const int nOut = int(batch.logitRows.size());
+    proj_.resize(size_t(nOut * embd));
+    for (int j = 0; j < nOut; ++j)
+        std::copy_n(x_.begin() + batch.logitRows[size_t(j)] * embd, embd, proj_.begin() + j * embd);
+    norm_.resize(proj_.size());
+    backend_.rmsNorm(proj_, *outputNorm_, nOut, config_.rmsEps, norm_);
+    dump("result_norm", -1, norm_);
+    logits.resize(size_t(nOut) * size_t(config_.vocabSize));
+    backend_.matmul(output_ ? *output_ : *tokenEmbd_, norm_, nOut, logits);
+    dump("result_output", -1, logits);
+}
+
+void Transformer::runLayer(int index, int n, std::span<const int32_t> positions, KvCache& cache) {
+    const Layer& l = layers_[size_t(index)];
+    const size_t embd = size_t(config_.nEmbd);
+    const size_t qDim = size_t(config_.nHeads) * size_t(config_.headDim);
+    const size_t kvDim = size_t(config_.nHeadsKv) * size_t(config_.headDim);
+    const size_t rows = size_t(n);
+
+    norm_.resize(rows * embd);
+    backend_.rmsNorm(x_, *l.attnNorm, n, config_.rmsEps, norm_);
+    dump("attn_norm", index, norm_);
+    q_.resize(rows * qDim);
+    k_.resize(rows * kvDim);
+    v_.resize(rows * kvDim);
+    backend_.matmul(*l.wq, norm_, n, q_, l.bq.get());
+    backend_.matmul(*l.wk, norm_, n, k_, l.bk.get());
+    backend_.matmul(*l.wv, norm_, n, v_, l.bv.get());
+    backend_.rope(q_, n, config_.nHeads, config_.headDim, positions, rope_);
+    backend_.rope(k_, n, config_.nHeadsKv, config_.headDim, positions, rope_);
+    dump("Qcur", index, q_);
+    dump("Kcur", index, k_);
+    dump("Vcur", index, v_);
+    backend_.storeKv(k_, v_, mask_.seqIds, slots_, index, cache);
+    attn_.resize(rows * qDim);
+    backend_.attention(q_, attentionShape_, mask_, cache, index, attn_);
+    dump("kqv_out", index, attn_);
+    proj_.resize(rows * embd);
+    backend_.matmul(*l.wo, attn_, n, proj_);
+    dump("attn_out", index, proj_);
+    backend_.add(proj_, x_, x_);
+    dump("ffn_inp", index, x_);
+
+    backend_.rmsNorm(x_, *l.ffnNorm, n, config_.rmsEps, norm_);
+    dump("ffn_norm", index, norm_);
+    const size_t ff = size_t(config_.nFf);
+    gate_.resize(rows * ff);
+    up_.resize(rows * ff);
+    backend_.matmul(*l.gate, norm_, n, gate_);
+    backend_.matmul(*l.up, norm_, n, up_);
+    dump("ffn_gate", index, gate_);
+    dump("ffn_up", index, up_);
+    backend_.swiglu(gate_, up_, gate_);
+    dump("ffn_swiglu", index, gate_);
+    backend_.matmul(*l.down, gate_, n, proj_);
+    dump("ffn_out", index, proj_);
+    backend_.add(proj_, x_, x_);
+    dump("l_out", index, x_);
+}
+
+} // namespace lathe

@@ -1,0 +1,295 @@
+#include <QtTest>
+
+#include <cmath>
+#include <random>
+
+#include "backend/RopeFreqFactors.h"
+#include "backend/cpu/CpuBackend.h"
+#include "core/Error.h"
+#include "io/Quants.h"
+#include "model/KvCache.h"
+
+using namespace lathe;
+
+Q_DECLARE_METATYPE(lathe::DType)
+Q_DECLARE_METATYPE(lathe::RopeStyle)
+
+namespace {
+
+std::vector<float> randomValues(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    return v;
+}
+
+// A stored tensor of rows x cols made with io's reference quantizer; owns its bytes.
+struct StoredTensor {
+    std::vector<uint8_t> bytes;
+    TensorView view;
+    StoredTensor(DType type, int64_t cols, int64_t rows, const std::vector<float>& values) {
+        const uint64_t stride = rowBytes(type, uint64_t(cols));
+        bytes.resize(size_t(stride * uint64_t(rows)));
+        for (int64_t r = 0; r < rows; ++r) quantizeRow(type, values.data() + r * cols, bytes.data() + r * stride, cols);
+        view.name = "test";
+        view.dtype = type;
+        view.nDims = rows == 1 ? 1 : 2;
+        view.shape = {cols, rows, 1, 1};
+        view.data = bytes.data();
+        view.nbytes = bytes.size();
+    }
+    std::vector<double> row(int64_t r) const {
+        std::vector<float> f(size_t(view.rowLength()));
+        dequantizeRow(view.dtype, view.row(r), f.data(), view.rowLength());
+        return {f.begin(), f.end()};
+    }
+};
+
+std::unique_ptr<Backend> referenceBackend(int threads = 2) { return makeCpuBackend(CpuBackendOptions{threads, false}); }
+
+ModelConfig cacheConfig(int nHeadsKv, int headDim) {
+    ModelConfig c;
+    c.nLayers = 1;
+    c.nHeadsKv = nHeadsKv;
+    c.headDim = headDim;
+    return c;
+}
+
+} // namespace
+
+class TestCpuBackend : public QObject {
+    Q_OBJECT
+private slots:
+    void ropeAtPositionZeroIsIdentity() {
+        auto backend = referenceBackend();
+        for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit}) {
+            std::vector<float> x = randomValues(2 * 3 * 16, 1);
+            const std::vector<float> original = x;
+            const std::vector<int32_t> positions = {0, 0};
+            backend->rope(x, 2, 3, 16, positions, RopeParams{16, 10000.0f, style, {}});
+            QCOMPARE(x, original);
+        }
+    }
+
+    void ropeRotatesPairByKnownAngle_data() {
+        QTest::addColumn<RopeStyle>("style");
+        QTest::addColumn<int>("pair");
+        QTest::addColumn<int>("position");
+        QTest::addColumn<bool>("llama3");
+        for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit})
+            for (int pair : {0, 1, 5, 11})
+                for (int position : {1, 7, 300})
+                    for (bool llama3 : {false, true})
+                        QTest::addRow("%s pair %d pos %d%s", style == RopeStyle::Interleaved ? "interleaved" : "half",
+                                      pair, position, llama3 ? " llama3" : "")
+                            << style << pair << position << llama3;
+    }
+    void ropeRotatesPairByKnownAngle() {
+        QFETCH(RopeStyle, style);
+        QFETCH(int, pair);
+        QFETCH(int, position);
+        QFETCH(bool, llama3);
+        const int headDim = 32, nDims = 24; // the last 8 dimensions are not rotated
+        const float base = 500000.0f;
+        const RopeLlama3Scaling scaling{8.0f, 1.0f, 4.0f, 64};
+        const std::vector<float> factors = llama3 ? ropeLlama3FreqFactors(scaling, nDims, base) : std::vector<float>{};
+        // Independent factor: transformers' formula written out for this pair.
+        double factor = 1.0;
+        const double freq = std::pow(double(base), -2.0 * pair / nDims);
+        if (llama3) {
+            const double wavelen = 2 * M_PI / freq;
+            if (wavelen > 64.0) factor = 8.0;
+            else if (wavelen >= 16.0) {
+                const double smooth = (64.0 / wavelen - 1.0) / 3.0;
+                factor = freq / ((1 - smooth) * freq / 8.0 + smooth * freq);
+            }
+        }
+        const double theta = position * freq / factor;
+        const int a = style == RopeStyle::Interleaved ? 2 * pair : pair;
+        const int b = style == RopeStyle::Interleaved ? 2 * pair + 1 : pair + nDims / 2;
+
+        auto backend = referenceBackend();
+        std::vector<float> x(size_t(headDim), 0.0f);
+        x[size_t(a)] = 1.0f;
+        x[size_t(nDims + 3)] = 2.5f;
+        const std::vector<int32_t> positions = {position};
+        backend->rope(x, 1, 1, headDim, positions, RopeParams{nDims, base, style, factors});
+        QVERIFY(std::fabs(x[size_t(a)] - std::cos(theta)) < 2e-4);
+        QVERIFY(std::fabs(x[size_t(b)] - std::sin(theta)) < 2e-4);
+        QCOMPARE(x[size_t(nDims + 3)], 2.5f);
+        for (int i = 0; i < headDim; ++i)
+            if (i != a && i != b && i != nDims + 3) QCOMPARE(x[size_t(i)], 0.0f);
+    }
+
+    void rmsNormMatchesNaive() {
+        auto backend = referenceBackend();
+        const int dim = 48, n = 3;
+        const std::vector<float> x = randomValues(size_t(n * dim), 2, 3.0f);
+        const StoredTensor w(DType::F32, dim, 1, randomValues(dim, 3));
+        auto weight = backend->prepareWeight(w.view);
+        std::vector<float> out(x.size());
+        backend->rmsNorm(x, *weight, n, 1e-5f, out);
+        const std::vector<double> wr = w.row(0);
+        for (int t = 0; t < n; ++t) {
+            double ss = 0;
+            for (int i = 0; i < dim; ++i) ss += double(x[size_t(t * dim + i)]) * x[size_t(t * dim + i)];
+            const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
+            for (int i = 0; i < dim; ++i)
+                QVERIFY(std::fabs(out[size_t(t * dim + i)] - x[size_t(t * dim + i)] * inv * wr[size_t(i)]) < 1e-5);
+        }
+    }
+
+    void matmulMatchesNaive_data() {
+        QTest::addColumn<DType>("type");
+        QTest::addColumn<int>("nTokens");
+        for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                           DType::Q5_1})
+            for (int n : {1, 5})
+                QTest::addRow("%s x %d", dtypeName(type).data(), n) << type << n;
+    }
+    // Both modes against a double product of the dequantized weights: the float reference tightly, the
+    // 8-bit-activation mode within the bound its rounding allows (half a step of each block's scale).
+    void matmulMatchesNaive() {
+        QFETCH(DType, type);
+        QFETCH(int, nTokens);
+        const int64_t cols = 96, rows = 37;
+        const StoredTensor w(type, cols, rows, randomValues(size_t(cols * rows), 4, 0.5f));
+        const StoredTensor bias(DType::F32, rows, 1, randomValues(size_t(rows), 5));
+        const std::vector<float> x = randomValues(size_t(nTokens * cols), 6, 2.0f);
+        for (bool quantized : {false, true}) {
+            auto backend = makeCpuBackend(CpuBackendOptions{3, quantized});
+            auto weight = backend->prepareWeight(w.view);
+            auto biasWeight = backend->prepareWeight(bias.view);
+            std::vector<float> out(size_t(nTokens * rows));
+            backend->matmul(*weight, x, nTokens, out, biasWeight.get());
+            for (int64_t r = 0; r < rows; ++r) {
+                const std::vector<double> wr = w.row(r);
+                for (int t = 0; t < nTokens; ++t) {
+                    // bound: rounding to 8 bits; fp16 scales add ~2^-11 of max|w| * sum|x| per block.
+                    double expected = bias.row(0)[size_t(r)], magnitude = 0, bound = 0;
+                    for (int64_t b = 0; b < cols / 32; ++b) {
+                        double amax = 0, wAbs = 0, wMax = 0, xAbs = 0;
+                        for (int64_t c = b * 32; c < b * 32 + 32; ++c) {
+                            const double xv = x[size_t(t * cols + c)];
+                            expected += wr[size_t(c)] * xv;
+                            magnitude += std::fabs(wr[size_t(c)] * xv);
+                            amax = std::max(amax, std::fabs(xv));
+                            wAbs += std::fabs(wr[size_t(c)]);
+                            wMax = std::max(wMax, std::fabs(wr[size_t(c)]));
+                            xAbs += std::fabs(xv);
+                        }
+                        bound += amax / 127.0 / 2.0 * wAbs + 1e-3 * wMax * xAbs;
+                    }
+                    const double got = out[size_t(t * rows + r)];
+                    const double tolerance = quantized && type != DType::F32 && type != DType::F16 &&
+                                                     type != DType::BF16
+                                                 ? bound * 1.01 + 1e-5 * magnitude
+                                                 : 1e-5 * magnitude + 1e-6;
+                    QVERIFY2(std::fabs(got - expected) <= tolerance,
+                             qPrintable(QStringLiteral("row %1 token %2 quantized %3: %4 vs %5 (tolerance %6)")
+                                            .arg(r).arg(t).arg(quantized).arg(got).arg(expected).arg(tolerance)));
+                }
+            }
+        }
+    }
+
+    void embedGathersDequantizedRows() {
+        auto backend = referenceBackend();
+        const StoredTensor table(DType::Q8_0, 64, 10, randomValues(640, 7));
+        auto weight = backend->prepareWeight(table.view);
+        const std::vector<int32_t> tokens = {3, 9, 3, 0};
+        std::vector<float> out(4 * 64);
+        backend->embed(*weight, tokens, out);
+        for (size_t t = 0; t < tokens.size(); ++t) {
+            const std::vector<double> row = table.row(tokens[t]);
+            for (int i = 0; i < 64; ++i) QCOMPARE(double(out[t * 64 + size_t(i)]), row[size_t(i)]);
+        }
+        const std::vector<int32_t> bad = {10};
+        std::vector<float> one(64);
+        QVERIFY_THROWS_EXCEPTION(Error, backend->embed(*weight, bad, one));
+    }
+
+    // Grouped-query attention against a naive softmax that repeats each KV head for its query heads,
+    // and against the backend itself run on a cache holding the repeated heads (plain multi-head).
+    void attentionGroupsHeadsAndFollowsMask() {
+        const int nHeads = 6, nHeadsKv = 2, headDim = 8, group = nHeads / nHeadsKv, slots = 11;
+        KvCache grouped(cacheConfig(nHeadsKv, headDim), 32, 4);
+        KvCache repeated(cacheConfig(nHeads, headDim), 32, 4);
+        grouped.append(5, slots);
+        repeated.append(5, slots);
+        const std::vector<float> k = randomValues(size_t(slots * nHeadsKv * headDim), 8, 1.5f);
+        const std::vector<float> v = randomValues(size_t(slots * nHeadsKv * headDim), 9);
+        auto kAt = [&](int s, int h) { return &k[size_t((s * nHeadsKv + h) * headDim)]; };
+        auto vAt = [&](int s, int h) { return &v[size_t((s * nHeadsKv + h) * headDim)]; };
+        for (int s = 0; s < slots; ++s) {
+            for (int h = 0; h < nHeadsKv; ++h) {
+                std::copy_n(kAt(s, h), headDim, grouped.key(0, 5, s, h));
+                std::copy_n(vAt(s, h), headDim, grouped.value(0, 5, s, h));
+            }
+            for (int h = 0; h < nHeads; ++h) {
+                std::copy_n(kAt(s, h / group), headDim, repeated.key(0, 5, s, h));
+                std::copy_n(vAt(s, h / group), headDim, repeated.value(0, 5, s, h));
+            }
+        }
+        // Row 0: causal at slot 9 (sees 0..9). Row 1: tree row seeing 0..5 plus slots 7 and 10.
+        AttentionMask mask;
+        mask.clear();
+        mask.seqIds = {5, 5};
+        mask.prefix = {10, 6};
+        mask.extras = {7, 10};
+        mask.extraBegin = {0, 0, 2};
+        const std::vector<std::vector<int>> visible = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 1, 2, 3, 4, 5, 7, 10}};
+        const std::vector<float> q = randomValues(size_t(2 * nHeads * headDim), 10);
+        const float scale = 1.0f / std::sqrt(float(headDim));
+
+        auto backend = referenceBackend(3);
+        std::vector<float> outGrouped(q.size()), outRepeated(q.size());
+        backend->attention(q, AttentionShape{nHeads, nHeadsKv, headDim, scale}, mask, grouped, 0, outGrouped);
+        backend->attention(q, AttentionShape{nHeads, nHeads, headDim, scale}, mask, repeated, 0, outRepeated);
+        for (size_t i = 0; i < q.size(); ++i) QVERIFY(std::fabs(outGrouped[i] - outRepeated[i]) < 1e-6);
+
+        for (int t = 0; t < 2; ++t)
+            for (int h = 0; h < nHeads; ++h) {
+                const float* qh = &q[size_t((t * nHeads + h) * headDim)];
+                std::vector<double> w;
+                double maxScore = -1e300, sum = 0;
+                for (int s : visible[size_t(t)]) {
+                    double dot = 0;
+                    for (int d = 0; d < headDim; ++d) dot += double(qh[d]) * kAt(s, h / group)[d];
+                    w.push_back(dot * scale);
+                    maxScore = std::max(maxScore, w.back());
+                }
+                for (double& x : w) sum += (x = std::exp(x - maxScore));
+                for (int d = 0; d < headDim; ++d) {
+                    double expected = 0;
+                    for (size_t j = 0; j < w.size(); ++j) expected += w[j] / sum * vAt(visible[size_t(t)][j], h / group)[d];
+                    QVERIFY(std::fabs(outGrouped[size_t((t * nHeads + h) * headDim + d)] - expected) < 1e-5);
+                }
+            }
+    }
+
+    void swigluAndAddMatchNaive() {
+        auto backend = referenceBackend();
+        const std::vector<float> gate = randomValues(100, 11, 3.0f), up = randomValues(100, 12);
+        std::vector<float> out(100), sum(100);
+        backend->swiglu(gate, up, out);
+        backend->add(gate, up, sum);
+        for (size_t i = 0; i < 100; ++i) {
+            const double g = gate[i];
+            QVERIFY(std::fabs(out[i] - g / (1.0 + std::exp(-g)) * up[i]) < 1e-5);
+            QCOMPARE(sum[i], gate[i] + up[i]);
+        }
+    }
+
+    void rejectsMismatchedSizes() {
+        auto backend = referenceBackend();
+        const StoredTensor w(DType::F32, 32, 4, randomValues(128, 13));
+        auto weight = backend->prepareWeight(w.view);
+        std::vector<float> x(31), out(4);
+        QVERIFY_THROWS_EXCEPTION(Error, backend->matmul(*weight, x, 1, out));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestCpuBackend)
+#include "TestCpuBackend.moc"

@@ -1,0 +1,177 @@
+#include <QtTest>
+
+#include "core/Error.h"
+#include "model/KvCache.h"
+
+using namespace lathe;
+
+namespace {
+
+ModelConfig tinyConfig() {
+    ModelConfig c;
+    c.nLayers = 2;
+    c.nHeadsKv = 2;
+    c.headDim = 3;
+    return c;
+}
+
+// A value that names its place, so a read shows exactly which write it sees.
+float tag(int layer, int slot, int head, int d, bool isValue) {
+    return float(layer * 10000 + slot * 100 + head * 10 + d) + (isValue ? 0.5f : 0.0f);
+}
+
+void writeSlot(KvCache& cache, int32_t seq, int slot, float offset = 0.0f) {
+    for (int l = 0; l < cache.nLayers(); ++l)
+        for (int h = 0; h < cache.nHeadsKv(); ++h)
+            for (int d = 0; d < cache.headDim(); ++d) {
+                cache.key(l, seq, slot, h)[d] = tag(l, slot, h, d, false) + offset;
+                cache.value(l, seq, slot, h)[d] = tag(l, slot, h, d, true) + offset;
+            }
+}
+
+bool slotHolds(const KvCache& cache, int32_t seq, int slot, float offset = 0.0f) {
+    for (int l = 0; l < cache.nLayers(); ++l)
+        for (int h = 0; h < cache.nHeadsKv(); ++h)
+            for (int d = 0; d < cache.headDim(); ++d)
+                if (cache.key(l, seq, slot, h)[d] != tag(l, slot, h, d, false) + offset ||
+                    cache.value(l, seq, slot, h)[d] != tag(l, slot, h, d, true) + offset)
+                    return false;
+    return true;
+}
+
+void appendWritten(KvCache& cache, int32_t seq, int count, float offset = 0.0f) {
+    const int first = cache.append(seq, count);
+    for (int s = first; s < first + count; ++s) writeSlot(cache, seq, s, offset);
+}
+
+} // namespace
+
+class TestKvCache : public QObject {
+    Q_OBJECT
+private slots:
+    void appendAllocatesWholeBlocks() {
+        KvCache cache(tinyConfig(), 10, 4); // rounds up to 3 blocks
+        QCOMPARE(cache.capacityBlocks(), 3);
+        QCOMPARE(cache.freeBlocks(), 3);
+        QCOMPARE(cache.append(0, 3), 0);
+        QCOMPARE(cache.length(0), 3);
+        QCOMPARE(cache.freeBlocks(), 2);
+        QCOMPARE(cache.append(0, 2), 3);
+        QCOMPARE(int(cache.blockTable(0).size()), 2);
+        QCOMPARE(cache.freeBlocks(), 1);
+        QCOMPARE(cache.length(7), 0);
+        QVERIFY(!cache.hasSequence(7));
+    }
+
+    void slotsKeepTheirValues() {
+        KvCache cache(tinyConfig(), 16, 4);
+        appendWritten(cache, 0, 6);
+        appendWritten(cache, 1, 5, 0.25f);
+        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 0, s));
+        for (int s = 0; s < 5; ++s) QVERIFY(slotHolds(cache, 1, s, 0.25f));
+        // Keys and values of one head are contiguous per block: blockKeys agrees with key().
+        const int block = cache.blockTable(0)[1];
+        QCOMPARE(cache.blockKeys(1, block, 1) + 1 * cache.headDim(), cache.key(1, 0, 5, 1));
+        QCOMPARE(cache.blockValues(0, block, 0), cache.value(0, 0, 4, 0));
+    }
+
+    void forkSharesBlocks() {
+        KvCache cache(tinyConfig(), 32, 4);
+        appendWritten(cache, 0, 6);
+        const int freeBefore = cache.freeBlocks();
+        cache.fork(0, 1);
+        QCOMPARE(cache.freeBlocks(), freeBefore);
+        QCOMPARE(cache.blockTable(1), cache.blockTable(0));
+        for (int block : cache.blockTable(0)) QCOMPARE(cache.blockRefCount(block), 2);
+        QCOMPARE(cache.length(1), 6);
+        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 1, s));
+    }
+
+    void writeIntoSharedBlockCopiesIt() {
+        KvCache cache(tinyConfig(), 32, 4);
+        appendWritten(cache, 0, 6); // blocks: [0..3] full, [4..5] partial
+        cache.fork(0, 1);
+        const int sharedLast = cache.blockTable(0)[1];
+        appendWritten(cache, 1, 1, 0.75f); // slot 6 of the child goes into the partial shared block
+        QVERIFY(cache.blockTable(1)[1] != sharedLast);
+        QCOMPARE(cache.blockTable(1)[0], cache.blockTable(0)[0]); // full blocks stay shared
+        QCOMPARE(cache.blockRefCount(sharedLast), 1);
+        QCOMPARE(cache.blockRefCount(cache.blockTable(0)[0]), 2);
+        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 1, s)); // copied
+        QVERIFY(slotHolds(cache, 1, 6, 0.75f));
+        // The parent is intact and can grow on its own.
+        QCOMPARE(cache.length(0), 6);
+        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 0, s));
+        appendWritten(cache, 0, 1, 0.5f);
+        QVERIFY(slotHolds(cache, 0, 6, 0.5f));
+        QVERIFY(slotHolds(cache, 1, 6, 0.75f));
+    }
+
+    void truncateFreesBlocks() {
+        KvCache cache(tinyConfig(), 32, 4);
+        appendWritten(cache, 0, 10); // 3 blocks
+        QCOMPARE(cache.freeBlocks(), 5);
+        cache.truncate(0, 5); // 2 blocks
+        QCOMPARE(cache.length(0), 5);
+        QCOMPARE(cache.freeBlocks(), 6);
+        cache.truncate(0, 0);
+        QCOMPARE(cache.freeBlocks(), 8);
+        QVERIFY_THROWS_EXCEPTION(Error, cache.truncate(0, 1));
+        // A truncated fork frees nothing its parent still holds.
+        appendWritten(cache, 2, 8);
+        cache.fork(2, 3);
+        cache.truncate(3, 3);
+        QCOMPARE(cache.blockRefCount(cache.blockTable(2)[1]), 1);
+        QCOMPARE(cache.blockRefCount(cache.blockTable(2)[0]), 2);
+        appendWritten(cache, 3, 2, 0.125f); // rewrites slots 3 and 4 after a copy of block 0
+        QVERIFY(slotHolds(cache, 2, 3));
+        QVERIFY(slotHolds(cache, 3, 3, 0.125f));
+    }
+
+    void fullCacheThrowsAndChangesNothing() {
+        KvCache cache(tinyConfig(), 8, 4);
+        appendWritten(cache, 0, 6);
+        cache.fork(0, 1);
+        try {
+            cache.append(1, 1); // needs a copy of the shared partial block, and none is free
+            QFAIL("expected a full-cache error");
+        } catch (const Error& e) {
+            QCOMPARE(e.category(), ErrorCategory::InvalidArgument);
+            QVERIFY2(QString(e.what()).contains("full"), e.what());
+        }
+        QCOMPARE(cache.length(1), 6);
+        QCOMPARE(cache.blockTable(1), cache.blockTable(0));
+        QVERIFY_THROWS_EXCEPTION(Error, cache.append(0, 1)); // the parent's last block is shared as well
+        cache.removeSequence(1);
+        QCOMPARE(cache.append(0, 2), 6); // now it is the parent's alone: no copy needed
+        QCOMPARE(cache.freeBlocks(), 0);
+    }
+
+    void removeAndClearReturnBlocks() {
+        KvCache cache(tinyConfig(), 16, 4);
+        appendWritten(cache, 0, 5);
+        cache.fork(0, 1);
+        cache.removeSequence(0);
+        QVERIFY(!cache.hasSequence(0));
+        QCOMPARE(cache.freeBlocks(), 2);
+        for (int s = 0; s < 5; ++s) QVERIFY(slotHolds(cache, 1, s));
+        cache.removeSequence(1);
+        QCOMPARE(cache.freeBlocks(), 4);
+        appendWritten(cache, 4, 9);
+        cache.clear();
+        QCOMPARE(cache.freeBlocks(), 4);
+        QVERIFY(!cache.hasSequence(4));
+    }
+
+    void rejectsBadArguments() {
+        QVERIFY_THROWS_EXCEPTION(Error, KvCache(tinyConfig(), 0, 4));
+        QVERIFY_THROWS_EXCEPTION(Error, KvCache(tinyConfig(), 8, 0));
+        KvCache cache(tinyConfig(), 8, 4);
+        QVERIFY_THROWS_EXCEPTION(Error, cache.blockTable(3));
+        appendWritten(cache, 0, 2);
+        QVERIFY_THROWS_EXCEPTION(Error, cache.key(0, 0, 2, 0)); // past the length
+    }
+};
+
+QTEST_APPLESS_MAIN(TestKvCache)
+#include "TestKvCache.moc"
