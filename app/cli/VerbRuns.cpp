@@ -1,18 +1,17 @@
 // lathe-cli runs: list, show, compare and export the runs recorded in the run store.
 
-#include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <map>
-#include <set>
-
-#include <fmt/chrono.h>
-#include <fmt/format.h>
-
 #include "Verbs.h"
 #include "core/Error.h"
 #include "core/Paths.h"
 #include "store/RunStore.h"
+
+#include <cstdio>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
 
 namespace lathe::cli {
 namespace {
@@ -43,11 +42,12 @@ std::string durationText(const RunRecord& r) {
 
 RunSortColumn parseSort(const std::string& name) {
     static const std::map<std::string, RunSortColumn> columns = {
-        {"id", RunSortColumn::Id},         {"started", RunSortColumn::Started}, {"ended", RunSortColumn::Ended},
-        {"kind", RunSortColumn::Kind},     {"status", RunSortColumn::Status},   {"model", RunSortColumn::Model}};
+        {"id", RunSortColumn::Id},     {"started", RunSortColumn::Started}, {"ended", RunSortColumn::Ended},
+        {"kind", RunSortColumn::Kind}, {"status", RunSortColumn::Status},   {"model", RunSortColumn::Model}};
     const auto it = columns.find(name);
     if (it == columns.end())
-        fail(ErrorCategory::InvalidArgument, "--sort {}: expected id, started, ended, kind, status or model", name);
+        fail(ErrorCategory::InvalidArgument, "--sort {}: expected id, started, ended, kind, status or model",
+             name);
     return it->second;
 }
 
@@ -61,7 +61,8 @@ RunFilter filterOf(const RunsFlags& f) {
 
 nlohmann::json runJson(const RunRecord& r, const std::vector<RunMetric>& metrics) {
     nlohmann::json m = nlohmann::json::object();
-    for (const RunMetric& metric : metrics) m[metric.name] = {{"value", metric.value}, {"unit", metric.unit}};
+    for (const RunMetric& metric : metrics)
+        m[metric.name] = {{"value", metric.value}, {"unit", metric.unit}};
     return {{"id", r.id},
             {"kind", runKindName(r.kind)},
             {"status", runStatusName(r.status)},
@@ -76,8 +77,12 @@ nlohmann::json runJson(const RunRecord& r, const std::vector<RunMetric>& metrics
             {"metrics", m}};
 }
 
-std::string valueText(const std::optional<nlohmann::json>& v) { return v ? v->dump() : "—"; }
-std::string metricText(const std::optional<double>& v) { return v ? fmt::format("{:.4g}", *v) : "—"; }
+std::string valueText(const std::optional<nlohmann::json>& v) {
+    return v ? v->dump() : "—";
+}
+std::string metricText(const std::optional<double>& v) {
+    return v ? fmt::format("{:.4g}", *v) : "—";
+}
 
 RunRecord requireRun(RunStore& store, int64_t id) {
     auto run = store.getRun(id);
@@ -96,15 +101,17 @@ int listRuns(RunStore& store, const RunsFlags& f, const CommonFlags& common) {
     const int64_t total = store.countRuns(query.filter);
     if (common.json) {
         nlohmann::json list = nlohmann::json::array();
-        for (const RunRecord& r : runs) list.push_back(runJson(r, store.metrics(r.id)));
+        for (const RunRecord& r : runs)
+            list.push_back(runJson(r, store.metrics(r.id)));
         printJson({{"total", total}, {"offset", f.offset}, {"runs", list}});
         return kExitOk;
     }
-    std::cout << fmt::format("{:>6}  {:<9} {:<12} {:<19}  {:>9}  {}\n", "ID", "KIND", "STATUS", "STARTED (UTC)",
-                             "DURATION", "MODEL");
+    std::cout << fmt::format("{:>6}  {:<9} {:<12} {:<19}  {:>9}  {}\n", "ID", "KIND", "STATUS",
+                             "STARTED (UTC)", "DURATION", "MODEL");
     for (const RunRecord& r : runs)
         std::cout << fmt::format("{:>6}  {:<9} {:<12} {:<19}  {:>9}  {}\n", r.id, runKindName(r.kind),
-                                 runStatusName(r.status), timeText(r.startedMs), durationText(r), r.modelName);
+                                 runStatusName(r.status), timeText(r.startedMs), durationText(r),
+                                 r.modelName);
     std::cerr << fmt::format("{} of {} runs (offset {})\n", runs.size(), total, f.offset);
     return kExitOk;
 }
@@ -113,7 +120,8 @@ int showRun(RunStore& store, const RunsFlags& f, const CommonFlags& common) {
     const RunRecord r = requireRun(store, f.id);
     const std::vector<RunMetric> metrics = store.metrics(r.id);
     nlohmann::json series = nlohmann::json::object();
-    for (const std::string& name : store.sampleSeries(r.id)) series[name] = store.countSamples(r.id, name);
+    for (const std::string& name : store.sampleSeries(r.id))
+        series[name] = store.countSamples(r.id, name);
     if (common.json) {
         nlohmann::json out = runJson(r, metrics);
         out["sample_series"] = series;
@@ -123,10 +131,14 @@ int showRun(RunStore& store, const RunsFlags& f, const CommonFlags& common) {
     std::cout << fmt::format("run {}: {} — {}\n", r.id, runKindName(r.kind), runStatusName(r.status));
     std::cout << fmt::format("model:       {}\n", r.modelName.empty() ? "—" : r.modelName);
     std::cout << fmt::format("started:     {} UTC\n", timeText(r.startedMs));
-    if (r.endedMs) std::cout << fmt::format("ended:       {} UTC ({})\n", timeText(r.endedMs), durationText(r));
+    if (r.endedMs)
+        std::cout << fmt::format("ended:       {} UTC ({})\n", timeText(r.endedMs), durationText(r));
     if (!r.error.empty()) std::cout << fmt::format("error:       {}\n", r.error);
-    std::cout << "config:\n" << r.config.dump(2) << "\nenvironment:\n" << r.environment.dump(2) << "\nmetrics:\n";
-    for (const RunMetric& m : metrics) std::cout << fmt::format("  {:<28} {:>14.4f} {}\n", m.name, m.value, m.unit);
+    std::cout << "config:\n"
+              << r.config.dump(2) << "\nenvironment:\n"
+              << r.environment.dump(2) << "\nmetrics:\n";
+    for (const RunMetric& m : metrics)
+        std::cout << fmt::format("  {:<28} {:>14.4f} {}\n", m.name, m.value, m.unit);
     if (!series.empty()) {
         std::cout << "samples:\n";
         for (auto it = series.begin(); it != series.end(); ++it)
@@ -140,17 +152,19 @@ int compareRuns(RunStore& store, const RunsFlags& f, const CommonFlags& common) 
     auto differencesJson = [](const std::vector<ConfigDifference>& differences) {
         nlohmann::json out = nlohmann::json::array();
         for (const ConfigDifference& d : differences)
-            out.push_back({{"key", d.key}, {"a", d.a ? *d.a : nlohmann::json()}, {"b", d.b ? *d.b : nlohmann::json()}});
+            out.push_back(
+                {{"key", d.key}, {"a", d.a ? *d.a : nlohmann::json()}, {"b", d.b ? *d.b : nlohmann::json()}});
         return out;
     };
     if (common.json) {
         nlohmann::json metrics = nlohmann::json::array();
         for (const MetricPair& m : c.metrics)
-            metrics.push_back({{"name", m.name},
-                               {"unit", m.unit},
-                               {"a", m.a ? nlohmann::json(*m.a) : nlohmann::json()},
-                               {"b", m.b ? nlohmann::json(*m.b) : nlohmann::json()},
-                               {"ratio", m.a && m.b && *m.a != 0 ? nlohmann::json(*m.b / *m.a) : nlohmann::json()}});
+            metrics.push_back(
+                {{"name", m.name},
+                 {"unit", m.unit},
+                 {"a", m.a ? nlohmann::json(*m.a) : nlohmann::json()},
+                 {"b", m.b ? nlohmann::json(*m.b) : nlohmann::json()},
+                 {"ratio", m.a && m.b && *m.a != 0 ? nlohmann::json(*m.b / *m.a) : nlohmann::json()}});
         printJson({{"a", c.a.id},
                    {"b", c.b.id},
                    {"config_differences", differencesJson(c.configDifferences)},
@@ -158,8 +172,8 @@ int compareRuns(RunStore& store, const RunsFlags& f, const CommonFlags& common) 
                    {"metrics", metrics}});
         return kExitOk;
     }
-    std::cout << fmt::format("run {} ({}, {}) vs run {} ({}, {})\n", c.a.id, runKindName(c.a.kind), c.a.modelName,
-                             c.b.id, runKindName(c.b.kind), c.b.modelName);
+    std::cout << fmt::format("run {} ({}, {}) vs run {} ({}, {})\n", c.a.id, runKindName(c.a.kind),
+                             c.a.modelName, c.b.id, runKindName(c.b.kind), c.b.modelName);
     auto printDifferences = [](const char* title, const std::vector<ConfigDifference>& differences) {
         std::cout << title << (differences.empty() ? " none\n" : "\n");
         for (const ConfigDifference& d : differences)
@@ -170,8 +184,9 @@ int compareRuns(RunStore& store, const RunsFlags& f, const CommonFlags& common) 
     std::cout << fmt::format("metrics:\n  {:<32} {:>16}  {:>16}  {:>8}\n", "", fmt::format("run {}", c.a.id),
                              fmt::format("run {}", c.b.id), "b/a");
     for (const MetricPair& m : c.metrics)
-        std::cout << fmt::format("  {:<32} {:>16}  {:>16}  {:>8}\n", m.name + (m.unit.empty() ? "" : " (" + m.unit + ")"),
-                                 metricText(m.a), metricText(m.b),
+        std::cout << fmt::format("  {:<32} {:>16}  {:>16}  {:>8}\n",
+                                 m.name + (m.unit.empty() ? "" : " (" + m.unit + ")"), metricText(m.a),
+                                 metricText(m.b),
                                  m.a && m.b && *m.a != 0 ? fmt::format("{:.3f}", *m.b / *m.a) : "");
     return kExitOk;
 }
@@ -179,7 +194,8 @@ int compareRuns(RunStore& store, const RunsFlags& f, const CommonFlags& common) 
 std::string csvField(const std::string& text) {
     if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
     std::string quoted = "\"";
-    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    for (char c : text)
+        quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
     return quoted + "\"";
 }
 
@@ -204,11 +220,13 @@ int exportRuns(RunStore& store, const RunsFlags& f) {
         for (query.offset = 0;; query.offset += query.limit) {
             const auto page = store.listRuns(query);
             for (const RunRecord& r : page)
-                for (const RunMetric& m : store.metrics(r.id)) metricNames.insert(m.name);
+                for (const RunMetric& m : store.metrics(r.id))
+                    metricNames.insert(m.name);
             if (int64_t(page.size()) < query.limit) break;
         }
         out << "id,kind,status,model,started_utc,ended_utc,error,config,environment";
-        for (const std::string& name : metricNames) out << ',' << csvField(name);
+        for (const std::string& name : metricNames)
+            out << ',' << csvField(name);
         out << '\n';
     } else {
         out << "[";
@@ -219,13 +237,16 @@ int exportRuns(RunStore& store, const RunsFlags& f) {
         for (const RunRecord& r : page) {
             const auto metrics = store.metrics(r.id);
             if (f.format == "json") {
-                out << (written ? ",\n" : "\n") << runJson(r, metrics).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+                out << (written ? ",\n" : "\n")
+                    << runJson(r, metrics).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
             } else {
                 std::map<std::string, double> values;
-                for (const RunMetric& m : metrics) values[m.name] = m.value;
-                out << r.id << ',' << runKindName(r.kind) << ',' << runStatusName(r.status) << ',' << csvField(r.modelName)
-                    << ',' << timeText(r.startedMs) << ',' << timeText(r.endedMs) << ',' << csvField(r.error) << ','
-                    << csvField(r.config.dump()) << ',' << csvField(r.environment.dump());
+                for (const RunMetric& m : metrics)
+                    values[m.name] = m.value;
+                out << r.id << ',' << runKindName(r.kind) << ',' << runStatusName(r.status) << ','
+                    << csvField(r.modelName) << ',' << timeText(r.startedMs) << ',' << timeText(r.endedMs)
+                    << ',' << csvField(r.error) << ',' << csvField(r.config.dump()) << ','
+                    << csvField(r.environment.dump());
                 for (const std::string& name : metricNames) {
                     out << ',';
                     if (auto it = values.find(name); it != values.end()) out << fmt::format("{}", it->second);
@@ -238,14 +259,16 @@ int exportRuns(RunStore& store, const RunsFlags& f) {
     }
     if (f.format == "json") out << (written ? "\n]\n" : "]\n");
     out.flush();
-    if (!out) fail(ErrorCategory::Io, "writing the export to {} failed", f.output.empty() ? "stdout" : f.output);
+    if (!out)
+        fail(ErrorCategory::Io, "writing the export to {} failed", f.output.empty() ? "stdout" : f.output);
     std::cerr << fmt::format("exported {} runs{}\n", written, f.output.empty() ? "" : " to " + f.output);
     return kExitOk;
 }
 
 void addFilterOptions(CLI::App* sub, RunsFlags& f) {
     sub->add_option("--kind", f.kind, "Only runs of this kind: chat, bench, eval, compress, train");
-    sub->add_option("--status", f.status, "Only runs with this status: running, done, failed, cancelled, interrupted");
+    sub->add_option("--status", f.status,
+                    "Only runs with this status: running, done, failed, cancelled, interrupted");
     sub->add_option("--model", f.modelId, "Only runs of this model id");
 }
 
@@ -259,7 +282,8 @@ VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags) {
 
     CLI::App* list = runs->add_subcommand("list", "List runs, newest first");
     addFilterOptions(list, *f);
-    list->add_option("--sort", f->sort, "Sort by id, started, ended, kind, status or model")->capture_default_str();
+    list->add_option("--sort", f->sort, "Sort by id, started, ended, kind, status or model")
+        ->capture_default_str();
     list->add_flag("--asc", f->ascending, "Ascending order");
     list->add_option("--limit", f->limit, "Runs per page")->capture_default_str();
     list->add_option("--offset", f->offset, "Runs to skip")->capture_default_str();
@@ -267,7 +291,8 @@ VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags) {
     CLI::App* show = runs->add_subcommand("show", "Show one run: config, environment, metrics, samples");
     show->add_option("ID", f->id, "Run id")->required();
 
-    CLI::App* compare = runs->add_subcommand("compare", "Configuration differences and metrics of two runs side by side");
+    CLI::App* compare =
+        runs->add_subcommand("compare", "Configuration differences and metrics of two runs side by side");
     compare->add_option("A", f->id, "First run id")->required();
     compare->add_option("B", f->other, "Second run id")->required();
 
@@ -277,7 +302,8 @@ VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags) {
     exportCmd->add_option("-o,--output", f->output, "Output file (default: stdout)");
 
     return [f, &flags, list, show, compare, exportCmd] {
-        auto store = RunStore::open(f->db.empty() ? userDataDir() / "lathe.db" : std::filesystem::path(f->db));
+        auto store =
+            RunStore::open(f->db.empty() ? userDataDir() / "lathe.db" : std::filesystem::path(f->db));
         if (list->parsed()) return listRuns(*store, *f, flags);
         if (show->parsed()) return showRun(*store, *f, flags);
         if (compare->parsed()) return compareRuns(*store, *f, flags);

@@ -6,7 +6,7 @@
 
 #include "EngineWorker.h"
 #include "core/Paths.h"
-#include "monitor/Sampler.h"
+#include "monitor/TelemetrySampler.h"
 #include "store/RunStore.h"
 
 namespace lathe::gui {
@@ -19,7 +19,7 @@ AppContext::AppContext(AppOptions options, QObject* parent) : QObject(parent), o
         spdlog::info("{} run(s) were cut off last time and are now marked interrupted", store_->interruptedAtOpen().size());
 
     if (options_.sampler) {
-        sampler_ = std::make_unique<Sampler>(metrics_);
+        sampler_ = std::make_unique<TelemetrySampler>(metrics_);
         sampler_->setSink([this](std::span<const SeriesSample> samples) {
             const int64_t runId = sampledRun_.load();
             if (runId <= 0) return;

@@ -15,7 +15,7 @@
 
 namespace lathe {
 class RunStore;
-class Sampler;
+class TelemetrySampler;
 }
 
 namespace lathe::gui {
@@ -49,7 +49,7 @@ public:
     const AppOptions& options() const { return options_; }
     RunStore& store() { return *store_; }
     MetricRegistry& metrics() { return metrics_; }
-    Sampler* sampler() { return sampler_.get(); }
+    TelemetrySampler* sampler() { return sampler_.get(); }
     const MonitorClock& clock() const { return clock_; }
     EngineWorker& worker() { return *worker_; }
 
@@ -61,7 +61,7 @@ private:
     MonitorClock clock_;
     std::unique_ptr<RunStore> store_;
     MetricRegistry metrics_;
-    std::unique_ptr<Sampler> sampler_;
+    std::unique_ptr<TelemetrySampler> sampler_;
     std::atomic<int64_t> sampledRun_{0};
     std::atomic<double> sampledRunStart_{0};
     QThread workerThread_;

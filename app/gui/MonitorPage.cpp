@@ -10,7 +10,7 @@
 
 #include "AppContext.h"
 #include "monitor/EngineMetrics.h"
-#include "monitor/Sampler.h"
+#include "monitor/TelemetrySampler.h"
 #include "widgets/HistogramChart.h"
 #include "widgets/LiveChart.h"
 #include "widgets/Theme.h"
@@ -81,7 +81,7 @@ MonitorPage::MonitorPage(AppContext& context, QWidget* parent) : QWidget(parent)
     for (LiveChart* chart : {tokensPerSecond_, ttft_, cpu_, rss_, gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_})
         chart->setXTitle(tr("seconds ago"));
 
-    Sampler* sampler = context_.sampler();
+    TelemetrySampler* sampler = context_.sampler();
     const QString gpuStatus = !sampler ? tr("Telemetry sampling is off")
                               : sampler->gpuTelemetryAvailable()
                                   ? QString()
@@ -136,7 +136,7 @@ void MonitorPage::refreshCharts() {
     for (const TimePoint& p : metrics.series(metric::kItlMs, 4096).pointsSince(now - window)) gaps.append(p.value);
     itl_->setSamples(gaps);
 
-    Sampler* sampler = context_.sampler();
+    TelemetrySampler* sampler = context_.sampler();
     if (!sampler || !sampler->gpuTelemetryAvailable()) return;
     // One line per GPU, added as the sampler's series appear.
     const std::vector<std::string> names = metrics.seriesNames();

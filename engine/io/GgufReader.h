@@ -5,6 +5,9 @@
 // lathe::Error (InvalidFile, or Unsupported for a well-formed feature Lathe does not read) naming
 // the file and the field.
 
+#include "io/GgufValue.h"
+#include "io/TensorView.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -14,9 +17,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include "io/GgufValue.h"
-#include "io/TensorView.h"
 
 namespace lathe {
 

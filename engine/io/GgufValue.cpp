@@ -5,8 +5,8 @@
 namespace lathe {
 namespace {
 
-constexpr std::array<std::string_view, 13> kTypeNames = {"u8",     "i8",    "u16", "i16", "u32", "i32", "f32",
-                                                         "bool",   "string", "array", "u64", "i64", "f64"};
+constexpr std::array<std::string_view, 13> kTypeNames = {
+    "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"};
 
 } // namespace
 
@@ -52,7 +52,8 @@ GgufType GgufValue::elementType() const {
 
 uint64_t GgufValue::arraySize() const {
     if (!isArray()) return 0;
-    return std::visit([](const auto& elements) { return uint64_t(elements.size()); }, std::get<GgufArray>(value));
+    return std::visit([](const auto& elements) { return uint64_t(elements.size()); },
+                      std::get<GgufArray>(value));
 }
 
 std::optional<int64_t> GgufValue::asInt64() const {

@@ -41,8 +41,8 @@ using GgufArray =
 
 struct GgufValue {
     // Alternative index == GgufType id.
-    using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool, std::string,
-                                 GgufArray, uint64_t, int64_t, double>;
+    using Storage = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, int32_t, float, bool,
+                                 std::string, GgufArray, uint64_t, int64_t, double>;
     Storage value;
 
     GgufType type() const { return GgufType(value.index()); }

@@ -1,15 +1,15 @@
 #include "io/GgufWriter.h"
 
+#include "core/CheckedMath.h"
+#include "core/Error.h"
+#include "io/GgufReader.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_set>
-
-#include "core/CheckedMath.h"
-#include "core/Error.h"
-#include "io/GgufReader.h"
 
 namespace lathe {
 namespace {
@@ -19,8 +19,7 @@ constexpr size_t kMaxGgmlNameBytes = 63; // GGML_MAX_NAME (64) includes the term
 class Encoder {
 public:
     explicit Encoder(std::vector<uint8_t>& out) : out_(out) {}
-    template <typename T>
-    void scalar(T v) {
+    template <typename T> void scalar(T v) {
         const auto* p = reinterpret_cast<const uint8_t*>(&v);
         out_.insert(out_.end(), p, p + sizeof v);
     }
@@ -65,7 +64,9 @@ private:
     std::vector<uint8_t>& out_;
 };
 
-uint64_t padTo(uint64_t n, uint64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+uint64_t padTo(uint64_t n, uint64_t alignment) {
+    return (n + alignment - 1) / alignment * alignment;
+}
 
 // Deletes the temporary file unless the write completed and it was renamed into place.
 class TempFile {
@@ -104,12 +105,15 @@ public:
     }
 
     void commit(const std::filesystem::path& target) {
-        if (::fsync(fd_) != 0) fail(ErrorCategory::Io, "cannot flush {}: {}", target.string(), std::strerror(errno));
+        if (::fsync(fd_) != 0)
+            fail(ErrorCategory::Io, "cannot flush {}: {}", target.string(), std::strerror(errno));
         const int fd = fd_;
         fd_ = -1;
-        if (::close(fd) != 0) fail(ErrorCategory::Io, "cannot close {}: {}", target.string(), std::strerror(errno));
+        if (::close(fd) != 0)
+            fail(ErrorCategory::Io, "cannot close {}: {}", target.string(), std::strerror(errno));
         if (::rename(pattern_.c_str(), target.c_str()) != 0)
-            fail(ErrorCategory::Io, "cannot rename {} to {}: {}", pattern_, target.string(), std::strerror(errno));
+            fail(ErrorCategory::Io, "cannot rename {} to {}: {}", pattern_, target.string(),
+                 std::strerror(errno));
         committed_ = true;
         // Make the rename itself durable; failure here does not undo a complete file.
         const std::filesystem::path folder = target.has_parent_path() ? target.parent_path() : ".";
@@ -162,11 +166,13 @@ void GgufWriter::addTensorView(const std::string& name, DType dtype, std::vector
 
 void GgufWriter::addTensorImpl(Tensor t) {
     if (t.name.empty() || t.name.size() > kMaxGgmlNameBytes)
-        fail(ErrorCategory::InvalidArgument, "tensor name '{}' must be 1..{} bytes", t.name, kMaxGgmlNameBytes);
+        fail(ErrorCategory::InvalidArgument, "tensor name '{}' must be 1..{} bytes", t.name,
+             kMaxGgmlNameBytes);
     for (const Tensor& other : tensors_)
         if (other.name == t.name) fail(ErrorCategory::InvalidArgument, "tensor '{}' added twice", t.name);
     if (t.shape.empty() || t.shape.size() > 4)
-        fail(ErrorCategory::InvalidArgument, "tensor '{}': {} dimensions (must be 1..4)", t.name, t.shape.size());
+        fail(ErrorCategory::InvalidArgument, "tensor '{}': {} dimensions (must be 1..4)", t.name,
+             t.shape.size());
     const DTypeInfo& info = dtypeInfo(t.dtype);
     uint64_t elements = 1;
     for (int64_t d : t.shape) {
@@ -174,8 +180,9 @@ void GgufWriter::addTensorImpl(Tensor t) {
         elements = checkedMul(elements, uint64_t(d), t.name);
     }
     if (uint64_t(t.shape[0]) % info.blockSize != 0)
-        fail(ErrorCategory::InvalidArgument, "tensor '{}': row length {} is not a multiple of the {} block size {}",
-             t.name, t.shape[0], info.name, info.blockSize);
+        fail(ErrorCategory::InvalidArgument,
+             "tensor '{}': row length {} is not a multiple of the {} block size {}", t.name, t.shape[0],
+             info.name, info.blockSize);
     const uint64_t expected = elements / info.blockSize * info.blockBytes;
     if (t.bytes.size() != expected)
         fail(ErrorCategory::InvalidArgument, "tensor '{}': {} bytes given, {} expected for {} {}", t.name,

@@ -4,15 +4,15 @@
 // temporary file in the same folder is filled, fsync'ed and renamed over the target, so a failure
 // (disk full, cancel) never leaves a half-written model behind.
 
+#include "core/DType.h"
+#include "io/GgufValue.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include "core/DType.h"
-#include "io/GgufValue.h"
 
 namespace lathe {
 
@@ -28,14 +28,17 @@ public:
     void setF32(const std::string& key, float v) { set(key, {v}); }
     void setBool(const std::string& key, bool v) { set(key, {v}); }
     void setString(const std::string& key, std::string v) { set(key, {std::move(v)}); }
-    void setStringArray(const std::string& key, std::vector<std::string> v) { set(key, {GgufArray(std::move(v))}); }
+    void setStringArray(const std::string& key, std::vector<std::string> v) {
+        set(key, {GgufArray(std::move(v))});
+    }
     void setF32Array(const std::string& key, std::vector<float> v) { set(key, {GgufArray(std::move(v))}); }
     void setI32Array(const std::string& key, std::vector<int32_t> v) { set(key, {GgufArray(std::move(v))}); }
 
     // Adds a tensor. `shape` is in ggml order (shape[0] contiguous), 1..4 dims; `bytes` must hold exactly
     // the tensor's size. The first form copies the bytes; the second only points at them, and the caller
     // keeps them alive until the last write.
-    void addTensor(const std::string& name, DType dtype, std::vector<int64_t> shape, std::span<const uint8_t> bytes);
+    void addTensor(const std::string& name, DType dtype, std::vector<int64_t> shape,
+                   std::span<const uint8_t> bytes);
     void addTensorView(const std::string& name, DType dtype, std::vector<int64_t> shape,
                        std::span<const uint8_t> bytes);
 

@@ -1,17 +1,16 @@
 // Hugging Face folders: config.json, model.safetensors (or shards listed in
 // model.safetensors.index.json), tokenizer.json and tokenizer_config.json.
 
-#include <fstream>
-#include <regex>
-#include <set>
-#include <sstream>
-
-#include <nlohmann/json.hpp>
-
 #include "core/Error.h"
 #include "io/MappedFile.h"
 #include "io/ModelLoader.h"
 #include "io/SafetensorsFile.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
 
 #if __has_include("tokenizer/HfTokenizerJson.h")
 #include "tokenizer/HfTokenizerJson.h"
@@ -29,21 +28,24 @@ std::string readText(const std::filesystem::path& path) {
     return text.str();
 }
 
-int intField(const nlohmann::json& config, const std::string& name, const char* key, std::optional<int> fallback) {
+int intField(const nlohmann::json& config, const std::string& name, const char* key,
+             std::optional<int> fallback) {
     const auto it = config.find(key);
     if (it == config.end() || it->is_null()) {
         if (fallback) return *fallback;
         fail(ErrorCategory::InvalidFile, "{}: required field '{}' is missing", name, key);
     }
     if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > INT32_MAX)
-        fail(ErrorCategory::InvalidFile, "{}: field '{}' is {} (must be a positive integer)", name, key, it->dump());
+        fail(ErrorCategory::InvalidFile, "{}: field '{}' is {} (must be a positive integer)", name, key,
+             it->dump());
     return int(it->get<int64_t>());
 }
 
 float floatField(const nlohmann::json& object, const std::string& name, const char* key, float fallback) {
     const auto it = object.find(key);
     if (it == object.end() || it->is_null()) return fallback;
-    if (!it->is_number()) fail(ErrorCategory::InvalidFile, "{}: field '{}' is {} (must be a number)", name, key, it->dump());
+    if (!it->is_number())
+        fail(ErrorCategory::InvalidFile, "{}: field '{}' is {} (must be a number)", name, key, it->dump());
     return it->get<float>();
 }
 
@@ -51,17 +53,19 @@ std::string architectureOf(const nlohmann::json& config, const std::string& name
     if (const auto it = config.find("model_type"); it != config.end() && it->is_string()) {
         const std::string type = it->get<std::string>();
         if (type == "llama" || type == "mistral" || type == "qwen2") return type;
-        fail(ErrorCategory::Unsupported, "{}: model_type '{}' is not supported (llama, mistral, qwen2 are)", name, type);
+        fail(ErrorCategory::Unsupported, "{}: model_type '{}' is not supported (llama, mistral, qwen2 are)",
+             name, type);
     }
-    if (const auto it = config.find("architectures"); it != config.end() && it->is_array() && !it->empty() &&
-                                                       (*it)[0].is_string()) {
+    if (const auto it = config.find("architectures");
+        it != config.end() && it->is_array() && !it->empty() && (*it)[0].is_string()) {
         const std::string cls = (*it)[0].get<std::string>();
         if (cls == "LlamaForCausalLM") return "llama";
         if (cls == "MistralForCausalLM") return "mistral";
         if (cls == "Qwen2ForCausalLM") return "qwen2";
         fail(ErrorCategory::Unsupported, "{}: architecture '{}' is not supported", name, cls);
     }
-    fail(ErrorCategory::InvalidFile, "{}: neither 'model_type' nor 'architectures' says what the model is", name);
+    fail(ErrorCategory::InvalidFile, "{}: neither 'model_type' nor 'architectures' says what the model is",
+         name);
 }
 
 void readRopeScaling(const nlohmann::json& config, const std::string& name, ModelConfig& c) {
@@ -73,12 +77,15 @@ void readRopeScaling(const nlohmann::json& config, const std::string& name, Mode
         if (const auto t = it->find(key); t != it->end() && t->is_string()) type = t->get<std::string>();
     if (type == "default") return;
     if (type != "llama3")
-        fail(ErrorCategory::Unsupported, "{}: rope_scaling type '{}' is not supported (Lathe reads llama3)", name, type);
+        fail(ErrorCategory::Unsupported, "{}: rope_scaling type '{}' is not supported (Lathe reads llama3)",
+             name, type);
     c.ropeLlama3.factor = floatField(*it, name, "factor", 0.0f);
     c.ropeLlama3.lowFreqFactor = floatField(*it, name, "low_freq_factor", c.ropeLlama3.lowFreqFactor);
     c.ropeLlama3.highFreqFactor = floatField(*it, name, "high_freq_factor", c.ropeLlama3.highFreqFactor);
-    c.ropeLlama3.originalContext = intField(*it, name, "original_max_position_embeddings", c.ropeLlama3.originalContext);
-    if (c.ropeLlama3.factor == 0.0f) fail(ErrorCategory::InvalidFile, "{}: llama3 rope_scaling has no factor", name);
+    c.ropeLlama3.originalContext =
+        intField(*it, name, "original_max_position_embeddings", c.ropeLlama3.originalContext);
+    if (c.ropeLlama3.factor == 0.0f)
+        fail(ErrorCategory::InvalidFile, "{}: llama3 rope_scaling has no factor", name);
 }
 
 // Loads every shard the folder holds and adds the tensors Lathe uses, under their GGUF names.
@@ -94,7 +101,8 @@ void loadWeights(const std::filesystem::path& folder, ModelFiles& files) {
     } else if (std::filesystem::exists(folder / "model.safetensors")) {
         shards.push_back(folder / "model.safetensors");
     } else {
-        fail(ErrorCategory::InvalidFile, "{}: no model.safetensors or model.safetensors.index.json", folder.string());
+        fail(ErrorCategory::InvalidFile, "{}: no model.safetensors or model.safetensors.index.json",
+             folder.string());
     }
     for (const auto& shardPath : shards) {
         SafetensorsFile shard = SafetensorsFile::open(shardPath);
@@ -105,8 +113,8 @@ void loadWeights(const std::filesystem::path& folder, ModelFiles& files) {
             TensorView renamed = t;
             renamed.name = gguf;
             if (!files.tensors.emplace(gguf, renamed).second)
-                fail(ErrorCategory::InvalidFile, "{}: tensor '{}' appears in more than one shard", shardPath.string(),
-                     t.name);
+                fail(ErrorCategory::InvalidFile, "{}: tensor '{}' appears in more than one shard",
+                     shardPath.string(), t.name);
         }
         files.mappings.push_back(shard.mapping());
     }
@@ -118,11 +126,12 @@ void loadTokenizer(const std::filesystem::path& folder, ModelFiles& files) {
         fail(ErrorCategory::InvalidFile, "{}: no tokenizer.json", folder.string());
 #ifdef LATHE_HAVE_HF_TOKENIZER
     const auto configPath = folder / "tokenizer_config.json";
-    const std::string configText = std::filesystem::exists(configPath) ? readText(configPath) : std::string("{}");
+    const std::string configText =
+        std::filesystem::exists(configPath) ? readText(configPath) : std::string("{}");
     files.tokenizer = tokenizerSpecFromHuggingFace(readText(tokenizerPath), configText);
 #else
-    // The tokenizer.json reader is not in this build yet: the weights and config still load, and the
-    // empty TokenizerSpec makes any attempt to tokenize fail visibly.
+        // The tokenizer.json reader is not in this build yet: the weights and config still load, and the
+        // empty TokenizerSpec makes any attempt to tokenize fail visibly.
 #endif
 }
 
@@ -154,7 +163,8 @@ ModelConfig modelConfigFromHfConfig(const std::string& configJsonText, const std
     c.rmsEps = floatField(config, name, "rms_norm_eps", 1e-6f);
     c.ropeFreqBase = floatField(config, name, "rope_theta", 10000.0f);
     if (const auto it = config.find("tie_word_embeddings"); it != config.end() && !it->is_null()) {
-        if (!it->is_boolean()) fail(ErrorCategory::InvalidFile, "{}: tie_word_embeddings is not a bool", name);
+        if (!it->is_boolean())
+            fail(ErrorCategory::InvalidFile, "{}: tie_word_embeddings is not a bool", name);
         c.tiedEmbeddings = it->get<bool>();
     }
     readRopeScaling(config, name, c);
@@ -169,9 +179,11 @@ std::string ggufNameForHfTensor(const std::string& hfName) {
     std::smatch m;
     if (!std::regex_match(hfName, m, layer)) return "";
     static const std::pair<const char*, const char*> kParts[] = {
-        {"input_layernorm", "attn_norm"},   {"self_attn.q_proj", "attn_q"},      {"self_attn.k_proj", "attn_k"},
-        {"self_attn.v_proj", "attn_v"},     {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
-        {"mlp.gate_proj", "ffn_gate"},      {"mlp.up_proj", "ffn_up"},           {"mlp.down_proj", "ffn_down"},
+        {"input_layernorm", "attn_norm"},    {"self_attn.q_proj", "attn_q"},
+        {"self_attn.k_proj", "attn_k"},      {"self_attn.v_proj", "attn_v"},
+        {"self_attn.o_proj", "attn_output"}, {"post_attention_layernorm", "ffn_norm"},
+        {"mlp.gate_proj", "ffn_gate"},       {"mlp.up_proj", "ffn_up"},
+        {"mlp.down_proj", "ffn_down"},
     };
     for (const auto& [hf, gguf] : kParts)
         if (m[2] == hf) return "blk." + m[1].str() + "." + gguf + "." + m[3].str();

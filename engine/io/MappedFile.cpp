@@ -1,13 +1,13 @@
 #include "io/MappedFile.h"
 
+#include "core/Error.h"
+
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "core/Error.h"
 
 namespace lathe {
 namespace {

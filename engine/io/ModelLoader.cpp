@@ -1,24 +1,26 @@
 #include "io/ModelLoader.h"
 
-#include <array>
-#include <cstring>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "core/Error.h"
 #include "io/GgufReader.h"
 #include "io/MappedFile.h"
 #include "io/Quants.h"
 
+#include <array>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
 namespace lathe {
 namespace {
 
-int positiveInt(const GgufFile& gguf, const std::string& key, std::optional<uint32_t> fallback = std::nullopt) {
+int positiveInt(const GgufFile& gguf, const std::string& key,
+                std::optional<uint32_t> fallback = std::nullopt) {
     std::optional<uint32_t> v = gguf.getU32(key);
     if (!v) v = fallback;
     if (!v) fail(ErrorCategory::InvalidFile, "{}: required key '{}' is missing", gguf.name(), key);
     if (*v == 0 || *v > uint32_t(INT32_MAX))
-        fail(ErrorCategory::InvalidFile, "{}: key '{}' is {} (must be a positive int32)", gguf.name(), key, *v);
+        fail(ErrorCategory::InvalidFile, "{}: key '{}' is {} (must be a positive int32)", gguf.name(), key,
+             *v);
     return int(*v);
 }
 
@@ -29,13 +31,16 @@ void readRopeScaling(const GgufFile& gguf, const std::string& arch, ModelConfig&
     if (!type || *type == "none") return;
     if (*type != "llama3") {
         if (factor && *factor == 1.0f) return; // a scaling of 1 is no scaling
-        fail(ErrorCategory::Unsupported, "{}: {}type '{}' is not supported (Lathe reads llama3 scaling)", gguf.name(),
-             prefix, *type);
+        fail(ErrorCategory::Unsupported, "{}: {}type '{}' is not supported (Lathe reads llama3 scaling)",
+             gguf.name(), prefix, *type);
     }
-    if (!factor) fail(ErrorCategory::InvalidFile, "{}: {}type is llama3 but {}factor is missing", gguf.name(), prefix, prefix);
+    if (!factor)
+        fail(ErrorCategory::InvalidFile, "{}: {}type is llama3 but {}factor is missing", gguf.name(), prefix,
+             prefix);
     c.ropeLlama3.factor = *factor;
     c.ropeLlama3.lowFreqFactor = gguf.getF32(prefix + "low_freq_factor").value_or(c.ropeLlama3.lowFreqFactor);
-    c.ropeLlama3.highFreqFactor = gguf.getF32(prefix + "high_freq_factor").value_or(c.ropeLlama3.highFreqFactor);
+    c.ropeLlama3.highFreqFactor =
+        gguf.getF32(prefix + "high_freq_factor").value_or(c.ropeLlama3.highFreqFactor);
     c.ropeLlama3.originalContext =
         positiveInt(gguf, prefix + "original_context_length", uint32_t(c.ropeLlama3.originalContext));
 }
@@ -44,8 +49,8 @@ int32_t tokenId(const GgufFile& gguf, const std::string& key, size_t nTokens) {
     const std::optional<uint32_t> id = gguf.getU32(key);
     if (!id) return -1;
     if (*id >= nTokens)
-        fail(ErrorCategory::InvalidFile, "{}: {} is {} but the vocabulary has {} tokens", gguf.name(), key, *id,
-             nTokens);
+        fail(ErrorCategory::InvalidFile, "{}: {} is {} but the vocabulary has {} tokens", gguf.name(), key,
+             *id, nTokens);
     return int32_t(*id);
 }
 
@@ -63,11 +68,11 @@ void expectTensor(const ModelFiles& files, const std::string& name, std::array<i
     };
     if (!t) fail(ErrorCategory::InvalidFile, "{}: tensor '{}' is missing", source, name);
     if (t->shape != expected)
-        fail(ErrorCategory::InvalidFile, "{}: tensor '{}' has shape {}, expected {}", source, name, shapeText(t->shape),
-             shapeText(expected));
+        fail(ErrorCategory::InvalidFile, "{}: tensor '{}' has shape {}, expected {}", source, name,
+             shapeText(t->shape), shapeText(expected));
     if (!canDequantize(t->dtype))
-        fail(ErrorCategory::Unsupported, "{}: tensor '{}' is stored as {}, which Lathe cannot read", source, name,
-             dtypeName(t->dtype));
+        fail(ErrorCategory::Unsupported, "{}: tensor '{}' is stored as {}, which Lathe cannot read", source,
+             name, dtypeName(t->dtype));
 }
 
 } // namespace
@@ -86,7 +91,8 @@ const TensorView* ModelFiles::findTensor(const std::string& name) const {
 ModelConfig modelConfigFromGguf(const GgufFile& gguf) {
     ModelConfig c;
     const std::optional<std::string> arch = gguf.getString("general.architecture");
-    if (!arch) fail(ErrorCategory::InvalidFile, "{}: required key 'general.architecture' is missing", gguf.name());
+    if (!arch)
+        fail(ErrorCategory::InvalidFile, "{}: required key 'general.architecture' is missing", gguf.name());
     c.architecture = *arch;
     if (c.architecture == "llama" || c.architecture == "mistral") {
         c.ropeStyle = RopeStyle::Interleaved;
@@ -125,7 +131,8 @@ ModelConfig modelConfigFromGguf(const GgufFile& gguf) {
 TokenizerSpec tokenizerSpecFromGguf(const GgufFile& gguf) {
     TokenizerSpec spec;
     const std::optional<std::string> model = gguf.getString("tokenizer.ggml.model");
-    if (!model) fail(ErrorCategory::InvalidFile, "{}: required key 'tokenizer.ggml.model' is missing", gguf.name());
+    if (!model)
+        fail(ErrorCategory::InvalidFile, "{}: required key 'tokenizer.ggml.model' is missing", gguf.name());
     if (*model == "gpt2") {
         spec.kind = TokenizerKind::BytePairGpt2;
     } else if (*model == "llama") {
@@ -139,13 +146,14 @@ TokenizerSpec tokenizerSpecFromGguf(const GgufFile& gguf) {
     spec.preTokenizer = gguf.getString("tokenizer.ggml.pre").value_or("default");
     auto tokens = gguf.getStringArray("tokenizer.ggml.tokens");
     if (!tokens || tokens->empty())
-        fail(ErrorCategory::InvalidFile, "{}: required key 'tokenizer.ggml.tokens' is missing or empty", gguf.name());
+        fail(ErrorCategory::InvalidFile, "{}: required key 'tokenizer.ggml.tokens' is missing or empty",
+             gguf.name());
     spec.tokens = std::move(*tokens);
     const size_t n = spec.tokens.size();
     if (auto scores = gguf.getF32Array("tokenizer.ggml.scores")) {
         if (scores->size() != n)
-            fail(ErrorCategory::InvalidFile, "{}: tokenizer.ggml.scores has {} entries for {} tokens", gguf.name(),
-                 scores->size(), n);
+            fail(ErrorCategory::InvalidFile, "{}: tokenizer.ggml.scores has {} entries for {} tokens",
+                 gguf.name(), scores->size(), n);
         spec.scores = std::move(*scores);
     }
     if (auto types = gguf.getI32Array("tokenizer.ggml.token_type")) {
@@ -156,8 +164,8 @@ TokenizerSpec tokenizerSpecFromGguf(const GgufFile& gguf) {
         for (size_t i = 0; i < n; ++i) {
             const int32_t t = (*types)[i];
             if (t < 0 || t > int32_t(TokenType::Byte))
-                fail(ErrorCategory::InvalidFile, "{}: tokenizer.ggml.token_type[{}] is {} (must be 0..6)", gguf.name(),
-                     i, t);
+                fail(ErrorCategory::InvalidFile, "{}: tokenizer.ggml.token_type[{}] is {} (must be 0..6)",
+                     gguf.name(), i, t);
             spec.types.push_back(TokenType(t));
         }
     } else {
@@ -240,9 +248,10 @@ ModelFiles openModelFiles(const std::filesystem::path& path) {
         return openHuggingFaceFolder(path);
     if (std::filesystem::is_regular_file(path, ec) && (path.extension() == ".gguf" || looksLikeGguf(path)))
         return openGguf(path);
-    if (!std::filesystem::exists(path, ec)) fail(ErrorCategory::InvalidArgument, "{} does not exist", path.string());
-    fail(ErrorCategory::InvalidArgument, "{} is not a model: expected a .gguf file or a folder with config.json",
-         path.string());
+    if (!std::filesystem::exists(path, ec))
+        fail(ErrorCategory::InvalidArgument, "{} does not exist", path.string());
+    fail(ErrorCategory::InvalidArgument,
+         "{} is not a model: expected a .gguf file or a folder with config.json", path.string());
 }
 
 } // namespace lathe

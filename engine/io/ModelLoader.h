@@ -3,10 +3,10 @@
 // ModelConfig and TokenizerSpec from GGUF metadata or a Hugging Face config.json, mapping Hugging
 // Face tensor names to GGUF's, and checking that a model has every tensor its config needs.
 
+#include "io/ModelFiles.h"
+
 #include <filesystem>
 #include <string>
-
-#include "io/ModelFiles.h"
 
 namespace lathe {
 

@@ -1,12 +1,12 @@
 #include "io/Quants.h"
 
+#include "core/Error.h"
+#include "core/Half.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <cstring>
-
-#include "core/Error.h"
-#include "core/Half.h"
 
 namespace lathe {
 namespace {
@@ -46,7 +46,9 @@ void dequantizeQ4_1(const uint8_t* b, float* y) {
 }
 
 // Q5: bit j of qh is the fifth bit of element j (0..31).
-inline int fifthBit(uint32_t qh, int j) { return int((qh >> j) & 1u) << 4; }
+inline int fifthBit(uint32_t qh, int j) {
+    return int((qh >> j) & 1u) << 4;
+}
 
 void dequantizeQ5_0(const uint8_t* b, float* y) {
     const float d = halfAt(b);
@@ -224,19 +226,32 @@ using BlockDecoder = void (*)(const uint8_t*, float*);
 
 BlockDecoder blockDecoderFor(DType type) {
     switch (type) {
-    case DType::Q4_0: return dequantizeQ4_0;
-    case DType::Q4_1: return dequantizeQ4_1;
-    case DType::Q5_0: return dequantizeQ5_0;
-    case DType::Q5_1: return dequantizeQ5_1;
-    case DType::Q8_0: return dequantizeQ8_0;
-    case DType::Q8_1: return dequantizeQ8_1;
-    case DType::Q2_K: return dequantizeQ2_K;
-    case DType::Q3_K: return dequantizeQ3_K;
-    case DType::Q4_K: return dequantizeQ4_K;
-    case DType::Q5_K: return dequantizeQ5_K;
-    case DType::Q6_K: return dequantizeQ6_K;
-    case DType::Q8_K: return dequantizeQ8_K;
-    default: return nullptr;
+    case DType::Q4_0:
+        return dequantizeQ4_0;
+    case DType::Q4_1:
+        return dequantizeQ4_1;
+    case DType::Q5_0:
+        return dequantizeQ5_0;
+    case DType::Q5_1:
+        return dequantizeQ5_1;
+    case DType::Q8_0:
+        return dequantizeQ8_0;
+    case DType::Q8_1:
+        return dequantizeQ8_1;
+    case DType::Q2_K:
+        return dequantizeQ2_K;
+    case DType::Q3_K:
+        return dequantizeQ3_K;
+    case DType::Q4_K:
+        return dequantizeQ4_K;
+    case DType::Q5_K:
+        return dequantizeQ5_K;
+    case DType::Q6_K:
+        return dequantizeQ6_K;
+    case DType::Q8_K:
+        return dequantizeQ8_K;
+    default:
+        return nullptr;
     }
 }
 
@@ -264,7 +279,9 @@ void minMax(const float* x, int n, float& min, float& max) {
 }
 
 // (int8_t)(v) in ggml truncates toward zero; v stays within [-0.5, 32] for finite input.
-inline int truncToInt(float v) { return int(v); }
+inline int truncToInt(float v) {
+    return int(v);
+}
 
 void quantizeQ4_0(const float* x, uint8_t* b) {
     const float d = signedAbsMax(x, kQk) / -8;
@@ -340,28 +357,40 @@ using BlockEncoder = void (*)(const float*, uint8_t*);
 
 BlockEncoder blockEncoderFor(DType type) {
     switch (type) {
-    case DType::Q4_0: return quantizeQ4_0;
-    case DType::Q4_1: return quantizeQ4_1;
-    case DType::Q5_0: return quantizeQ5_0;
-    case DType::Q5_1: return quantizeQ5_1;
-    case DType::Q8_0: return quantizeQ8_0;
-    default: return nullptr;
+    case DType::Q4_0:
+        return quantizeQ4_0;
+    case DType::Q4_1:
+        return quantizeQ4_1;
+    case DType::Q5_0:
+        return quantizeQ5_0;
+    case DType::Q5_1:
+        return quantizeQ5_1;
+    case DType::Q8_0:
+        return quantizeQ8_0;
+    default:
+        return nullptr;
     }
 }
 
-bool isPlainFloat(DType type) { return type == DType::F32 || type == DType::F16 || type == DType::BF16; }
+bool isPlainFloat(DType type) {
+    return type == DType::F32 || type == DType::F16 || type == DType::BF16;
+}
 
 void checkCount(DType type, int64_t n, const char* what) {
     const DTypeInfo& info = dtypeInfo(type);
     if (n < 0 || n % info.blockSize != 0)
-        fail(ErrorCategory::InvalidArgument, "{}: {} elements is not a multiple of the {} block size {}", what, n,
-             info.name, info.blockSize);
+        fail(ErrorCategory::InvalidArgument, "{}: {} elements is not a multiple of the {} block size {}",
+             what, n, info.name, info.blockSize);
 }
 
 } // namespace
 
-bool canDequantize(DType type) { return isPlainFloat(type) || blockDecoderFor(type) != nullptr; }
-bool canQuantize(DType type) { return isPlainFloat(type) || blockEncoderFor(type) != nullptr; }
+bool canDequantize(DType type) {
+    return isPlainFloat(type) || blockDecoderFor(type) != nullptr;
+}
+bool canQuantize(DType type) {
+    return isPlainFloat(type) || blockEncoderFor(type) != nullptr;
+}
 
 void dequantizeRow(DType type, const void* src, float* dst, int64_t n) {
     if (!canDequantize(type))
@@ -369,7 +398,9 @@ void dequantizeRow(DType type, const void* src, float* dst, int64_t n) {
     checkCount(type, n, "dequantizeRow");
     const auto* bytes = static_cast<const uint8_t*>(src);
     switch (type) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
+    case DType::F32:
+        std::memcpy(dst, src, size_t(n) * 4);
+        return;
     case DType::F16:
         for (int64_t i = 0; i < n; ++i)
             dst[i] = halfAt(bytes + 2 * i);
@@ -381,7 +412,8 @@ void dequantizeRow(DType type, const void* src, float* dst, int64_t n) {
             dst[i] = bf16ToFloat(h);
         }
         return;
-    default: break;
+    default:
+        break;
     }
     const DTypeInfo& info = dtypeInfo(type);
     const BlockDecoder decode = blockDecoderFor(type);
@@ -395,7 +427,9 @@ void quantizeRow(DType type, const float* src, void* dst, int64_t n) {
     checkCount(type, n, "quantizeRow");
     auto* bytes = static_cast<uint8_t*>(dst);
     switch (type) {
-    case DType::F32: std::memcpy(dst, src, size_t(n) * 4); return;
+    case DType::F32:
+        std::memcpy(dst, src, size_t(n) * 4);
+        return;
     case DType::F16:
         for (int64_t i = 0; i < n; ++i)
             putHalf(bytes + 2 * i, src[i]);
@@ -406,7 +440,8 @@ void quantizeRow(DType type, const float* src, void* dst, int64_t n) {
             std::memcpy(bytes + 2 * i, &h, 2);
         }
         return;
-    default: break;
+    default:
+        break;
     }
     const DTypeInfo& info = dtypeInfo(type);
     const BlockEncoder encode = blockEncoderFor(type);

@@ -4,22 +4,20 @@
 // for clarity, not speed.
 //
 // Layouts (all little-endian, "half" = IEEE fp16):
-//   Q4_0 (32):  half d; u8 qs[16]                      x = (nibble - 8) * d; low nibbles = x[0..15], high = x[16..31]
-//   Q4_1 (32):  half d, m; u8 qs[16]                   x = nibble * d + m
-//   Q5_0 (32):  half d; u8 qh[4]; u8 qs[16]            5th bit of x[j] is bit j of qh; x = (q - 16) * d
-//   Q5_1 (32):  half d, m; u8 qh[4]; u8 qs[16]         x = q * d + m
-//   Q8_0 (32):  half d; i8 qs[32]                      x = q * d
-//   Q8_1 (32):  half d, s; i8 qs[32]                   x = q * d (s = d * sum(q), used by dot products)
-//   Q2_K (256): u8 scales[16]; u8 qs[64]; half d, dmin 16 groups of 16; scale/min 4 bits each
-//   Q3_K (256): u8 hmask[32]; u8 qs[64]; u8 scales[12]; half d      16 groups of 16, 6-bit signed scales
-//   Q4_K (256): half d, dmin; u8 scales[12]; u8 qs[128]             8 groups of 32, 6-bit scales and mins
-//   Q5_K (256): half d, dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]
-//   Q6_K (256): u8 ql[128]; u8 qh[64]; i8 scales[16]; half d        16 groups of 16
-//   Q8_K (256): float d; i8 qs[256]; i16 bsums[16]
-
-#include <cstdint>
+//   Q4_0 (32):  half d; u8 qs[16]                      x = (nibble - 8) * d; low nibbles = x[0..15], high =
+//   x[16..31] Q4_1 (32):  half d, m; u8 qs[16]                   x = nibble * d + m Q5_0 (32):  half d; u8
+//   qh[4]; u8 qs[16]            5th bit of x[j] is bit j of qh; x = (q - 16) * d Q5_1 (32):  half d, m; u8
+//   qh[4]; u8 qs[16]         x = q * d + m Q8_0 (32):  half d; i8 qs[32]                      x = q * d Q8_1
+//   (32):  half d, s; i8 qs[32]                   x = q * d (s = d * sum(q), used by dot products) Q2_K
+//   (256): u8 scales[16]; u8 qs[64]; half d, dmin 16 groups of 16; scale/min 4 bits each Q3_K (256): u8
+//   hmask[32]; u8 qs[64]; u8 scales[12]; half d      16 groups of 16, 6-bit signed scales Q4_K (256): half d,
+//   dmin; u8 scales[12]; u8 qs[128]             8 groups of 32, 6-bit scales and mins Q5_K (256): half d,
+//   dmin; u8 scales[12]; u8 qh[32]; u8 qs[128] Q6_K (256): u8 ql[128]; u8 qh[64]; i8 scales[16]; half d 16
+//   groups of 16 Q8_K (256): float d; i8 qs[256]; i16 bsums[16]
 
 #include "core/DType.h"
+
+#include <cstdint>
 
 namespace lathe {
 

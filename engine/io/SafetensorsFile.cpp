@@ -1,16 +1,15 @@
 #include "io/SafetensorsFile.h"
 
+#include "core/CheckedMath.h"
+#include "core/Error.h"
+#include "io/MappedFile.h"
+
 #include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <limits>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
-
-#include "core/CheckedMath.h"
-#include "core/Error.h"
-#include "io/MappedFile.h"
+#include <sstream>
 
 namespace lathe {
 namespace {
@@ -25,12 +24,13 @@ DType dtypeFromSafetensors(const std::string& file, const std::string& tensor, c
     if (name == "F32") return DType::F32;
     if (name == "F16") return DType::F16;
     if (name == "BF16") return DType::BF16;
-    fail(ErrorCategory::Unsupported, "{}: tensor '{}' has dtype {} (Lathe reads F32, F16 and BF16)", file, tensor,
-         name);
+    fail(ErrorCategory::Unsupported, "{}: tensor '{}' has dtype {} (Lathe reads F32, F16 and BF16)", file,
+         tensor, name);
 }
 
 Entry parseEntry(const std::string& file, const std::string& name, const nlohmann::json& info) {
-    if (!info.is_object()) fail(ErrorCategory::InvalidFile, "{}: tensor '{}' is not a JSON object", file, name);
+    if (!info.is_object())
+        fail(ErrorCategory::InvalidFile, "{}: tensor '{}' is not a JSON object", file, name);
     const auto dtypeIt = info.find("dtype");
     const auto shapeIt = info.find("shape");
     const auto offsetsIt = info.find("data_offsets");
@@ -40,8 +40,8 @@ Entry parseEntry(const std::string& file, const std::string& name, const nlohman
         fail(ErrorCategory::InvalidFile, "{}: tensor '{}' has no array 'shape'", file, name);
     if (offsetsIt == info.end() || !offsetsIt->is_array() || offsetsIt->size() != 2 ||
         !(*offsetsIt)[0].is_number_unsigned() || !(*offsetsIt)[1].is_number_unsigned())
-        fail(ErrorCategory::InvalidFile, "{}: tensor '{}' needs 'data_offsets' [begin, end] of unsigned integers",
-             file, name);
+        fail(ErrorCategory::InvalidFile,
+             "{}: tensor '{}' needs 'data_offsets' [begin, end] of unsigned integers", file, name);
 
     Entry e;
     TensorView& t = e.view;
@@ -49,25 +49,29 @@ Entry parseEntry(const std::string& file, const std::string& name, const nlohman
     t.dtype = dtypeFromSafetensors(file, name, dtypeIt->get<std::string>());
     const auto& shape = *shapeIt;
     if (shape.size() > 4)
-        fail(ErrorCategory::Unsupported, "{}: tensor '{}' has {} dimensions (at most 4)", file, name, shape.size());
+        fail(ErrorCategory::Unsupported, "{}: tensor '{}' has {} dimensions (at most 4)", file, name,
+             shape.size());
     t.nDims = std::max<int>(1, int(shape.size()));
     uint64_t elements = 1;
     for (size_t i = 0; i < shape.size(); ++i) {
         const auto& dim = shape[i];
         if (!dim.is_number_unsigned() || dim.get<uint64_t>() < 1 ||
             dim.get<uint64_t>() > uint64_t(std::numeric_limits<int64_t>::max()))
-            fail(ErrorCategory::InvalidFile, "{}: tensor '{}': dimension {} is {} (must be a positive integer)", file,
-                 name, i, dim.dump());
+            fail(ErrorCategory::InvalidFile,
+                 "{}: tensor '{}': dimension {} is {} (must be a positive integer)", file, name, i,
+                 dim.dump());
         t.shape[shape.size() - 1 - i] = int64_t(dim.get<uint64_t>()); // ggml order: innermost first
         elements = checkedMul(elements, dim.get<uint64_t>(), fmt::format("{}: tensor '{}'", file, name));
     }
-    t.nbytes = checkedMul(elements, dtypeInfo(t.dtype).blockBytes, fmt::format("{}: tensor '{}'", file, name));
+    t.nbytes =
+        checkedMul(elements, dtypeInfo(t.dtype).blockBytes, fmt::format("{}: tensor '{}'", file, name));
     e.begin = (*offsetsIt)[0].get<uint64_t>();
     e.end = (*offsetsIt)[1].get<uint64_t>();
     if (e.end < e.begin || e.end - e.begin != t.nbytes)
-        fail(ErrorCategory::InvalidFile, "{}: tensor '{}': data_offsets [{}, {}] hold {} bytes, but {} {} needs {}",
-             file, name, e.begin, e.end, e.end >= e.begin ? e.end - e.begin : 0, dtypeIt->get<std::string>(),
-             shape.dump(), t.nbytes);
+        fail(ErrorCategory::InvalidFile,
+             "{}: tensor '{}': data_offsets [{}, {}] hold {} bytes, but {} {} needs {}", file, name, e.begin,
+             e.end, e.end >= e.begin ? e.end - e.begin : 0, dtypeIt->get<std::string>(), shape.dump(),
+             t.nbytes);
     return e;
 }
 
@@ -92,7 +96,8 @@ SafetensorsFile SafetensorsFile::fromBytes(std::span<const uint8_t> bytes, std::
 
 void SafetensorsFile::parse() {
     if (bytes_.size() < 8)
-        fail(ErrorCategory::InvalidFile, "{}: too short for a safetensors file ({} bytes)", name_, bytes_.size());
+        fail(ErrorCategory::InvalidFile, "{}: too short for a safetensors file ({} bytes)", name_,
+             bytes_.size());
     uint64_t headerBytes;
     std::memcpy(&headerBytes, bytes_.data(), 8);
     if (headerBytes > kSafetensorsMaxHeaderBytes)
@@ -125,17 +130,20 @@ void SafetensorsFile::parse() {
     uint64_t expected = 0;
     for (Entry& e : entries) {
         if (e.begin != expected)
-            fail(ErrorCategory::InvalidFile, "{}: tensor '{}' starts at {} but the previous tensor ends at {} "
-                 "(tensors must be contiguous and must not overlap)", name_, e.view.name, e.begin, expected);
+            fail(ErrorCategory::InvalidFile,
+                 "{}: tensor '{}' starts at {} but the previous tensor ends at {} "
+                 "(tensors must be contiguous and must not overlap)",
+                 name_, e.view.name, e.begin, expected);
         if (e.end > dataBytes)
-            fail(ErrorCategory::InvalidFile, "{}: tensor '{}': data ends at {}, past the end of the data ({} bytes)",
-                 name_, e.view.name, e.end, dataBytes);
+            fail(ErrorCategory::InvalidFile,
+                 "{}: tensor '{}': data ends at {}, past the end of the data ({} bytes)", name_, e.view.name,
+                 e.end, dataBytes);
         e.view.data = bytes_.data() + dataStart + e.begin;
         expected = e.end;
     }
     if (expected != dataBytes)
-        fail(ErrorCategory::InvalidFile, "{}: tensors cover {} bytes but the data section holds {}", name_, expected,
-             dataBytes);
+        fail(ErrorCategory::InvalidFile, "{}: tensors cover {} bytes but the data section holds {}", name_,
+             expected, dataBytes);
     tensors_.reserve(entries.size());
     for (Entry& e : entries) {
         index_.emplace(e.view.name, tensors_.size());
@@ -148,7 +156,8 @@ const TensorView* SafetensorsFile::findTensor(const std::string& name) const {
     return it == index_.end() ? nullptr : &tensors_[it->second];
 }
 
-std::map<std::string, std::string> parseSafetensorsIndex(const std::string& jsonText, const std::string& name) {
+std::map<std::string, std::string> parseSafetensorsIndex(const std::string& jsonText,
+                                                         const std::string& name) {
     nlohmann::json index;
     try {
         index = nlohmann::json::parse(jsonText);
@@ -165,8 +174,8 @@ std::map<std::string, std::string> parseSafetensorsIndex(const std::string& json
         const std::string file = shard.get<std::string>();
         if (file.empty() || file == "." || file == ".." || file.find('/') != std::string::npos ||
             file.find('\\') != std::string::npos)
-            fail(ErrorCategory::InvalidFile, "{}: weight_map entry '{}' names '{}', not a file in the folder", name,
-                 tensor, file);
+            fail(ErrorCategory::InvalidFile, "{}: weight_map entry '{}' names '{}', not a file in the folder",
+                 name, tensor, file);
         map.emplace(tensor, file);
     }
     return map;

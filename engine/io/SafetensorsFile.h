@@ -4,6 +4,8 @@
 // the mapped file, in ggml's dimension order (shape[0] is the innermost, i.e. the reversed
 // safetensors shape). Only F32, F16 and BF16 tensors are read; anything else is Unsupported.
 
+#include "io/TensorView.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -12,8 +14,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include "io/TensorView.h"
 
 namespace lathe {
 
@@ -46,6 +46,7 @@ private:
 // Reads model.safetensors.index.json: tensor name -> shard file name (relative to the index's folder).
 // Shard names must be plain file names (no folders, no "..").
 std::map<std::string, std::string> readSafetensorsIndex(const std::filesystem::path& path);
-std::map<std::string, std::string> parseSafetensorsIndex(const std::string& jsonText, const std::string& name);
+std::map<std::string, std::string> parseSafetensorsIndex(const std::string& jsonText,
+                                                         const std::string& name);
 
 } // namespace lathe

@@ -1,8 +1,8 @@
 #include "model/ModelConfig.h"
 
-#include <cmath>
-
 #include "core/Error.h"
+
+#include <cmath>
 
 namespace lathe {
 namespace {
@@ -16,12 +16,14 @@ constexpr int kMaxVocab = 1 << 24;
 
 void requireRange(const ModelConfig& c, const char* field, int value, int lo, int hi) {
     if (value < lo || value > hi)
-        fail(ErrorCategory::InvalidFile, "model '{}': {} is {} (must be {}..{})", c.name, field, value, lo, hi);
+        fail(ErrorCategory::InvalidFile, "model '{}': {} is {} (must be {}..{})", c.name, field, value, lo,
+             hi);
 }
 
 void requirePositiveFinite(const ModelConfig& c, const char* field, float value) {
     if (!(value > 0.0f) || !std::isfinite(value))
-        fail(ErrorCategory::InvalidFile, "model '{}': {} is {} (must be a positive number)", c.name, field, value);
+        fail(ErrorCategory::InvalidFile, "model '{}': {} is {} (must be a positive number)", c.name, field,
+             value);
 }
 
 } // namespace
@@ -32,14 +34,15 @@ void ModelConfig::validate() const {
     requireRange(*this, "nHeads", nHeads, 1, kMaxHeads);
     requireRange(*this, "nHeadsKv", nHeadsKv, 1, nHeads);
     if (nHeads % nHeadsKv != 0)
-        fail(ErrorCategory::InvalidFile, "model '{}': nHeads {} is not a multiple of nHeadsKv {}", name, nHeads,
-             nHeadsKv);
+        fail(ErrorCategory::InvalidFile, "model '{}': nHeads {} is not a multiple of nHeadsKv {}", name,
+             nHeads, nHeadsKv);
     requireRange(*this, "headDim", headDim, 2, kMaxWidth / nHeads);
     if (headDim % 2 != 0)
         fail(ErrorCategory::InvalidFile, "model '{}': headDim {} is odd (RoPE rotates pairs)", name, headDim);
     requireRange(*this, "ropeDims", ropeDims, 2, headDim);
     if (ropeDims % 2 != 0)
-        fail(ErrorCategory::InvalidFile, "model '{}': ropeDims {} is odd (RoPE rotates pairs)", name, ropeDims);
+        fail(ErrorCategory::InvalidFile, "model '{}': ropeDims {} is odd (RoPE rotates pairs)", name,
+             ropeDims);
     requireRange(*this, "nFf", nFf, 1, kMaxWidth);
     requireRange(*this, "vocabSize", vocabSize, 1, kMaxVocab);
     requireRange(*this, "contextLength", contextLength, 1, 1 << 30);
@@ -50,8 +53,9 @@ void ModelConfig::validate() const {
         requirePositiveFinite(*this, "rope scaling low_freq_factor", ropeLlama3.lowFreqFactor);
         requirePositiveFinite(*this, "rope scaling high_freq_factor", ropeLlama3.highFreqFactor);
         if (!(ropeLlama3.highFreqFactor > ropeLlama3.lowFreqFactor))
-            fail(ErrorCategory::InvalidFile, "model '{}': rope scaling high_freq_factor {} must exceed low_freq_factor {}",
-                 name, ropeLlama3.highFreqFactor, ropeLlama3.lowFreqFactor);
+            fail(ErrorCategory::InvalidFile,
+                 "model '{}': rope scaling high_freq_factor {} must exceed low_freq_factor {}", name,
+                 ropeLlama3.highFreqFactor, ropeLlama3.lowFreqFactor);
         requireRange(*this, "rope scaling original context", ropeLlama3.originalContext, 1, 1 << 30);
     }
 }

@@ -4,8 +4,8 @@
 
 namespace lathe::metric {
 
-inline constexpr const char* kTtftMs = "ttft_ms";                        // time to first token
-inline constexpr const char* kItlMs = "itl_ms";                          // inter-token latency
+inline constexpr const char* kTtftMs = "ttft_ms"; // time to first token
+inline constexpr const char* kItlMs = "itl_ms";   // inter-token latency
 inline constexpr const char* kDecodeTokensPerS = "decode_tokens_per_s";
 inline constexpr const char* kPromptTokensPerS = "prompt_tokens_per_s";
 

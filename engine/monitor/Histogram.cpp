@@ -9,8 +9,10 @@ Histogram::Histogram(size_t capacity) : capacity_(std::max<size_t>(1, capacity))
 
 void Histogram::observe(double value) {
     std::lock_guard lock(mutex_);
-    if (window_.size() < capacity_) window_.push_back(value);
-    else window_[next_] = value;
+    if (window_.size() < capacity_)
+        window_.push_back(value);
+    else
+        window_[next_] = value;
     next_ = (next_ + 1) % capacity_;
     min_ = count_ == 0 ? value : std::min(min_, value);
     max_ = count_ == 0 ? value : std::max(max_, value);

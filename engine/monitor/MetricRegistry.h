@@ -5,16 +5,16 @@
 // so callers may keep the returned references. Thread-safe. Not a singleton: whoever runs a session
 // owns one and passes it down.
 
+#include "monitor/Counter.h"
+#include "monitor/Gauge.h"
+#include "monitor/Histogram.h"
+#include "monitor/TimeSeries.h"
+
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include "monitor/Counter.h"
-#include "monitor/Gauge.h"
-#include "monitor/Histogram.h"
-#include "monitor/TimeSeries.h"
 
 namespace lathe {
 
@@ -33,7 +33,8 @@ public:
 
 private:
     template <typename Metric, typename... Args>
-    Metric& getOrCreate(std::map<std::string, std::unique_ptr<Metric>>& metrics, const std::string& name, Args... args);
+    Metric& getOrCreate(std::map<std::string, std::unique_ptr<Metric>>& metrics, const std::string& name,
+                        Args... args);
     template <typename Metric>
     std::vector<std::string> namesOf(const std::map<std::string, std::unique_ptr<Metric>>& metrics) const;
 

@@ -1,11 +1,9 @@
 #include "monitor/NvmlTelemetry.h"
 
-#include <dlfcn.h>
-
 #include <cmath>
-#include <limits>
-
+#include <dlfcn.h>
 #include <fmt/format.h>
+#include <limits>
 
 namespace lathe {
 namespace {
@@ -28,8 +26,7 @@ constexpr int kNvmlClockSm = 1;        // NVML_CLOCK_SM
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-template <typename Fn>
-Fn symbol(void* handle, const char* name) {
+template <typename Fn> Fn symbol(void* handle, const char* name) {
     return reinterpret_cast<Fn>(dlsym(handle, name));
 }
 
@@ -78,7 +75,8 @@ NvmlTelemetry::NvmlTelemetry() : api_(std::make_unique<Api>()) {
     api.temperature = symbol<decltype(api.temperature)>(api.handle, "nvmlDeviceGetTemperature");
     api.clock = symbol<decltype(api.clock)>(api.handle, "nvmlDeviceGetClockInfo");
     api.driverVersion = symbol<decltype(api.driverVersion)>(api.handle, "nvmlSystemGetDriverVersion");
-    api.cudaDriverVersion = symbol<decltype(api.cudaDriverVersion)>(api.handle, "nvmlSystemGetCudaDriverVersion");
+    api.cudaDriverVersion =
+        symbol<decltype(api.cudaDriverVersion)>(api.handle, "nvmlSystemGetCudaDriverVersion");
     if (!api.init || !api.shutdown || !api.count || !api.handleByIndex) {
         reason_ = "no GPU telemetry: libnvidia-ml.so.1 lacks nvmlInit_v2 or the device entry points";
         return;
@@ -98,12 +96,14 @@ NvmlTelemetry::NvmlTelemetry() : api_(std::make_unique<Api>()) {
         NvmlDevice device = nullptr;
         if (api.handleByIndex(i, &device) != kNvmlSuccess) continue;
         char name[96] = {};
-        if (!api.name || api.name(device, name, sizeof name) != kNvmlSuccess) std::snprintf(name, sizeof name, "GPU %u", i);
+        if (!api.name || api.name(device, name, sizeof name) != kNvmlSuccess)
+            std::snprintf(name, sizeof name, "GPU %u", i);
         api.devices.push_back(device);
         names_.emplace_back(name);
     }
     char version[96] = {};
-    if (api.driverVersion && api.driverVersion(version, sizeof version) == kNvmlSuccess) driverVersion_ = version;
+    if (api.driverVersion && api.driverVersion(version, sizeof version) == kNvmlSuccess)
+        driverVersion_ = version;
     int cuda = 0;
     if (api.cudaDriverVersion && api.cudaDriverVersion(&cuda) == kNvmlSuccess && cuda > 0)
         cudaDriverVersion_ = fmt::format("{}.{}", cuda / 1000, (cuda % 1000) / 10);
@@ -132,7 +132,8 @@ std::vector<GpuReading> NvmlTelemetry::read() const {
         unsigned int value = 0;
         r.powerWatts = api.power && api.power(device, &value) == kNvmlSuccess ? value / 1000.0 : kNaN;
         r.temperatureC =
-            api.temperature && api.temperature(device, kNvmlTemperatureGpu, &value) == kNvmlSuccess ? value : kNaN;
+            api.temperature && api.temperature(device, kNvmlTemperatureGpu, &value) == kNvmlSuccess ? value
+                                                                                                    : kNaN;
         r.smClockMHz = api.clock && api.clock(device, kNvmlClockSm, &value) == kNvmlSuccess ? value : kNaN;
         readings.push_back(r);
     }

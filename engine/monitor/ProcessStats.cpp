@@ -1,10 +1,9 @@
 #include "monitor/ProcessStats.h"
 
+#include <cstdio>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 namespace lathe {
 namespace {
@@ -17,8 +16,12 @@ double clockSeconds(clockid_t clock) {
 
 } // namespace
 
-double processCpuSeconds() { return clockSeconds(CLOCK_PROCESS_CPUTIME_ID); }
-double threadCpuSeconds() { return clockSeconds(CLOCK_THREAD_CPUTIME_ID); }
+double processCpuSeconds() {
+    return clockSeconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+double threadCpuSeconds() {
+    return clockSeconds(CLOCK_THREAD_CPUTIME_ID);
+}
 
 uint64_t processRssBytes() {
     // Plain read(2): no stream objects or locale work in a path that runs 4 times a second.

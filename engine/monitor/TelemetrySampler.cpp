@@ -1,15 +1,14 @@
 #include "monitor/TelemetrySampler.h"
 
-#include <chrono>
-#include <cmath>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
 #include "monitor/NvmlTelemetry.h"
 #include "monitor/ProcessStats.h"
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace lathe {
 namespace {
@@ -27,9 +26,13 @@ TelemetrySampler::TelemetrySampler(MetricRegistry& registry, TelemetrySamplerOpt
     if (options_.gpu) nvml_ = std::make_unique<NvmlTelemetry>();
 }
 
-TelemetrySampler::~TelemetrySampler() { stop(); }
+TelemetrySampler::~TelemetrySampler() {
+    stop();
+}
 
-void TelemetrySampler::setSink(Sink sink) { sink_ = std::move(sink); }
+void TelemetrySampler::setSink(Sink sink) {
+    sink_ = std::move(sink);
+}
 
 void TelemetrySampler::start() {
     if (thread_.joinable()) return;
@@ -47,7 +50,9 @@ void TelemetrySampler::stop() {
     thread_.join();
 }
 
-bool TelemetrySampler::gpuTelemetryAvailable() const { return nvml_ && nvml_->available(); }
+bool TelemetrySampler::gpuTelemetryAvailable() const {
+    return nvml_ && nvml_->available();
+}
 
 std::string TelemetrySampler::gpuTelemetryStatus() const {
     if (!nvml_) return "no GPU telemetry: disabled";
@@ -67,7 +72,8 @@ void TelemetrySampler::sampleOnce() {
     const double cpu = processCpuSeconds();
     const double t = wall - startWall_;
     // CPU % needs two readings; the first sample only sets the baseline.
-    if (lastWall_ >= 0 && wall > lastWall_) record(metric::kProcessCpuPercent, t, 100.0 * (cpu - lastCpu_) / (wall - lastWall_));
+    if (lastWall_ >= 0 && wall > lastWall_)
+        record(metric::kProcessCpuPercent, t, 100.0 * (cpu - lastCpu_) / (wall - lastWall_));
     lastWall_ = wall;
     lastCpu_ = cpu;
     record(metric::kProcessRssBytes, t, double(processRssBytes()));

@@ -9,6 +9,8 @@
 // gpuN.utilization_percent, gpuN.memory_used_bytes, gpuN.memory_total_bytes, gpuN.power_w,
 // gpuN.temperature_c, gpuN.sm_clock_mhz.
 
+#include "monitor/SeriesSample.h"
+
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -19,8 +21,6 @@
 #include <thread>
 #include <vector>
 
-#include "monitor/SeriesSample.h"
-
 namespace lathe {
 
 class MetricRegistry;
@@ -28,9 +28,9 @@ class NvmlTelemetry;
 
 struct TelemetrySamplerOptions {
     double rateHz = 4.0;
-    bool gpu = true;               // false: do not load NVML at all
+    bool gpu = true; // false: do not load NVML at all
     double sinkIntervalSeconds = 1.0;
-    size_t seriesCapacity = 3600;  // points kept per series in the registry (15 min at 4 Hz)
+    size_t seriesCapacity = 3600; // points kept per series in the registry (15 min at 4 Hz)
 };
 
 class TelemetrySampler {
@@ -50,7 +50,7 @@ public:
     void sampleOnce();
 
     bool gpuTelemetryAvailable() const;
-    std::string gpuTelemetryStatus() const; // "3 GPUs" or "no GPU telemetry: …"
+    std::string gpuTelemetryStatus() const;                        // "3 GPUs" or "no GPU telemetry: …"
     double ownCpuSeconds() const { return ownCpuSeconds_.load(); } // CPU time of the sampler thread
     int64_t sampleCount() const { return sampleCount_.load(); }
 

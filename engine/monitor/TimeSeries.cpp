@@ -4,7 +4,9 @@
 
 namespace lathe {
 
-TimeSeries::TimeSeries(size_t capacity) : capacity_(std::max<size_t>(1, capacity)) { ring_.reserve(std::min<size_t>(capacity_, 1024)); }
+TimeSeries::TimeSeries(size_t capacity) : capacity_(std::max<size_t>(1, capacity)) {
+    ring_.reserve(std::min<size_t>(capacity_, 1024));
+}
 
 void TimeSeries::append(double t, double value) {
     std::lock_guard lock(mutex_);
@@ -21,7 +23,8 @@ std::vector<TimePoint> TimeSeries::points() const {
     std::lock_guard lock(mutex_);
     std::vector<TimePoint> ordered;
     ordered.reserve(ring_.size());
-    for (size_t i = 0; i < ring_.size(); ++i) ordered.push_back(ring_[(head_ + i) % ring_.size()]);
+    for (size_t i = 0; i < ring_.size(); ++i)
+        ordered.push_back(ring_[(head_ + i) % ring_.size()]);
     return ordered;
 }
 

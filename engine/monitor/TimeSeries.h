@@ -19,7 +19,7 @@ public:
     explicit TimeSeries(size_t capacity = 3600);
 
     void append(double t, double value);
-    std::vector<TimePoint> points() const; // oldest first
+    std::vector<TimePoint> points() const;              // oldest first
     std::vector<TimePoint> pointsSince(double t) const; // points with time > t, oldest first
     size_t size() const;
     size_t capacity() const { return capacity_; }

@@ -1,9 +1,9 @@
 #include "store/Environment.h"
 
-#include <sys/utsname.h>
-
 #include "backend/DeviceDiscovery.h"
 #include "monitor/NvmlTelemetry.h"
+
+#include <sys/utsname.h>
 
 namespace lathe {
 

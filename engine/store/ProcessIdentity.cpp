@@ -1,12 +1,11 @@
 #include "store/ProcessIdentity.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <fstream>
+#include <signal.h>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 namespace lathe {
 namespace {

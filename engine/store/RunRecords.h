@@ -2,14 +2,13 @@
 // The rows of the run store as plain structs: what RunStore takes and returns. Times are Unix epoch
 // milliseconds (UTC) so that they sort, filter and export without time-zone questions.
 
+#include "monitor/SeriesSample.h"
+
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "monitor/SeriesSample.h"
 
 namespace lathe {
 
@@ -29,19 +28,19 @@ struct ModelRecord {
     int64_t id = 0;
     std::string path;
     std::string name;
-    std::string format;        // "gguf", "huggingface"
-    std::string architecture;  // "llama"
+    std::string format;       // "gguf", "huggingface"
+    std::string architecture; // "llama"
     uint64_t parameterCount = 0;
     uint64_t fileBytes = 0;
-    nlohmann::json summary;    // ModelSummary::toJson(), or any extra fields
+    nlohmann::json summary; // ModelSummary::toJson(), or any extra fields
     int64_t createdMs = 0;
 };
 
 struct VariantRecord {
     int64_t id = 0;
-    int64_t modelId = 0;       // the model this variant was made from
-    std::string path;          // where the variant's file was written
-    nlohmann::json recipe;     // the compression recipe that made it
+    int64_t modelId = 0;   // the model this variant was made from
+    std::string path;      // where the variant's file was written
+    nlohmann::json recipe; // the compression recipe that made it
     int64_t createdMs = 0;
 };
 
@@ -50,19 +49,19 @@ struct RunRecord {
     RunKind kind = RunKind::Chat;
     std::optional<int64_t> modelId;
     std::optional<int64_t> variantId;
-    std::string modelName;     // filled by queries from the models table
+    std::string modelName; // filled by queries from the models table
     RunStatus status = RunStatus::Running;
     nlohmann::json config;      // every knob of the run: decoding, device, threads …
     nlohmann::json environment; // captureEnvironment()
     int64_t startedMs = 0;
     std::optional<int64_t> endedMs;
-    std::string error;          // empty unless failed
+    std::string error; // empty unless failed
 };
 
 struct RunMetric {
-    std::string name;  // "decode_tokens_per_s"
+    std::string name; // "decode_tokens_per_s"
     double value = 0;
-    std::string unit;  // "tok/s"
+    std::string unit; // "tok/s"
 };
 
 // A time-series point of a run: what the Sampler produces, kept as it is.
@@ -88,7 +87,7 @@ struct RunQuery {
 };
 
 struct ConfigDifference {
-    std::string key;                // JSON pointer into config, "/sampling/temperature"
+    std::string key;                 // JSON pointer into config, "/sampling/temperature"
     std::optional<nlohmann::json> a; // absent when the key is missing from run a
     std::optional<nlohmann::json> b;
 };

@@ -1,16 +1,16 @@
 #include "store/RunStore.h"
 
-#include <SQLiteCpp/Database.h>
-#include <SQLiteCpp/Exception.h>
-#include <SQLiteCpp/Statement.h>
-#include <sqlite3.h>
-
 #include "core/Error.h"
 #include "store/ProcessIdentity.h"
 #include "store/RunStoreSql.h"
 #include "store/Schema.h"
 #include "store/SqlError.h"
 #include "store/Transaction.h"
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Exception.h>
+#include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
 
 namespace lathe {
 
@@ -21,20 +21,24 @@ std::unique_ptr<RunStore> RunStore::open(const std::filesystem::path& path, cons
     if (path.has_parent_path()) {
         std::error_code ec;
         std::filesystem::create_directories(path.parent_path(), ec);
-        if (ec) fail(ErrorCategory::Io, "run store {}: cannot create folder {}: {}", name, path.parent_path().string(), ec.message());
+        if (ec)
+            fail(ErrorCategory::Io, "run store {}: cannot create folder {}: {}", name,
+                 path.parent_path().string(), ec.message());
     }
     try {
-        store->db_ = std::make_unique<SQLite::Database>(name, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE |
-                                                                  SQLite::OPEN_FULLMUTEX,
-                                                        options.busyTimeoutMs);
+        store->db_ = std::make_unique<SQLite::Database>(
+            name, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX,
+            options.busyTimeoutMs);
         SQLite::Database& db = *store->db_;
         store->readOnly_ = sqlite3_db_readonly(db.getHandle(), "main") == 1;
         db.exec("PRAGMA foreign_keys = ON");
-        if (options.maxPageCount > 0) db.exec("PRAGMA max_page_count = " + std::to_string(options.maxPageCount));
+        if (options.maxPageCount > 0)
+            db.exec("PRAGMA max_page_count = " + std::to_string(options.maxPageCount));
         if (store->readOnly_) {
             if (schemaVersion(db) < currentSchemaVersion())
-                fail(ErrorCategory::Io, "run store {} is read-only and has schema version {}: Lathe needs {} to use it",
-                     name, schemaVersion(db), currentSchemaVersion());
+                fail(ErrorCategory::Io,
+                     "run store {} is read-only and has schema version {}: Lathe needs {} to use it", name,
+                     schemaVersion(db), currentSchemaVersion());
             return store;
         }
         // WAL lets readers and one writer work at once; FULL syncs each commit so that a power cut,
@@ -55,7 +59,8 @@ void RunStore::markInterruptedRuns() {
     std::vector<std::pair<int64_t, ProcessIdentity>> running;
     SQLite::Statement query(*db_, "SELECT id, owner_pid, owner_start FROM runs WHERE status = 'running'");
     while (query.executeStep())
-        running.push_back({query.getColumn(0).getInt64(), {query.getColumn(1).getInt64(), query.getColumn(2).getInt64()}});
+        running.push_back(
+            {query.getColumn(0).getInt64(), {query.getColumn(1).getInt64(), query.getColumn(2).getInt64()}});
     if (running.empty()) return;
     Transaction transaction(*db_);
     SQLite::Statement update(*db_, "UPDATE runs SET status = 'interrupted', ended_at = ?, "
@@ -115,7 +120,8 @@ std::vector<ModelRecord> RunStore::listModels() {
     return sqlGuard(path_, "listing models", [&] {
         SQLite::Statement query(*db_, std::string(kModelColumns) + " ORDER BY name, id");
         std::vector<ModelRecord> models;
-        while (query.executeStep()) models.push_back(readModelRow(query));
+        while (query.executeStep())
+            models.push_back(readModelRow(query));
         return models;
     });
 }
@@ -124,7 +130,8 @@ int64_t RunStore::registerVariant(int64_t modelId, const std::string& path, cons
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, fmt::format("registering variant {} of model {}", path, modelId), [&] {
         Transaction transaction(*db_);
-        SQLite::Statement insert(*db_, "INSERT INTO variants (model_id, path, recipe, created_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement insert(
+            *db_, "INSERT INTO variants (model_id, path, recipe, created_at) VALUES (?, ?, ?, ?)");
         insert.bind(1, modelId);
         insert.bind(2, path);
         insert.bind(3, jsonText(recipe));
@@ -139,7 +146,8 @@ int64_t RunStore::registerVariant(int64_t modelId, const std::string& path, cons
 std::optional<VariantRecord> RunStore::getVariant(int64_t id) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "reading variant", [&]() -> std::optional<VariantRecord> {
-        SQLite::Statement query(*db_, "SELECT id, model_id, path, recipe, created_at FROM variants WHERE id = ?");
+        SQLite::Statement query(*db_,
+                                "SELECT id, model_id, path, recipe, created_at FROM variants WHERE id = ?");
         query.bind(1, id);
         if (!query.executeStep()) return std::nullopt;
         VariantRecord v;
@@ -185,19 +193,23 @@ void RunStore::finishRun(int64_t runId, RunStatus status, const std::string& err
         update.bind(2, error);
         update.bind(3, nowEpochMs());
         update.bind(4, runId);
-        if (update.exec() == 0) fail(ErrorCategory::InvalidArgument, "run store {}: no run with id {}", path_.string(), runId);
+        if (update.exec() == 0)
+            fail(ErrorCategory::InvalidArgument, "run store {}: no run with id {}", path_.string(), runId);
         transaction.commit();
     });
 }
 
-void RunStore::addMetric(int64_t runId, const RunMetric& metric) { addMetrics(runId, std::span(&metric, 1)); }
+void RunStore::addMetric(int64_t runId, const RunMetric& metric) {
+    addMetrics(runId, std::span(&metric, 1));
+}
 
 void RunStore::addMetrics(int64_t runId, std::span<const RunMetric> metrics) {
     std::lock_guard lock(mutex_);
     sqlGuard(path_, fmt::format("recording metrics of run {}", runId), [&] {
         Transaction transaction(*db_);
-        SQLite::Statement upsert(*db_, "INSERT INTO run_metrics (run_id, name, value, unit) VALUES (?, ?, ?, ?) "
-                                       "ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, unit = excluded.unit");
+        SQLite::Statement upsert(
+            *db_, "INSERT INTO run_metrics (run_id, name, value, unit) VALUES (?, ?, ?, ?) "
+                  "ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, unit = excluded.unit");
         for (const RunMetric& m : metrics) {
             upsert.bind(1, runId);
             upsert.bind(2, m.name);
@@ -215,7 +227,8 @@ void RunStore::appendSamples(int64_t runId, std::span<const RunSample> samples) 
     std::lock_guard lock(mutex_);
     sqlGuard(path_, fmt::format("recording samples of run {}", runId), [&] {
         Transaction transaction(*db_);
-        SQLite::Statement insert(*db_, "INSERT INTO run_samples (run_id, series, t, value) VALUES (?, ?, ?, ?)");
+        SQLite::Statement insert(*db_,
+                                 "INSERT INTO run_samples (run_id, series, t, value) VALUES (?, ?, ?, ?)");
         for (const RunSample& s : samples) {
             insert.bind(1, runId);
             insert.bind(2, s.series);

@@ -10,6 +10,8 @@
 // a reference to a missing row (a run for a model id that does not exist); InvalidFile for a file that
 // is not a Lathe database. After an error the store stays usable and earlier commits stay intact.
 
+#include "store/RunRecords.h"
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -18,8 +20,6 @@
 #include <span>
 #include <string>
 #include <vector>
-
-#include "store/RunRecords.h"
 
 namespace SQLite {
 class Database;
@@ -38,7 +38,8 @@ class RunStore {
 public:
     // Creates the file and its folders if needed, migrates the schema, and marks every run whose
     // owning process is gone as 'interrupted'. A read-only file opens for reading (writes then throw).
-    static std::unique_ptr<RunStore> open(const std::filesystem::path& path, const RunStoreOptions& options = {});
+    static std::unique_ptr<RunStore> open(const std::filesystem::path& path,
+                                          const RunStoreOptions& options = {});
     ~RunStore();
     RunStore(const RunStore&) = delete;
     RunStore& operator=(const RunStore&) = delete;
@@ -85,7 +86,8 @@ public:
     std::vector<ChatRecord> listChats(const std::string& search, int64_t offset, int64_t limit);
     int64_t addMessage(int64_t chatId, const std::string& role, const std::string& content,
                        const MessageStats& stats = {}, bool complete = true);
-    void updateMessage(int64_t messageId, const std::string& content, const MessageStats& stats, bool complete);
+    void updateMessage(int64_t messageId, const std::string& content, const MessageStats& stats,
+                       bool complete);
     std::vector<MessageRecord> messages(int64_t chatId, int64_t offset = 0, int64_t limit = -1);
 
 private:

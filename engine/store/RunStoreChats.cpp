@@ -1,11 +1,11 @@
 // RunStore: chats and their messages, written as they happen.
 
-#include <SQLiteCpp/Database.h>
-
 #include "core/Error.h"
 #include "store/RunStore.h"
 #include "store/RunStoreSql.h"
 #include "store/Transaction.h"
+
+#include <SQLiteCpp/Database.h>
 
 namespace lathe {
 namespace {
@@ -26,7 +26,8 @@ int64_t RunStore::createChat(const std::string& title, std::optional<int64_t> mo
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "creating a chat", [&] {
         Transaction transaction(*db_);
-        SQLite::Statement insert(*db_, "INSERT INTO chats (title, model_id, created_at, updated_at) VALUES (?, ?, ?, ?)");
+        SQLite::Statement insert(
+            *db_, "INSERT INTO chats (title, model_id, created_at, updated_at) VALUES (?, ?, ?, ?)");
         const int64_t now = nowEpochMs();
         insert.bind(1, title);
         bindOptional(insert, 2, modelId);
@@ -47,7 +48,8 @@ void RunStore::renameChat(int64_t chatId, const std::string& title) {
         update.bind(1, title);
         update.bind(2, nowEpochMs());
         update.bind(3, chatId);
-        if (update.exec() == 0) fail(ErrorCategory::InvalidArgument, "run store {}: no chat with id {}", path_.string(), chatId);
+        if (update.exec() == 0)
+            fail(ErrorCategory::InvalidArgument, "run store {}: no chat with id {}", path_.string(), chatId);
         transaction.commit();
     });
 }
@@ -78,7 +80,8 @@ std::vector<ChatRecord> RunStore::listChats(const std::string& search, int64_t o
     return sqlGuard(path_, "listing chats", [&] {
         std::string sql = kChatColumns;
         if (!search.empty())
-            sql += " WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = c.id "
+            sql += " WHERE c.title LIKE ?1 ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.chat_id = "
+                   "c.id "
                    "AND m.content LIKE ?1 ESCAPE '\\')";
         sql += " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?2 OFFSET ?3";
         SQLite::Statement query(*db_, sql);
@@ -86,7 +89,8 @@ std::vector<ChatRecord> RunStore::listChats(const std::string& search, int64_t o
         query.bind(2, limit < 0 ? int64_t(-1) : limit);
         query.bind(3, std::max<int64_t>(0, offset));
         std::vector<ChatRecord> chats;
-        while (query.executeStep()) chats.push_back(readChatRow(query));
+        while (query.executeStep())
+            chats.push_back(readChatRow(query));
         return chats;
     });
 }
@@ -122,12 +126,14 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
     });
 }
 
-void RunStore::updateMessage(int64_t messageId, const std::string& content, const MessageStats& stats, bool complete) {
+void RunStore::updateMessage(int64_t messageId, const std::string& content, const MessageStats& stats,
+                             bool complete) {
     std::lock_guard lock(mutex_);
     sqlGuard(path_, fmt::format("updating message {}", messageId), [&] {
         Transaction transaction(*db_);
-        SQLite::Statement update(*db_, "UPDATE messages SET content = ?, ttft_ms = ?, tokens_per_s = ?, token_count = ?, "
-                                       "accepted_tokens = ?, complete = ?, updated_at = ? WHERE id = ?");
+        SQLite::Statement update(
+            *db_, "UPDATE messages SET content = ?, ttft_ms = ?, tokens_per_s = ?, token_count = ?, "
+                  "accepted_tokens = ?, complete = ?, updated_at = ? WHERE id = ?");
         update.bind(1, content);
         update.bind(2, stats.ttftMs);
         update.bind(3, stats.tokensPerSecond);
@@ -137,7 +143,8 @@ void RunStore::updateMessage(int64_t messageId, const std::string& content, cons
         update.bind(7, nowEpochMs());
         update.bind(8, messageId);
         if (update.exec() == 0)
-            fail(ErrorCategory::InvalidArgument, "run store {}: no message with id {}", path_.string(), messageId);
+            fail(ErrorCategory::InvalidArgument, "run store {}: no message with id {}", path_.string(),
+                 messageId);
         transaction.commit();
     });
 }
@@ -145,12 +152,14 @@ void RunStore::updateMessage(int64_t messageId, const std::string& content, cons
 std::vector<MessageRecord> RunStore::messages(int64_t chatId, int64_t offset, int64_t limit) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "reading messages", [&] {
-        SQLite::Statement query(*db_, std::string(kMessageColumns) + " WHERE chat_id = ? ORDER BY id LIMIT ? OFFSET ?");
+        SQLite::Statement query(*db_, std::string(kMessageColumns) +
+                                          " WHERE chat_id = ? ORDER BY id LIMIT ? OFFSET ?");
         query.bind(1, chatId);
         query.bind(2, limit < 0 ? int64_t(-1) : limit);
         query.bind(3, std::max<int64_t>(0, offset));
         std::vector<MessageRecord> result;
-        while (query.executeStep()) result.push_back(readMessageRow(query));
+        while (query.executeStep())
+            result.push_back(readMessageRow(query));
         return result;
     });
 }

@@ -1,25 +1,30 @@
 // RunStore: the read side of runs (paging, filters, samples, comparison).
 
-#include <map>
-#include <set>
-
-#include <SQLiteCpp/Database.h>
-
 #include "core/Error.h"
 #include "store/RunStore.h"
 #include "store/RunStoreSql.h"
+
+#include <SQLiteCpp/Database.h>
+#include <map>
+#include <set>
 
 namespace lathe {
 namespace {
 
 const char* sortColumnSql(RunSortColumn column) {
     switch (column) {
-    case RunSortColumn::Id: return "r.id";
-    case RunSortColumn::Started: return "r.started_at";
-    case RunSortColumn::Ended: return "r.ended_at";
-    case RunSortColumn::Kind: return "r.kind";
-    case RunSortColumn::Status: return "r.status";
-    case RunSortColumn::Model: return "m.name";
+    case RunSortColumn::Id:
+        return "r.id";
+    case RunSortColumn::Started:
+        return "r.started_at";
+    case RunSortColumn::Ended:
+        return "r.ended_at";
+    case RunSortColumn::Kind:
+        return "r.kind";
+    case RunSortColumn::Status:
+        return "r.status";
+    case RunSortColumn::Model:
+        return "m.name";
     }
     return "r.id";
 }
@@ -47,8 +52,10 @@ std::vector<ConfigDifference> jsonDifferences(const nlohmann::json& a, const nlo
     const nlohmann::json flatA = a.is_object() ? a.flatten() : nlohmann::json::object({{"", a}});
     const nlohmann::json flatB = b.is_object() ? b.flatten() : nlohmann::json::object({{"", b}});
     std::set<std::string> keys;
-    for (auto it = flatA.begin(); it != flatA.end(); ++it) keys.insert(it.key());
-    for (auto it = flatB.begin(); it != flatB.end(); ++it) keys.insert(it.key());
+    for (auto it = flatA.begin(); it != flatA.end(); ++it)
+        keys.insert(it.key());
+    for (auto it = flatB.begin(); it != flatB.end(); ++it)
+        keys.insert(it.key());
     std::vector<ConfigDifference> differences;
     for (const std::string& key : keys) {
         ConfigDifference d{key, {}, {}};
@@ -64,7 +71,8 @@ std::vector<ConfigDifference> jsonDifferences(const nlohmann::json& a, const nlo
 RunRecord RunStore::readRun(int64_t runId) {
     SQLite::Statement query(*db_, std::string(kRunColumns) + " WHERE r.id = ?");
     query.bind(1, runId);
-    if (!query.executeStep()) fail(ErrorCategory::InvalidArgument, "run store {}: no run with id {}", path_.string(), runId);
+    if (!query.executeStep())
+        fail(ErrorCategory::InvalidArgument, "run store {}: no run with id {}", path_.string(), runId);
     return readRunRow(query);
 }
 
@@ -89,7 +97,8 @@ std::vector<RunRecord> RunStore::listRuns(const RunQuery& q) {
         query.bind(6, q.limit < 0 ? int64_t(-1) : q.limit);
         query.bind(7, std::max<int64_t>(0, q.offset));
         std::vector<RunRecord> runs;
-        while (query.executeStep()) runs.push_back(readRunRow(query));
+        while (query.executeStep())
+            runs.push_back(readRunRow(query));
         return runs;
     });
 }
@@ -107,11 +116,13 @@ int64_t RunStore::countRuns(const RunFilter& filter) {
 std::vector<RunMetric> RunStore::metrics(int64_t runId) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "reading metrics", [&] {
-        SQLite::Statement query(*db_, "SELECT name, value, unit FROM run_metrics WHERE run_id = ? ORDER BY name");
+        SQLite::Statement query(*db_,
+                                "SELECT name, value, unit FROM run_metrics WHERE run_id = ? ORDER BY name");
         query.bind(1, runId);
         std::vector<RunMetric> result;
         while (query.executeStep())
-            result.push_back({query.getColumn(0).getString(), query.getColumn(1).getDouble(), query.getColumn(2).getString()});
+            result.push_back({query.getColumn(0).getString(), query.getColumn(1).getDouble(),
+                              query.getColumn(2).getString()});
         return result;
     });
 }
@@ -119,23 +130,26 @@ std::vector<RunMetric> RunStore::metrics(int64_t runId) {
 std::vector<std::string> RunStore::sampleSeries(int64_t runId) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "listing sample series", [&] {
-        SQLite::Statement query(*db_, "SELECT DISTINCT series FROM run_samples WHERE run_id = ? ORDER BY series");
+        SQLite::Statement query(*db_,
+                                "SELECT DISTINCT series FROM run_samples WHERE run_id = ? ORDER BY series");
         query.bind(1, runId);
         std::vector<std::string> names;
-        while (query.executeStep()) names.push_back(query.getColumn(0).getString());
+        while (query.executeStep())
+            names.push_back(query.getColumn(0).getString());
         return names;
     });
 }
 
-std::vector<RunSample> RunStore::samples(int64_t runId, const std::string& series, int64_t offset, int64_t limit) {
+std::vector<RunSample> RunStore::samples(int64_t runId, const std::string& series, int64_t offset,
+                                         int64_t limit) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "reading samples", [&] {
         // Both orders follow the (run_id, series, t) index, so a page costs its offset in index steps only.
-        const std::string sql = series.empty()
-                                    ? "SELECT series, t, value FROM run_samples WHERE run_id = ?1 "
-                                      "ORDER BY series, t, rowid LIMIT ?3 OFFSET ?4"
-                                    : "SELECT series, t, value FROM run_samples WHERE run_id = ?1 AND series = ?2 "
-                                      "ORDER BY t, rowid LIMIT ?3 OFFSET ?4";
+        const std::string sql =
+            series.empty() ? "SELECT series, t, value FROM run_samples WHERE run_id = ?1 "
+                             "ORDER BY series, t, rowid LIMIT ?3 OFFSET ?4"
+                           : "SELECT series, t, value FROM run_samples WHERE run_id = ?1 AND series = ?2 "
+                             "ORDER BY t, rowid LIMIT ?3 OFFSET ?4";
         SQLite::Statement query(*db_, sql);
         query.bind(1, runId);
         if (!series.empty()) query.bind(2, series);
@@ -143,7 +157,8 @@ std::vector<RunSample> RunStore::samples(int64_t runId, const std::string& serie
         query.bind(4, std::max<int64_t>(0, offset));
         std::vector<RunSample> result;
         while (query.executeStep())
-            result.push_back({query.getColumn(0).getString(), query.getColumn(1).getDouble(), query.getColumn(2).getDouble()});
+            result.push_back({query.getColumn(0).getString(), query.getColumn(1).getDouble(),
+                              query.getColumn(2).getDouble()});
         return result;
     });
 }
@@ -151,8 +166,9 @@ std::vector<RunSample> RunStore::samples(int64_t runId, const std::string& serie
 int64_t RunStore::countSamples(int64_t runId, const std::string& series) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, "counting samples", [&] {
-        SQLite::Statement query(*db_, series.empty() ? "SELECT count(*) FROM run_samples WHERE run_id = ?1"
-                                                     : "SELECT count(*) FROM run_samples WHERE run_id = ?1 AND series = ?2");
+        SQLite::Statement query(
+            *db_, series.empty() ? "SELECT count(*) FROM run_samples WHERE run_id = ?1"
+                                 : "SELECT count(*) FROM run_samples WHERE run_id = ?1 AND series = ?2");
         query.bind(1, runId);
         if (!series.empty()) query.bind(2, series);
         query.executeStep();
@@ -172,14 +188,16 @@ RunComparison RunStore::compareRuns(int64_t a, int64_t b) {
     result.configDifferences = jsonDifferences(result.a.config, result.b.config);
     result.environmentDifferences = jsonDifferences(result.a.environment, result.b.environment);
     std::map<std::string, MetricPair> byName;
-    for (const RunMetric& m : metrics(a)) byName[m.name] = {m.name, m.unit, m.value, std::nullopt};
+    for (const RunMetric& m : metrics(a))
+        byName[m.name] = {m.name, m.unit, m.value, std::nullopt};
     for (const RunMetric& m : metrics(b)) {
         MetricPair& pair = byName[m.name];
         pair.name = m.name;
         if (pair.unit.empty()) pair.unit = m.unit;
         pair.b = m.value;
     }
-    for (auto& [name, pair] : byName) result.metrics.push_back(std::move(pair));
+    for (auto& [name, pair] : byName)
+        result.metrics.push_back(std::move(pair));
     return result;
 }
 

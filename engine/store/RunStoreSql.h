@@ -1,15 +1,15 @@
 #pragma once
 // Internal to the RunStore*.cpp files: row readers, binding helpers and the SQLite → lathe::Error guard.
 
-#include <optional>
-#include <string>
+#include "store/RunRecords.h"
+#include "store/SqlError.h"
 
+#include <SQLiteCpp/Column.h>
 #include <SQLiteCpp/Exception.h>
 #include <SQLiteCpp/Statement.h>
 #include <nlohmann/json.hpp>
-
-#include "store/RunRecords.h"
-#include "store/SqlError.h"
+#include <optional>
+#include <string>
 
 namespace lathe {
 
@@ -35,8 +35,10 @@ inline nlohmann::json parseJsonColumn(const std::string& text) {
 }
 
 inline void bindOptional(SQLite::Statement& statement, int index, const std::optional<int64_t>& value) {
-    if (value) statement.bind(index, *value);
-    else statement.bind(index);
+    if (value)
+        statement.bind(index, *value);
+    else
+        statement.bind(index);
 }
 
 inline std::optional<int64_t> optionalInt(const SQLite::Column& column) {
@@ -44,8 +46,8 @@ inline std::optional<int64_t> optionalInt(const SQLite::Column& column) {
     return column.getInt64();
 }
 
-inline constexpr const char* kModelColumns =
-    "SELECT id, path, name, format, architecture, parameter_count, file_bytes, summary, created_at FROM models";
+inline constexpr const char* kModelColumns = "SELECT id, path, name, format, architecture, parameter_count, "
+                                             "file_bytes, summary, created_at FROM models";
 
 inline ModelRecord readModelRow(SQLite::Statement& row) {
     ModelRecord m;
@@ -102,7 +104,8 @@ inline MessageRecord readMessageRow(SQLite::Statement& row) {
     return m;
 }
 
-inline constexpr const char* kChatColumns = "SELECT c.id, c.title, c.model_id, c.created_at, c.updated_at FROM chats c";
+inline constexpr const char* kChatColumns =
+    "SELECT c.id, c.title, c.model_id, c.created_at, c.updated_at FROM chats c";
 
 inline ChatRecord readChatRow(SQLite::Statement& row) {
     ChatRecord c;

@@ -1,9 +1,9 @@
 #include "store/Schema.h"
 
-#include <SQLiteCpp/Database.h>
-
 #include "core/Error.h"
 #include "store/Transaction.h"
+
+#include <SQLiteCpp/Database.h>
 
 namespace lathe {
 namespace {
@@ -93,21 +93,27 @@ ALTER TABLE messages ADD COLUMN accepted_tokens INTEGER NOT NULL DEFAULT 0;
 
 } // namespace
 
-std::span<const Migration> schemaMigrations() { return kMigrations; }
+std::span<const Migration> schemaMigrations() {
+    return kMigrations;
+}
 
-int currentSchemaVersion() { return kMigrations[std::size(kMigrations) - 1].version; }
+int currentSchemaVersion() {
+    return kMigrations[std::size(kMigrations) - 1].version;
+}
 
-int schemaVersion(SQLite::Database& db) { return db.execAndGet("PRAGMA user_version").getInt(); }
+int schemaVersion(SQLite::Database& db) {
+    return db.execAndGet("PRAGMA user_version").getInt();
+}
 
 void migrateSchema(SQLite::Database& db, int targetVersion) {
     if (targetVersion < 0 || targetVersion > currentSchemaVersion())
-        fail(ErrorCategory::Internal, "schema version {} requested; Lathe knows versions 0 to {}", targetVersion,
-             currentSchemaVersion());
+        fail(ErrorCategory::Internal, "schema version {} requested; Lathe knows versions 0 to {}",
+             targetVersion, currentSchemaVersion());
     const auto failIfNewer = [&db](int version) {
         if (version > currentSchemaVersion())
             fail(ErrorCategory::InvalidFile,
-                 "database {} has schema version {}, newer than this Lathe ({}): update Lathe", db.getFilename(),
-                 version, currentSchemaVersion());
+                 "database {} has schema version {}, newer than this Lathe ({}): update Lathe",
+                 db.getFilename(), version, currentSchemaVersion());
     };
     const int found = schemaVersion(db);
     failIfNewer(found);

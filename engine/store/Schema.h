@@ -12,9 +12,9 @@ class Database;
 namespace lathe {
 
 struct Migration {
-    int version;             // user_version after this step
+    int version; // user_version after this step
     const char* description;
-    const char* sql;         // one or more statements
+    const char* sql; // one or more statements
 };
 
 // Append new steps at the end; never edit a step that has shipped.

@@ -1,11 +1,10 @@
 #include "store/Transaction.h"
 
-#include <chrono>
-#include <thread>
-
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Exception.h>
+#include <chrono>
 #include <sqlite3.h>
+#include <thread>
 
 namespace lathe {
 
@@ -18,7 +17,9 @@ Transaction::Transaction(SQLite::Database& db, int retryMs) : db_(db) {
             return;
         } catch (const SQLite::Exception& e) {
             const int code = e.getErrorCode() & 0xff;
-            if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) || std::chrono::steady_clock::now() >= deadline) throw;
+            if ((code != SQLITE_BUSY && code != SQLITE_LOCKED) ||
+                std::chrono::steady_clock::now() >= deadline)
+                throw;
         }
         std::this_thread::sleep_for(pause);
         pause = std::min(pause * 2, std::chrono::milliseconds(50));

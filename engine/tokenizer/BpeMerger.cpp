@@ -1,8 +1,8 @@
 #include "tokenizer/BpeMerger.h"
 
-#include <queue>
-
 #include "tokenizer/Utf8.h"
+
+#include <queue>
 
 namespace lathe {
 
@@ -49,7 +49,8 @@ std::vector<MergedSymbol> mergeSymbols(std::string_view word, const MergePriorit
         const auto p = priority(word.substr(l.offset, l.length), word.substr(r.offset, r.length));
         if (p) queue.push({*p, left, right, l.length, r.length});
     };
-    for (int i = 1; i < int(symbols.size()); ++i) consider(i - 1, i);
+    for (int i = 1; i < int(symbols.size()); ++i)
+        consider(i - 1, i);
 
     while (!queue.empty()) {
         const Candidate c = queue.top();

@@ -1,8 +1,8 @@
 #include "tokenizer/ByteLevel.h"
 
-#include <array>
-
 #include "tokenizer/Utf8.h"
+
+#include <array>
 
 namespace lathe::byte_level {
 
@@ -37,12 +37,15 @@ const Tables& tables() {
 
 } // namespace
 
-const std::string& byteToText(uint8_t byte) { return tables().byteToText[byte]; }
+const std::string& byteToText(uint8_t byte) {
+    return tables().byteToText[byte];
+}
 
 std::string encode(std::string_view raw) {
     std::string out;
     out.reserve(raw.size() * 2);
-    for (char c : raw) out += byteToText(uint8_t(c));
+    for (char c : raw)
+        out += byteToText(uint8_t(c));
     return out;
 }
 
@@ -58,8 +61,8 @@ std::string decode(std::string_view text) {
     out.reserve(text.size());
     for (size_t pos = 0; pos < text.size();) {
         const utf8::Sequence seq = utf8::scanSequence(text, pos);
-        const auto byte = seq.status == utf8::SequenceStatus::Valid ? codepointToByte(seq.codepoint)
-                                                                    : std::nullopt;
+        const auto byte =
+            seq.status == utf8::SequenceStatus::Valid ? codepointToByte(seq.codepoint) : std::nullopt;
         if (byte) {
             out.push_back(char(*byte));
         } else {

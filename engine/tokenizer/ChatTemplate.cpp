@@ -6,21 +6,28 @@ namespace lathe {
 
 namespace {
 
-bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+bool contains(std::string_view text, std::string_view part) {
+    return text.find(part) != std::string_view::npos;
+}
 
 std::string trim(std::string_view text) {
-    auto isSpace = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+    auto isSpace = [](char c) {
+        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+    };
     size_t begin = 0;
     size_t end = text.size();
-    while (begin < end && isSpace(text[begin])) ++begin;
-    while (end > begin && isSpace(text[end - 1])) --end;
+    while (begin < end && isSpace(text[begin]))
+        ++begin;
+    while (end > begin && isSpace(text[end - 1]))
+        --end;
     return std::string(text.substr(begin, end - begin));
 }
 
 // A ChatML template that inserts a fixed system turn when the conversation lacks one carries it as
 // a literal: '<|im_start|>system\n...<|im_end|>' (Jinja string, so "\n" may be escaped).
 std::optional<std::string> literalSystemPrompt(std::string_view templateText) {
-    for (std::string_view opener : {std::string_view("<|im_start|>system\\n"), std::string_view("<|im_start|>system\n")}) {
+    for (std::string_view opener :
+         {std::string_view("<|im_start|>system\\n"), std::string_view("<|im_start|>system\n")}) {
         const size_t start = templateText.find(opener);
         if (start == std::string_view::npos) continue;
         const size_t begin = start + opener.size();
@@ -29,7 +36,8 @@ std::optional<std::string> literalSystemPrompt(std::string_view templateText) {
         const std::string_view body = templateText.substr(begin, end - begin);
         if (body.empty() || contains(body, "{") || contains(body, "'") || contains(body, "\"")) continue;
         std::string prompt(body);
-        for (size_t pos = 0; (pos = prompt.find("\\n", pos)) != std::string::npos; ++pos) prompt.replace(pos, 2, "\n");
+        for (size_t pos = 0; (pos = prompt.find("\\n", pos)) != std::string::npos; ++pos)
+            prompt.replace(pos, 2, "\n");
         return prompt;
     }
     return std::nullopt;
@@ -59,7 +67,8 @@ ChatTemplate ChatTemplate::fromTemplateText(std::string_view t) {
         return result;
     }
     if (contains(t, "<|assistant|>") && contains(t, "<|end|>")) return ChatTemplate(ChatTemplateFamily::Phi3);
-    if ((contains(t, "<|user|>") || contains(t, "<|assistant|>") || contains(t, "'<|' + message['role'] + '|>'")) &&
+    if ((contains(t, "<|user|>") || contains(t, "<|assistant|>") ||
+         contains(t, "'<|' + message['role'] + '|>'")) &&
         (contains(t, "<|endoftext|>") || contains(t, "eos_token")))
         return ChatTemplate(ChatTemplateFamily::Zephyr);
     if (contains(t, "<start_of_turn>")) return ChatTemplate(ChatTemplateFamily::Gemma);
@@ -78,28 +87,43 @@ ChatTemplate ChatTemplate::detect(const TokenizerSpec& spec) {
 
 std::string_view ChatTemplate::familyName() const {
     switch (family_) {
-    case ChatTemplateFamily::ChatML: return "chatml";
-    case ChatTemplateFamily::Llama2: return "llama2";
-    case ChatTemplateFamily::Llama3: return "llama3";
-    case ChatTemplateFamily::Mistral: return "mistral";
-    case ChatTemplateFamily::Gemma: return "gemma";
-    case ChatTemplateFamily::Phi3: return "phi3";
-    case ChatTemplateFamily::Zephyr: return "zephyr";
-    case ChatTemplateFamily::Unknown: return "unknown";
+    case ChatTemplateFamily::ChatML:
+        return "chatml";
+    case ChatTemplateFamily::Llama2:
+        return "llama2";
+    case ChatTemplateFamily::Llama3:
+        return "llama3";
+    case ChatTemplateFamily::Mistral:
+        return "mistral";
+    case ChatTemplateFamily::Gemma:
+        return "gemma";
+    case ChatTemplateFamily::Phi3:
+        return "phi3";
+    case ChatTemplateFamily::Zephyr:
+        return "zephyr";
+    case ChatTemplateFamily::Unknown:
+        return "unknown";
     }
     return "unknown";
 }
 
 std::vector<std::string> ChatTemplate::stopStrings() const {
     switch (family_) {
-    case ChatTemplateFamily::ChatML: return {"<|im_end|>"};
+    case ChatTemplateFamily::ChatML:
+        return {"<|im_end|>"};
     case ChatTemplateFamily::Llama2:
-    case ChatTemplateFamily::Mistral: return {"</s>"};
-    case ChatTemplateFamily::Llama3: return {"<|eot_id|>"};
-    case ChatTemplateFamily::Gemma: return {"<end_of_turn>"};
-    case ChatTemplateFamily::Phi3: return {"<|end|>"};
-    case ChatTemplateFamily::Zephyr: return {"<|endoftext|>"};
-    case ChatTemplateFamily::Unknown: return {};
+    case ChatTemplateFamily::Mistral:
+        return {"</s>"};
+    case ChatTemplateFamily::Llama3:
+        return {"<|eot_id|>"};
+    case ChatTemplateFamily::Gemma:
+        return {"<end_of_turn>"};
+    case ChatTemplateFamily::Phi3:
+        return {"<|end|>"};
+    case ChatTemplateFamily::Zephyr:
+        return {"<|endoftext|>"};
+    case ChatTemplateFamily::Unknown:
+        return {};
     }
     return {};
 }
@@ -129,9 +153,12 @@ std::string ChatTemplate::applyMistral(const std::vector<ChatMessage>& messages)
     if (variant_.mistralV7) {
         std::string out;
         for (const ChatMessage& m : messages) {
-            if (m.role == "system") out += "[SYSTEM_PROMPT] " + m.content + "[/SYSTEM_PROMPT]";
-            else if (m.role == "user") out += "[INST] " + m.content + "[/INST]";
-            else out += " " + m.content + "</s>";
+            if (m.role == "system")
+                out += "[SYSTEM_PROMPT] " + m.content + "[/SYSTEM_PROMPT]";
+            else if (m.role == "user")
+                out += "[INST] " + m.content + "[/INST]";
+            else
+                out += " " + m.content + "</s>";
         }
         return out;
     }
@@ -163,11 +190,14 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
     case ChatTemplateFamily::ChatML:
         if (defaultSystemPrompt_ && !messages.empty() && messages.front().role != "system")
             out += "<|im_start|>system\n" + *defaultSystemPrompt_ + "<|im_end|>\n";
-        for (const ChatMessage& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+        for (const ChatMessage& m : messages)
+            out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
         if (addGenerationPrompt) out += "<|im_start|>assistant\n";
         return out;
-    case ChatTemplateFamily::Llama2: return applyLlama2(messages);
-    case ChatTemplateFamily::Mistral: return applyMistral(messages);
+    case ChatTemplateFamily::Llama2:
+        return applyLlama2(messages);
+    case ChatTemplateFamily::Mistral:
+        return applyMistral(messages);
     case ChatTemplateFamily::Llama3:
         for (const ChatMessage& m : messages)
             out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
@@ -193,15 +223,18 @@ std::string ChatTemplate::apply(const std::vector<ChatMessage>& messages, bool a
         return out;
     }
     case ChatTemplateFamily::Phi3:
-        for (const ChatMessage& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
+        for (const ChatMessage& m : messages)
+            out += "<|" + m.role + "|>\n" + m.content + "<|end|>\n";
         if (addGenerationPrompt) out += "<|assistant|>\n";
         return out;
     case ChatTemplateFamily::Zephyr:
-        for (const ChatMessage& m : messages) out += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
+        for (const ChatMessage& m : messages)
+            out += "<|" + m.role + "|>\n" + m.content + "<|endoftext|>\n";
         if (addGenerationPrompt) out += "<|assistant|>\n";
         return out;
     case ChatTemplateFamily::Unknown:
-        for (const ChatMessage& m : messages) out += m.content + "\n";
+        for (const ChatMessage& m : messages)
+            out += m.content + "\n";
         return out;
     }
     return out;

@@ -5,17 +5,17 @@
 // which matches the reference templates except that a leading BOS is left out: encode the
 // result with addSpecial = true (BOS from the tokenizer) and parseSpecial = true.
 
+#include "tokenizer/TokenizerSpec.h"
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "tokenizer/TokenizerSpec.h"
-
 namespace lathe {
 
 struct ChatMessage {
-    std::string role;    // system | user | assistant
+    std::string role; // system | user | assistant
     std::string content;
 };
 
@@ -42,11 +42,11 @@ public:
 private:
     // Sub-variants of a family that render differently (as llama.cpp distinguishes them).
     struct Variant {
-        bool systemBlock = true;      // Llama 2: <<SYS>> block; otherwise the system text is prepended
-        bool stripContent = false;    // Llama 2: content.strip()
-        bool bosInHistory = false;    // Llama 2: "<s>" before each later [INST]
-        bool mistralTrim = false;     // Mistral v3: assistant content trimmed, "[INST] " spacing
-        bool mistralV7 = false;       // Mistral v7: [SYSTEM_PROMPT] blocks
+        bool systemBlock = true;   // Llama 2: <<SYS>> block; otherwise the system text is prepended
+        bool stripContent = false; // Llama 2: content.strip()
+        bool bosInHistory = false; // Llama 2: "<s>" before each later [INST]
+        bool mistralTrim = false;  // Mistral v3: assistant content trimmed, "[INST] " spacing
+        bool mistralV7 = false;    // Mistral v7: [SYSTEM_PROMPT] blocks
     };
 
     std::string applyLlama2(const std::vector<ChatMessage>& messages) const;

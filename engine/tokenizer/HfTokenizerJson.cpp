@@ -1,11 +1,10 @@
 #include "tokenizer/HfTokenizerJson.h"
 
-#include <limits>
-#include <unordered_map>
-
-#include <nlohmann/json.hpp>
-
 #include "core/Error.h"
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
 
 namespace lathe {
 
@@ -33,7 +32,8 @@ std::string tokenContent(const json& value) {
 void collectSteps(const json& node, std::vector<json>& steps) {
     if (!node.is_object()) return;
     if (node.value("type", "") == "Sequence" && node.contains("pretokenizers")) {
-        for (const auto& child : node["pretokenizers"]) collectSteps(child, steps);
+        for (const auto& child : node["pretokenizers"])
+            collectSteps(child, steps);
     } else {
         steps.push_back(node);
     }
@@ -93,13 +93,15 @@ std::string chatTemplateOf(const json& config) {
 TokenizerSpec tokenizerSpecFromHuggingFace(const std::string& tokenizerJsonText,
                                            const std::string& tokenizerConfigJsonText) {
     const json root = parse(tokenizerJsonText, "tokenizer.json");
-    const json config = tokenizerConfigJsonText.empty() ? json::object()
-                                                        : parse(tokenizerConfigJsonText, "tokenizer_config.json");
+    const json config = tokenizerConfigJsonText.empty()
+                            ? json::object()
+                            : parse(tokenizerConfigJsonText, "tokenizer_config.json");
     if (!root.is_object() || !root.contains("model") || !root["model"].is_object())
         fail(ErrorCategory::InvalidFile, "tokenizer.json has no 'model' object");
     const json& model = root["model"];
     const std::string modelType = model.value("type", "BPE");
-    if (modelType != "BPE") fail(ErrorCategory::Unsupported, "tokenizer.json model.type '{}' (only BPE)", modelType);
+    if (modelType != "BPE")
+        fail(ErrorCategory::Unsupported, "tokenizer.json model.type '{}' (only BPE)", modelType);
     if (!model.contains("vocab") || !model["vocab"].is_object())
         fail(ErrorCategory::InvalidFile, "tokenizer.json model.vocab is missing or not an object");
 
@@ -112,22 +114,28 @@ TokenizerSpec tokenizerSpecFromHuggingFace(const std::string& tokenizerJsonText,
     int64_t maxId = -1;
     constexpr int64_t kMaxVocab = 1 << 24; // far above any real vocabulary; guards the allocation
     auto put = [&](int64_t id, const std::string& text, TokenType type, const char* where) {
-        if (id < 0 || id >= kMaxVocab) fail(ErrorCategory::InvalidFile, "tokenizer.json {} id {} for '{}' is out of range", where, id, text);
+        if (id < 0 || id >= kMaxVocab)
+            fail(ErrorCategory::InvalidFile, "tokenizer.json {} id {} for '{}' is out of range", where, id,
+                 text);
         byId[id] = {text, type};
         maxId = std::max(maxId, id);
     };
     for (const auto& [text, id] : model["vocab"].items()) {
-        if (!id.is_number_integer()) fail(ErrorCategory::InvalidFile, "tokenizer.json model.vocab['{}'] is not an integer", text);
+        if (!id.is_number_integer())
+            fail(ErrorCategory::InvalidFile, "tokenizer.json model.vocab['{}'] is not an integer", text);
         TokenType type = TokenType::Normal;
-        if (sentencePiece && text.size() == 6 && text.rfind("<0x", 0) == 0 && text.back() == '>') type = TokenType::Byte;
+        if (sentencePiece && text.size() == 6 && text.rfind("<0x", 0) == 0 && text.back() == '>')
+            type = TokenType::Byte;
         put(id.get<int64_t>(), text, type, "model.vocab");
     }
     if (root.contains("added_tokens") && root["added_tokens"].is_array()) {
         for (const auto& added : root["added_tokens"]) {
             if (!added.contains("id") || !added["id"].is_number_integer() || !added.contains("content") ||
                 !added["content"].is_string())
-                fail(ErrorCategory::InvalidFile, "tokenizer.json added_tokens entry lacks an integer id or content");
-            const TokenType type = added.value("special", false) ? TokenType::Control : TokenType::UserDefined;
+                fail(ErrorCategory::InvalidFile,
+                     "tokenizer.json added_tokens entry lacks an integer id or content");
+            const TokenType type =
+                added.value("special", false) ? TokenType::Control : TokenType::UserDefined;
             put(added["id"].get<int64_t>(), added["content"].get<std::string>(), type, "added_tokens");
         }
     }
@@ -147,16 +155,19 @@ TokenizerSpec tokenizerSpecFromHuggingFace(const std::string& tokenizerJsonText,
         for (const auto& merge : model["merges"]) {
             if (merge.is_string()) {
                 spec.merges.push_back(merge.get<std::string>());
-            } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() && merge[1].is_string()) {
+            } else if (merge.is_array() && merge.size() == 2 && merge[0].is_string() &&
+                       merge[1].is_string()) {
                 spec.merges.push_back(merge[0].get<std::string>() + " " + merge[1].get<std::string>());
             } else {
-                fail(ErrorCategory::InvalidFile, "tokenizer.json model.merges has an entry that is not a pair");
+                fail(ErrorCategory::InvalidFile,
+                     "tokenizer.json model.merges has an entry that is not a pair");
             }
         }
     }
 
     std::unordered_map<std::string, int32_t> idOf;
-    for (size_t i = 0; i < spec.tokens.size(); ++i) idOf.emplace(spec.tokens[i], int32_t(i));
+    for (size_t i = 0; i < spec.tokens.size(); ++i)
+        idOf.emplace(spec.tokens[i], int32_t(i));
     auto idOfToken = [&](const std::string& text) -> int32_t {
         const auto it = idOf.find(text);
         return it == idOf.end() ? -1 : it->second;
@@ -185,7 +196,8 @@ TokenizerSpec tokenizerSpecFromHuggingFace(const std::string& tokenizerJsonText,
     if (config.contains("bos_token")) spec.bosId = idOfToken(tokenContent(config["bos_token"]));
     if (config.contains("eos_token")) spec.eosId = idOfToken(tokenContent(config["eos_token"]));
     if (config.contains("pad_token")) spec.paddingId = idOfToken(tokenContent(config["pad_token"]));
-    if (config.contains("unk_token") && spec.unknownId < 0) spec.unknownId = idOfToken(tokenContent(config["unk_token"]));
+    if (config.contains("unk_token") && spec.unknownId < 0)
+        spec.unknownId = idOfToken(tokenContent(config["unk_token"]));
     spec.addBos = config.value("add_bos_token", sentencePiece) && spec.bosId >= 0;
     spec.addEos = config.value("add_eos_token", false) && spec.eosId >= 0;
     spec.chatTemplate = chatTemplateOf(config);

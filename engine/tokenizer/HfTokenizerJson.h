@@ -4,9 +4,9 @@
 // and SentencePiece-style (Metaspace / "▁" with byte fallback). Scores for the latter are derived
 // from merge ranks (earlier merge, higher score), which gives the same merge order.
 
-#include <string>
-
 #include "tokenizer/TokenizerSpec.h"
+
+#include <string>
 
 namespace lathe {
 

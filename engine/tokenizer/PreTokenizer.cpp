@@ -1,9 +1,9 @@
 #include "tokenizer/PreTokenizer.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "core/Error.h"
+
+#include <pcre2.h>
 
 namespace lathe {
 
@@ -26,7 +26,8 @@ std::string rewriteWhitespaceClasses(const std::string& pattern) {
             if (next == 's') {
                 out += inClass ? std::string(kWhitespaceSet) : "[" + std::string(kWhitespaceSet) + "]";
             } else if (next == 'S') {
-                if (inClass) fail(ErrorCategory::Internal, "\\S inside a class in pre-tokenizer regex {}", pattern);
+                if (inClass)
+                    fail(ErrorCategory::Internal, "\\S inside a class in pre-tokenizer regex {}", pattern);
                 out += "[^" + std::string(kWhitespaceSet) + "]";
             } else {
                 out += c;
@@ -34,18 +35,22 @@ std::string rewriteWhitespaceClasses(const std::string& pattern) {
             }
             continue;
         }
-        if (c == '[' && !inClass) inClass = true;
-        else if (c == ']' && inClass) inClass = false;
+        if (c == '[' && !inClass)
+            inClass = true;
+        else if (c == ']' && inClass)
+            inClass = false;
         out += c;
     }
     return out;
 }
 
 const std::string kGpt2 = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)";
-const std::string kLlama3 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
-                            "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-const std::string kQwen2 = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
-                           "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const std::string kLlama3 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+    "\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+const std::string kQwen2 =
+    "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|"
+    "\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 bool isOneOf(const std::string& name, std::initializer_list<std::string_view> names) {
     for (auto n : names)
@@ -94,7 +99,8 @@ public:
         size_t start = 0;
         size_t emitted = 0;
         while (start < piece.size()) {
-            const int rc = pcre2_match(code_, subject, piece.size(), start, PCRE2_NO_UTF_CHECK, match, nullptr);
+            const int rc =
+                pcre2_match(code_, subject, piece.size(), start, PCRE2_NO_UTF_CHECK, match, nullptr);
             if (rc < 0) break; // PCRE2_ERROR_NOMATCH, or a resource limit: the rest stays one piece
             const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(match);
             const size_t begin = ovector[0];
@@ -107,7 +113,8 @@ public:
             } else {
                 // None of the lists matches empty text; step over one code point to be safe.
                 start = begin + 1;
-                while (start < piece.size() && (uint8_t(piece[start]) & 0xC0) == 0x80) ++start;
+                while (start < piece.size() && (uint8_t(piece[start]) & 0xC0) == 0x80)
+                    ++start;
             }
         }
         if (emitted < piece.size()) out.push_back(piece.substr(emitted));
@@ -120,9 +127,11 @@ private:
 
 PreTokenizer::PreTokenizer(const std::string& name) : name_(name) {
     const std::vector<std::string> patterns = preTokenizerRegexes(name);
-    if (patterns.empty()) fail(ErrorCategory::Unsupported, "unknown pre-tokenizer '{}' (tokenizer.ggml.pre)", name);
+    if (patterns.empty())
+        fail(ErrorCategory::Unsupported, "unknown pre-tokenizer '{}' (tokenizer.ggml.pre)", name);
     ignoreMerges_ = isOneOf(name, {"llama3", "llama-v3", "llama-bpe", "falcon3"});
-    for (const auto& pattern : patterns) regexes_.push_back(std::make_unique<Regex>(pattern));
+    for (const auto& pattern : patterns)
+        regexes_.push_back(std::make_unique<Regex>(pattern));
 }
 
 PreTokenizer::~PreTokenizer() = default;
@@ -133,7 +142,8 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
     for (const auto& regex : regexes_) {
         std::vector<std::string_view> next;
         next.reserve(pieces.size() * 2);
-        for (auto piece : pieces) regex->split(piece, next);
+        for (auto piece : pieces)
+            regex->split(piece, next);
         pieces = std::move(next);
     }
     return pieces;

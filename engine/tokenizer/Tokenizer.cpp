@@ -1,12 +1,12 @@
 #include "tokenizer/Tokenizer.h"
 
-#include <algorithm>
-
 #include "core/Error.h"
 #include "tokenizer/BpeMerger.h"
 #include "tokenizer/ByteLevel.h"
 #include "tokenizer/PreTokenizer.h"
 #include "tokenizer/Utf8.h"
+
+#include <algorithm>
 
 namespace lathe {
 
@@ -17,8 +17,8 @@ constexpr std::string_view kSpaceMarker = "\xE2\x96\x81"; // "▁", SentencePiec
 // Token texts that end a turn, in the order used to pick eotId when the file names none.
 // llama.cpp treats the same texts as end-of-generation and forces them to control type.
 constexpr std::array<std::string_view, 9> kEndOfTurnTexts = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|end_of_text|>", "<|eom_id|>", "<EOT>", "<end_of_utterance>"};
+    "<|eot_id|>",      "<|im_end|>", "<|end|>", "<end_of_turn>",     "<|endoftext|>",
+    "<|end_of_text|>", "<|eom_id|>", "<EOT>",   "<end_of_utterance>"};
 
 // "<0x1F>" -> 0x1F; nullopt unless exactly two hex digits.
 std::optional<uint8_t> parseByteToken(std::string_view text) {
@@ -36,8 +36,15 @@ std::optional<uint8_t> parseByteToken(std::string_view text) {
 }
 
 void replaceAll(std::string& text, std::string_view from, std::string_view to) {
-    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size())
-        text.replace(pos, from.size(), to);
+    std::string out;
+    out.reserve(text.size());
+    size_t start = 0;
+    for (size_t pos; (pos = text.find(from, start)) != std::string::npos; start = pos + from.size()) {
+        out.append(text, start, pos - start);
+        out.append(to);
+    }
+    out.append(text, start, std::string::npos);
+    text = std::move(out);
 }
 
 } // namespace
@@ -54,12 +61,15 @@ void Tokenizer::validate() const {
     if (n == 0) fail(ErrorCategory::InvalidFile, "tokenizer has no tokens (tokenizer.ggml.tokens is empty)");
     if (n > size_t(INT32_MAX)) fail(ErrorCategory::InvalidFile, "tokenizer has {} tokens, too many", n);
     if (!spec_.types.empty() && spec_.types.size() != n)
-        fail(ErrorCategory::InvalidFile, "tokenizer.ggml.token_type has {} entries for {} tokens", spec_.types.size(), n);
+        fail(ErrorCategory::InvalidFile, "tokenizer.ggml.token_type has {} entries for {} tokens",
+             spec_.types.size(), n);
     if (!spec_.scores.empty() && spec_.scores.size() != n)
-        fail(ErrorCategory::InvalidFile, "tokenizer.ggml.scores has {} entries for {} tokens", spec_.scores.size(), n);
+        fail(ErrorCategory::InvalidFile, "tokenizer.ggml.scores has {} entries for {} tokens",
+             spec_.scores.size(), n);
     auto checkId = [n](int32_t id, const char* field) {
         if (id < -1 || id >= int64_t(n))
-            fail(ErrorCategory::InvalidFile, "tokenizer {} = {} is outside the vocabulary of {} tokens", field, id, n);
+            fail(ErrorCategory::InvalidFile, "tokenizer {} = {} is outside the vocabulary of {} tokens",
+                 field, id, n);
     };
     checkId(spec_.bosId, "bos_token_id");
     checkId(spec_.eosId, "eos_token_id");
@@ -73,10 +83,11 @@ void Tokenizer::validate() const {
     for (size_t i = 0; i < spec_.types.size(); ++i) {
         const auto type = int32_t(spec_.types[i]);
         if (type < 0 || type > int32_t(TokenType::Byte))
-            fail(ErrorCategory::InvalidFile, "tokenizer.ggml.token_type[{}] = {} is not a token type", i, type);
+            fail(ErrorCategory::InvalidFile, "tokenizer.ggml.token_type[{}] = {} is not a token type", i,
+                 type);
         if (spec_.types[i] == TokenType::Byte && !parseByteToken(spec_.tokens[i]))
-            fail(ErrorCategory::InvalidFile, "byte token {} has text '{}', expected <0xXX> with two hex digits", i,
-                 spec_.tokens[i]);
+            fail(ErrorCategory::InvalidFile,
+                 "byte token {} has text '{}', expected <0xXX> with two hex digits", i, spec_.tokens[i]);
     }
     for (size_t i = 0; i < n; ++i) {
         if (spec_.tokens[i].empty()) fail(ErrorCategory::InvalidFile, "tokenizer token {} is empty", i);
@@ -85,7 +96,8 @@ void Tokenizer::validate() const {
         const std::string& merge = spec_.merges[i];
         const size_t space = merge.find(' ', 1);
         if (space == std::string::npos || space + 1 >= merge.size())
-            fail(ErrorCategory::InvalidFile, "tokenizer.ggml.merges[{}] = '{}' is not 'left right'", i, merge);
+            fail(ErrorCategory::InvalidFile, "tokenizer.ggml.merges[{}] = '{}' is not 'left right'", i,
+                 merge);
     }
 }
 
@@ -97,14 +109,15 @@ void Tokenizer::buildTables() {
     for (size_t i = 0; i < n; ++i) {
         const auto [it, inserted] = idOf_.emplace(spec_.tokens[i], int32_t(i));
         if (!inserted)
-            fail(ErrorCategory::InvalidFile, "tokenizer token '{}' appears twice (ids {} and {})", spec_.tokens[i],
-                 it->second, i);
+            fail(ErrorCategory::InvalidFile, "tokenizer token '{}' appears twice (ids {} and {})",
+                 spec_.tokens[i], it->second, i);
         if (types_[i] == TokenType::Byte) {
             const uint8_t byte = *parseByteToken(spec_.tokens[i]);
             if (byteTokens_[byte] < 0) byteTokens_[byte] = int32_t(i);
         }
     }
-    for (size_t rank = 0; rank < spec_.merges.size(); ++rank) mergeRanks_.emplace(spec_.merges[rank], int32_t(rank));
+    for (size_t rank = 0; rank < spec_.merges.size(); ++rank)
+        mergeRanks_.emplace(spec_.merges[rank], int32_t(rank));
 
     eotId_ = spec_.eotId;
     for (auto text : kEndOfTurnTexts) {
@@ -122,9 +135,14 @@ void Tokenizer::buildTables() {
         const std::string& text = spec_.tokens[i];
         switch (types_[i]) {
         case TokenType::Control:
-        case TokenType::Unknown: break;
-        case TokenType::UserDefined: bytes_[i] = text; break;
-        case TokenType::Byte: bytes_[i] = std::string(1, char(*parseByteToken(text))); break;
+        case TokenType::Unknown:
+            break;
+        case TokenType::UserDefined:
+            bytes_[i] = text;
+            break;
+        case TokenType::Byte:
+            bytes_[i] = std::string(1, char(*parseByteToken(text)));
+            break;
         case TokenType::Normal:
         case TokenType::Unused:
         case TokenType::Undefined:
@@ -144,7 +162,8 @@ void Tokenizer::buildTables() {
         return spec_.tokens[size_t(a)].size() > spec_.tokens[size_t(b)].size();
     });
 
-    if (spec_.kind == TokenizerKind::BytePairGpt2) preTokenizer_ = std::make_unique<PreTokenizer>(spec_.preTokenizer);
+    if (spec_.kind == TokenizerKind::BytePairGpt2)
+        preTokenizer_ = std::make_unique<PreTokenizer>(spec_.preTokenizer);
 }
 
 std::optional<int32_t> Tokenizer::findToken(std::string_view text) const {
@@ -251,7 +270,8 @@ void Tokenizer::encodeBytePair(std::string_view text, std::vector<int32_t>& out)
 
 void Tokenizer::encodeSentencePiece(std::string_view text, std::vector<int32_t>& out) const {
     std::string joined;
-    const MergePriority byScore = [&](std::string_view left, std::string_view right) -> std::optional<double> {
+    const MergePriority byScore = [&](std::string_view left,
+                                      std::string_view right) -> std::optional<double> {
         joined.assign(left);
         joined += right;
         const auto id = findMergeable(joined);
@@ -278,7 +298,8 @@ void Tokenizer::encodeSentencePiece(std::string_view text, std::vector<int32_t>&
 }
 
 std::string Tokenizer::tokenBytes(int32_t id) const {
-    if (id < 0 || id >= vocabSize()) fail(ErrorCategory::InvalidArgument, "token id {} is outside the vocabulary of {}", id, vocabSize());
+    if (id < 0 || id >= vocabSize())
+        fail(ErrorCategory::InvalidArgument, "token id {} is outside the vocabulary of {}", id, vocabSize());
     return bytes_[size_t(id)];
 }
 
@@ -301,6 +322,8 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool renderSpecial) 
     return out;
 }
 
-bool Tokenizer::isEndOfGeneration(int32_t id) const { return endOfGeneration_.count(id) > 0; }
+bool Tokenizer::isEndOfGeneration(int32_t id) const {
+    return endOfGeneration_.count(id) > 0;
+}
 
 } // namespace lathe

@@ -7,6 +7,8 @@
 // - SentencePiece BPE: "▁" for spaces, optional space prefix, merges by score, <0xXX> byte fallback.
 // Immutable after construction; safe to share between threads.
 
+#include "tokenizer/TokenizerSpec.h"
+
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -17,8 +19,6 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
-
-#include "tokenizer/TokenizerSpec.h"
 
 namespace lathe {
 
@@ -65,15 +65,15 @@ private:
     std::optional<int32_t> findMergeable(std::string_view text) const;
 
     TokenizerSpec spec_;
-    std::vector<TokenType> types_;                         // spec types, end-of-turn tokens forced to Control
-    std::vector<std::string> bytes_;                       // id -> tokenBytes
-    std::unordered_map<std::string, int32_t> idOf_;        // every token text
-    std::unordered_map<std::string, int32_t> mergeRanks_;  // "left right" -> rank
-    std::array<int32_t, 256> byteTokens_{};                // <0xXX> tokens, -1 where absent
-    std::vector<int32_t> specialTokens_;                   // control/user-defined/unknown, longest first
+    std::vector<TokenType> types_;                        // spec types, end-of-turn tokens forced to Control
+    std::vector<std::string> bytes_;                      // id -> tokenBytes
+    std::unordered_map<std::string, int32_t> idOf_;       // every token text
+    std::unordered_map<std::string, int32_t> mergeRanks_; // "left right" -> rank
+    std::array<int32_t, 256> byteTokens_{};               // <0xXX> tokens, -1 where absent
+    std::vector<int32_t> specialTokens_;                  // control/user-defined/unknown, longest first
     std::unordered_set<int32_t> endOfGeneration_;
     int32_t eotId_ = -1;
-    std::unique_ptr<PreTokenizer> preTokenizer_;           // byte-level BPE only
+    std::unique_ptr<PreTokenizer> preTokenizer_; // byte-level BPE only
 };
 
 } // namespace lathe

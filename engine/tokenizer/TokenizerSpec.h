@@ -9,8 +9,8 @@
 namespace lathe {
 
 enum class TokenizerKind {
-    BytePairGpt2,      // byte-level BPE ("gpt2" in GGUF): Llama 3, SmolLM, Qwen2, GPT-2
-    SentencePieceBpe,  // SentencePiece BPE with byte fallback ("llama" in GGUF): Llama 2, Mistral
+    BytePairGpt2,     // byte-level BPE ("gpt2" in GGUF): Llama 3, SmolLM, Qwen2, GPT-2
+    SentencePieceBpe, // SentencePiece BPE with byte fallback ("llama" in GGUF): Llama 2, Mistral
 };
 
 // Values are GGUF's tokenizer.ggml.token_type (stored in files — never renumber).
@@ -26,20 +26,20 @@ enum class TokenType : int32_t {
 
 struct TokenizerSpec {
     TokenizerKind kind = TokenizerKind::BytePairGpt2;
-    std::string preTokenizer;         // GGUF tokenizer.ggml.pre: "smollm", "llama-bpe", "qwen2", "gpt2", "default"
-    std::vector<std::string> tokens;  // id -> token text (byte-level BPE: GPT-2's byte-to-unicode encoding)
-    std::vector<float> scores;        // SentencePiece scores (may be empty for BPE)
-    std::vector<TokenType> types;     // same length as tokens
-    std::vector<std::string> merges;  // "left right", in rank order (BPE)
+    std::string preTokenizer; // GGUF tokenizer.ggml.pre: "smollm", "llama-bpe", "qwen2", "gpt2", "default"
+    std::vector<std::string> tokens; // id -> token text (byte-level BPE: GPT-2's byte-to-unicode encoding)
+    std::vector<float> scores;       // SentencePiece scores (may be empty for BPE)
+    std::vector<TokenType> types;    // same length as tokens
+    std::vector<std::string> merges; // "left right", in rank order (BPE)
     int32_t bosId = -1;
     int32_t eosId = -1;
-    int32_t eotId = -1;               // end of turn (e.g. <|im_end|>, <|eot_id|>), -1 if none
+    int32_t eotId = -1; // end of turn (e.g. <|im_end|>, <|eot_id|>), -1 if none
     int32_t unknownId = -1;
     int32_t paddingId = -1;
     bool addBos = false;
     bool addEos = false;
-    bool addSpacePrefix = false;      // SentencePiece: prepend "▁" to the text
-    std::string chatTemplate;         // Jinja text from the model; only used to detect the family
+    bool addSpacePrefix = false; // SentencePiece: prepend "▁" to the text
+    std::string chatTemplate;    // Jinja text from the model; only used to detect the family
 };
 
 } // namespace lathe

@@ -4,17 +4,24 @@ namespace lathe::utf8 {
 
 namespace {
 
-bool isContinuation(uint8_t byte) { return (byte & 0xC0) == 0x80; }
+bool isContinuation(uint8_t byte) {
+    return (byte & 0xC0) == 0x80;
+}
 
 // Allowed range of the second byte for a given lead byte (Unicode Table 3-7); this is what
 // rules out overlong forms, surrogates and code points above U+10FFFF.
 bool secondByteAllowed(uint8_t lead, uint8_t second) {
     switch (lead) {
-    case 0xE0: return second >= 0xA0 && second <= 0xBF;
-    case 0xED: return second >= 0x80 && second <= 0x9F;
-    case 0xF0: return second >= 0x90 && second <= 0xBF;
-    case 0xF4: return second >= 0x80 && second <= 0x8F;
-    default: return isContinuation(second);
+    case 0xE0:
+        return second >= 0xA0 && second <= 0xBF;
+    case 0xED:
+        return second >= 0x80 && second <= 0x9F;
+    case 0xF0:
+        return second >= 0x90 && second <= 0xBF;
+    case 0xF4:
+        return second >= 0x80 && second <= 0x8F;
+    default:
+        return isContinuation(second);
     }
 }
 

@@ -2,14 +2,14 @@
 // metadata, model config, tokenizer spec, the first row of every tensor through its dequantizer).
 // Any exception other than lathe::Error, any sanitizer report or any crash is a finding.
 
-#include <cstddef>
-#include <cstdint>
-#include <vector>
-
 #include "core/Error.h"
 #include "io/GgufReader.h"
 #include "io/ModelLoader.h"
 #include "io/Quants.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace lathe;

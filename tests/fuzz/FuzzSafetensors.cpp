@@ -1,13 +1,13 @@
 // libFuzzer target: safetensors parsing, and the same bytes read as the JSON of an index file and of
 // a Hugging Face config.json. Any exception other than lathe::Error, sanitizer report or crash is a finding.
 
-#include <cstddef>
-#include <cstdint>
-#include <string>
-
 #include "core/Error.h"
 #include "io/ModelLoader.h"
 #include "io/SafetensorsFile.h"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     using namespace lathe;

@@ -2,16 +2,17 @@
 // from deep inside the parsers. Usage: MakeFuzzSeeds CORPUS_DIR
 // (creates CORPUS_DIR/FuzzGguf and CORPUS_DIR/FuzzSafetensors).
 
+#include "IoTestFiles.h"
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
-#include "IoTestFiles.h"
-
 namespace {
 
 void save(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
-    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), long(bytes.size()));
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()), long(bytes.size()));
 }
 
 void save(const std::filesystem::path& path, const std::string& text) {
@@ -69,9 +70,11 @@ int main(int argc, char** argv) {
     s.add("lm_head.weight", "BF16", {2, 2}, std::vector<uint8_t>(8, 0x3f));
     s.header["__metadata__"] = {{"format", "pt"}};
     save(st / "small.safetensors", s.build());
-    save(st / "index.json", std::string(R"({"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors"}})"));
+    save(st / "index.json",
+         std::string(R"({"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors"}})"));
     save(st / "config.json",
-         std::string(R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
+         std::string(
+             R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
            "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "max_position_embeddings": 256,
            "rope_scaling": {"rope_type": "llama3", "factor": 8.0}})"));
     return 0;

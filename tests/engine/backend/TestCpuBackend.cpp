@@ -213,16 +213,16 @@ private slots:
     // Grouped-query attention against a naive softmax that repeats each KV head for its query heads,
     // and against the backend itself run on a cache holding the repeated heads (plain multi-head).
     void attentionGroupsHeadsAndFollowsMask() {
-        const int nHeads = 6, nHeadsKv = 2, headDim = 8, group = nHeads / nHeadsKv, slots = 11;
+        const int nHeads = 6, nHeadsKv = 2, headDim = 8, group = nHeads / nHeadsKv, nSlots = 11;
         KvCache grouped(cacheConfig(nHeadsKv, headDim), 32, 4);
         KvCache repeated(cacheConfig(nHeads, headDim), 32, 4);
-        grouped.append(5, slots);
-        repeated.append(5, slots);
-        const std::vector<float> k = randomValues(size_t(slots * nHeadsKv * headDim), 8, 1.5f);
-        const std::vector<float> v = randomValues(size_t(slots * nHeadsKv * headDim), 9);
+        grouped.append(5, nSlots);
+        repeated.append(5, nSlots);
+        const std::vector<float> k = randomValues(size_t(nSlots * nHeadsKv * headDim), 8, 1.5f);
+        const std::vector<float> v = randomValues(size_t(nSlots * nHeadsKv * headDim), 9);
         auto kAt = [&](int s, int h) { return &k[size_t((s * nHeadsKv + h) * headDim)]; };
         auto vAt = [&](int s, int h) { return &v[size_t((s * nHeadsKv + h) * headDim)]; };
-        for (int s = 0; s < slots; ++s) {
+        for (int s = 0; s < nSlots; ++s) {
             for (int h = 0; h < nHeadsKv; ++h) {
                 std::copy_n(kAt(s, h), headDim, grouped.key(0, 5, s, h));
                 std::copy_n(vAt(s, h), headDim, grouped.value(0, 5, s, h));
@@ -232,7 +232,7 @@ private slots:
                 std::copy_n(vAt(s, h / group), headDim, repeated.value(0, 5, s, h));
             }
         }
-        // Row 0: causal at slot 9 (sees 0..9). Row 1: tree row seeing 0..5 plus slots 7 and 10.
+        // Row 0: causal at slot 9 (sees 0..9). Row 1: tree row seeing 0..5 plus nSlots 7 and 10.
         AttentionMask mask;
         mask.clear();
         mask.seqIds = {5, 5};

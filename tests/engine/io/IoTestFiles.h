@@ -3,25 +3,23 @@
 // safetensors files (through a minimal independent writer) and raw little-endian byte strings for
 // crafting hostile files field by field.
 
-#include <cstdint>
-#include <cstring>
-#include <random>
-#include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
-
 #include "core/Half.h"
 #include "io/GgufWriter.h"
 #include "io/Quants.h"
+
+#include <cstdint>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
 
 namespace lathe::test {
 
 // Little-endian byte string, written field by field with no validation (to build bad files).
 struct Bytes {
     std::vector<uint8_t> data;
-    template <typename T>
-    Bytes& put(T v) {
+    template <typename T> Bytes& put(T v) {
         const auto* p = reinterpret_cast<const uint8_t*>(&v);
         data.insert(data.end(), p, p + sizeof v);
         return *this;
@@ -87,8 +85,8 @@ inline GgufWriter tinyModelWriter(const TinyModelShape& s = {}) {
     std::vector<std::string> tokens;
     std::vector<int32_t> types;
     for (int i = 0; i < s.vocab; ++i) {
-        tokens.push_back(i < 2 ? (i == 0 ? "<|im_start|>" : "<|im_end|>") : std::string(1, char('a' + i % 26)) +
-                                                                                 std::to_string(i));
+        tokens.push_back(i < 2 ? (i == 0 ? "<|im_start|>" : "<|im_end|>")
+                               : std::string(1, char('a' + i % 26)) + std::to_string(i));
         types.push_back(i < 2 ? 3 : 1);
     }
     w.setStringArray("tokenizer.ggml.tokens", tokens);
@@ -139,7 +137,8 @@ struct SafetensorsBuilder {
 
     void add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
              const std::vector<uint8_t>& bytes) {
-        header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + bytes.size()}}};
+        header[name] = {
+            {"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + bytes.size()}}};
         data.insert(data.end(), bytes.begin(), bytes.end());
     }
     void addF32(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values) {

@@ -1,15 +1,14 @@
 // Crafted bad GGUF files: each must be refused with a lathe::Error naming the problem — never a
 // crash, a hang, a huge allocation or another exception type.
 
-#include <QtTest>
-
-#include <limits>
-
 #include "IoTestFiles.h"
 #include "core/Error.h"
 #include "io/GgufReader.h"
 #include "io/GgufWriter.h"
 #include "io/ModelLoader.h"
+
+#include <QtTest>
+#include <limits>
 
 using namespace lathe;
 using test::Bytes;
@@ -29,11 +28,12 @@ std::string parseError(const std::vector<uint8_t>& bytes) {
     return "NO ERROR";
 }
 
-#define EXPECT_REFUSED(bytes, needle)                                                                          \
-    do {                                                                                                       \
-        const std::string message = parseError(bytes);                                                        \
-        if (message.find(needle) == std::string::npos)                                                         \
-            QFAIL(qPrintable(QString("expected an error containing '%1', got: %2").arg(needle).arg(message.c_str()))); \
+#define EXPECT_REFUSED(bytes, needle)                                                                        \
+    do {                                                                                                     \
+        const std::string message = parseError(bytes);                                                       \
+        if (message.find(needle) == std::string::npos)                                                       \
+            QFAIL(qPrintable(                                                                                \
+                QString("expected an error containing '%1', got: %2").arg(needle).arg(message.c_str())));    \
     } while (0)
 
 // Header with the given counts, then the caller appends kvs and tensor infos.
@@ -44,7 +44,8 @@ Bytes header(uint64_t nTensors, uint64_t nKv, uint32_t version = 3) {
 }
 
 // One tensor info; the data section follows after padding (call finish()).
-Bytes& tensorInfo(Bytes& b, const std::string& name, std::vector<uint64_t> dims, uint32_t type, uint64_t offset) {
+Bytes& tensorInfo(Bytes& b, const std::string& name, std::vector<uint64_t> dims, uint32_t type,
+                  uint64_t offset) {
     b.str(name).u32(uint32_t(dims.size()));
     for (uint64_t d : dims)
         b.u64(d);
@@ -240,8 +241,9 @@ private slots:
         tensorInfo(b, "blk.0.attn_q.weight", {1024}, 0, 0);
         const auto bytes = finish(b, 2048 - 96);
         const std::string message = parseError(bytes);
-        QVERIFY2(message.find("bad.gguf: tensor 'blk.0.attn_q.weight': offset 96 + 4096 bytes is past the end of the "
-                              "file (2048 bytes)") != std::string::npos,
+        QVERIFY2(message.find(
+                     "bad.gguf: tensor 'blk.0.attn_q.weight': offset 96 + 4096 bytes is past the end of the "
+                     "file (2048 bytes)") != std::string::npos,
                  message.c_str());
     }
 

@@ -1,18 +1,18 @@
 // GgufFile against files made by GgufWriter (every metadata type, every tensor type, alignment,
 // atomic writes), a hand-assembled v2 file, and the real default model when it is installed.
 
-#include <QtTest>
-
-#include <csignal>
-#include <cstring>
-#include <sys/resource.h>
-
 #include "IoTestFiles.h"
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "io/GgufReader.h"
 #include "io/GgufWriter.h"
+#include "io/MappedFile.h"
 #include "io/ModelLoader.h"
+
+#include <QtTest>
+#include <csignal>
+#include <cstring>
+#include <sys/resource.h>
 
 using namespace lathe;
 
@@ -103,7 +103,7 @@ private slots:
         QCOMPARE(*f.getU32("u8"), 200u);
         QCOMPARE(*f.getU32("small_u64"), 77u);
         QCOMPARE(*f.getI32("i16"), -30000);
-        QCOMPARE(*f.getF32("f64"), 0.0f); // 2.5e-300 underflows float
+        QCOMPARE(*f.getF32("f64"), 0.0f);                 // 2.5e-300 underflows float
         QVERIFY_THROWS_EXCEPTION(Error, f.getU32("i8"));  // negative
         QVERIFY_THROWS_EXCEPTION(Error, f.getU32("u64")); // 2^40 does not fit
         QVERIFY_THROWS_EXCEPTION(Error, f.getI32("u32")); // 4e9 does not fit
@@ -228,6 +228,23 @@ private slots:
         setrlimit(RLIMIT_FSIZE, &old);
         QVERIFY(threwIo);
         QCOMPARE(std::distance(std::filesystem::directory_iterator(dir.path()), {}), 0L);
+    }
+
+    void realModelRewritesByteForByte() {
+        // llama.cpp wrote this file; copying every key and tensor through GgufWriter must give the
+        // same bytes (same layout, alignment and padding rules).
+        const auto path = test::defaultModelPath();
+        if (!path) QSKIP(test::kNoDefaultModel);
+        const GgufFile f = GgufFile::open(*path);
+        GgufWriter w;
+        for (const auto& [key, value] : f.metadata())
+            w.set(key, value);
+        for (const TensorView& t : f.tensors())
+            w.addTensorView(t.name, t.dtype, std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.nDims),
+                            {t.data, t.nbytes});
+        const auto bytes = w.writeToBytes();
+        QCOMPARE(uint64_t(bytes.size()), f.fileSize());
+        QVERIFY(std::memcmp(bytes.data(), f.mapping()->data(), bytes.size()) == 0);
     }
 
     void realModelOpensWithExpectedConfig() {

@@ -1,16 +1,15 @@
 // openModelFiles: synthetic tiny GGUF models (config, tokenizer, tensor checks), Hugging Face
 // folders (config.json + safetensors, single and sharded), and the real default model.
 
-#include <QtTest>
-
-#include <fstream>
-
 #include "IoTestFiles.h"
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "io/GgufReader.h"
 #include "io/ModelFiles.h"
 #include "io/ModelLoader.h"
+
+#include <QtTest>
+#include <fstream>
 
 using namespace lathe;
 
@@ -49,8 +48,12 @@ nlohmann::json hfConfig() {
             {"max_position_embeddings", 512},
             {"vocab_size", 16},
             {"tie_word_embeddings", false},
-            {"rope_scaling", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
-                              {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}}}};
+            {"rope_scaling",
+             {{"rope_type", "llama3"},
+              {"factor", 8.0},
+              {"low_freq_factor", 1.0},
+              {"high_freq_factor", 4.0},
+              {"original_max_position_embeddings", 8192}}}};
 }
 
 // Adds every HF tensor of hfConfig() to one or two builders (by layer) in row-major shapes.
@@ -199,7 +202,8 @@ private slots:
             if (t.name == "blk.1.ffn_up.weight") continue;
             std::vector<int64_t> shape(t.shape.begin(), t.shape.begin() + t.nDims);
             if (t.name == "blk.0.attn_q.weight") shape = {64, 32}; // wrong: expected {64, 64}
-            missing.addTensor(t.name, t.dtype, shape, {t.data, t.name == "blk.0.attn_q.weight" ? t.nbytes / 2 : t.nbytes});
+            missing.addTensor(t.name, t.dtype, shape,
+                              {t.data, t.name == "blk.0.attn_q.weight" ? t.nbytes / 2 : t.nbytes});
         }
         missing.writeFile(dir.file("bad.gguf"));
         const std::string message = errorOf(dir.file("bad.gguf"));
@@ -212,10 +216,12 @@ private slots:
             noUp.set(k, v);
         for (const TensorView& t : source.tensors())
             if (t.name != "blk.1.ffn_up.weight")
-                noUp.addTensor(t.name, t.dtype, std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.nDims),
+                noUp.addTensor(t.name, t.dtype,
+                               std::vector<int64_t>(t.shape.begin(), t.shape.begin() + t.nDims),
                                {t.data, t.nbytes});
         noUp.writeFile(dir.file("noup.gguf"));
-        QVERIFY(errorOf(dir.file("noup.gguf")).find("tensor 'blk.1.ffn_up.weight' is missing") != std::string::npos);
+        QVERIFY(errorOf(dir.file("noup.gguf")).find("tensor 'blk.1.ffn_up.weight' is missing") !=
+                std::string::npos);
     }
 
     void badConfigsAreRefused() {
@@ -228,7 +234,8 @@ private slots:
         GgufWriter arch = test::tinyModelWriter();
         arch.setString("general.architecture", "gpt-neox");
         arch.writeFile(dir.file("arch.gguf"));
-        QVERIFY(errorOf(dir.file("arch.gguf")).find("architecture 'gpt-neox' is not supported") != std::string::npos);
+        QVERIFY(errorOf(dir.file("arch.gguf")).find("architecture 'gpt-neox' is not supported") !=
+                std::string::npos);
     }
 
     void notAModel() {
@@ -239,7 +246,8 @@ private slots:
             QFAIL("expected an error");
         } catch (const Error& e) {
             QCOMPARE(e.category(), ErrorCategory::InvalidArgument);
-            QVERIFY(std::string(e.what()).find("is not a model: expected a .gguf file or a folder with config.json") !=
+            QVERIFY(std::string(e.what()).find(
+                        "is not a model: expected a .gguf file or a folder with config.json") !=
                     std::string::npos);
         }
         QVERIFY(!looksLikeGguf(dir.file("notes.txt")));
@@ -251,13 +259,18 @@ private slots:
 
     void huggingFaceNames() {
         QCOMPARE(ggufNameForHfTensor("model.embed_tokens.weight"), std::string("token_embd.weight"));
-        QCOMPARE(ggufNameForHfTensor("model.layers.12.self_attn.q_proj.weight"), std::string("blk.12.attn_q.weight"));
-        QCOMPARE(ggufNameForHfTensor("model.layers.0.self_attn.k_proj.bias"), std::string("blk.0.attn_k.bias"));
-        QCOMPARE(ggufNameForHfTensor("model.layers.3.self_attn.o_proj.weight"), std::string("blk.3.attn_output.weight"));
-        QCOMPARE(ggufNameForHfTensor("model.layers.3.input_layernorm.weight"), std::string("blk.3.attn_norm.weight"));
+        QCOMPARE(ggufNameForHfTensor("model.layers.12.self_attn.q_proj.weight"),
+                 std::string("blk.12.attn_q.weight"));
+        QCOMPARE(ggufNameForHfTensor("model.layers.0.self_attn.k_proj.bias"),
+                 std::string("blk.0.attn_k.bias"));
+        QCOMPARE(ggufNameForHfTensor("model.layers.3.self_attn.o_proj.weight"),
+                 std::string("blk.3.attn_output.weight"));
+        QCOMPARE(ggufNameForHfTensor("model.layers.3.input_layernorm.weight"),
+                 std::string("blk.3.attn_norm.weight"));
         QCOMPARE(ggufNameForHfTensor("model.layers.3.post_attention_layernorm.weight"),
                  std::string("blk.3.ffn_norm.weight"));
-        QCOMPARE(ggufNameForHfTensor("model.layers.7.mlp.down_proj.weight"), std::string("blk.7.ffn_down.weight"));
+        QCOMPARE(ggufNameForHfTensor("model.layers.7.mlp.down_proj.weight"),
+                 std::string("blk.7.ffn_down.weight"));
         QCOMPARE(ggufNameForHfTensor("model.norm.weight"), std::string("output_norm.weight"));
         QCOMPARE(ggufNameForHfTensor("lm_head.weight"), std::string("output.weight"));
         QCOMPARE(ggufNameForHfTensor("model.layers.0.self_attn.rotary_emb.inv_freq"), std::string());
@@ -294,6 +307,9 @@ private slots:
         QCOMPARE(m.tensor("blk.0.attn_k.weight").shape, (std::array<int64_t, 4>{32, 16, 1, 1}));
         QCOMPARE(m.tensor("output.weight").dtype, DType::F32);
         QVERIFY(m.findTensor("blk.0.rotary_emb.inv_freq") == nullptr);
+#if __has_include("tokenizer/HfTokenizerJson.h")
+        QCOMPARE(m.tokenizer.tokens, (std::vector<std::string>{"a", "b"}));
+#endif
     }
 
     void huggingFaceFolderSharded() {

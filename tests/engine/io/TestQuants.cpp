@@ -2,22 +2,23 @@
 // the format's description (element i's bits located by a closed formula, not by replaying the
 // decoder's loops); the reference quantizers against hand-computed blocks and round-trip bounds.
 
-#include <QtTest>
-
-#include <cmath>
-#include <cstring>
-#include <vector>
-
 #include "IoTestFiles.h"
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/Quants.h"
 
+#include <QtTest>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 using namespace lathe;
 
 namespace {
 
-void putHalf(std::vector<uint8_t>& b, size_t at, uint16_t h) { std::memcpy(b.data() + at, &h, 2); }
+void putHalf(std::vector<uint8_t>& b, size_t at, uint16_t h) {
+    std::memcpy(b.data() + at, &h, 2);
+}
 
 std::vector<float> decode(DType type, const std::vector<uint8_t>& block) {
     const auto& info = dtypeInfo(type);
@@ -163,9 +164,9 @@ private slots:
         for (int j = 0; j < 16; ++j)
             b[8 + j] = uint8_t(j | ((15 - j) << 4));
         const auto y = decode(DType::Q5_1, b);
-        QCOMPARE(y[0], 10.0f); // 16 * 0.5 + 2
-        QCOMPARE(y[1], 2.5f);  // 1 * 0.5 + 2
-        QCOMPARE(y[16], 9.5f); // 15 * 0.5 + 2
+        QCOMPARE(y[0], 10.0f);  // 16 * 0.5 + 2
+        QCOMPARE(y[1], 2.5f);   // 1 * 0.5 + 2
+        QCOMPARE(y[16], 9.5f);  // 15 * 0.5 + 2
         QCOMPARE(y[31], 10.0f); // (0 + 16) * 0.5 + 2
     }
 
@@ -197,9 +198,9 @@ private slots:
             const float expected = 0.5f * float(g % 15 + 1) * float(q) - 0.25f * float(g % 3);
             QCOMPARE(y[i], expected);
         }
-        QCOMPARE(y[0], 0.0f);   // group 0: scale 1, min 0, q 0
-        QCOMPARE(y[40], 1.0f);  // group 2: scale 3, min 2; byte 8 (0xe4) shift 2 -> q 1: 1.5 - 0.5
-        QCOMPARE(y[33], 2.5f);  // group 2, byte 1 (0x1b) shift 2 -> q 2: 0.5*3*2 - 0.5
+        QCOMPARE(y[0], 0.0f);  // group 0: scale 1, min 0, q 0
+        QCOMPARE(y[40], 1.0f); // group 2: scale 3, min 2; byte 8 (0xe4) shift 2 -> q 1: 1.5 - 0.5
+        QCOMPARE(y[33], 2.5f); // group 2, byte 1 (0x1b) shift 2 -> q 2: 0.5*3*2 - 0.5
     }
 
     void q3_K() {
@@ -351,13 +352,14 @@ private slots:
         std::memcpy(&m, q41.data() + 2, 2);
         QCOMPARE(d, floatToFp16(31.0f / 15.0f));
         QCOMPARE(m, uint16_t(0xcc00));
-        QCOMPARE(q41[4 + 0] & 0xf, 0);   // x=-16 -> 0
-        QCOMPARE(q41[4 + 15] >> 4, 15);  // x=15 -> 15
+        QCOMPARE(q41[4 + 0] & 0xf, 0);  // x=-16 -> 0
+        QCOMPARE(q41[4 + 15] >> 4, 15); // x=15 -> 15
     }
 
     void roundTripErrorBounds_data() {
         QTest::addColumn<int>("type");
-        for (DType t : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1})
+        for (DType t :
+             {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1})
             QTest::newRow(std::string(dtypeName(t)).c_str()) << int(t);
     }
 
@@ -378,17 +380,33 @@ private slots:
             for (size_t j = block * 32; j < block * 32 + 32; ++j) {
                 float bound = 0;
                 switch (t) {
-                case DType::F16: bound = std::fabs(x[j]) * 0x1p-11f; break;
-                case DType::BF16: bound = std::fabs(x[j]) * 0x1p-8f; break;
-                case DType::Q8_0: bound = amax / 127 * 0.5f + amax * 0x1p-11f; break; // + fp16 rounding of d
-                case DType::Q4_0: bound = amax / 8 * 1.01f; break; // one step where +amax clamps to 7
-                case DType::Q5_0: bound = amax / 16 * 1.01f; break;
-                case DType::Q4_1: bound = (hi - lo) / 15 * 0.5f * 1.01f + std::fabs(lo) * 0x1p-10f; break;
-                case DType::Q5_1: bound = (hi - lo) / 31 * 0.5f * 1.01f + std::fabs(lo) * 0x1p-10f; break;
-                default: break;
+                case DType::F16:
+                    bound = std::fabs(x[j]) * 0x1p-11f;
+                    break;
+                case DType::BF16:
+                    bound = std::fabs(x[j]) * 0x1p-8f;
+                    break;
+                case DType::Q8_0:
+                    bound = amax / 127 * 0.5f + amax * 0x1p-11f;
+                    break; // + fp16 rounding of d
+                case DType::Q4_0:
+                    bound = amax / 8 * 1.01f;
+                    break; // one step where +amax clamps to 7
+                case DType::Q5_0:
+                    bound = amax / 16 * 1.01f;
+                    break;
+                case DType::Q4_1:
+                    bound = (hi - lo) / 15 * 0.5f * 1.01f + std::fabs(lo) * 0x1p-10f;
+                    break;
+                case DType::Q5_1:
+                    bound = (hi - lo) / 31 * 0.5f * 1.01f + std::fabs(lo) * 0x1p-10f;
+                    break;
+                default:
+                    break;
                 }
                 if (std::fabs(y[j] - x[j]) > bound + 1e-7f)
-                    QFAIL(qPrintable(QString("element %1: %2 -> %3 (bound %4)").arg(j).arg(x[j]).arg(y[j]).arg(bound)));
+                    QFAIL(qPrintable(
+                        QString("element %1: %2 -> %3 (bound %4)").arg(j).arg(x[j]).arg(y[j]).arg(bound)));
             }
         }
     }

@@ -1,14 +1,13 @@
 // SafetensorsFile against files made by a minimal writer in the test, plus hostile headers.
 
-#include <QtTest>
-
-#include <cstring>
-
 #include "IoTestFiles.h"
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/SafetensorsFile.h"
+
+#include <QtTest>
+#include <cstring>
 
 using namespace lathe;
 using test::Bytes;
@@ -27,11 +26,12 @@ std::string parseError(const std::vector<uint8_t>& bytes) {
     return "NO ERROR";
 }
 
-#define EXPECT_REFUSED(bytes, needle)                                                                          \
-    do {                                                                                                       \
-        const std::string message = parseError(bytes);                                                        \
-        if (message.find(needle) == std::string::npos)                                                         \
-            QFAIL(qPrintable(QString("expected an error containing '%1', got: %2").arg(needle).arg(message.c_str()))); \
+#define EXPECT_REFUSED(bytes, needle)                                                                        \
+    do {                                                                                                     \
+        const std::string message = parseError(bytes);                                                       \
+        if (message.find(needle) == std::string::npos)                                                       \
+            QFAIL(qPrintable(                                                                                \
+                QString("expected an error containing '%1', got: %2").arg(needle).arg(message.c_str())));    \
     } while (0)
 
 // A header whose single tensor "t" has the given JSON fields, followed by `dataBytes` zero bytes.
@@ -107,15 +107,19 @@ private slots:
         EXPECT_REFUSED(withHeader("{\"t\": ", 0), "malformed");
         EXPECT_REFUSED(withHeader("[1, 2]", 0), "not an object");
         EXPECT_REFUSED(withHeader(R"({"t": 5})", 0), "'t' is not a JSON object");
-        EXPECT_REFUSED(withHeader(R"({"t": {"shape": [1], "data_offsets": [0, 4]}})", 4), "no string 'dtype'");
-        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "data_offsets": [0, 4]}})", 4), "no array 'shape'");
-        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 4), "data_offsets");
+        EXPECT_REFUSED(withHeader(R"({"t": {"shape": [1], "data_offsets": [0, 4]}})", 4),
+                       "no string 'dtype'");
+        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "data_offsets": [0, 4]}})", 4),
+                       "no array 'shape'");
+        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0]}})", 4),
+                       "data_offsets");
         EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [-4, 0]}})", 4),
                        "data_offsets");
     }
 
     void unsupportedDtypeNamesTheTensor() {
-        const auto bytes = withHeader(R"({"layer.weight": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}})", 8);
+        const auto bytes =
+            withHeader(R"({"layer.weight": {"dtype": "I64", "shape": [1], "data_offsets": [0, 8]}})", 8);
         try {
             (void)SafetensorsFile::fromBytes(bytes, "u.safetensors");
             QFAIL("expected an error");
@@ -131,14 +135,17 @@ private slots:
                        "dimension 0");
         EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0]}})", 0),
                        "dimension 0");
-        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1,1,1,1,1], "data_offsets": [0, 4]}})", 4),
-                       "5 dimensions");
-        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}})",
-                                  4),
-                       "overflows");
+        EXPECT_REFUSED(
+            withHeader(R"({"t": {"dtype": "F32", "shape": [1,1,1,1,1], "data_offsets": [0, 4]}})", 4),
+            "5 dimensions");
+        EXPECT_REFUSED(
+            withHeader(
+                R"({"t": {"dtype": "F32", "shape": [4294967296, 4294967296], "data_offsets": [0, 4]}})", 4),
+            "overflows");
         EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})", 8),
                        "hold 4 bytes");
-        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", 8), "hold 0 bytes");
+        EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [8, 4]}})", 8),
+                       "hold 0 bytes");
         EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 2),
                        "past the end of the data");
         EXPECT_REFUSED(withHeader(R"({"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})", 8),
@@ -161,7 +168,8 @@ private slots:
         st.addF32("b", {3}, {5, 6, 7});
         const auto valid = st.build();
         for (size_t n = 0; n < valid.size(); ++n) {
-            const std::string message = parseError(std::vector<uint8_t>(valid.begin(), valid.begin() + long(n)));
+            const std::string message =
+                parseError(std::vector<uint8_t>(valid.begin(), valid.begin() + long(n)));
             if (message == "NO ERROR" || message.rfind("WRONG", 0) == 0)
                 QFAIL(qPrintable(QString("prefix %1: %2").arg(n).arg(message.c_str())));
         }
@@ -181,7 +189,8 @@ private slots:
             "index.json");
         QCOMPARE(map.size(), size_t(2));
         QCOMPARE(map.at("b"), std::string("model-00002-of-00002.safetensors"));
-        QVERIFY_THROWS_EXCEPTION(Error, parseSafetensorsIndex(R"({"weight_map": {"a": "../etc/passwd"}})", "i"));
+        QVERIFY_THROWS_EXCEPTION(Error,
+                                 parseSafetensorsIndex(R"({"weight_map": {"a": "../etc/passwd"}})", "i"));
         QVERIFY_THROWS_EXCEPTION(Error, parseSafetensorsIndex(R"({"weight_map": {"a": 3}})", "i"));
         QVERIFY_THROWS_EXCEPTION(Error, parseSafetensorsIndex(R"({"other": {}})", "i"));
         QVERIFY_THROWS_EXCEPTION(Error, parseSafetensorsIndex("not json", "i"));

@@ -1,9 +1,9 @@
 // Histogram percentiles against values computed by hand (linear interpolation between closest ranks,
 // as numpy.percentile does), and the bounded window.
 
-#include <QtTest>
-
 #include "monitor/Histogram.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -12,7 +12,8 @@ class TestHistogram : public QObject {
 private slots:
     void percentilesMatchHandComputed() {
         Histogram h;
-        for (double v : {15.0, 20.0, 35.0, 40.0, 50.0}) h.observe(v);
+        for (double v : {15.0, 20.0, 35.0, 40.0, 50.0})
+            h.observe(v);
         // n = 5, rank = p/100 · 4: p50 → rank 2 → 35; p90 → rank 3.6 → 40 + 0.6·10 = 46;
         // p25 → rank 1 → 20; p99 → rank 3.96 → 40 + 0.96·10 = 49.6; p0 → 15; p100 → 50.
         QCOMPARE(h.percentile(50), 35.0);
@@ -35,7 +36,8 @@ private slots:
     void orderOfObservationsDoesNotMatter() {
         Histogram h;
         // 1..100 shuffled: p50 → rank 49.5 → 50.5; p99 → rank 98.01 → 99.01.
-        for (int i = 0; i < 100; ++i) h.observe(double((i * 37) % 100 + 1));
+        for (int i = 0; i < 100; ++i)
+            h.observe(double((i * 37) % 100 + 1));
         QCOMPARE(h.percentile(50), 50.5);
         QVERIFY(qFuzzyCompare(h.percentile(99), 99.01));
     }
@@ -53,7 +55,8 @@ private slots:
 
     void windowKeepsLatestObservations() {
         Histogram h(4);
-        for (double v : {1000.0, 1.0, 2.0, 3.0, 4.0}) h.observe(v); // 1000 falls out of the window
+        for (double v : {1000.0, 1.0, 2.0, 3.0, 4.0})
+            h.observe(v); // 1000 falls out of the window
         QCOMPARE(h.percentile(100), 4.0);
         QCOMPARE(h.percentile(50), 2.5);
         const HistogramSummary s = h.summary(); // count, sum and max cover everything

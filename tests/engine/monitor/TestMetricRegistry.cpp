@@ -1,12 +1,11 @@
 // MetricRegistry: metrics are created once per name, references stay valid, and concurrent updates
 // from many threads add up exactly.
 
-#include <thread>
-
-#include <QtTest>
-
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
+
+#include <QtTest>
+#include <thread>
 
 using namespace lathe;
 
@@ -45,7 +44,8 @@ private slots:
                     r.series("s" + std::to_string(i % 4), 16).append(i, t);
                 }
             });
-        for (auto& t : threads) t.join();
+        for (auto& t : threads)
+            t.join();
         QCOMPARE(r.counter("decoded").value(), int64_t(kThreads * kEach));
         const HistogramSummary s = r.histogram(metric::kItlMs).summary();
         QCOMPARE(s.count, int64_t(kThreads * kEach));

@@ -1,13 +1,11 @@
 // NVML telemetry: without the NVIDIA driver it reports "no GPU telemetry" and reads nothing; with it,
 // every GPU reports memory (used ≤ total) and the driver version.
 
-#include <dlfcn.h>
-
-#include <cmath>
+#include "monitor/NvmlTelemetry.h"
 
 #include <QtTest>
-
-#include "monitor/NvmlTelemetry.h"
+#include <cmath>
+#include <dlfcn.h>
 
 using namespace lathe;
 
@@ -34,11 +32,12 @@ private slots:
             QVERIFY(!r.name.empty());
             QVERIFY(r.memoryTotalBytes > 0);
             QVERIFY(r.memoryUsedBytes <= r.memoryTotalBytes);
-            if (!std::isnan(r.utilizationPercent)) QVERIFY(r.utilizationPercent >= 0 && r.utilizationPercent <= 100);
-            qInfo("%s: %.0f%% busy, %.2f/%.2f GiB, %.1f W, %.0f C, SM %.0f MHz (driver %s, CUDA %s)", r.name.c_str(),
-                  r.utilizationPercent, r.memoryUsedBytes / double(1 << 30), r.memoryTotalBytes / double(1 << 30),
-                  r.powerWatts, r.temperatureC, r.smClockMHz, nvml.driverVersion().c_str(),
-                  nvml.cudaDriverVersion().c_str());
+            if (!std::isnan(r.utilizationPercent))
+                QVERIFY(r.utilizationPercent >= 0 && r.utilizationPercent <= 100);
+            qInfo("%s: %.0f%% busy, %.2f/%.2f GiB, %.1f W, %.0f C, SM %.0f MHz (driver %s, CUDA %s)",
+                  r.name.c_str(), r.utilizationPercent, r.memoryUsedBytes / double(1 << 30),
+                  r.memoryTotalBytes / double(1 << 30), r.powerWatts, r.temperatureC, r.smClockMHz,
+                  nvml.driverVersion().c_str(), nvml.cudaDriverVersion().c_str());
         }
     }
 };

@@ -1,18 +1,16 @@
 // TelemetrySampler: RSS agrees with the kernel's VmRSS, CPU % integrates to the CPU time getrusage reports,
 // the sink receives every point, and a machine without NVML samples without error.
 
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <fstream>
-#include <thread>
-
-#include <QtTest>
-
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
 #include "monitor/TelemetrySampler.h"
+
+#include <QtTest>
+#include <atomic>
+#include <fstream>
+#include <sys/resource.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace lathe;
 
@@ -21,7 +19,8 @@ namespace {
 double rusageCpuSeconds() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + 1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+    return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           1e-6 * double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
 }
 
 // VmRSS from /proc/self/status (kB), an independent reading of what statm reports in pages.
@@ -59,7 +58,8 @@ private slots:
         sampler.start();
         std::thread burner([&] {
             volatile double x = 0;
-            while (burn) x = x + 1.0;
+            while (burn)
+                x = x + 1.0;
         });
         std::this_thread::sleep_for(std::chrono::milliseconds(1500));
         burn = false;
@@ -72,8 +72,10 @@ private slots:
         const auto cpu = registry.series(metric::kProcessCpuPercent).points();
         QVERIFY(rss.size() >= 5);
         QCOMPARE(cpu.size() + 1, rss.size()); // the first sample sets the CPU baseline
-        for (const TimePoint& p : rss) QVERIFY(p.value > 64.0 * (1 << 20));
-        QVERIFY2(std::abs(rss.back().value - rssNow) < 0.25 * rssNow, qPrintable(QString::number(rss.back().value)));
+        for (const TimePoint& p : rss)
+            QVERIFY(p.value > 64.0 * (1 << 20));
+        QVERIFY2(std::abs(rss.back().value - rssNow) < 0.25 * rssNow,
+                 qPrintable(QString::number(rss.back().value)));
         QCOMPARE(registry.gauge(metric::kProcessRssBytes).value(), rss.back().value);
 
         const double cores = std::thread::hardware_concurrency();
@@ -85,8 +87,9 @@ private slots:
         }
         // The samples cover a slightly shorter window than getrusage did.
         const double cpuSecondsUsed = cpuAfter - cpuBefore;
-        QVERIFY2(cpuSecondsSampled <= cpuSecondsUsed + 0.02 && cpuSecondsSampled >= 0.6 * cpuSecondsUsed - 0.05,
-                 qPrintable(QString("sampled %1 s, getrusage %2 s").arg(cpuSecondsSampled).arg(cpuSecondsUsed)));
+        QVERIFY2(
+            cpuSecondsSampled <= cpuSecondsUsed + 0.02 && cpuSecondsSampled >= 0.6 * cpuSecondsUsed - 0.05,
+            qPrintable(QString("sampled %1 s, getrusage %2 s").arg(cpuSecondsSampled).arg(cpuSecondsUsed)));
         QVERIFY(cpuSecondsUsed > 0.1); // the burner ran
 
         // Every recorded point went to the sink once (stop flushes the rest).
@@ -104,7 +107,8 @@ private slots:
         QVERIFY(!status.empty());
         if (!sampler.gpuTelemetryAvailable()) {
             QVERIFY(status.rfind("no GPU telemetry", 0) == 0);
-            for (const std::string& name : registry.seriesNames()) QVERIFY(name.rfind("gpu", 0) != 0);
+            for (const std::string& name : registry.seriesNames())
+                QVERIFY(name.rfind("gpu", 0) != 0);
         } else {
             QVERIFY(registry.series("gpu0.memory_total_bytes").size() == 2);
         }

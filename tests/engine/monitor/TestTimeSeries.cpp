@@ -1,8 +1,8 @@
 // TimeSeries: the ring buffer never grows beyond its capacity and returns the latest points in order.
 
-#include <QtTest>
-
 #include "monitor/TimeSeries.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -11,7 +11,8 @@ class TestTimeSeries : public QObject {
 private slots:
     void keepsAllUntilFull() {
         TimeSeries s(5);
-        for (int i = 0; i < 3; ++i) s.append(i, i * 10.0);
+        for (int i = 0; i < 3; ++i)
+            s.append(i, i * 10.0);
         const auto p = s.points();
         QCOMPARE(p.size(), size_t(3));
         QCOMPARE(p[2].t, 2.0);
@@ -20,7 +21,8 @@ private slots:
 
     void dropsOldestBeyondCapacity() {
         TimeSeries s(5);
-        for (int i = 0; i < 23; ++i) s.append(i, i * 10.0);
+        for (int i = 0; i < 23; ++i)
+            s.append(i, i * 10.0);
         QCOMPARE(s.size(), size_t(5));
         QCOMPARE(s.totalAppended(), int64_t(23));
         const auto p = s.points();
@@ -39,9 +41,11 @@ private slots:
         std::vector<std::thread> writers;
         for (int w = 0; w < 4; ++w)
             writers.emplace_back([&s] {
-                for (int i = 0; i < 10000; ++i) s.append(i, 1.0);
+                for (int i = 0; i < 10000; ++i)
+                    s.append(i, 1.0);
             });
-        for (auto& t : writers) t.join();
+        for (auto& t : writers)
+            t.join();
         QCOMPARE(s.size(), size_t(100));
         QCOMPARE(s.totalAppended(), int64_t(40000));
     }

@@ -3,15 +3,13 @@
 //   lathe_store_writer DB forever          write until killed
 //   lathe_store_writer DB count N          write N rounds and exit 0 (exit 3 on any error)
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <string>
-
-#include <fmt/format.h>
-
 #include "core/Error.h"
 #include "store/RunStore.h"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <string>
+#include <unistd.h>
 
 using namespace lathe;
 
@@ -24,12 +22,14 @@ void report(const std::string& line) {
 }
 
 void writeRound(RunStore& store, int64_t model, int round) {
-    const int64_t run = store.beginRun(RunKind::Bench, model, {{"round", round}, {"pid", getpid()}}, {{"writer", true}});
+    const int64_t run =
+        store.beginRun(RunKind::Bench, model, {{"round", round}, {"pid", getpid()}}, {{"writer", true}});
     report(fmt::format("run {}", run));
     int64_t samples = 0;
     for (int batch = 0; batch < 3; ++batch) {
         std::vector<RunSample> points;
-        for (int i = 0; i < 40; ++i) points.push_back({"rss", double(samples + i), double(round)});
+        for (int i = 0; i < 40; ++i)
+            points.push_back({"rss", double(samples + i), double(round)});
         store.appendSamples(run, points);
         samples += int64_t(points.size());
         report(fmt::format("samples {} {}", run, samples));
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
         report(fmt::format("model {}", modelId));
         const bool forever = std::string(argv[2]) == "forever";
         const int rounds = forever ? 0 : std::stoi(argv[3]);
-        for (int round = 0; forever || round < rounds; ++round) writeRound(*store, modelId, round);
+        for (int round = 0; forever || round < rounds; ++round)
+            writeRound(*store, modelId, round);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "writer %d: %s\n", int(getpid()), e.what());

@@ -1,16 +1,15 @@
 // RunStore on temporary databases: every table round-trips, queries page and filter, foreign keys hold,
 // runs cut off by a dead process become 'interrupted'.
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <QtTest>
-#include <SQLiteCpp/Database.h>
-
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "store/RunStore.h"
 #include "store/Transaction.h"
+
+#include <QtTest>
+#include <SQLiteCpp/Database.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 using namespace lathe;
 
@@ -62,7 +61,8 @@ private slots:
         QCOMPARE(m->summary.at("hidden").get<int>(), 576);
         QCOMPARE(store->listModels().size(), size_t(1));
 
-        const int64_t variant = store->registerVariant(id, "/out/a-q4.gguf", {{"method", "rtn"}, {"bits", 4}});
+        const int64_t variant =
+            store->registerVariant(id, "/out/a-q4.gguf", {{"method", "rtn"}, {"bits", 4}});
         const auto v = store->getVariant(variant);
         QVERIFY(v);
         QCOMPARE(v->modelId, id);
@@ -93,7 +93,8 @@ private slots:
         QVERIFY(!r->endedMs);
 
         store->addMetric(run, {"decode_tokens_per_s", 41.5, "tok/s"});
-        const std::vector<RunMetric> more = {{"ttft_ms", 12.25, "ms"}, {"decode_tokens_per_s", 42.0, "tok/s"}};
+        const std::vector<RunMetric> more = {{"ttft_ms", 12.25, "ms"},
+                                             {"decode_tokens_per_s", 42.0, "tok/s"}};
         store->addMetrics(run, more); // replaces the metric of the same name
         const auto metrics = store->metrics(run);
         QCOMPARE(metrics.size(), size_t(2));
@@ -126,7 +127,8 @@ private slots:
         QCOMPARE(r->status, RunStatus::Failed);
         QCOMPARE(r->error, std::string("out of memory at layer 3"));
         QVERIFY(r->endedMs && *r->endedMs >= r->startedMs);
-        QCOMPARE(categoryOf([&] { store->finishRun(run + 99, RunStatus::Done); }), ErrorCategory::InvalidArgument);
+        QCOMPARE(categoryOf([&] { store->finishRun(run + 99, RunStatus::Done); }),
+                 ErrorCategory::InvalidArgument);
 
         store->deleteRun(run); // samples and metrics go with it
         QVERIFY(!store->getRun(run));
@@ -164,7 +166,8 @@ private slots:
         q.limit = 25;
         auto page = store->listRuns(q);
         QCOMPARE(page.size(), size_t(25));
-        for (int i = 0; i < 25; ++i) QCOMPARE(page[i].id, ids[100 + i]);
+        for (int i = 0; i < 25; ++i)
+            QCOMPARE(page[i].id, ids[100 + i]);
         QCOMPARE(page[0].config.at("i").get<int>(), 100);
 
         q = {};
@@ -198,7 +201,8 @@ private slots:
     void compareRunsShowsConfigDifferencesAndMetrics() {
         test::TempDir dir;
         auto store = RunStore::open(dir.file("lathe.db"));
-        const int64_t a = store->beginRun(RunKind::Bench, std::nullopt, {{"threads", 1}, {"n", 128}, {"only_a", true}}, {});
+        const int64_t a =
+            store->beginRun(RunKind::Bench, std::nullopt, {{"threads", 1}, {"n", 128}, {"only_a", true}}, {});
         const int64_t b = store->beginRun(RunKind::Bench, std::nullopt, {{"threads", 2}, {"n", 128}}, {});
         store->addMetrics(a, std::vector<RunMetric>{{"tg_tokens_per_s", 10, "tok/s"}, {"only_a", 1, ""}});
         store->addMetrics(b, std::vector<RunMetric>{{"tg_tokens_per_s", 19, "tok/s"}});
@@ -253,13 +257,15 @@ private slots:
         store->deleteChat(chat); // cascades to its messages
         QVERIFY(!store->getChat(chat));
         QCOMPARE(countRows(store->path(), "SELECT count(*) FROM messages"), int64_t(0));
-        QCOMPARE(categoryOf([&] { store->updateMessage(reply, "x", {}, true); }), ErrorCategory::InvalidArgument);
+        QCOMPARE(categoryOf([&] { store->updateMessage(reply, "x", {}, true); }),
+                 ErrorCategory::InvalidArgument);
     }
 
     void foreignKeysHold() {
         test::TempDir dir;
         auto store = RunStore::open(dir.file("lathe.db"));
-        QCOMPARE(categoryOf([&] { store->beginRun(RunKind::Eval, 12345, {}, {}); }), ErrorCategory::InvalidArgument);
+        QCOMPARE(categoryOf([&] { store->beginRun(RunKind::Eval, 12345, {}, {}); }),
+                 ErrorCategory::InvalidArgument);
         QCOMPARE(categoryOf([&] { store->addMessage(777, "user", "hi"); }), ErrorCategory::InvalidArgument);
         QCOMPARE(categoryOf([&] { store->registerVariant(99, "/v", {}); }), ErrorCategory::InvalidArgument);
         QCOMPARE(categoryOf([&] { store->addMetric(555, {"x", 1, ""}); }), ErrorCategory::InvalidArgument);

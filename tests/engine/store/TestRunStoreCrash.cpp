@@ -3,21 +3,19 @@
 // After each kill: integrity_check is ok, everything the child reported is there, and opening the
 // store marks the cut-off run 'interrupted'.
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <map>
-#include <random>
-#include <set>
-#include <sstream>
-#include <thread>
+#include "TestSupport.h"
+#include "store/RunStore.h"
 
 #include <QtTest>
 #include <SQLiteCpp/Database.h>
-
-#include "TestSupport.h"
-#include "store/RunStore.h"
+#include <map>
+#include <random>
+#include <set>
+#include <signal.h>
+#include <sstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 using namespace lathe;
 
@@ -40,7 +38,8 @@ Child spawnWriter(const std::vector<std::string>& args) {
         std::string exe = LATHE_STORE_WRITER;
         argv.push_back(exe.data());
         std::vector<std::string> copy = args;
-        for (std::string& a : copy) argv.push_back(a.data());
+        for (std::string& a : copy)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
         execv(exe.c_str(), argv.data());
         _exit(127);
@@ -52,7 +51,8 @@ Child spawnWriter(const std::vector<std::string>& args) {
 std::string readAll(int fd) {
     std::string text;
     char buffer[4096];
-    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, size_t(n));
+    for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;)
+        text.append(buffer, size_t(n));
     close(fd);
     return text;
 }
@@ -69,12 +69,18 @@ void parseReport(const std::string& text, Reported& r) {
     std::string word;
     int64_t id = 0, value = 0;
     while (in >> word >> id) {
-        if (word == "run") r.runs.insert(id);
-        else if (word == "done") r.doneRuns.insert(id);
-        else if (word == "chat") r.chats.insert(id);
-        else if (word == "samples" && in >> value) r.samples[id] = value;
-        else if (word == "message" && in >> value) r.messageLengths[id] = size_t(value);
-        else if (word == "metric" && in >> value) continue;
+        if (word == "run")
+            r.runs.insert(id);
+        else if (word == "done")
+            r.doneRuns.insert(id);
+        else if (word == "chat")
+            r.chats.insert(id);
+        else if (word == "samples" && in >> value)
+            r.samples[id] = value;
+        else if (word == "message" && in >> value)
+            r.messageLengths[id] = size_t(value);
+        else if (word == "metric" && in >> value)
+            continue;
     }
 }
 
@@ -118,26 +124,32 @@ private slots:
                          runStatusName(record->status));
                 if (record->status == RunStatus::Interrupted) ++cutOffRuns;
             }
-            QCOMPARE(store->countRuns({RunKind::Bench, std::nullopt, RunStatus::Running, std::nullopt, std::nullopt}),
+            QCOMPARE(store->countRuns(
+                         {RunKind::Bench, std::nullopt, RunStatus::Running, std::nullopt, std::nullopt}),
                      int64_t(0));
             // Everything ever reported is still there (later kills did not lose earlier commits).
-            for (int64_t run : all.runs) QVERIFY(store->getRun(run));
-            for (int64_t run : all.doneRuns) QCOMPARE(store->getRun(run)->status, RunStatus::Done);
-            for (int64_t chat : all.chats) QVERIFY(store->getChat(chat));
-            for (const auto& [run, count] : all.samples) QVERIFY(store->countSamples(run, "rss") >= count);
+            for (int64_t run : all.runs)
+                QVERIFY(store->getRun(run));
+            for (int64_t run : all.doneRuns)
+                QCOMPARE(store->getRun(run)->status, RunStatus::Done);
+            for (int64_t chat : all.chats)
+                QVERIFY(store->getChat(chat));
+            for (const auto& [run, count] : all.samples)
+                QVERIFY(store->countSamples(run, "rss") >= count);
             if (kill % 10 == 9 || kill == kKills - 1) {
                 // Message content check by chat (messages are read per chat).
                 std::map<int64_t, std::string> contents;
                 for (int64_t chat : all.chats)
-                    for (const MessageRecord& m : store->messages(chat)) contents[m.id] = m.content;
+                    for (const MessageRecord& m : store->messages(chat))
+                        contents[m.id] = m.content;
                 for (const auto& [message, length] : all.messageLengths) {
                     QVERIFY(contents.count(message));
                     QVERIFY(contents[message].size() >= length);
                 }
             }
         }
-        qInfo("%d kills, %zu runs reported, %zu finished, %d cut off and marked interrupted", kKills, all.runs.size(),
-              all.doneRuns.size(), cutOffRuns);
+        qInfo("%d kills, %zu runs reported, %zu finished, %d cut off and marked interrupted", kKills,
+              all.runs.size(), all.doneRuns.size(), cutOffRuns);
         QVERIFY(cutOffRuns > 0);
         QVERIFY(!all.doneRuns.empty());
     }

@@ -2,14 +2,13 @@
 // on, and every row committed before the failure is still there. Uses a small tmpfs where this process
 // may mount one (root in a container); otherwise PRAGMA max_page_count stands in for the full disk.
 
-#include <sys/mount.h>
-#include <unistd.h>
-
-#include <QtTest>
-
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "store/RunStore.h"
+
+#include <QtTest>
+#include <sys/mount.h>
+#include <unistd.h>
 
 using namespace lathe;
 
@@ -49,7 +48,8 @@ Error captureError(const std::function<void()>& f) {
 int64_t fillUntilFull(RunStore& store, int64_t run, Error& failure) {
     int64_t committed = 0;
     std::vector<RunSample> batch;
-    for (int i = 0; i < 500; ++i) batch.push_back({"padding.series.with.a.long.name", double(i), 1.0 * i});
+    for (int i = 0; i < 500; ++i)
+        batch.push_back({"padding.series.with.a.long.name", double(i), 1.0 * i});
     for (int round = 0; round < 100000; ++round) {
         try {
             store.appendSamples(run, batch);
@@ -105,7 +105,8 @@ private slots:
         test::TempDir dir;
         TinyTmpfs disk(dir.file("disk"), "4m");
         if (!disk.mounted() && geteuid() == 0)
-            QSKIP("root ignores file permissions and no tmpfs can be mounted here to make a read-only file system");
+            QSKIP("root ignores file permissions and no tmpfs can be mounted here to make a read-only file "
+                  "system");
         const auto folder = disk.mounted() ? dir.file("disk") : dir.file("plain");
         const auto path = folder / "lathe.db";
         int64_t chat = 0;
@@ -114,8 +115,11 @@ private slots:
             chat = store->createChat("written before");
             store->addMessage(chat, "user", "still here");
         }
-        if (disk.mounted()) QVERIFY(disk.setReadOnly(true));
-        else std::filesystem::permissions(folder, std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
+        if (disk.mounted())
+            QVERIFY(disk.setReadOnly(true));
+        else
+            std::filesystem::permissions(folder, std::filesystem::perms::owner_read |
+                                                     std::filesystem::perms::owner_exec);
 
         // Either the store opens for reading (and refuses writes) or it refuses to open; both with Io.
         std::unique_ptr<RunStore> store;
@@ -125,15 +129,19 @@ private slots:
             QCOMPARE(store->messages(chat).at(0).content, std::string("still here"));
             const Error writeError = captureError([&] { store->createChat("refused"); });
             QCOMPARE(writeError.category(), ErrorCategory::Io);
-            QVERIFY2(std::string(writeError.what()).find("read-only") != std::string::npos, writeError.what());
+            QVERIFY2(std::string(writeError.what()).find("read-only") != std::string::npos,
+                     writeError.what());
             store.reset();
         } else {
             QCOMPARE(openError.category(), ErrorCategory::Io);
-            QVERIFY2(std::string(openError.what()).find(path.string()) != std::string::npos, openError.what());
+            QVERIFY2(std::string(openError.what()).find(path.string()) != std::string::npos,
+                     openError.what());
         }
 
-        if (disk.mounted()) QVERIFY(disk.setReadOnly(false));
-        else std::filesystem::permissions(folder, std::filesystem::perms::owner_all);
+        if (disk.mounted())
+            QVERIFY(disk.setReadOnly(false));
+        else
+            std::filesystem::permissions(folder, std::filesystem::perms::owner_all);
         auto writable = RunStore::open(path);
         QCOMPARE(writable->messages(chat).at(0).content, std::string("still here"));
         QVERIFY(writable->createChat("after") > chat);

@@ -1,13 +1,13 @@
 // Migrations: a database created at every earlier schema version, filled with rows, opens at the
 // current version with all its rows intact; a database from a newer Lathe is refused.
 
-#include <QtTest>
-#include <SQLiteCpp/Database.h>
-
 #include "TestSupport.h"
 #include "core/Error.h"
 #include "store/RunStore.h"
 #include "store/Schema.h"
+
+#include <QtTest>
+#include <SQLiteCpp/Database.h>
 
 using namespace lathe;
 
@@ -73,7 +73,8 @@ class TestSchema : public QObject {
 private slots:
     void versionsAreConsecutive() {
         int expected = 1;
-        for (const Migration& m : schemaMigrations()) QCOMPARE(m.version, expected++);
+        for (const Migration& m : schemaMigrations())
+            QCOMPARE(m.version, expected++);
         QCOMPARE(currentSchemaVersion(), expected - 1);
     }
 

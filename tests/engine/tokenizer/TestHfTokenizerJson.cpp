@@ -1,9 +1,9 @@
-#include <QtTest>
-
 #include "core/Error.h"
 #include "tokenizer/ChatTemplate.h"
 #include "tokenizer/HfTokenizerJson.h"
 #include "tokenizer/Tokenizer.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -63,13 +63,18 @@ private slots:
 
     void encodesWithHandComputedIds() {
         const Tokenizer t(tokenizerSpecFromHuggingFace(kTokenizerJson, kConfigJson));
-        // "hi hi!": words "hi", " hi", "!" -> merges "h i"; "Ġ h" then "Ġh i".
-        QCOMPARE(t.encode("hi hi!", false, false), Ids({8, 10, 11}));
+        // "hi hi!": words "hi", " hi", "!". In "Ġ h i" rank 0 "h i" wins over rank 1 "Ġ h", and
+        // "Ġ hi" has no merge, so " hi" is two tokens.
+        QCOMPARE(t.encode("hi hi!", false, false), Ids({8, 5, 8, 11}));
+        // " h" alone takes "Ġ h" (rank 1).
+        QCOMPARE(t.encode(" h", false, false), Ids({9}));
         // Digits are split one by one; "12" is no single token anyway, "21" neither.
         QCOMPARE(t.encode("h12", false, false), Ids({3, 6, 7}));
         QCOMPARE(t.encode("<|im_start|>hi<tool>", false, true), Ids({1, 8, 12}));
-        QCOMPARE(t.encode("<|im_start|>", false, false), Ids({}));
+        // As plain text only the "i" of "im_start" has a token.
+        QCOMPARE(t.encode("<|im_start|>", false, false), Ids({4}));
         QCOMPARE(t.decode(Ids({1, 8, 10, 2}), false), std::string("hi hi"));
+        QCOMPARE(t.decode(Ids({1, 8, 10, 2}), true), std::string("<|im_start|>hi hi<|im_end|>"));
         QVERIFY(t.isEndOfGeneration(2));
     }
 

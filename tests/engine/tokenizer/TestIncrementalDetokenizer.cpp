@@ -1,11 +1,10 @@
-#include <QtTest>
-
-#include <random>
-
 #include "tokenizer/ByteLevel.h"
 #include "tokenizer/IncrementalDetokenizer.h"
 #include "tokenizer/Tokenizer.h"
 #include "tokenizer/Utf8.h"
+
+#include <QtTest>
+#include <random>
 
 using namespace lathe;
 
@@ -16,10 +15,12 @@ namespace {
 TokenizerSpec byteSpec() {
     TokenizerSpec spec;
     spec.preTokenizer = "gpt2";
-    for (int b = 0; b < 256; ++b) spec.tokens.push_back(byte_level::byteToText(uint8_t(b)));
+    for (int b = 0; b < 256; ++b)
+        spec.tokens.push_back(byte_level::byteToText(uint8_t(b)));
     spec.tokens.push_back("<|im_end|>");
     spec.tokens.push_back(byte_level::encode("\xF0\x9F"));
-    spec.tokens.push_back(byte_level::encode("\x98\x80" "A"));
+    spec.tokens.push_back(byte_level::encode("\x98\x80"
+                                             "A"));
     spec.types.assign(spec.tokens.size(), TokenType::Normal);
     spec.types[256] = TokenType::Control;
     return spec;
@@ -41,7 +42,8 @@ private slots:
         QCOMPARE(d.push(0x80), std::string("\xF0\x9F\x98\x80")); // 😀
         QCOMPARE(d.flush(), std::string());
         QCOMPARE(d.push(257), std::string());
-        QCOMPARE(d.push(258), std::string("\xF0\x9F\x98\x80" "A"));
+        QCOMPARE(d.push(258), std::string("\xF0\x9F\x98\x80"
+                                          "A"));
     }
 
     void cjkAndZwjSequences() {
@@ -60,14 +62,14 @@ private slots:
     void invalidBytesBecomeReplacementCharacters() {
         const Tokenizer t(byteSpec());
         IncrementalDetokenizer d(t);
-        QCOMPARE(d.push(0xFF), kFffd);               // can never start a sequence
-        QCOMPARE(d.push(0xE4), std::string());       // might still complete
-        QCOMPARE(d.push('A'), kFffd + "A");          // it did not
+        QCOMPARE(d.push(0xFF), kFffd);         // can never start a sequence
+        QCOMPARE(d.push(0xE4), std::string()); // might still complete
+        QCOMPARE(d.push('A'), kFffd + "A");    // it did not
         QCOMPARE(d.push(0xED), std::string());
-        QCOMPARE(d.push(0xA0), kFffd + kFffd);       // ED A0 would be a surrogate: two ill-formed parts
+        QCOMPARE(d.push(0xA0), kFffd + kFffd); // ED A0 would be a surrogate: two ill-formed parts
         QCOMPARE(d.push(0xF0), std::string());
         QCOMPARE(d.push(0x9F), std::string());
-        QCOMPARE(d.flush(), kFffd);                  // an unfinished sequence is one replacement
+        QCOMPARE(d.flush(), kFffd); // an unfinished sequence is one replacement
         QCOMPARE(d.flush(), std::string());
     }
 
@@ -89,7 +91,10 @@ private slots:
             const int n = int(rng() % 40);
             for (int i = 0; i < n; ++i) {
                 // Mostly well-formed multi-byte text with some stray bytes mixed in.
-                const int id = rng() % 4 == 0 ? int(rng() % 256) : int(std::string("\xE4\xB8\xAD\xF0\x9F\x98\x80a")[rng() % 8] & 0xFF);
+                const int id = rng() % 4 == 0 ? int(rng() % 256)
+                                              : int(std::string("\xE4\xB8\xAD\xF0\x9F\x98\x80"
+                                                                "a")[rng() % 8] &
+                                                    0xFF);
                 all += t.tokenBytes(id);
                 const std::string piece = d.push(id);
                 QVERIFY(utf8::isValid(piece));

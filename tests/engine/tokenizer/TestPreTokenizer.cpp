@@ -1,7 +1,7 @@
-#include <QtTest>
-
 #include "core/Error.h"
 #include "tokenizer/PreTokenizer.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -11,7 +11,8 @@ namespace {
 std::vector<std::string> split(const char* name, std::string_view text) {
     const PreTokenizer pre(name);
     std::vector<std::string> out;
-    for (auto piece : pre.split(text)) out.emplace_back(piece);
+    for (auto piece : pre.split(text))
+        out.emplace_back(piece);
     return out;
 }
 
@@ -32,7 +33,8 @@ private slots:
 
     void smollmSplitsDigitsFirst() {
         // Pass 1 (\p{N}) cuts every digit out; pass 2 (GPT-2) splits the rest piece by piece.
-        QCOMPARE(split("smollm", "abc123def 4567"), Words({"abc", "1", "2", "3", "def", " ", "4", "5", "6", "7"}));
+        QCOMPARE(split("smollm", "abc123def 4567"),
+                 Words({"abc", "1", "2", "3", "def", " ", "4", "5", "6", "7"}));
         QCOMPARE(split("smollm", "x ١٢"), Words({"x", " ", "١", "٢"})); // Arabic-Indic digits are \p{N}
     }
 
@@ -46,7 +48,9 @@ private slots:
 
     void nextLineIsWhitespaceAsInLlamaCpp() {
         // U+0085 is White_Space: one stays for \s+(?!\S), the other is a whitespace run of its own.
-        QCOMPARE(split("gpt2", "a\xC2\x85\xC2\x85" "b"), Words({"a", "\xC2\x85", "\xC2\x85", "b"}));
+        QCOMPARE(split("gpt2", "a\xC2\x85\xC2\x85"
+                               "b"),
+                 Words({"a", "\xC2\x85", "\xC2\x85", "b"}));
     }
 
     void unknownNameIsUnsupported() {

@@ -1,9 +1,8 @@
-#include <QtTest>
-
-#include <fmt/format.h>
-
 #include "core/Error.h"
 #include "tokenizer/Tokenizer.h"
+
+#include <QtTest>
+#include <fmt/format.h>
 
 using namespace lathe;
 

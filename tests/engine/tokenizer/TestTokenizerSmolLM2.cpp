@@ -1,12 +1,11 @@
-#include <QtTest>
-
-#include <nlohmann/json.hpp>
-
 #include "TestSupport.h"
 #include "io/ModelFiles.h"
 #include "tokenizer/ByteLevel.h"
 #include "tokenizer/ChatTemplate.h"
 #include "tokenizer/Tokenizer.h"
+
+#include <QtTest>
+#include <nlohmann/json.hpp>
 
 using namespace lathe;
 
@@ -20,7 +19,8 @@ private:
 
     static std::string fromHex(const std::string& hex) {
         std::string out;
-        for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(char(std::stoi(hex.substr(i, 2), nullptr, 16)));
+        for (size_t i = 0; i + 1 < hex.size(); i += 2)
+            out.push_back(char(std::stoi(hex.substr(i, 2), nullptr, 16)));
         return out;
     }
 
@@ -82,9 +82,10 @@ private slots:
         QCOMPARE(chat.family(), ChatTemplateFamily::ChatML);
         QCOMPARE(chat.defaultSystemPrompt().value_or(""),
                  std::string("You are a helpful AI assistant named SmolLM, trained by Hugging Face"));
-        QCOMPARE(chat.apply({{"user", "Hi"}}, true),
-                 std::string("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-                             "Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
+        QCOMPARE(
+            chat.apply({{"user", "Hi"}}, true),
+            std::string("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
+                        "Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"));
     }
 };
 
