@@ -34,7 +34,7 @@ QPushButton[accent="true"]:disabled { background: #a9bfec; border-color: #a9bfec
 QPushButton[danger="true"] { color: #c62828; }
 QToolButton { border: none; padding: 3px 6px; border-radius: 4px; color: #6a737d; }
 QToolButton:hover { background: #e9ecf0; color: #1f2328; }
-QLineEdit, QPlainTextEdit, QSpinBox, QDoubleSpinBox, QComboBox { border: 1px solid #c9ced6; border-radius: 5px; padding: 4px 6px; background: #ffffff; }
+QLineEdit, QPlainTextEdit { border: 1px solid #c9ced6; border-radius: 5px; padding: 4px 6px; background: #ffffff; }
 QLineEdit:focus, QPlainTextEdit:focus { border: 1px solid #3b6fd8; }
 QTableView, QListView { background: #ffffff; border: 1px solid #dfe3e8; border-radius: 6px; selection-background-color: #dce6fb; selection-color: #1f2328; alternate-background-color: #f8f9fb; }
 QListView#chatList::item, QListView#modelList::item { padding: 8px 6px; }

@@ -10,17 +10,6 @@
 
 namespace lathe::cli {
 
-inline const char* stopReasonName(StopReason reason) {
-    switch (reason) {
-    case StopReason::EndOfGeneration: return "end_of_generation";
-    case StopReason::StopString: return "stop_string";
-    case StopReason::MaxTokens: return "max_tokens";
-    case StopReason::Cancelled: return "cancelled";
-    case StopReason::ContextFull: return "context_full";
-    }
-    return "unknown";
-}
-
 inline std::string timingLine(const GenerationResult& r) {
     const GenerationTimings& t = r.timings;
     return fmt::format("[{} prompt tokens ({} reused) at {:.1f} tok/s, TTFT {:.0f} ms, {} tokens at {:.1f} tok/s, stop: {}]",

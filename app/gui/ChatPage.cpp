@@ -10,6 +10,7 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
+#include <QStackedWidget>
 #include <QSplitter>
 #include <QTimer>
 #include <QVBoxLayout>
@@ -20,6 +21,7 @@
 #include "store/RunStore.h"
 #include "widgets/ChatInput.h"
 #include "widgets/ChatView.h"
+#include "widgets/EmptyState.h"
 #include "widgets/Theme.h"
 
 namespace lathe::gui {
@@ -81,7 +83,11 @@ ChatPage::ChatPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     chatListView_->setModel(chats_);
     chatListView_->setContextMenuPolicy(Qt::CustomContextMenu);
     chatListView_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    leftLayout->addWidget(chatListView_, 1);
+    listStack_ = new QStackedWidget(left);
+    listStack_->addWidget(chatListView_);
+    listEmpty_ = new widgets::EmptyState(listStack_);
+    listStack_->addWidget(listEmpty_);
+    leftLayout->addWidget(listStack_, 1);
     auto* listHint = new QLabel(tr("Right-click a chat to rename or delete it."), left);
     listHint->setWordWrap(true);
     widgets::setRole(listHint, "stat");
@@ -187,6 +193,13 @@ void ChatPage::refreshChats() {
         emit statusMessage(tr("Could not read chats: %1").arg(QString::fromStdString(e.what())));
     }
     chats_->setChats(std::move(chats));
+    if (chats_->rowCount() == 0)
+        listEmpty_->setContent(search_->text().isEmpty() ? tr("No chats yet") : tr("No chats match"),
+                               search_->text().isEmpty() ? tr("Your conversations are kept here. Send a message to "
+                                                              "start one.")
+                                                         : tr("Nothing in titles or messages matches \"%1\".")
+                                                               .arg(search_->text()));
+    listStack_->setCurrentIndex(chats_->rowCount() == 0 ? 1 : 0);
     const int row = chats_->rowOfId(chatId_);
     chatListView_->setCurrentIndex(row >= 0 ? chats_->index(row) : QModelIndex());
 }
@@ -229,8 +242,8 @@ void ChatPage::openChat(int64_t chatId) {
         messageIds_.append(m.id);
         if (m.role != "assistant") continue;
         if (!m.complete) {
-            view_->setStats(index, tr("Interrupted: the app stopped while this reply was streaming (%n token(s) kept)",
-                                      nullptr, int(m.stats.tokenCount)));
+            view_->setStats(index, tr("Interrupted: the app stopped while this reply was streaming; the text saved "
+                                      "until then is kept"));
         } else if (m.stats.tokenCount > 0) {
             view_->setStats(index, ChatView::formatStats(m.stats.ttftMs, m.stats.tokensPerSecond, m.stats.tokenCount));
         }

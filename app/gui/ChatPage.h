@@ -13,11 +13,13 @@ class QLabel;
 class QLineEdit;
 class QListView;
 class QPushButton;
+class QStackedWidget;
 class QTimer;
 
 namespace lathe::widgets {
 class ChatInput;
 class ChatView;
+class EmptyState;
 }
 
 namespace lathe::gui {
@@ -65,6 +67,8 @@ private:
     AppContext& context_;
     ChatListModel* chats_;
     QListView* chatListView_;
+    QStackedWidget* listStack_;
+    widgets::EmptyState* listEmpty_;
     QLineEdit* search_;
     QTimer* searchDelay_;
     QLabel* title_;

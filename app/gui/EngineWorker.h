@@ -21,6 +21,7 @@
 #include "Benchmark.h"
 #include "core/Cancel.h"
 #include "decode/Generator.h"
+#include "store/RunRecords.h"
 #include "tokenizer/ChatTemplate.h"
 
 namespace lathe {

@@ -221,7 +221,7 @@ void MainWindow::onModelLoaded(const LoadedModel& model) {
     loadingModelId_.reset();
     const int64_t id = activeModelId_.value_or(0);
     modelLabel_->setText(tr("Model: %1").arg(model.name));
-    deviceLabel_->setText(tr("Device: %1 · %n thread(s)", nullptr, model.threads).arg(model.device.toUpper()));
+    deviceLabel_->setText(tr("Device: %1 · %2 threads").arg(model.device.toUpper()).arg(model.threads));
     chatPage_->setActiveModel(id, model.name, model.chatTemplate);
     modelsPage_->setActiveModel(id);
     QSettings().setValue("engine/lastModelPath", model.path);

@@ -280,7 +280,8 @@ void ModelsPage::refresh() {
     std::erase_if(models, [&](const ModelRecord& m) { return hidden.contains(QString::fromStdString(m.path)); });
     model_->setModels(std::move(models));
     subtitle_->setText(model_->rowCount() == 0 ? tr("The library is empty")
-                                               : tr("%n model(s) in the library", nullptr, model_->rowCount()));
+                                               : model_->rowCount() == 1 ? tr("1 model in the library")
+                                                                          : tr("%1 models in the library").arg(model_->rowCount()));
     if (selected) selectModel(*selected);
     if (!selectedModelId() && model_->rowCount() > 0) list_->setCurrentIndex(model_->index(0));
     showCard();
@@ -340,10 +341,11 @@ void ModelsPage::showCard() {
             const double params = info.value("parameters", 0.0);
             const double share = m->parameterCount ? 100.0 * params / double(m->parameterCount) : 0;
             tensors_->addRow(QString::fromStdString(type).toUpper(),
-                             tr("%1 tensors · %2 parameters (%3 %)")
+                             tr("%1 tensor%4 · %2 parameters (%3 %)")
                                  .arg(info.value("tensors", 0))
                                  .arg(humanCount(params))
-                                 .arg(share, 0, 'f', 1));
+                                 .arg(share, 0, 'f', 1)
+                                 .arg(info.value("tensors", 0) == 1 ? "" : "s"));
         }
     }
     if (tensors_->rowCount() == 0) tensors_->addRow(tr("—"), tr("no tensor information"));

@@ -216,7 +216,7 @@ void RunsPage::refresh() {
     }
     const int count = int(rows.size());
     model_->setRows(std::move(rows));
-    subtitle_->setText(count == 0 ? tr("No runs recorded yet") : tr("%n run(s)", nullptr, count));
+    subtitle_->setText(count == 0 ? tr("No runs recorded yet") : count == 1 ? tr("1 run") : tr("%1 runs").arg(count));
     tableStack_->setCurrentIndex(count == 0 ? 1 : 0);
     table_->resizeColumnsToContents();
     table_->horizontalHeader()->setSectionResizeMode(RunTableModel::Model, QHeaderView::Stretch);
@@ -330,7 +330,7 @@ bool RunsPage::exportTo(const QString& path, bool json) {
         emit statusMessage(tr("Could not write %1: %2").arg(path, file.errorString()));
         return false;
     }
-    emit statusMessage(tr("Exported %n run(s) to %1", nullptr, int(model_->rows().size())).arg(path));
+    emit statusMessage(tr("Exported %1 runs to %2").arg(model_->rows().size()).arg(path));
     return true;
 }
 

@@ -36,6 +36,9 @@ enum class StopReason {
     Cancelled,       // the cancel token fired or the callback returned false
     ContextFull,     // the KV cache or the model's context length has no room for another token
 };
+// Stable text names ("end_of_generation", "stop_string", ...) for CLI output and the run store.
+const char* stopReasonName(StopReason reason);
+
 
 struct GenerationTimings {
     int promptTokens = 0;
