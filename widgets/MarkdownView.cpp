@@ -59,7 +59,8 @@ void MarkdownView::styleCodeBlocks() {
         cursor.setBlockFormat(code);
         cursor.movePosition(QTextCursor::EndOfBlock, QTextCursor::KeepAnchor);
         QTextCharFormat chars;
-        chars.setFont(mono);
+        chars.setFontFamilies({mono.family(), QStringLiteral("DejaVu Sans Mono"), QStringLiteral("monospace")});
+        chars.setFontFixedPitch(true);
         chars.setFontPointSize(font().pointSizeF() * 0.95);
         cursor.mergeCharFormat(chars);
     }

@@ -5,6 +5,10 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/Paths.h"
+#include "core/ThreadPool.h"
+#include "workbench/RunRecorder.h"
+
 namespace lathe::cli {
 
 SessionOptions sessionOptions(const CommonFlags& flags, int contextTokens) {
@@ -27,6 +31,30 @@ std::unique_ptr<Session> openSession(const std::string& modelPath, const Session
         };
     }
     return Session::open(modelPath, options, progress);
+}
+
+nlohmann::json runConfig(const CommonFlags& flags, const std::string& verb, const std::string& model,
+                         int contextTokens, const GenerationRequest& request) {
+    nlohmann::json config = generationConfig(request);
+    config["verb"] = verb;
+    config["model"] = std::filesystem::absolute(model).string();
+    config["device"] = flags.device;
+    config["threads"] = flags.threads > 0 ? flags.threads : ThreadPool::hardwareThreads();
+    config["context"] = contextTokens;
+    return config;
+}
+
+std::filesystem::path storePath(const CommonFlags& flags) {
+    return flags.db.empty() ? userDataDir() / "lathe.db" : std::filesystem::path(flags.db);
+}
+
+std::unique_ptr<RunStore> openStoreForRecording(const CommonFlags& flags) {
+    try {
+        return RunStore::open(storePath(flags));
+    } catch (const Error& e) {
+        std::fprintf(stderr, "lathe-cli: warning: this run is not recorded: %s\n", e.what());
+        return nullptr;
+    }
 }
 
 void printJson(const nlohmann::json& value) {

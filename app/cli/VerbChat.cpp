@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "GenerationReport.h"
+#include "RecordedRun.h"
 #include "SamplingFlags.h"
 #include "Verbs.h"
 
@@ -38,6 +39,10 @@ VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags) {
         const GenerationRequest request = args->sampling.request();
         std::unique_ptr<Session> session = openSession(args->model, sessionOptions(flags, args->context));
         session->setSystemPrompt(args->system);
+        nlohmann::json config = runConfig(flags, "chat", args->model, session->contextTokens(), request);
+        config["system_prompt"] = args->system;
+        RecordedRun run(openStoreForRecording(flags), *session, config);
+        bool chatStarted = false;
         const bool interactive = isatty(STDIN_FILENO) != 0;
         if (interactive)
             std::cerr << "Chatting with " << args->model << " (" << session->chatTemplate().familyName()
@@ -54,9 +59,18 @@ VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags) {
                 std::cerr << "(conversation cleared)\n";
                 continue;
             }
+            if (!chatStarted) {
+                run.startChat(line.substr(0, 60));
+                chatStarted = true;
+            }
+            run.addUserMessage(line);
+            run.beginReply();
             CancelToken cancel;
             activeReply = &cancel;
-            const GenerationResult result = session->chat(line, request, [&flags](const TokenEvent& event) {
+            std::string replySoFar;
+            const GenerationResult result = session->chat(line, request, [&](const TokenEvent& event) {
+                replySoFar += event.text;
+                run.streamReply(replySoFar);
                 if (!flags.json) {
                     std::fwrite(event.text.data(), 1, event.text.size(), stdout);
                     std::fflush(stdout);
@@ -64,6 +78,7 @@ VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags) {
                 return true;
             }, cancel);
             activeReply = nullptr;
+            run.endReply(result);
             if (flags.json) {
                 printJson({{"user", line},
                            {"text", result.text},

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "GenerationReport.h"
+#include "RecordedRun.h"
 #include "SamplingFlags.h"
 #include "Verbs.h"
 
@@ -25,6 +26,10 @@ VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags) {
     return [&flags, args] {
         const GenerationRequest request = args->sampling.request();
         std::unique_ptr<Session> session = openSession(args->model, sessionOptions(flags, args->context));
+        nlohmann::json config = runConfig(flags, "generate", args->model, session->contextTokens(), request);
+        config["chat_template"] = args->chat;
+        config["system_prompt"] = args->system;
+        RecordedRun run(openStoreForRecording(flags), *session, config);
         TokenCallback stream = [&flags](const TokenEvent& event) {
             if (!flags.json) {
                 std::fwrite(event.text.data(), 1, event.text.size(), stdout);
@@ -39,8 +44,11 @@ VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags) {
         } else {
             result = session->complete(args->prompt, request, stream);
         }
+        run.recordGeneration(result);
+        run.finish(result.stopReason == StopReason::Cancelled ? RunStatus::Cancelled : RunStatus::Done);
         if (flags.json) {
-            printJson({{"prompt_tokens", session->lastPromptTokens()},
+            printJson({{"run_id", run.runId() ? nlohmann::json(*run.runId()) : nlohmann::json()},
+                       {"prompt_tokens", session->lastPromptTokens()},
                        {"tokens", result.tokens},
                        {"text", result.text},
                        {"stop_reason", stopReasonName(result.stopReason)},

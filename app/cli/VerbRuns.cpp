@@ -17,7 +17,6 @@ namespace lathe::cli {
 namespace {
 
 struct RunsFlags {
-    std::string db;
     // list / export
     std::string kind, status, sort = "started";
     int64_t modelId = 0;
@@ -278,7 +277,6 @@ VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags) {
     auto f = std::make_shared<RunsFlags>();
     CLI::App* runs = app.add_subcommand("runs", "List, show, compare and export recorded runs");
     runs->require_subcommand(1);
-    runs->add_option("--db", f->db, "Run store database (default: the user data folder's lathe.db)");
 
     CLI::App* list = runs->add_subcommand("list", "List runs, newest first");
     addFilterOptions(list, *f);
@@ -302,8 +300,7 @@ VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags) {
     exportCmd->add_option("-o,--output", f->output, "Output file (default: stdout)");
 
     return [f, &flags, list, show, compare, exportCmd] {
-        auto store =
-            RunStore::open(f->db.empty() ? userDataDir() / "lathe.db" : std::filesystem::path(f->db));
+        auto store = RunStore::open(storePath(flags));
         if (list->parsed()) return listRuns(*store, *f, flags);
         if (show->parsed()) return showRun(*store, *f, flags);
         if (compare->parsed()) return compareRuns(*store, *f, flags);

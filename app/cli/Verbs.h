@@ -16,5 +16,6 @@ VerbRunner addInfoVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addTokenizeVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags);
 
 } // namespace lathe::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", std::string(LATHE_VERSION) + " (" + LATHE_GIT_COMMIT + ")");
     CommonFlags flags;
+    app.add_option("--db", flags.db, "Run store database (default: lathe.db in the user data folder)");
     app.add_option("--device", flags.device, "Compute device: cpu or cuda:N")->capture_default_str();
     app.add_option("--threads", flags.threads, "CPU threads (0 = all)")->capture_default_str();
     app.add_flag("--json", flags.json, "Print one JSON object on stdout; human text goes to stderr");
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     add(addTokenizeVerb);
     add(addGenerateVerb);
     add(addChatVerb);
+    add(addRunsVerb);
 
     try {
         app.parse(argc, argv);

@@ -36,8 +36,8 @@ private slots:
         proxy.setSourceModel(&model);
         proxy.setSortRole(Qt::UserRole);
         QAbstractItemModelTester proxyTester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
-        // 9.5 sorts below 10.25 as numbers (as text, "9.5" > "10.25").
-        model.setRows({row(1, RunKind::Chat, 10.25, 1000, 2500), row(2, RunKind::Bench, 9.5, 2000, std::nullopt),
+        // 9.5 sorts below 10.24 as numbers (as text, "9.5" > "10.24").
+        model.setRows({row(1, RunKind::Chat, 10.24, 1000, 2500), row(2, RunKind::Bench, 9.5, 2000, std::nullopt),
                        row(3, RunKind::Chat, -1, 3000, 3000 + 61000 + 500)});
         QCOMPARE(model.rowCount(), 3);
         QCOMPARE(model.columnCount(), int(RunTableModel::ColumnCount));
