@@ -1,8 +1,7 @@
 #include "widgets/ChatInput.h"
 
-#include <algorithm>
-
 #include <QKeyEvent>
+#include <algorithm>
 
 namespace lathe::widgets {
 
@@ -14,7 +13,9 @@ ChatInput::ChatInput(QWidget* parent) : QPlainTextEdit(parent) {
     fitHeight();
 }
 
-QSize ChatInput::sizeHint() const { return {400, height()}; }
+QSize ChatInput::sizeHint() const {
+    return {400, height()};
+}
 
 void ChatInput::keyPressEvent(QKeyEvent* event) {
     const bool enter = event->key() == Qt::Key_Return || event->key() == Qt::Key_Enter;

@@ -1,13 +1,12 @@
 #include "widgets/ChatView.h"
 
-#include <algorithm>
+#include "widgets/EmptyState.h"
 
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QTimer>
 #include <QVBoxLayout>
-
-#include "widgets/EmptyState.h"
+#include <algorithm>
 
 namespace lathe::widgets {
 
@@ -24,8 +23,9 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     column_->setContentsMargins(24, 16, 24, 16);
     column_->setSpacing(12);
     empty_ = new EmptyState(canvas_);
-    empty_->setContent(tr("Start a conversation"),
-                       tr("Type a message below. Enter sends, Shift+Enter starts a new line, Esc stops a reply."));
+    empty_->setContent(
+        tr("Start a conversation"),
+        tr("Type a message below. Enter sends, Shift+Enter starts a new line, Esc stops a reply."));
     column_->addWidget(empty_, 1);
     column_->addStretch(0);
     scroll_->setWidget(canvas_);
@@ -35,8 +35,10 @@ ChatView::ChatView(QWidget* parent) : QWidget(parent) {
     renderTimer_->setSingleShot(true);
     connect(renderTimer_, &QTimer::timeout, this, &ChatView::renderPending);
     // Follow the reply only while the user has not scrolled up to read.
-    connect(scroll_->verticalScrollBar(), &QScrollBar::valueChanged, this, [this] { follow_ = isAtBottom(); });
-    connect(scroll_->verticalScrollBar(), &QScrollBar::rangeChanged, this, [this] { scrollToBottomIfFollowing(); });
+    connect(scroll_->verticalScrollBar(), &QScrollBar::valueChanged, this,
+            [this] { follow_ = isAtBottom(); });
+    connect(scroll_->verticalScrollBar(), &QScrollBar::rangeChanged, this,
+            [this] { scrollToBottomIfFollowing(); });
 }
 
 int ChatView::addMessage(MessageRole role, const QString& text) {
@@ -47,7 +49,8 @@ int ChatView::addMessage(MessageRole role, const QString& text) {
     // Before the final stretch.
     column_->insertWidget(column_->count() - 1, message);
     message->setText(text);
-    connect(message, &MessageWidget::editRequested, this, [this, message] { emit editRequested(int(messages_.indexOf(message))); });
+    connect(message, &MessageWidget::editRequested, this,
+            [this, message] { emit editRequested(int(messages_.indexOf(message))); });
     connect(message, &MessageWidget::regenerateRequested, this,
             [this, message] { emit regenerateRequested(int(messages_.indexOf(message))); });
     empty_->setVisible(false);
@@ -94,20 +97,30 @@ void ChatView::removeFrom(int index) {
     updateActions();
 }
 
-void ChatView::clear() { removeFrom(0); }
+void ChatView::clear() {
+    removeFrom(0);
+}
 
 void ChatView::flush() {
     renderTimer_->stop();
     renderPending();
 }
 
-QString ChatView::text(int index) const { return messages_.at(index)->text() + pending_.at(index); }
+QString ChatView::text(int index) const {
+    return messages_.at(index)->text() + pending_.at(index);
+}
 
-QString ChatView::stats(int index) const { return messages_.at(index)->stats(); }
+QString ChatView::stats(int index) const {
+    return messages_.at(index)->stats();
+}
 
-MessageRole ChatView::role(int index) const { return messages_.at(index)->role(); }
+MessageRole ChatView::role(int index) const {
+    return messages_.at(index)->role();
+}
 
-void ChatView::setEmptyState(const QString& title, const QString& text) { empty_->setContent(title, text); }
+void ChatView::setEmptyState(const QString& title, const QString& text) {
+    empty_->setContent(title, text);
+}
 
 QString ChatView::formatStats(double ttftMs, double tokensPerSecond, qint64 tokens, const QString& note) {
     QString line = tr("TTFT %1 ms  ·  %2 tok/s  ·  %3 tokens")

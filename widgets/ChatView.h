@@ -4,9 +4,9 @@
 // `coalesceMs` or more — longer when rendering itself gets slow — so a fast model cannot flood the
 // event loop. The view follows the newest text while the user is at the bottom.
 
-#include <QWidget>
-
 #include "widgets/MessageWidget.h"
+
+#include <QWidget>
 
 class QScrollArea;
 class QTimer;
@@ -23,7 +23,7 @@ public:
 
     int addMessage(MessageRole role, const QString& text);
     void appendText(int index, const QString& chunk); // buffered, rendered on the timer
-    void setText(int index, const QString& text);      // immediate
+    void setText(int index, const QString& text);     // immediate
     void setStats(int index, const QString& line);
     void setStreaming(int index, bool streaming);
     void removeFrom(int index); // removes messages index.. end
@@ -40,7 +40,8 @@ public:
     int renderCount() const { return renderCount_; }
 
     // "TTFT 182 ms · 41.3 tok/s · 57 tokens" (and why it stopped, when not the model's own end).
-    static QString formatStats(double ttftMs, double tokensPerSecond, qint64 tokens, const QString& note = {});
+    static QString formatStats(double ttftMs, double tokensPerSecond, qint64 tokens,
+                               const QString& note = {});
 
 signals:
     void editRequested(int index);

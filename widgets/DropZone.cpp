@@ -1,5 +1,7 @@
 #include "widgets/DropZone.h"
 
+#include "widgets/Theme.h"
+
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QLabel>
@@ -7,8 +9,6 @@
 #include <QStyle>
 #include <QUrl>
 #include <QVBoxLayout>
-
-#include "widgets/Theme.h"
 
 namespace lathe::widgets {
 
@@ -49,7 +49,9 @@ void DropZone::dragEnterEvent(QDragEnterEvent* event) {
     setActive(true);
 }
 
-void DropZone::dragLeaveEvent(QDragLeaveEvent*) { setActive(false); }
+void DropZone::dragLeaveEvent(QDragLeaveEvent*) {
+    setActive(false);
+}
 
 void DropZone::dropEvent(QDropEvent* event) {
     setActive(false);

@@ -1,10 +1,10 @@
 #include "widgets/EmptyState.h"
 
+#include "widgets/Theme.h"
+
 #include <QLabel>
 #include <QPushButton>
 #include <QVBoxLayout>
-
-#include "widgets/Theme.h"
 
 namespace lathe::widgets {
 

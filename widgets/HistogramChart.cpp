@@ -1,6 +1,6 @@
 #include "widgets/HistogramChart.h"
 
-#include <algorithm>
+#include "widgets/Theme.h"
 
 #include <QBarCategoryAxis>
 #include <QBarSeries>
@@ -9,10 +9,9 @@
 #include <QChartView>
 #include <QLabel>
 #include <QStackedLayout>
-#include <QValueAxis>
 #include <QVBoxLayout>
-
-#include "widgets/Theme.h"
+#include <QValueAxis>
+#include <algorithm>
 
 namespace lathe::widgets {
 
@@ -23,7 +22,8 @@ HistogramChart::HistogramChart(const QString& title, const QString& unit, QWidge
     outer->setContentsMargins(8, 8, 8, 4);
     outer->setSpacing(0);
     auto* headingRow = new QHBoxLayout;
-    auto* heading = new QLabel(QStringLiteral("%1  <span style='color:#6a737d;font-weight:400'>(%2)</span>").arg(title, unit), this);
+    auto* heading = new QLabel(
+        QStringLiteral("%1  <span style='color:#6a737d;font-weight:400'>(%2)</span>").arg(title, unit), this);
     heading->setStyleSheet("font-weight: 600; color: #1f2328; padding: 2px 6px;");
     summary_ = new QLabel(this);
     setRole(summary_, "stat");
@@ -50,7 +50,7 @@ HistogramChart::HistogramChart(const QString& title, const QString& unit, QWidge
     small.setPointSizeF(small.pointSizeF() * 0.8);
     xAxis_->setLabelsFont(small);
     yAxis_->setLabelsFont(small);
-    xAxis_->setLabelsColor(theme::kMuted);
+    xAxis_->setLabelsVisible(false);
     yAxis_->setLabelsColor(theme::kMuted);
     yAxis_->setLabelFormat("%d");
     yAxis_->setGridLineColor(QColor(0xec, 0xee, 0xf1));
@@ -73,7 +73,9 @@ HistogramChart::HistogramChart(const QString& title, const QString& unit, QWidge
     outer->addWidget(holder, 1);
 }
 
-void HistogramChart::setEmptyText(const QString& text) { emptyLabel_->setText(text); }
+void HistogramChart::setEmptyText(const QString& text) {
+    emptyLabel_->setText(text);
+}
 
 void HistogramChart::setSamples(const QList<double>& values, int bins) {
     counts_.clear();
@@ -86,13 +88,14 @@ void HistogramChart::setSamples(const QList<double>& values, int bins) {
     const double lo = *minIt;
     const double width = std::max((*maxIt - lo) / bins, 1e-9);
     counts_ = QList<int>(bins, 0);
-    for (double v : values) counts_[std::min(int((v - lo) / width), bins - 1)] += 1;
+    for (double v : values)
+        counts_[std::min(int((v - lo) / width), bins - 1)] += 1;
     QList<qreal> heights;
     QStringList labels;
     for (int i = 0; i < bins; ++i) {
         heights.append(counts_[i]);
-        // Label every fourth bin with its lower edge, the rest blank (but unique: categories must differ).
-        labels.append(i % 4 == 0 ? QString::number(lo + i * width, 'f', width < 1 ? 1 : 0) : QString(i, QChar(0x200B)));
+        // Categories must differ; the bins' range is in the summary (labels would not fit under thin bars).
+        labels.append(QString(i + 1, QChar(0x200B)));
     }
     set_->remove(0, set_->count());
     set_->append(heights);
@@ -101,12 +104,16 @@ void HistogramChart::setSamples(const QList<double>& values, int bins) {
     yAxis_->setRange(0, std::max(1, *std::max_element(counts_.begin(), counts_.end())));
     QList<double> sorted = values;
     std::sort(sorted.begin(), sorted.end());
-    const auto at = [&](double p) { return sorted[std::min(qsizetype(p * double(sorted.size() - 1) + 0.5), sorted.size() - 1)]; };
-    summary_->setText(tr("n %1  ·  p50 %2  ·  p99 %3 %4")
+    const auto at = [&](double p) {
+        return sorted[std::min(qsizetype(p * double(sorted.size() - 1) + 0.5), sorted.size() - 1)];
+    };
+    summary_->setText(tr("%5 – %6 %4  ·  n %1  ·  p50 %2  ·  p99 %3 %4")
                           .arg(values.size())
                           .arg(at(0.5), 0, 'f', 1)
                           .arg(at(0.99), 0, 'f', 1)
-                          .arg(unit_));
+                          .arg(unit_)
+                          .arg(lo, 0, 'f', 0)
+                          .arg(*maxIt, 0, 'f', 0));
     stack_->setCurrentIndex(0);
 }
 

@@ -1,10 +1,10 @@
 #include "widgets/KeyValueCard.h"
 
+#include "widgets/Theme.h"
+
 #include <QGridLayout>
 #include <QLabel>
 #include <QVBoxLayout>
-
-#include "widgets/Theme.h"
 
 namespace lathe::widgets {
 

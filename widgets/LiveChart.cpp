@@ -1,7 +1,6 @@
 #include "widgets/LiveChart.h"
 
-#include <algorithm>
-#include <cmath>
+#include "widgets/Theme.h"
 
 #include <QChart>
 #include <QChartView>
@@ -9,10 +8,10 @@
 #include <QLegendMarker>
 #include <QLineSeries>
 #include <QStackedLayout>
-#include <QValueAxis>
 #include <QVBoxLayout>
-
-#include "widgets/Theme.h"
+#include <QValueAxis>
+#include <algorithm>
+#include <cmath>
 
 namespace lathe::widgets {
 namespace {
@@ -34,7 +33,11 @@ LiveChart::LiveChart(const QString& title, const QString& unit, QWidget* parent)
     auto* outer = new QVBoxLayout(this);
     outer->setContentsMargins(8, 8, 8, 4);
     outer->setSpacing(0);
-    auto* heading = new QLabel(unit.isEmpty() ? title : QStringLiteral("%1  <span style='color:#6a737d;font-weight:400'>(%2)</span>").arg(title, unit), this);
+    auto* heading = new QLabel(
+        unit.isEmpty()
+            ? title
+            : QStringLiteral("%1  <span style='color:#6a737d;font-weight:400'>(%2)</span>").arg(title, unit),
+        this);
     heading->setStyleSheet("font-weight: 600; color: #1f2328; padding: 2px 6px;");
     outer->addWidget(heading);
 
@@ -104,7 +107,9 @@ void LiveChart::setXRange(double from, double to) {
     rescaleY();
 }
 
-void LiveChart::setXTitle(const QString& title) { xAxis_->setTitleText(title); }
+void LiveChart::setXTitle(const QString& title) {
+    xAxis_->setTitleText(title);
+}
 
 void LiveChart::setUnavailable(const QString& reason) {
     unavailable_ = !reason.isEmpty();
@@ -125,8 +130,11 @@ void LiveChart::rescaleY() {
     double maxValue = 0;
     for (const QLineSeries* series : std::as_const(series_))
         for (const QPointF& point : series->points())
-            if (point.x() >= xAxis_->min() && point.x() <= xAxis_->max()) maxValue = std::max(maxValue, point.y());
-    yAxis_->setRange(yMin_, niceCeiling(maxValue * 1.1));
+            if (point.x() >= xAxis_->min() && point.x() <= xAxis_->max())
+                maxValue = std::max(maxValue, point.y());
+    const double top = niceCeiling(maxValue * 1.1);
+    yAxis_->setLabelFormat(top >= 10 ? "%.0f" : "%.1f");
+    yAxis_->setRange(yMin_, top);
 }
 
 } // namespace lathe::widgets

@@ -16,7 +16,8 @@ MarkdownView::MarkdownView(QWidget* parent) : QTextBrowser(parent) {
     setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     setOpenExternalLinks(true);
     setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
-    setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse | Qt::TextSelectableByKeyboard);
+    setTextInteractionFlags(Qt::TextSelectableByMouse | Qt::LinksAccessibleByMouse |
+                            Qt::TextSelectableByKeyboard);
     viewport()->setAutoFillBackground(false);
     setStyleSheet("QTextBrowser { background: transparent; border: none; }");
     document()->setDocumentMargin(2);
@@ -48,8 +49,8 @@ void MarkdownView::styleCodeBlocks() {
     cursor.beginEditBlock();
     for (QTextBlock block = document()->begin(); block.isValid(); block = block.next()) {
         const QTextBlockFormat format = block.blockFormat();
-        if (!format.hasProperty(QTextFormat::BlockCodeFence) && !format.hasProperty(QTextFormat::BlockCodeLanguage) &&
-            !block.charFormat().fontFixedPitch())
+        if (!format.hasProperty(QTextFormat::BlockCodeFence) &&
+            !format.hasProperty(QTextFormat::BlockCodeLanguage) && !block.charFormat().fontFixedPitch())
             continue;
         QTextBlockFormat code = format;
         code.setBackground(QColor(0xf3, 0xf4, 0xf6));
@@ -59,7 +60,8 @@ void MarkdownView::styleCodeBlocks() {
         cursor.setBlockFormat(code);
         cursor.movePosition(QTextCursor::EndOfBlock, QTextCursor::KeepAnchor);
         QTextCharFormat chars;
-        chars.setFontFamilies({mono.family(), QStringLiteral("DejaVu Sans Mono"), QStringLiteral("monospace")});
+        chars.setFontFamilies(
+            {mono.family(), QStringLiteral("DejaVu Sans Mono"), QStringLiteral("monospace")});
         chars.setFontFixedPitch(true);
         chars.setFontPointSize(font().pointSizeF() * 0.95);
         cursor.mergeCharFormat(chars);
@@ -76,9 +78,13 @@ void MarkdownView::fitHeight() {
     updateGeometry();
 }
 
-QSize MarkdownView::sizeHint() const { return {QTextBrowser::sizeHint().width(), lastHeight_ > 0 ? lastHeight_ : 24}; }
+QSize MarkdownView::sizeHint() const {
+    return {QTextBrowser::sizeHint().width(), lastHeight_ > 0 ? lastHeight_ : 24};
+}
 
-QSize MarkdownView::minimumSizeHint() const { return {60, lastHeight_ > 0 ? lastHeight_ : 24}; }
+QSize MarkdownView::minimumSizeHint() const {
+    return {60, lastHeight_ > 0 ? lastHeight_ : 24};
+}
 
 void MarkdownView::resizeEvent(QResizeEvent* event) {
     QTextBrowser::resizeEvent(event);
@@ -86,6 +92,8 @@ void MarkdownView::resizeEvent(QResizeEvent* event) {
 }
 
 // The view never scrolls itself: the wheel belongs to the surrounding chat.
-void MarkdownView::wheelEvent(QWheelEvent* event) { event->ignore(); }
+void MarkdownView::wheelEvent(QWheelEvent* event) {
+    event->ignore();
+}
 
 } // namespace lathe::widgets

@@ -1,5 +1,8 @@
 #include "widgets/MessageWidget.h"
 
+#include "widgets/MarkdownView.h"
+#include "widgets/Theme.h"
+
 #include <QClipboard>
 #include <QGuiApplication>
 #include <QHBoxLayout>
@@ -7,26 +10,29 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 
-#include "widgets/MarkdownView.h"
-#include "widgets/Theme.h"
-
 namespace lathe::widgets {
 namespace {
 
 QString authorName(MessageRole role) {
     switch (role) {
-    case MessageRole::System: return QObject::tr("System prompt");
-    case MessageRole::User: return QObject::tr("You");
-    case MessageRole::Assistant: return QObject::tr("Assistant");
+    case MessageRole::System:
+        return QObject::tr("System prompt");
+    case MessageRole::User:
+        return QObject::tr("You");
+    case MessageRole::Assistant:
+        return QObject::tr("Assistant");
     }
     return {};
 }
 
 const char* objectNameFor(MessageRole role) {
     switch (role) {
-    case MessageRole::System: return "messageSystem";
-    case MessageRole::User: return "messageUser";
-    case MessageRole::Assistant: return "messageAssistant";
+    case MessageRole::System:
+        return "messageSystem";
+    case MessageRole::User:
+        return "messageUser";
+    case MessageRole::Assistant:
+        return "messageAssistant";
     }
     return "messageAssistant";
 }
@@ -73,7 +79,8 @@ MessageWidget::MessageWidget(MessageRole role, QWidget* parent) : QFrame(parent)
     statsLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
     layout->addWidget(statsLabel_);
 
-    connect(copyButton_, &QToolButton::clicked, this, [this] { QGuiApplication::clipboard()->setText(text_); });
+    connect(copyButton_, &QToolButton::clicked, this,
+            [this] { QGuiApplication::clipboard()->setText(text_); });
     connect(editButton_, &QToolButton::clicked, this, &MessageWidget::editRequested);
     connect(regenerateButton_, &QToolButton::clicked, this, &MessageWidget::regenerateRequested);
 }
@@ -92,7 +99,9 @@ void MessageWidget::setStats(const QString& line) {
     statsLabel_->setVisible(!line.isEmpty());
 }
 
-QString MessageWidget::stats() const { return statsLabel_->text(); }
+QString MessageWidget::stats() const {
+    return statsLabel_->text();
+}
 
 void MessageWidget::setStreaming(bool streaming) {
     streaming_ = streaming;
@@ -101,8 +110,12 @@ void MessageWidget::setStreaming(bool streaming) {
     if (streaming && text_.isEmpty()) body_->setPlain(tr("…"));
 }
 
-void MessageWidget::setRegenerateVisible(bool visible) { regenerateButton_->setVisible(visible); }
+void MessageWidget::setRegenerateVisible(bool visible) {
+    regenerateButton_->setVisible(visible);
+}
 
-void MessageWidget::setEditVisible(bool visible) { editButton_->setVisible(visible && role_ == MessageRole::User); }
+void MessageWidget::setEditVisible(bool visible) {
+    editButton_->setVisible(visible && role_ == MessageRole::User);
+}
 
 } // namespace lathe::widgets

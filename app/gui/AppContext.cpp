@@ -1,22 +1,23 @@
 #include "AppContext.h"
 
-#include <vector>
-
-#include <spdlog/spdlog.h>
-
 #include "EngineWorker.h"
 #include "core/Paths.h"
 #include "monitor/TelemetrySampler.h"
 #include "store/RunStore.h"
 
+#include <spdlog/spdlog.h>
+#include <vector>
+
 namespace lathe::gui {
 
 AppContext::AppContext(AppOptions options, QObject* parent) : QObject(parent), options_(std::move(options)) {
-    const std::filesystem::path dbPath =
-        options_.dbPath.isEmpty() ? userDataDir() / "lathe.db" : std::filesystem::path(options_.dbPath.toStdString());
+    const std::filesystem::path dbPath = options_.dbPath.isEmpty()
+                                             ? userDataDir() / "lathe.db"
+                                             : std::filesystem::path(options_.dbPath.toStdString());
     store_ = RunStore::open(dbPath);
     if (!store_->interruptedAtOpen().empty())
-        spdlog::info("{} run(s) were cut off last time and are now marked interrupted", store_->interruptedAtOpen().size());
+        spdlog::info("{} run(s) were cut off last time and are now marked interrupted",
+                     store_->interruptedAtOpen().size());
 
     if (options_.sampler) {
         sampler_ = std::make_unique<TelemetrySampler>(metrics_);
@@ -36,9 +37,12 @@ AppContext::AppContext(AppOptions options, QObject* parent) : QObject(parent), o
     worker_ = new EngineWorker(*store_, metrics_, clock_, options_.threads);
     worker_->moveToThread(&workerThread_);
     connect(&workerThread_, &QThread::finished, worker_, &QObject::deleteLater);
-    connect(worker_, &EngineWorker::runStarted, this, [this](quint64, qint64 runId) { setSampledRun(runId, clock_.now()); },
-            Qt::QueuedConnection);
-    connect(worker_, &EngineWorker::runEnded, this, [this](qint64) { setSampledRun(0, 0); }, Qt::QueuedConnection);
+    connect(
+        worker_, &EngineWorker::runStarted, this,
+        [this](quint64, qint64 runId) { setSampledRun(runId, clock_.now()); }, Qt::QueuedConnection);
+    connect(
+        worker_, &EngineWorker::runEnded, this, [this](qint64) { setSampledRun(0, 0); },
+        Qt::QueuedConnection);
     workerThread_.setObjectName("lathe-engine");
     workerThread_.start();
 }

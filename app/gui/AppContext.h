@@ -3,37 +3,38 @@
 // singletons: the run store, the metric registry with its 4 Hz sampler, and the engine worker in its
 // own thread. Destroying the context stops the worker (cancelling any reply) and the sampler.
 
+#include "monitor/MetricRegistry.h"
+
 #include <QObject>
 #include <QString>
 #include <QThread>
-
 #include <atomic>
 #include <chrono>
 #include <memory>
 
-#include "monitor/MetricRegistry.h"
-
 namespace lathe {
 class RunStore;
 class TelemetrySampler;
-}
+} // namespace lathe
 
 namespace lathe::gui {
 
 class EngineWorker;
 
 struct AppOptions {
-    QString dbPath;                    // empty: lathe.db in the user's data folder
-    int threads = 0;                   // engine threads; 0 = all hardware threads
-    bool sampler = true;               // run the 4 Hz process/GPU sampler
-    bool registerDefaultModel = true;  // list the default model on first start
+    QString dbPath;                   // empty: lathe.db in the user's data folder
+    int threads = 0;                  // engine threads; 0 = all hardware threads
+    bool sampler = true;              // run the 4 Hz process/GPU sampler
+    bool registerDefaultModel = true; // list the default model on first start
 };
 
 // Seconds on one clock shared by the sampler, the worker's live series and the charts.
 class MonitorClock {
 public:
     MonitorClock() : start_(std::chrono::steady_clock::now()) {}
-    double now() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+    double now() const {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    }
 
 private:
     std::chrono::steady_clock::time_point start_;

@@ -3,11 +3,11 @@
 // through the Session. Kept behind this one function so that it can call `lathe-cli bench`'s engine
 // code once that exists. Qt-free.
 
-#include <string>
-#include <vector>
-
 #include "core/Cancel.h"
 #include "core/Progress.h"
+
+#include <string>
+#include <vector>
 
 namespace lathe {
 class Session;
@@ -24,14 +24,14 @@ struct BenchSettings {
 struct BenchResult {
     int promptTokens = 0; // the prompt actually measured (the tokenizer decides the exact count)
     int generatedTokens = 0;
-    std::vector<double> promptTokensPerSecond;   // one per repetition
-    std::vector<double> decodeTokensPerSecond;   // one per repetition
-    std::vector<double> ttftMs;                  // one per repetition
-    std::vector<double> interTokenMs;            // every gap of every repetition
+    std::vector<double> promptTokensPerSecond; // one per repetition
+    std::vector<double> decodeTokensPerSecond; // one per repetition
+    std::vector<double> ttftMs;                // one per repetition
+    std::vector<double> interTokenMs;          // every gap of every repetition
 };
 
 double mean(const std::vector<double>& values);
-double stddev(const std::vector<double>& values); // sample standard deviation; 0 for fewer than 2
+double stddev(const std::vector<double>& values);        // sample standard deviation; 0 for fewer than 2
 double percentile(std::vector<double> values, double p); // linear between closest ranks, p in [0, 100]
 
 // Throws lathe::Error (Cancelled when `cancel` fires between or during repetitions).

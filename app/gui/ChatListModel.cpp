@@ -30,18 +30,25 @@ int ChatListModel::rowOfId(int64_t id) const {
     return -1;
 }
 
-int ChatListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(chats_.size()); }
+int ChatListModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(chats_.size());
+}
 
 QVariant ChatListModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
     const ChatRecord& c = chats_[size_t(index.row())];
     const QString title = c.title.empty() ? tr("Untitled chat") : QString::fromStdString(c.title);
     switch (role) {
-    case Qt::DisplayRole: return QStringLiteral("%1\n%2").arg(title, shortTime(c.updatedMs));
-    case Qt::ToolTipRole: return title;
-    case IdRole: return qlonglong(c.id);
-    case TitleRole: return title;
-    default: return {};
+    case Qt::DisplayRole:
+        return QStringLiteral("%1\n%2").arg(title, shortTime(c.updatedMs));
+    case Qt::ToolTipRole:
+        return title;
+    case IdRole:
+        return qlonglong(c.id);
+    case TitleRole:
+        return title;
+    default:
+        return {};
     }
 }
 

@@ -1,11 +1,10 @@
 #pragma once
 // Conversations from the store, newest first, with the time of their last message.
 
-#include <QAbstractListModel>
-
-#include <vector>
-
 #include "store/RunRecords.h"
+
+#include <QAbstractListModel>
+#include <vector>
 
 namespace lathe::gui {
 

@@ -1,5 +1,14 @@
 #include "ChatPage.h"
 
+#include "AppContext.h"
+#include "ChatListModel.h"
+#include "DecodingPanel.h"
+#include "store/RunStore.h"
+#include "widgets/ChatInput.h"
+#include "widgets/ChatView.h"
+#include "widgets/EmptyState.h"
+#include "widgets/Theme.h"
+
 #include <QHBoxLayout>
 #include <QInputDialog>
 #include <QLabel>
@@ -10,19 +19,10 @@
 #include <QPushButton>
 #include <QSettings>
 #include <QShortcut>
-#include <QStackedWidget>
 #include <QSplitter>
+#include <QStackedWidget>
 #include <QTimer>
 #include <QVBoxLayout>
-
-#include "AppContext.h"
-#include "ChatListModel.h"
-#include "DecodingPanel.h"
-#include "store/RunStore.h"
-#include "widgets/ChatInput.h"
-#include "widgets/ChatView.h"
-#include "widgets/EmptyState.h"
-#include "widgets/Theme.h"
 
 namespace lathe::gui {
 namespace {
@@ -83,6 +83,9 @@ ChatPage::ChatPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     chatListView_->setModel(chats_);
     chatListView_->setContextMenuPolicy(Qt::CustomContextMenu);
     chatListView_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    chatListView_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    chatListView_->setTextElideMode(Qt::ElideRight);
+    chatListView_->setWordWrap(false);
     listStack_ = new QStackedWidget(left);
     listStack_->addWidget(chatListView_);
     listEmpty_ = new widgets::EmptyState(listStack_);
@@ -138,7 +141,8 @@ ChatPage::ChatPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     connect(searchDelay_, &QTimer::timeout, this, &ChatPage::refreshChats);
     connect(newButton, &QPushButton::clicked, this, &ChatPage::newChat);
     connect(chatListView_, &QListView::clicked, this, [this](const QModelIndex& index) {
-        if (const ChatRecord* chat = chats_->chatAt(index.row()); chat && chat->id != chatId_) openChat(chat->id);
+        if (const ChatRecord* chat = chats_->chatAt(index.row()); chat && chat->id != chatId_)
+            openChat(chat->id);
     });
     connect(chatListView_, &QListView::customContextMenuRequested, this, [this](const QPoint& pos) {
         const ChatRecord* chat = chats_->chatAt(chatListView_->indexAt(pos).row());
@@ -167,9 +171,12 @@ ChatPage::ChatPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     EngineWorker* worker = &context_.worker();
     connect(worker, &EngineWorker::replyText, this, &ChatPage::onReplyText, Qt::QueuedConnection);
     connect(worker, &EngineWorker::replyFinished, this, &ChatPage::onReplyFinished, Qt::QueuedConnection);
-    connect(worker, &EngineWorker::replyStarted, this, [this](quint64 job, qint64 runId) {
-        if (job == currentJob_) emit replyStarted(runId);
-    }, Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::replyStarted, this,
+        [this](quint64 job, qint64 runId) {
+            if (job == currentJob_) emit replyStarted(runId);
+        },
+        Qt::QueuedConnection);
 
     setActiveModel(0, {}, {});
     refreshChats();
@@ -194,11 +201,12 @@ void ChatPage::refreshChats() {
     }
     chats_->setChats(std::move(chats));
     if (chats_->rowCount() == 0)
-        listEmpty_->setContent(search_->text().isEmpty() ? tr("No chats yet") : tr("No chats match"),
-                               search_->text().isEmpty() ? tr("Your conversations are kept here. Send a message to "
-                                                              "start one.")
-                                                         : tr("Nothing in titles or messages matches \"%1\".")
-                                                               .arg(search_->text()));
+        listEmpty_->setContent(
+            search_->text().isEmpty() ? tr("No chats yet") : tr("No chats match"),
+            search_->text().isEmpty()
+                ? tr("Your conversations are kept here. Send a message to "
+                     "start one.")
+                : tr("Nothing in titles or messages matches \"%1\".").arg(search_->text()));
     listStack_->setCurrentIndex(chats_->rowCount() == 0 ? 1 : 0);
     const int row = chats_->rowOfId(chatId_);
     chatListView_->setCurrentIndex(row >= 0 ? chats_->index(row) : QModelIndex());
@@ -242,10 +250,12 @@ void ChatPage::openChat(int64_t chatId) {
         messageIds_.append(m.id);
         if (m.role != "assistant") continue;
         if (!m.complete) {
-            view_->setStats(index, tr("Interrupted: the app stopped while this reply was streaming; the text saved "
-                                      "until then is kept"));
+            view_->setStats(index,
+                            tr("Interrupted: the app stopped while this reply was streaming; the text saved "
+                               "until then is kept"));
         } else if (m.stats.tokenCount > 0) {
-            view_->setStats(index, ChatView::formatStats(m.stats.ttftMs, m.stats.tokensPerSecond, m.stats.tokenCount));
+            view_->setStats(
+                index, ChatView::formatStats(m.stats.ttftMs, m.stats.tokensPerSecond, m.stats.tokenCount));
         }
     }
     loadSettings();
@@ -275,7 +285,8 @@ void ChatPage::send(const QString& rawText) {
 }
 
 void ChatPage::regenerate() {
-    if (isStreaming() || view_->count() == 0 || view_->role(view_->count() - 1) != MessageRole::Assistant) return;
+    if (isStreaming() || view_->count() == 0 || view_->role(view_->count() - 1) != MessageRole::Assistant)
+        return;
     startReply(messageIds_.last());
 }
 
@@ -287,7 +298,9 @@ void ChatPage::startReply(std::optional<int64_t> reuseMessageId) {
     job.modelId = modelId_;
     job.request.maxNewTokens = settings.maxNewTokens;
     job.request.sampling = settings.sampling;
-    job.config = {{"chat_id", chatId_}, {"decoding", decodingToJson(settings)}, {"threads", context_.options().threads}};
+    job.config = {{"chat_id", chatId_},
+                  {"decoding", decodingToJson(settings)},
+                  {"threads", context_.options().threads}};
     if (!settings.systemPrompt.empty()) job.messages.push_back({"system", settings.systemPrompt});
     try {
         for (const MessageRecord& m : context_.store().messages(chatId_)) {
@@ -334,7 +347,8 @@ void ChatPage::onReplyFinished(const ReplyOutcome& outcome) {
                                          outcome.stopReason == QLatin1String("stop string")
                                      ? QString()
                                      : outcome.stopReason;
-            view_->setStats(streamingIndex_, ChatView::formatStats(outcome.ttftMs, outcome.tokensPerSecond, outcome.tokens, note));
+            view_->setStats(streamingIndex_, ChatView::formatStats(outcome.ttftMs, outcome.tokensPerSecond,
+                                                                   outcome.tokens, note));
         }
     }
     streamingIndex_ = -1;
@@ -350,16 +364,18 @@ void ChatPage::stop() {
 void ChatPage::editMessage(int index) {
     if (isStreaming() || index < 0 || index >= messageIds_.size()) return;
     bool ok = false;
-    const QString edited = QInputDialog::getMultiLineText(this, tr("Edit and resend"),
-                                                          tr("The conversation continues from this message in a new chat "
-                                                             "(the original stays as it was):"),
-                                                          view_->text(index), &ok);
+    const QString edited =
+        QInputDialog::getMultiLineText(this, tr("Edit and resend"),
+                                       tr("The conversation continues from this message in a new chat "
+                                          "(the original stays as it was):"),
+                                       view_->text(index), &ok);
     if (!ok || edited.trimmed().isEmpty()) return;
     // The store keeps conversations append-only, so an edit forks the chat at that message.
     try {
         const DecodingSettings settings = decoding_->settings();
         const std::vector<MessageRecord> messages = context_.store().messages(chatId_);
-        const int64_t fork = context_.store().createChat(titleFrom(edited).toStdString() + " (edited)", modelId_);
+        const int64_t fork =
+            context_.store().createChat(titleFrom(edited).toStdString() + " (edited)", modelId_);
         for (const MessageRecord& m : messages) {
             if (m.id == messageIds_[index]) break;
             context_.store().addMessage(fork, m.role, m.content, m.stats, m.complete);
@@ -408,12 +424,14 @@ QString ChatPage::settingsKey(int64_t chatId) const {
 
 void ChatPage::saveSettings() {
     if (chatId_ == 0) return;
-    QSettings().setValue(settingsKey(chatId_), QString::fromStdString(decodingToJson(decoding_->settings()).dump()));
+    QSettings().setValue(settingsKey(chatId_),
+                         QString::fromStdString(decodingToJson(decoding_->settings()).dump()));
 }
 
 void ChatPage::loadSettings() {
     const QString saved = QSettings().value(settingsKey(chatId_)).toString();
-    if (saved.isEmpty()) return; // keep the panel as it is: a chat without saved settings uses the current ones
+    if (saved.isEmpty())
+        return; // keep the panel as it is: a chat without saved settings uses the current ones
     decoding_->setSettings(decodingFromJson(nlohmann::json::parse(saved.toStdString(), nullptr, false)));
 }
 

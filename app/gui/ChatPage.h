@@ -3,11 +3,10 @@
 // its composer, and the conversation's settings. Every message is in the store before it is shown;
 // the reply is filled in by the engine worker as it streams.
 
-#include <QWidget>
-
-#include <optional>
-
 #include "EngineWorker.h"
+
+#include <QWidget>
+#include <optional>
 
 class QLabel;
 class QLineEdit;
@@ -20,7 +19,7 @@ namespace lathe::widgets {
 class ChatInput;
 class ChatView;
 class EmptyState;
-}
+} // namespace lathe::widgets
 
 namespace lathe::gui {
 

@@ -1,5 +1,7 @@
 #include "DecodingPanel.h"
 
+#include "widgets/Theme.h"
+
 #include <QDoubleSpinBox>
 #include <QFormLayout>
 #include <QLabel>
@@ -10,12 +12,11 @@
 #include <QSpinBox>
 #include <QVBoxLayout>
 
-#include "widgets/Theme.h"
-
 namespace lathe::gui {
 namespace {
 
-QDoubleSpinBox* doubleBox(double lo, double hi, double step, int decimals, const QString& tip, QWidget* parent) {
+QDoubleSpinBox* doubleBox(double lo, double hi, double step, int decimals, const QString& tip,
+                          QWidget* parent) {
     auto* box = new QDoubleSpinBox(parent);
     box->setRange(lo, hi);
     box->setSingleStep(step);
@@ -82,7 +83,8 @@ DecodingPanel::DecodingPanel(QWidget* parent) : QWidget(parent) {
     connect(systemPrompt_, &QPlainTextEdit::textChanged, this, emitChanged);
     for (QDoubleSpinBox* box : {temperature_, topP_, minP_, repeatPenalty_})
         connect(box, &QDoubleSpinBox::valueChanged, this, emitChanged);
-    for (QSpinBox* box : {topK_, maxTokens_}) connect(box, &QSpinBox::valueChanged, this, emitChanged);
+    for (QSpinBox* box : {topK_, maxTokens_})
+        connect(box, &QSpinBox::valueChanged, this, emitChanged);
     connect(seed_, &QLineEdit::textChanged, this, emitChanged);
     connect(reset, &QPushButton::clicked, this, [this] {
         DecodingSettings defaults;

@@ -2,9 +2,9 @@
 // The conversation settings beside a chat: system prompt and decoding knobs (temperature, top-k,
 // top-p, min-p, repetition penalty, max tokens, seed).
 
-#include <QWidget>
-
 #include "GenerationConfig.h"
+
+#include <QWidget>
 
 class QDoubleSpinBox;
 class QPlainTextEdit;

@@ -1,9 +1,5 @@
 #include "EngineWorker.h"
 
-#include <chrono>
-
-#include <spdlog/spdlog.h>
-
 #include "core/Error.h"
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
@@ -12,6 +8,9 @@
 #include "workbench/ModelSummary.h"
 #include "workbench/Session.h"
 
+#include <chrono>
+#include <spdlog/spdlog.h>
+
 namespace lathe::gui {
 namespace {
 
@@ -19,20 +18,28 @@ using Clock = std::chrono::steady_clock;
 
 const char* stopReasonText(StopReason reason) {
     switch (reason) {
-    case StopReason::EndOfGeneration: return "end of generation";
-    case StopReason::StopString: return "stop string";
-    case StopReason::MaxTokens: return "max tokens";
-    case StopReason::Cancelled: return "stopped";
-    case StopReason::ContextFull: return "context full";
+    case StopReason::EndOfGeneration:
+        return "end of generation";
+    case StopReason::StopString:
+        return "stop string";
+    case StopReason::MaxTokens:
+        return "max tokens";
+    case StopReason::Cancelled:
+        return "stopped";
+    case StopReason::ContextFull:
+        return "context full";
     }
     return "unknown";
 }
 
-QString qs(const std::string& text) { return QString::fromStdString(text); }
+QString qs(const std::string& text) {
+    return QString::fromStdString(text);
+}
 
 std::vector<RunMetric> replyMetrics(const GenerationTimings& t) {
     std::vector<double> gapsMs;
-    for (double gap : t.interTokenSeconds) gapsMs.push_back(gap * 1e3);
+    for (double gap : t.interTokenSeconds)
+        gapsMs.push_back(gap * 1e3);
     return {
         {metric::kTtftMs, t.timeToFirstTokenSeconds * 1e3, "ms"},
         {metric::kDecodeTokensPerS, t.decodeTokensPerSecond(), "tok/s"},
@@ -80,9 +87,12 @@ void EngineWorker::loadModel(const QString& path) {
         session_.reset(); // release the old model's memory before mapping the new one
         SessionOptions options;
         options.threads = threads_;
-        session_ = Session::open(path.toStdString(), options, [this](double fraction, std::string_view stage) {
-            emit loadProgress(fraction, QString::fromUtf8(stage.data(), qsizetype(stage.size())));
-        }, cancel);
+        session_ = Session::open(
+            path.toStdString(), options,
+            [this](double fraction, std::string_view stage) {
+                emit loadProgress(fraction, QString::fromUtf8(stage.data(), qsizetype(stage.size())));
+            },
+            cancel);
         if (environment_.is_null()) environment_ = captureEnvironment();
         LoadedModel model;
         model.path = path;
@@ -100,7 +110,8 @@ void EngineWorker::loadModel(const QString& path) {
     endJob();
 }
 
-void EngineWorker::persistPartial(qint64 messageId, const std::string& text, const MessageStats& stats, bool complete) {
+void EngineWorker::persistPartial(qint64 messageId, const std::string& text, const MessageStats& stats,
+                                  bool complete) {
     try {
         store_.updateMessage(messageId, text, stats, complete);
     } catch (const std::exception& e) {
@@ -242,25 +253,39 @@ void EngineWorker::runBench(const BenchJob& job) {
     RunStatus status = RunStatus::Done;
     std::string error;
     try {
-        outcome.result = runBenchmark(*session_, job.settings, [&](double fraction, std::string_view stage) {
-            emit benchProgress(job.id, fraction, QString::fromUtf8(stage.data(), qsizetype(stage.size())));
-        }, cancel);
+        outcome.result = runBenchmark(
+            *session_, job.settings,
+            [&](double fraction, std::string_view stage) {
+                emit benchProgress(job.id, fraction,
+                                   QString::fromUtf8(stage.data(), qsizetype(stage.size())));
+            },
+            cancel);
         const BenchResult& r = outcome.result;
-        for (double gap : r.interTokenMs) metrics_.series(metric::kItlMs, 4096).append(clock_.now(), gap);
+        for (double gap : r.interTokenMs)
+            metrics_.series(metric::kItlMs, 4096).append(clock_.now(), gap);
         metrics_.series(metric::kDecodeTokensPerS).append(clock_.now(), mean(r.decodeTokensPerSecond));
         metrics_.series(metric::kTtftMs).append(clock_.now(), mean(r.ttftMs));
         if (outcome.runId > 0)
-            store_.addMetrics(outcome.runId, std::vector<RunMetric>{
-                {"pp_tokens_per_s", mean(r.promptTokensPerSecond), "tok/s"},
-                {"pp_tokens_per_s_sd", stddev(r.promptTokensPerSecond), "tok/s"},
-                {metric::kDecodeTokensPerS, mean(r.decodeTokensPerSecond), "tok/s"},
-                {"decode_tokens_per_s_sd", stddev(r.decodeTokensPerSecond), "tok/s"},
-                {metric::kTtftMs, mean(r.ttftMs), "ms"},
-                {"itl_p50_ms", percentile(r.interTokenMs, 50), "ms"},
-                {"itl_p99_ms", percentile(r.interTokenMs, 99), "ms"},
-                {"prompt_tokens", double(r.promptTokens), "tokens"},
-                {"generated_tokens", double(r.generatedTokens), "tokens"},
-            });
+            store_.addMetrics(outcome.runId,
+                              std::vector<RunMetric>{
+                                  {"pp_tokens_per_s", mean(r.promptTokensPerSecond), "tok/s"},
+                                  {"pp_tokens_per_s_sd", stddev(r.promptTokensPerSecond), "tok/s"},
+                                  {metric::kDecodeTokensPerS, mean(r.decodeTokensPerSecond), "tok/s"},
+                                  {"decode_tokens_per_s_sd", stddev(r.decodeTokensPerSecond), "tok/s"},
+                                  {metric::kTtftMs, mean(r.ttftMs), "ms"},
+                                  {"itl_p50_ms", percentile(r.interTokenMs, 50), "ms"},
+                                  {"itl_p99_ms", percentile(r.interTokenMs, 99), "ms"},
+                                  {"prompt_tokens", double(r.promptTokens), "tokens"},
+                                  {"generated_tokens", double(r.generatedTokens), "tokens"},
+                              });
+        // Every gap of every repetition, on one time axis, for the Runs page's overlays.
+        std::vector<RunSample> gaps;
+        double at = 0;
+        for (double gap : r.interTokenMs) {
+            at += gap / 1e3;
+            gaps.push_back({metric::kItlMs, at, gap});
+        }
+        if (outcome.runId > 0 && !gaps.empty()) store_.appendSamples(outcome.runId, gaps);
     } catch (const Error& e) {
         outcome.cancelled = e.category() == ErrorCategory::Cancelled;
         status = outcome.cancelled ? RunStatus::Cancelled : RunStatus::Failed;

@@ -8,15 +8,6 @@
 // once a second while it streams and once more when it ends, so killing the app keeps the
 // partial reply, however busy the UI is.
 
-#include <QObject>
-#include <QString>
-
-#include <atomic>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <vector>
-
 #include "AppContext.h"
 #include "Benchmark.h"
 #include "core/Cancel.h"
@@ -24,11 +15,19 @@
 #include "store/RunRecords.h"
 #include "tokenizer/ChatTemplate.h"
 
+#include <QObject>
+#include <QString>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
 namespace lathe {
 class MetricRegistry;
 class RunStore;
 class Session;
-}
+} // namespace lathe
 
 namespace lathe::gui {
 
@@ -95,8 +94,7 @@ public:
     void runBench(const BenchJob& job);
 
     // Runs `work` on the worker thread (queued) with a fresh cancel token installed.
-    template <typename Work>
-    void post(Work work) {
+    template <typename Work> void post(Work work) {
         QMetaObject::invokeMethod(this, std::move(work), Qt::QueuedConnection);
     }
 

@@ -3,8 +3,7 @@
 namespace lathe::gui {
 namespace {
 
-template <typename T>
-void readInto(const nlohmann::json& json, const char* key, T& value) {
+template <typename T> void readInto(const nlohmann::json& json, const char* key, T& value) {
     const auto it = json.find(key);
     if (it == json.end()) return;
     try {
@@ -17,10 +16,14 @@ void readInto(const nlohmann::json& json, const char* key, T& value) {
 } // namespace
 
 nlohmann::json decodingToJson(const DecodingSettings& s) {
-    return {{"temperature", s.sampling.temperature}, {"top_k", s.sampling.topK},
-            {"top_p", s.sampling.topP},              {"min_p", s.sampling.minP},
-            {"repeat_penalty", s.sampling.repeatPenalty}, {"repeat_last_n", s.sampling.repeatLastN},
-            {"seed", s.sampling.seed},               {"max_tokens", s.maxNewTokens},
+    return {{"temperature", s.sampling.temperature},
+            {"top_k", s.sampling.topK},
+            {"top_p", s.sampling.topP},
+            {"min_p", s.sampling.minP},
+            {"repeat_penalty", s.sampling.repeatPenalty},
+            {"repeat_last_n", s.sampling.repeatLastN},
+            {"seed", s.sampling.seed},
+            {"max_tokens", s.maxNewTokens},
             {"system_prompt", s.systemPrompt}};
 }
 

@@ -1,11 +1,10 @@
 #pragma once
 // A conversation's decoding settings and the JSON they take in QSettings and in a run's config.
 
-#include <string>
+#include "decode/SamplingParams.h"
 
 #include <nlohmann/json.hpp>
-
-#include "decode/SamplingParams.h"
+#include <string>
 
 namespace lathe::gui {
 

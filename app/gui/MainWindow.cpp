@@ -1,5 +1,15 @@
 #include "MainWindow.h"
 
+#include "AppContext.h"
+#include "ChatPage.h"
+#include "EngineWorker.h"
+#include "ModelsPage.h"
+#include "MonitorPage.h"
+#include "RunsPage.h"
+#include "core/Paths.h"
+#include "store/RunStore.h"
+#include "widgets/DropZone.h"
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -19,16 +29,6 @@
 #include <QStackedWidget>
 #include <QStatusBar>
 #include <QVBoxLayout>
-
-#include "AppContext.h"
-#include "ChatPage.h"
-#include "EngineWorker.h"
-#include "ModelsPage.h"
-#include "MonitorPage.h"
-#include "RunsPage.h"
-#include "core/Paths.h"
-#include "store/RunStore.h"
-#include "widgets/DropZone.h"
 
 namespace lathe::gui {
 
@@ -94,28 +94,41 @@ MainWindow::MainWindow(AppContext& context, QWidget* parent) : QMainWindow(paren
     buildMenus();
 
     EngineWorker* worker = &context_.worker();
-    connect(worker, &EngineWorker::stateChanged, this, [this](const QString& state) { stateLabel_->setText(state); },
-            Qt::QueuedConnection);
-    connect(worker, &EngineWorker::loadProgress, this, [this](double fraction, const QString& stage) {
-        loadProgress_->setVisible(fraction < 1.0);
-        loadProgress_->setValue(int(fraction * 100));
-        stateLabel_->setText(tr("Loading: %1").arg(stage));
-    }, Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::stateChanged, this,
+        [this](const QString& state) { stateLabel_->setText(state); }, Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::loadProgress, this,
+        [this](double fraction, const QString& stage) {
+            loadProgress_->setVisible(fraction < 1.0);
+            loadProgress_->setValue(int(fraction * 100));
+            stateLabel_->setText(tr("Loading: %1").arg(stage));
+        },
+        Qt::QueuedConnection);
     connect(worker, &EngineWorker::modelLoaded, this, &MainWindow::onModelLoaded, Qt::QueuedConnection);
-    connect(worker, &EngineWorker::loadFailed, this, [this](const QString& path, const QString& error) {
-        loadingModelId_.reset();
-        loadProgress_->setVisible(false);
-        const QString text = tr("Could not load %1: %2").arg(QFileInfo(path).fileName(), error);
-        modelsPage_->showError(text);
-        showStatus(text);
-        emit modelActivationFailed(error);
-    }, Qt::QueuedConnection);
-    connect(worker, &EngineWorker::runStarted, this, [this](quint64, qint64 runId) {
-        const std::optional<RunRecord> run = context_.store().getRun(runId);
-        monitorPage_->setWatchedRun(runId, run ? QStringLiteral("%1  ·  %2").arg(runKindName(run->kind), modelLabel_->text())
-                                               : QString());
-    }, Qt::QueuedConnection);
-    connect(worker, &EngineWorker::runEnded, this, [this](qint64) { monitorPage_->setWatchedRun(0, {}); }, Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::loadFailed, this,
+        [this](const QString& path, const QString& error) {
+            loadingModelId_.reset();
+            loadProgress_->setVisible(false);
+            const QString text = tr("Could not load %1: %2").arg(QFileInfo(path).fileName(), error);
+            modelsPage_->showError(text);
+            showStatus(text);
+            emit modelActivationFailed(error);
+        },
+        Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::runStarted, this,
+        [this](quint64, qint64 runId) {
+            const std::optional<RunRecord> run = context_.store().getRun(runId);
+            monitorPage_->setWatchedRun(
+                runId, run ? QStringLiteral("%1  ·  %2").arg(runKindName(run->kind), modelLabel_->text())
+                           : QString());
+        },
+        Qt::QueuedConnection);
+    connect(
+        worker, &EngineWorker::runEnded, this, [this](qint64) { monitorPage_->setWatchedRun(0, {}); },
+        Qt::QueuedConnection);
 
     connect(modelsPage_, &ModelsPage::activateRequested, this, &MainWindow::activateModel);
     connect(modelsPage_, &ModelsPage::chatRequested, this, [this](qint64 id) {
@@ -124,7 +137,8 @@ MainWindow::MainWindow(AppContext& context, QWidget* parent) : QMainWindow(paren
     });
     connect(modelsPage_, &ModelsPage::modelAdded, this, [this](qint64 id) {
         const std::optional<ModelRecord> m = context_.store().getModel(id);
-        if (m && !openAfterAdd_.isEmpty() && QFileInfo(QString::fromStdString(m->path)) == QFileInfo(openAfterAdd_)) {
+        if (m && !openAfterAdd_.isEmpty() &&
+            QFileInfo(QString::fromStdString(m->path)) == QFileInfo(openAfterAdd_)) {
             openAfterAdd_.clear();
             activateModel(id);
         }
@@ -152,9 +166,13 @@ void MainWindow::addPage(QWidget* page, const QString& name) {
     sidebar_->addItem(name);
 }
 
-int MainWindow::pageCount() const { return pages_->count(); }
+int MainWindow::pageCount() const {
+    return pages_->count();
+}
 
-QString MainWindow::pageName(int index) const { return sidebar_->item(index)->text(); }
+QString MainWindow::pageName(int index) const {
+    return sidebar_->item(index)->text();
+}
 
 void MainWindow::showPage(int index) {
     if (index < 0 || index >= pages_->count()) index = 0;
@@ -162,12 +180,15 @@ void MainWindow::showPage(int index) {
     pages_->setCurrentIndex(index);
 }
 
-QString MainWindow::engineState() const { return stateLabel_->text(); }
+QString MainWindow::engineState() const {
+    return stateLabel_->text();
+}
 
 void MainWindow::buildMenus() {
     QMenu* file = menuBar()->addMenu(tr("&File"));
     file->addAction(tr("&Open model file…"), QKeySequence::Open, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {}, tr("GGUF models (*.gguf);;All files (*)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {},
+                                                          tr("GGUF models (*.gguf);;All files (*)"));
         if (!path.isEmpty()) openModel(path);
     });
     file->addAction(tr("Open model &folder…"), this, [this] {
@@ -178,7 +199,8 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* view = menuBar()->addMenu(tr("&View"));
     for (int i = 0; i < pages_->count(); ++i)
-        view->addAction(pageName(i), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this, [this, i] { showPage(i); });
+        view->addAction(pageName(i), QKeySequence(Qt::CTRL | Qt::Key(Qt::Key_1 + i)), this,
+                        [this, i] { showPage(i); });
     QMenu* chat = menuBar()->addMenu(tr("&Chat"));
     chat->addAction(tr("&New chat"), this, [this] {
         showPage(ChatPageIndex);
@@ -188,11 +210,12 @@ void MainWindow::buildMenus() {
     chat->addAction(tr("&Regenerate reply"), this, [this] { chatPage_->regenerate(); });
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About Lathe"), this, [this] {
-        QMessageBox::about(this, tr("About Lathe"),
-                           tr("<b>Lathe %1</b> (%2)<p>A workbench for making large language models fast: load, "
-                              "chat, measure and compare.</p><p>Run store: %3</p>")
-                               .arg(QStringLiteral(LATHE_VERSION), QStringLiteral(LATHE_GIT_COMMIT),
-                                    QString::fromStdString(context_.store().path().string())));
+        QMessageBox::about(
+            this, tr("About Lathe"),
+            tr("<b>Lathe %1</b> (%2)<p>A workbench for making large language models fast: load, "
+               "chat, measure and compare.</p><p>Run store: %3</p>")
+                .arg(QStringLiteral(LATHE_VERSION), QStringLiteral(LATHE_GIT_COMMIT),
+                     QString::fromStdString(context_.store().path().string())));
     });
 }
 
@@ -248,7 +271,9 @@ void MainWindow::startUp() {
     openModel(defaultModel);
 }
 
-void MainWindow::showStatus(const QString& text) { statusBar()->showMessage(text, 8000); }
+void MainWindow::showStatus(const QString& text) {
+    statusBar()->showMessage(text, 8000);
+}
 
 void MainWindow::closeEvent(QCloseEvent* event) {
     QSettings settings;

@@ -4,7 +4,6 @@
 // page is one addPage() call.
 
 #include <QMainWindow>
-
 #include <optional>
 
 class QLabel;

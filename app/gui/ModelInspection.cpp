@@ -1,10 +1,10 @@
 #include "ModelInspection.h"
 
-#include <QFileInfo>
-
 #include "core/Error.h"
 #include "io/ModelFiles.h"
 #include "workbench/ModelSummary.h"
+
+#include <QFileInfo>
 
 namespace lathe::gui {
 

@@ -2,11 +2,10 @@
 // Validating a dropped path off the UI thread: opens the model files (every size and offset checked
 // by the engine), summarises them for the model card, and turns the summary into a store record.
 
-#include <QString>
-
-#include <optional>
-
 #include "store/RunRecords.h"
+
+#include <QString>
+#include <optional>
 
 namespace lathe::gui {
 

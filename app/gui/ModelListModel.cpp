@@ -45,7 +45,9 @@ int ModelListModel::rowOfPath(const QString& path) const {
     return -1;
 }
 
-int ModelListModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(models_.size()); }
+int ModelListModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(models_.size());
+}
 
 QVariant ModelListModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -56,12 +58,18 @@ QVariant ModelListModel::data(const QModelIndex& index, int role) const {
                                  .arg(QString::fromStdString(m.architecture), humanBytes(double(m.fileBytes)),
                                       humanCount(double(m.parameterCount)));
     switch (role) {
-    case Qt::DisplayRole: return QStringLiteral("%1\n%2").arg(name, subtitle);
-    case Qt::ToolTipRole: return QString::fromStdString(m.path);
-    case IdRole: return qlonglong(m.id);
-    case PathRole: return QString::fromStdString(m.path);
-    case SubtitleRole: return subtitle;
-    default: return {};
+    case Qt::DisplayRole:
+        return QStringLiteral("%1\n%2").arg(name, subtitle);
+    case Qt::ToolTipRole:
+        return QString::fromStdString(m.path);
+    case IdRole:
+        return qlonglong(m.id);
+    case PathRole:
+        return QString::fromStdString(m.path);
+    case SubtitleRole:
+        return subtitle;
+    default:
+        return {};
     }
 }
 

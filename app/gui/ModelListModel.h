@@ -1,11 +1,10 @@
 #pragma once
 // The models of the library, as a list: name on the first line, format, size and parameters under it.
 
-#include <QAbstractListModel>
-
-#include <vector>
-
 #include "store/RunRecords.h"
+
+#include <QAbstractListModel>
+#include <vector>
 
 namespace lathe::gui {
 

@@ -1,5 +1,14 @@
 #include "ModelsPage.h"
 
+#include "AppContext.h"
+#include "EngineWorker.h"
+#include "ModelListModel.h"
+#include "store/RunStore.h"
+#include "widgets/DropZone.h"
+#include "widgets/EmptyState.h"
+#include "widgets/KeyValueCard.h"
+#include "widgets/Theme.h"
+
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFutureWatcher>
@@ -17,15 +26,6 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
-
-#include "AppContext.h"
-#include "EngineWorker.h"
-#include "ModelListModel.h"
-#include "store/RunStore.h"
-#include "widgets/DropZone.h"
-#include "widgets/EmptyState.h"
-#include "widgets/KeyValueCard.h"
-#include "widgets/Theme.h"
 
 namespace lathe::gui {
 namespace {
@@ -74,7 +74,8 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
 
     errorBanner_ = new QFrame(this);
     errorBanner_->setObjectName("errorBanner");
-    errorBanner_->setStyleSheet("QFrame#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 6px; }");
+    errorBanner_->setStyleSheet(
+        "QFrame#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 6px; }");
     auto* bannerLayout = new QHBoxLayout(errorBanner_);
     bannerLayout->setContentsMargins(12, 8, 8, 8);
     errorLabel_ = new QLabel(errorBanner_);
@@ -98,6 +99,8 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     list_->setMinimumWidth(240);
     list_->setSpacing(2);
     list_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    list_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    list_->setTextElideMode(Qt::ElideRight);
     splitter->addWidget(list_);
 
     auto* scroll = new QScrollArea(splitter);
@@ -105,9 +108,10 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     scroll->setFrameShape(QFrame::NoFrame);
     detailStack_ = new QStackedWidget(scroll);
     emptyDetail_ = new widgets::EmptyState(detailStack_);
-    emptyDetail_->setContent(tr("No model selected"),
-                             tr("Drop a .gguf file or a Hugging Face model folder anywhere on the window, or use "
-                                "Open model file…"));
+    emptyDetail_->setContent(
+        tr("No model selected"),
+        tr("Drop a .gguf file or a Hugging Face model folder anywhere on the window, or use "
+           "Open model file…"));
     detailStack_->addWidget(emptyDetail_);
 
     auto* card = new QWidget(detailStack_);
@@ -150,8 +154,10 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     auto* benchTitle = new QLabel(tr("Benchmark"), bench);
     benchTitle->setStyleSheet("font-weight: 600; font-size: 14px;");
     benchLayout->addWidget(benchTitle);
-    auto* benchHint = new QLabel(tr("A measured generation: prompt processing (pp) and text generation (tg) speed, "
-                                    "greedy, repeated. The result is stored as a run."), bench);
+    auto* benchHint =
+        new QLabel(tr("A measured generation: prompt processing (pp) and text generation (tg) speed, "
+                      "greedy, repeated. The result is stored as a run."),
+                   bench);
     benchHint->setWordWrap(true);
     widgets::setRole(benchHint, "muted");
     benchLayout->addWidget(benchHint);
@@ -196,7 +202,8 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     connect(dismiss, &QToolButton::clicked, errorBanner_, &QWidget::hide);
     connect(dropZone_, &widgets::DropZone::pathsDropped, this, &ModelsPage::addModelPaths);
     auto browseFile = [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {}, tr("GGUF models (*.gguf);;All files (*)"));
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {},
+                                                          tr("GGUF models (*.gguf);;All files (*)"));
         if (!path.isEmpty()) addModelPaths({path});
     };
     connect(dropZone_, &widgets::DropZone::browseRequested, this, browseFile);
@@ -213,12 +220,16 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     connect(benchButton_, &QPushButton::clicked, this, &ModelsPage::startBenchmark);
     connect(benchCancel_, &QPushButton::clicked, this, [this] { context_.worker().stop(); });
     connect(removeButton_, &QPushButton::clicked, this, &ModelsPage::removeSelected);
-    connect(&context_.worker(), &EngineWorker::benchProgress, this, [this](quint64 job, double fraction, const QString& stage) {
-        if (job != benchJob_) return;
-        benchProgress_->setValue(int(fraction * 1000));
-        benchResult_->setText(stage);
-    }, Qt::QueuedConnection);
-    connect(&context_.worker(), &EngineWorker::benchFinished, this, &ModelsPage::onBenchFinished, Qt::QueuedConnection);
+    connect(
+        &context_.worker(), &EngineWorker::benchProgress, this,
+        [this](quint64 job, double fraction, const QString& stage) {
+            if (job != benchJob_) return;
+            benchProgress_->setValue(int(fraction * 1000));
+            benchResult_->setText(stage);
+        },
+        Qt::QueuedConnection);
+    connect(&context_.worker(), &EngineWorker::benchFinished, this, &ModelsPage::onBenchFinished,
+            Qt::QueuedConnection);
     refresh();
 }
 
@@ -247,7 +258,8 @@ void ModelsPage::onInspected(const InspectionResult& result) {
     try {
         id = context_.store().registerModel(*result.record);
     } catch (const std::exception& e) {
-        showError(tr("Could not register %1 in the run store: %2").arg(name, QString::fromStdString(e.what())));
+        showError(
+            tr("Could not register %1 in the run store: %2").arg(name, QString::fromStdString(e.what())));
         emit addFailed(result.path, QString::fromStdString(e.what()));
         return;
     }
@@ -266,7 +278,9 @@ void ModelsPage::showError(const QString& text) {
     emit statusMessage(text);
 }
 
-QString ModelsPage::errorText() const { return errorBanner_->isVisible() ? errorLabel_->text() : QString(); }
+QString ModelsPage::errorText() const {
+    return errorBanner_->isVisible() ? errorLabel_->text() : QString();
+}
 
 void ModelsPage::refresh() {
     const std::optional<int64_t> selected = selectedModelId();
@@ -277,11 +291,12 @@ void ModelsPage::refresh() {
         showError(tr("Could not read the model library: %1").arg(QString::fromStdString(e.what())));
     }
     const QStringList hidden = hiddenPaths();
-    std::erase_if(models, [&](const ModelRecord& m) { return hidden.contains(QString::fromStdString(m.path)); });
+    std::erase_if(models,
+                  [&](const ModelRecord& m) { return hidden.contains(QString::fromStdString(m.path)); });
     model_->setModels(std::move(models));
-    subtitle_->setText(model_->rowCount() == 0 ? tr("The library is empty")
-                                               : model_->rowCount() == 1 ? tr("1 model in the library")
-                                                                          : tr("%1 models in the library").arg(model_->rowCount()));
+    subtitle_->setText(model_->rowCount() == 0   ? tr("The library is empty")
+                       : model_->rowCount() == 1 ? tr("1 model in the library")
+                                                 : tr("%1 models in the library").arg(model_->rowCount()));
     if (selected) selectModel(*selected);
     if (!selectedModelId() && model_->rowCount() > 0) list_->setCurrentIndex(model_->index(0));
     showCard();
@@ -321,19 +336,24 @@ void ModelsPage::showCard() {
     overview_->addRow(tr("Parameters"), humanCount(double(m->parameterCount)) +
                                             QStringLiteral("  (%L1)").arg(qulonglong(m->parameterCount)));
     overview_->addRow(tr("Size on disk"), humanBytes(double(m->fileBytes)));
-    overview_->addRow(tr("Tokenizer"), QStringLiteral("%1, %2 tokens").arg(jsonText(s, "tokenizer"), jsonText(s, "tokenizer_vocab")));
+    overview_->addRow(
+        tr("Tokenizer"),
+        QStringLiteral("%1, %2 tokens").arg(jsonText(s, "tokenizer"), jsonText(s, "tokenizer_vocab")));
     overview_->addRow(tr("Chat template"), jsonText(s, "chat_template"));
     overview_->addRow(tr("Context length"), QStringLiteral("%L1 tokens").arg(s.value("context_length", 0)));
 
     architecture_->clear();
     architecture_->addRow(tr("Layers"), jsonText(s, "layers"));
     architecture_->addRow(tr("Hidden size"), jsonText(s, "hidden"));
-    architecture_->addRow(tr("Attention heads"), tr("%1 query · %2 key/value · dim %3")
-                                                     .arg(jsonText(s, "heads"), jsonText(s, "kv_heads"), jsonText(s, "head_dim")));
+    architecture_->addRow(tr("Attention heads"),
+                          tr("%1 query · %2 key/value · dim %3")
+                              .arg(jsonText(s, "heads"), jsonText(s, "kv_heads"), jsonText(s, "head_dim")));
     architecture_->addRow(tr("Feed-forward"), jsonText(s, "ffn"));
     architecture_->addRow(tr("Vocabulary"), jsonText(s, "vocab"));
-    architecture_->addRow(tr("RoPE"), tr("base %1, %2").arg(jsonText(s, "rope_freq_base"), jsonText(s, "rope_style")));
-    architecture_->addRow(tr("Embeddings"), s.value("tied_embeddings", false) ? tr("tied to the output") : tr("separate output"));
+    architecture_->addRow(tr("RoPE"),
+                          tr("base %1, %2").arg(jsonText(s, "rope_freq_base"), jsonText(s, "rope_style")));
+    architecture_->addRow(tr("Embeddings"), s.value("tied_embeddings", false) ? tr("tied to the output")
+                                                                              : tr("separate output"));
 
     tensors_->clear();
     if (const auto types = s.find("tensor_types"); types != s.end() && types->is_object()) {
@@ -384,19 +404,19 @@ void ModelsPage::onBenchFinished(const BenchOutcome& outcome) {
         benchResult_->setText(tr("Benchmark failed: %1").arg(outcome.error));
     } else {
         const BenchResult& r = outcome.result;
-        benchResult_->setText(
-            tr("<b>pp %1</b>: %2 ± %3 tok/s &nbsp;·&nbsp; <b>tg %4</b>: %5 ± %6 tok/s &nbsp;·&nbsp; TTFT %7 ms "
-               "&nbsp;·&nbsp; ITL p50 %8 ms, p99 %9 ms &nbsp;(run #%10)")
-                .arg(r.promptTokens)
-                .arg(mean(r.promptTokensPerSecond), 0, 'f', 1)
-                .arg(stddev(r.promptTokensPerSecond), 0, 'f', 1)
-                .arg(r.generatedTokens)
-                .arg(mean(r.decodeTokensPerSecond), 0, 'f', 1)
-                .arg(stddev(r.decodeTokensPerSecond), 0, 'f', 1)
-                .arg(mean(r.ttftMs), 0, 'f', 0)
-                .arg(percentile(r.interTokenMs, 50), 0, 'f', 1)
-                .arg(percentile(r.interTokenMs, 99), 0, 'f', 1)
-                .arg(outcome.runId));
+        benchResult_->setText(tr("<b>pp %1</b>: %2 ± %3 tok/s &nbsp;·&nbsp; <b>tg %4</b>: %5 ± %6 tok/s "
+                                 "&nbsp;·&nbsp; TTFT %7 ms "
+                                 "&nbsp;·&nbsp; ITL p50 %8 ms, p99 %9 ms &nbsp;(run #%10)")
+                                  .arg(r.promptTokens)
+                                  .arg(mean(r.promptTokensPerSecond), 0, 'f', 1)
+                                  .arg(stddev(r.promptTokensPerSecond), 0, 'f', 1)
+                                  .arg(r.generatedTokens)
+                                  .arg(mean(r.decodeTokensPerSecond), 0, 'f', 1)
+                                  .arg(stddev(r.decodeTokensPerSecond), 0, 'f', 1)
+                                  .arg(mean(r.ttftMs), 0, 'f', 0)
+                                  .arg(percentile(r.interTokenMs, 50), 0, 'f', 1)
+                                  .arg(percentile(r.interTokenMs, 99), 0, 'f', 1)
+                                  .arg(outcome.runId));
     }
     emit benchmarkFinished(outcome.runId);
 }
@@ -405,9 +425,11 @@ void ModelsPage::removeSelected() {
     const ModelRecord* m = model_->modelAt(list_->currentIndex().row());
     if (!m) return;
     const QString name = QString::fromStdString(m->name);
-    if (QMessageBox::question(this, tr("Remove model"),
-                              tr("Remove %1 from the library? The file stays on disk and its runs stay in the "
-                                 "history.").arg(name)) != QMessageBox::Yes)
+    if (QMessageBox::question(
+            this, tr("Remove model"),
+            tr("Remove %1 from the library? The file stays on disk and its runs stay in the "
+               "history.")
+                .arg(name)) != QMessageBox::Yes)
         return;
     QStringList hidden = hiddenPaths();
     hidden.append(QString::fromStdString(m->path));
@@ -419,13 +441,14 @@ void ModelsPage::removeSelected() {
 // The store keeps every model a run refers to, so "remove" hides the model from the library (per
 // store file); adding the same path again brings it back.
 QStringList ModelsPage::hiddenPaths() const {
-    return QSettings().value("library/hidden/" + QString::fromStdString(context_.store().path().string()).toUtf8().toHex())
+    return QSettings()
+        .value("library/hidden/" + QString::fromStdString(context_.store().path().string()).toUtf8().toHex())
         .toStringList();
 }
 
 void ModelsPage::setHiddenPaths(const QStringList& paths) {
-    QSettings().setValue("library/hidden/" + QString::fromStdString(context_.store().path().string()).toUtf8().toHex(),
-                         paths);
+    QSettings().setValue(
+        "library/hidden/" + QString::fromStdString(context_.store().path().string()).toUtf8().toHex(), paths);
 }
 
 } // namespace lathe::gui

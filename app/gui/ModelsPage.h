@@ -2,11 +2,10 @@
 // The model library: drop or open a model to validate and register it, read its card, and chat
 // with it, benchmark it or remove it from the library.
 
-#include <QWidget>
-
-#include <optional>
-
 #include "ModelInspection.h"
+
+#include <QWidget>
+#include <optional>
 
 class QLabel;
 class QListView;
@@ -19,7 +18,7 @@ namespace lathe::widgets {
 class DropZone;
 class EmptyState;
 class KeyValueCard;
-}
+} // namespace lathe::widgets
 
 namespace lathe::gui {
 

@@ -1,5 +1,12 @@
 #include "MonitorPage.h"
 
+#include "AppContext.h"
+#include "monitor/EngineMetrics.h"
+#include "monitor/TelemetrySampler.h"
+#include "widgets/HistogramChart.h"
+#include "widgets/LiveChart.h"
+#include "widgets/Theme.h"
+
 #include <QComboBox>
 #include <QGridLayout>
 #include <QHBoxLayout>
@@ -7,13 +14,6 @@
 #include <QPushButton>
 #include <QTimer>
 #include <QVBoxLayout>
-
-#include "AppContext.h"
-#include "monitor/EngineMetrics.h"
-#include "monitor/TelemetrySampler.h"
-#include "widgets/HistogramChart.h"
-#include "widgets/LiveChart.h"
-#include "widgets/Theme.h"
 
 namespace lathe::gui {
 namespace {
@@ -54,7 +54,8 @@ MonitorPage::MonitorPage(AppContext& context, QWidget* parent) : QWidget(parent)
 
     watching_ = new QLabel(this);
     watching_->setObjectName("watching");
-    watching_->setStyleSheet("QLabel#watching { background: #ffffff; border: 1px solid #dfe3e8; border-radius: 6px; padding: 8px 12px; }");
+    watching_->setStyleSheet("QLabel#watching { background: #ffffff; border: 1px solid #dfe3e8; "
+                             "border-radius: 6px; padding: 8px 12px; }");
     layout->addWidget(watching_);
 
     auto* grid = new QGridLayout;
@@ -73,20 +74,27 @@ MonitorPage::MonitorPage(AppContext& context, QWidget* parent) : QWidget(parent)
     gpuMemory_ = new LiveChart(tr("GPU memory used"), tr("GiB"), this);
     gpuPower_ = new LiveChart(tr("GPU power"), tr("W"), this);
     gpuTemperature_ = new LiveChart(tr("GPU temperature"), tr("°C"), this);
-    const QList<QWidget*> charts = {tokensPerSecond_, ttft_, itl_, cpu_, rss_, gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_};
-    for (int i = 0; i < charts.size(); ++i) grid->addWidget(charts[i], i / 3, i % 3);
-    for (int r = 0; r < 3; ++r) grid->setRowStretch(r, 1);
-    for (int c = 0; c < 3; ++c) grid->setColumnStretch(c, 1);
+    const QList<QWidget*> charts = {tokensPerSecond_, ttft_,      itl_,      cpu_,           rss_,
+                                    gpuUtil_,         gpuMemory_, gpuPower_, gpuTemperature_};
+    for (int i = 0; i < charts.size(); ++i)
+        grid->addWidget(charts[i], i / 3, i % 3);
+    for (int r = 0; r < 3; ++r)
+        grid->setRowStretch(r, 1);
+    for (int c = 0; c < 3; ++c)
+        grid->setColumnStretch(c, 1);
     layout->addLayout(grid, 1);
-    for (LiveChart* chart : {tokensPerSecond_, ttft_, cpu_, rss_, gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_})
+    for (LiveChart* chart :
+         {tokensPerSecond_, ttft_, cpu_, rss_, gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_})
         chart->setXTitle(tr("seconds ago"));
 
     TelemetrySampler* sampler = context_.sampler();
-    const QString gpuStatus = !sampler ? tr("Telemetry sampling is off")
-                              : sampler->gpuTelemetryAvailable()
-                                  ? QString()
-                                  : tr("Unavailable\n%1").arg(QString::fromStdString(sampler->gpuTelemetryStatus()));
-    for (LiveChart* chart : {gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_}) chart->setUnavailable(gpuStatus);
+    const QString gpuStatus =
+        !sampler ? tr("Telemetry sampling is off")
+        : sampler->gpuTelemetryAvailable()
+            ? QString()
+            : tr("Unavailable\n%1").arg(QString::fromStdString(sampler->gpuTelemetryStatus()));
+    for (LiveChart* chart : {gpuUtil_, gpuMemory_, gpuPower_, gpuTemperature_})
+        chart->setUnavailable(gpuStatus);
     if (!sampler) {
         cpu_->setUnavailable(tr("Telemetry sampling is off"));
         rss_->setUnavailable(tr("Telemetry sampling is off"));
@@ -100,7 +108,9 @@ MonitorPage::MonitorPage(AppContext& context, QWidget* parent) : QWidget(parent)
     setWatchedRun(0, {});
 }
 
-double MonitorPage::windowSeconds() const { return window_->currentData().toDouble(); }
+double MonitorPage::windowSeconds() const {
+    return window_->currentData().toDouble();
+}
 
 void MonitorPage::setPaused(bool paused) {
     paused_ = paused;
@@ -109,12 +119,14 @@ void MonitorPage::setPaused(bool paused) {
 }
 
 void MonitorPage::setWatchedRun(qint64 runId, const QString& description) {
-    watching_->setText(runId > 0 ? tr("<b>Watching run #%1</b>  ·  %2").arg(runId).arg(description)
-                                 : tr("<b>Idle</b>  ·  charts show this session; send a chat message or run a "
-                                      "benchmark to watch a run live"));
+    watching_->setText(runId > 0
+                           ? tr("<b>Watching run #%1</b>  ·  %2").arg(runId).arg(description)
+                           : tr("<b>Idle</b>  ·  charts show this session; send a chat message or run a "
+                                "benchmark to watch a run live"));
 }
 
-void MonitorPage::updateSeries(LiveChart* chart, const QString& key, const char* series, double scale, double now) {
+void MonitorPage::updateSeries(LiveChart* chart, const QString& key, const char* series, double scale,
+                               double now) {
     const double window = windowSeconds();
     QList<QPointF> points;
     for (const TimePoint& p : context_.metrics().series(series).pointsSince(now - window))
@@ -133,7 +145,8 @@ void MonitorPage::refreshCharts() {
     updateSeries(cpu_, "cpu", metric::kProcessCpuPercent, 1.0, now);
     updateSeries(rss_, "rss", metric::kProcessRssBytes, 1.0 / (1024.0 * 1024.0), now);
     QList<double> gaps;
-    for (const TimePoint& p : metrics.series(metric::kItlMs, 4096).pointsSince(now - window)) gaps.append(p.value);
+    for (const TimePoint& p : metrics.series(metric::kItlMs, 4096).pointsSince(now - window))
+        gaps.append(p.value);
     itl_->setSamples(gaps);
 
     TelemetrySampler* sampler = context_.sampler();
@@ -151,7 +164,8 @@ void MonitorPage::refreshCharts() {
             gpuSeriesAdded_ = gpu + 1;
         }
         updateSeries(gpuUtil_, key, (prefix + "utilization_percent").c_str(), 1.0, now);
-        updateSeries(gpuMemory_, key, (prefix + "memory_used_bytes").c_str(), 1.0 / (1024.0 * 1024.0 * 1024.0), now);
+        updateSeries(gpuMemory_, key, (prefix + "memory_used_bytes").c_str(),
+                     1.0 / (1024.0 * 1024.0 * 1024.0), now);
         updateSeries(gpuPower_, key, (prefix + "power_w").c_str(), 1.0, now);
         updateSeries(gpuTemperature_, key, (prefix + "temperature_c").c_str(), 1.0, now);
     }

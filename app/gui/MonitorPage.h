@@ -14,7 +14,7 @@ class QTimer;
 namespace lathe::widgets {
 class HistogramChart;
 class LiveChart;
-}
+} // namespace lathe::widgets
 
 namespace lathe::gui {
 
@@ -36,7 +36,8 @@ protected:
     void hideEvent(QHideEvent* event) override;
 
 private:
-    void updateSeries(widgets::LiveChart* chart, const QString& key, const char* series, double scale, double now);
+    void updateSeries(widgets::LiveChart* chart, const QString& key, const char* series, double scale,
+                      double now);
 
     AppContext& context_;
     QTimer* timer_;

@@ -1,9 +1,8 @@
 #include "RunExport.h"
 
-#include <set>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace lathe::gui {
 
@@ -20,9 +19,11 @@ std::string csvField(const std::string& text) {
 std::string runsToCsv(const std::vector<RunRow>& rows) {
     std::set<std::string> metricNames;
     for (const RunRow& row : rows)
-        for (const auto& [name, metric] : row.metrics) metricNames.insert(name);
+        for (const auto& [name, metric] : row.metrics)
+            metricNames.insert(name);
     std::string out = "id,kind,model,status,started_ms,ended_ms,error";
-    for (const std::string& name : metricNames) out += "," + csvField(name);
+    for (const std::string& name : metricNames)
+        out += "," + csvField(name);
     out += "\n";
     for (const RunRow& row : rows) {
         const RunRecord& r = row.run;
@@ -43,7 +44,8 @@ std::string runsToJson(const std::vector<RunRow>& rows) {
     for (const RunRow& row : rows) {
         const RunRecord& r = row.run;
         nlohmann::json metrics = nlohmann::json::object();
-        for (const auto& [name, metric] : row.metrics) metrics[name] = {{"value", metric.value}, {"unit", metric.unit}};
+        for (const auto& [name, metric] : row.metrics)
+            metrics[name] = {{"value", metric.value}, {"unit", metric.unit}};
         runs.push_back({{"id", r.id},
                         {"kind", runKindName(r.kind)},
                         {"model", r.modelName},

@@ -2,10 +2,10 @@
 // Runs exported for spreadsheets (CSV: one row per run, one column per metric seen in any run) and
 // for scripts (JSON: every field, config, environment and metrics).
 
+#include "RunTableModel.h"
+
 #include <string>
 #include <vector>
-
-#include "RunTableModel.h"
 
 namespace lathe::gui {
 

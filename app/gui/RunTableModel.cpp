@@ -15,11 +15,15 @@ QString durationText(int64_t ms) {
 
 QColor statusColor(RunStatus status) {
     switch (status) {
-    case RunStatus::Done: return {0x2e, 0x7d, 0x32};
-    case RunStatus::Running: return {0x3b, 0x6f, 0xd8};
-    case RunStatus::Failed: return {0xc6, 0x28, 0x28};
+    case RunStatus::Done:
+        return {0x2e, 0x7d, 0x32};
+    case RunStatus::Running:
+        return {0x3b, 0x6f, 0xd8};
+    case RunStatus::Failed:
+        return {0xc6, 0x28, 0x28};
     case RunStatus::Cancelled:
-    case RunStatus::Interrupted: return {0xb2, 0x6a, 0x00};
+    case RunStatus::Interrupted:
+        return {0xb2, 0x6a, 0x00};
     }
     return {};
 }
@@ -43,9 +47,13 @@ const RunRow* RunTableModel::rowAt(int row) const {
     return row >= 0 && row < int(rows_.size()) ? &rows_[size_t(row)] : nullptr;
 }
 
-int RunTableModel::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : int(rows_.size()); }
+int RunTableModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : int(rows_.size());
+}
 
-int RunTableModel::columnCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : ColumnCount; }
+int RunTableModel::columnCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : ColumnCount;
+}
 
 QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
@@ -57,30 +65,50 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
     const int64_t durationMs = run.endedMs ? *run.endedMs - run.startedMs : -1;
     if (role == Qt::DisplayRole) {
         switch (index.column()) {
-        case Id: return qlonglong(run.id);
-        case Kind: return QString::fromUtf8(runKindName(run.kind));
-        case Model: return run.modelName.empty() ? QStringLiteral("—") : QString::fromStdString(run.modelName);
-        case Status: return QString::fromUtf8(runStatusName(run.status));
-        case Started: return QDateTime::fromMSecsSinceEpoch(run.startedMs).toString("yyyy-MM-dd HH:mm:ss");
-        case Duration: return durationMs >= 0 ? durationText(durationMs) : QStringLiteral("—");
-        case TokensPerSecond: return tps ? QString::number(tps->value, 'f', 1) : QStringLiteral("—");
-        case Ttft: return ttft ? QString::number(ttft->value, 'f', 0) : QStringLiteral("—");
-        case Tokens: return tokens ? QString::number(tokens->value, 'f', 0) : QStringLiteral("—");
-        default: return {};
+        case Id:
+            return qlonglong(run.id);
+        case Kind:
+            return QString::fromUtf8(runKindName(run.kind));
+        case Model:
+            return run.modelName.empty() ? QStringLiteral("—") : QString::fromStdString(run.modelName);
+        case Status:
+            return QString::fromUtf8(runStatusName(run.status));
+        case Started:
+            return QDateTime::fromMSecsSinceEpoch(run.startedMs).toString("yyyy-MM-dd HH:mm:ss");
+        case Duration:
+            return durationMs >= 0 ? durationText(durationMs) : QStringLiteral("—");
+        case TokensPerSecond:
+            return tps ? QString::number(tps->value, 'f', 1) : QStringLiteral("—");
+        case Ttft:
+            return ttft ? QString::number(ttft->value, 'f', 0) : QStringLiteral("—");
+        case Tokens:
+            return tokens ? QString::number(tokens->value, 'f', 0) : QStringLiteral("—");
+        default:
+            return {};
         }
     }
     if (role == Qt::UserRole) {
         switch (index.column()) {
-        case Id: return qlonglong(run.id);
-        case Kind: return QString::fromUtf8(runKindName(run.kind));
-        case Model: return QString::fromStdString(run.modelName);
-        case Status: return QString::fromUtf8(runStatusName(run.status));
-        case Started: return qlonglong(run.startedMs);
-        case Duration: return qlonglong(durationMs);
-        case TokensPerSecond: return tps ? tps->value : -1.0;
-        case Ttft: return ttft ? ttft->value : -1.0;
-        case Tokens: return tokens ? tokens->value : -1.0;
-        default: return {};
+        case Id:
+            return qlonglong(run.id);
+        case Kind:
+            return QString::fromUtf8(runKindName(run.kind));
+        case Model:
+            return QString::fromStdString(run.modelName);
+        case Status:
+            return QString::fromUtf8(runStatusName(run.status));
+        case Started:
+            return qlonglong(run.startedMs);
+        case Duration:
+            return qlonglong(durationMs);
+        case TokensPerSecond:
+            return tps ? tps->value : -1.0;
+        case Ttft:
+            return ttft ? ttft->value : -1.0;
+        case Tokens:
+            return tokens ? tokens->value : -1.0;
+        default:
+            return {};
         }
     }
     if (role == Qt::ForegroundRole && index.column() == Status) return QBrush(statusColor(run.status));
@@ -91,18 +119,29 @@ QVariant RunTableModel::data(const QModelIndex& index, int role) const {
 }
 
 QVariant RunTableModel::headerData(int section, Qt::Orientation orientation, int role) const {
-    if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return QAbstractTableModel::headerData(section, orientation, role);
+    if (orientation != Qt::Horizontal || role != Qt::DisplayRole)
+        return QAbstractTableModel::headerData(section, orientation, role);
     switch (section) {
-    case Id: return tr("Run");
-    case Kind: return tr("Kind");
-    case Model: return tr("Model");
-    case Status: return tr("Status");
-    case Started: return tr("Started");
-    case Duration: return tr("Duration");
-    case TokensPerSecond: return tr("Tokens/s");
-    case Ttft: return tr("TTFT (ms)");
-    case Tokens: return tr("Tokens");
-    default: return {};
+    case Id:
+        return tr("Run");
+    case Kind:
+        return tr("Kind");
+    case Model:
+        return tr("Model");
+    case Status:
+        return tr("Status");
+    case Started:
+        return tr("Started");
+    case Duration:
+        return tr("Duration");
+    case TokensPerSecond:
+        return tr("Tokens/s");
+    case Ttft:
+        return tr("TTFT (ms)");
+    case Tokens:
+        return tr("Tokens");
+    default:
+        return {};
     }
 }
 

@@ -2,12 +2,11 @@
 // The run history as a table: one row per run with its headline metrics. Qt::UserRole gives each
 // cell's sortable value (numbers as numbers), for a QSortFilterProxyModel with that sort role.
 
-#include <QAbstractTableModel>
+#include "store/RunRecords.h"
 
+#include <QAbstractTableModel>
 #include <map>
 #include <vector>
-
-#include "store/RunRecords.h"
 
 namespace lathe::gui {
 

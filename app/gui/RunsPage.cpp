@@ -1,5 +1,13 @@
 #include "RunsPage.h"
 
+#include "AppContext.h"
+#include "RunExport.h"
+#include "RunTableModel.h"
+#include "store/RunStore.h"
+#include "widgets/EmptyState.h"
+#include "widgets/LiveChart.h"
+#include "widgets/Theme.h"
+
 #include <QComboBox>
 #include <QDateTime>
 #include <QFile>
@@ -14,20 +22,15 @@
 #include <QTableView>
 #include <QTableWidget>
 #include <QVBoxLayout>
-
-#include "AppContext.h"
-#include "RunExport.h"
-#include "RunTableModel.h"
-#include "store/RunStore.h"
-#include "widgets/EmptyState.h"
-#include "widgets/LiveChart.h"
-#include "widgets/Theme.h"
+#include <cmath>
 
 namespace lathe::gui {
 namespace {
 
 QString jsonCell(const std::optional<nlohmann::json>& value) {
     if (!value) return QObject::tr("(absent)");
+    // Settings stored from floats (0.05f) read back as 0.0500000007: show what the user typed.
+    if (value->is_number_float()) return QString::number(value->get<double>(), 'g', 6);
     return QString::fromStdString(value->is_string() ? value->get<std::string>() : value->dump());
 }
 
@@ -35,7 +38,11 @@ QTableWidget* makeTable(const QStringList& headers, QWidget* parent) {
     auto* table = new QTableWidget(0, int(headers.size()), parent);
     table->setHorizontalHeaderLabels(headers);
     table->verticalHeader()->setVisible(false);
-    table->horizontalHeader()->setStretchLastSection(true);
+    table->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+    table->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    table->setTextElideMode(Qt::ElideMiddle);
+    table->verticalHeader()->setDefaultSectionSize(24);
     table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     table->setSelectionMode(QAbstractItemView::NoSelection);
     table->setWordWrap(false);
@@ -43,7 +50,8 @@ QTableWidget* makeTable(const QStringList& headers, QWidget* parent) {
 }
 
 QString metricValue(const std::optional<double>& value) {
-    return value ? QString::number(*value, 'g', 6) : QStringLiteral("—");
+    if (!value) return QStringLiteral("—");
+    return QString::number(*value, 'f', std::abs(*value) >= 100 ? 0 : std::abs(*value) >= 1 ? 2 : 4);
 }
 
 } // namespace
@@ -103,8 +111,9 @@ RunsPage::RunsPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     splitter->setChildrenCollapsible(false);
     tableStack_ = new QStackedWidget(splitter);
     auto* emptyRuns = new widgets::EmptyState(tableStack_);
-    emptyRuns->setContent(tr("No runs match"), tr("Every chat reply and benchmark is recorded here. Chat with a model "
-                                                  "or run a benchmark from the Models page."));
+    emptyRuns->setContent(tr("No runs match"),
+                          tr("Every chat reply and benchmark is recorded here. Chat with a model "
+                             "or run a benchmark from the Models page."));
     model_ = new RunTableModel(this);
     proxy_ = new QSortFilterProxyModel(this);
     proxy_->setSourceModel(model_);
@@ -127,8 +136,9 @@ RunsPage::RunsPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
 
     compareStack_ = new QStackedWidget(splitter);
     auto* emptyCompare = new widgets::EmptyState(compareStack_);
-    emptyCompare->setContent(tr("Compare two runs"), tr("Select two rows above (Ctrl+click) to see their configuration "
-                                                        "differences, metrics and time series side by side."));
+    emptyCompare->setContent(tr("Compare two runs"),
+                             tr("Select two rows above (Ctrl+click) to see their configuration "
+                                "differences, metrics and time series side by side."));
     compareStack_->addWidget(emptyCompare);
     auto* comparison = new QWidget(compareStack_);
     auto* compareLayout = new QVBoxLayout(comparison);
@@ -139,6 +149,8 @@ RunsPage::RunsPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     auto* panes = new QHBoxLayout;
     configDiff_ = makeTable({tr("Differs"), tr("Run A"), tr("Run B")}, comparison);
     metricTable_ = makeTable({tr("Metric"), tr("Run A"), tr("Run B"), tr("B vs A")}, comparison);
+    metricTable_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    metricTable_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     auto* overlayBox = new QVBoxLayout;
     overlaySeries_ = new QComboBox(comparison);
     overlay_ = new widgets::LiveChart(tr("Time series"), QString(), comparison);
@@ -147,26 +159,31 @@ RunsPage::RunsPage(AppContext& context, QWidget* parent) : QWidget(parent), cont
     overlay_->setXTitle(tr("seconds since the run started"));
     overlayBox->addWidget(overlaySeries_);
     overlayBox->addWidget(overlay_, 1);
-    panes->addWidget(configDiff_, 1);
-    panes->addWidget(metricTable_, 1);
-    panes->addLayout(overlayBox, 1);
+    panes->addWidget(configDiff_, 4);
+    panes->addWidget(metricTable_, 3);
+    panes->addLayout(overlayBox, 3);
     compareLayout->addLayout(panes, 1);
     compareStack_->addWidget(comparison);
     splitter->addWidget(compareStack_);
-    splitter->setStretchFactor(0, 3);
-    splitter->setStretchFactor(1, 2);
+    splitter->setStretchFactor(0, 2);
+    splitter->setStretchFactor(1, 3);
+    splitter->setSizes({280, 420});
     layout->addWidget(splitter, 1);
 
-    for (QComboBox* box : {kind_, modelFilter_, date_}) connect(box, &QComboBox::currentIndexChanged, this, &RunsPage::refresh);
+    for (QComboBox* box : {kind_, modelFilter_, date_})
+        connect(box, &QComboBox::currentIndexChanged, this, &RunsPage::refresh);
     connect(refreshButton, &QPushButton::clicked, this, &RunsPage::refresh);
-    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this, &RunsPage::onSelectionChanged);
+    connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            &RunsPage::onSelectionChanged);
     connect(overlaySeries_, &QComboBox::currentIndexChanged, this, &RunsPage::showOverlay);
     connect(exportCsv, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export runs"), "lathe-runs.csv", tr("CSV (*.csv)"));
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export runs"), "lathe-runs.csv", tr("CSV (*.csv)"));
         if (!path.isEmpty()) exportTo(path, false);
     });
     connect(exportJson, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export runs"), "lathe-runs.json", tr("JSON (*.json)"));
+        const QString path =
+            QFileDialog::getSaveFileName(this, tr("Export runs"), "lathe-runs.json", tr("JSON (*.json)"));
         if (!path.isEmpty()) exportTo(path, true);
     });
     refreshModelFilter();
@@ -197,8 +214,10 @@ void RunsPage::refreshModelFilter() {
 void RunsPage::refresh() {
     RunQuery query;
     query.limit = 1000;
-    if (const QString kind = kind_->currentData().toString(); !kind.isEmpty()) query.filter.kind = parseRunKind(kind.toStdString());
-    if (const qlonglong model = modelFilter_->currentData().toLongLong(); model > 0) query.filter.modelId = model;
+    if (const QString kind = kind_->currentData().toString(); !kind.isEmpty())
+        query.filter.kind = parseRunKind(kind.toStdString());
+    if (const qlonglong model = modelFilter_->currentData().toLongLong(); model > 0)
+        query.filter.modelId = model;
     if (const int days = date_->currentData().toInt(); days > 0) {
         const QDateTime from = QDateTime(QDate::currentDate().addDays(1 - days), QTime(0, 0));
         query.filter.startedFromMs = from.toMSecsSinceEpoch();
@@ -207,7 +226,8 @@ void RunsPage::refresh() {
     try {
         for (RunRecord& run : context_.store().listRuns(query)) {
             RunRow row;
-            for (RunMetric& metric : context_.store().metrics(run.id)) row.metrics[metric.name] = std::move(metric);
+            for (RunMetric& metric : context_.store().metrics(run.id))
+                row.metrics[metric.name] = std::move(metric);
             row.run = std::move(run);
             rows.push_back(std::move(row));
         }
@@ -216,7 +236,9 @@ void RunsPage::refresh() {
     }
     const int count = int(rows.size());
     model_->setRows(std::move(rows));
-    subtitle_->setText(count == 0 ? tr("No runs recorded yet") : count == 1 ? tr("1 run") : tr("%1 runs").arg(count));
+    subtitle_->setText(count == 0   ? tr("No runs recorded yet")
+                       : count == 1 ? tr("1 run")
+                                    : tr("%1 runs").arg(count));
     tableStack_->setCurrentIndex(count == 0 ? 1 : 0);
     table_->resizeColumnsToContents();
     table_->horizontalHeader()->setSectionResizeMode(RunTableModel::Model, QHeaderView::Stretch);
@@ -246,8 +268,12 @@ bool RunsPage::compare(int64_t a, int64_t b) {
     compareA_ = a;
     compareB_ = b;
     compareTitle_->setText(tr("Run A #%1 (%2, %3)   vs   Run B #%4 (%5, %6)")
-                               .arg(a).arg(runKindName(c.a.kind)).arg(QString::fromStdString(c.a.modelName))
-                               .arg(b).arg(runKindName(c.b.kind)).arg(QString::fromStdString(c.b.modelName)));
+                               .arg(a)
+                               .arg(runKindName(c.a.kind))
+                               .arg(QString::fromStdString(c.a.modelName))
+                               .arg(b)
+                               .arg(runKindName(c.b.kind))
+                               .arg(QString::fromStdString(c.b.modelName)));
     configDiff_->setRowCount(0);
     auto addDiffs = [this](const std::vector<ConfigDifference>& diffs, const QString& prefix) {
         for (const ConfigDifference& d : diffs) {
@@ -268,25 +294,29 @@ bool RunsPage::compare(int64_t a, int64_t b) {
         configDiff_->insertRow(0);
         configDiff_->setItem(0, 0, new QTableWidgetItem(tr("Same configuration and environment")));
     }
-    configDiff_->resizeColumnsToContents();
 
     metricTable_->setRowCount(0);
     for (const MetricPair& m : c.metrics) {
         const int row = metricTable_->rowCount();
         metricTable_->insertRow(row);
         QString delta = QStringLiteral("—");
-        if (m.a && m.b && *m.a != 0) delta = QStringLiteral("%1%2 %").arg(*m.b >= *m.a ? "+" : "").arg((*m.b / *m.a - 1) * 100, 0, 'f', 1);
-        const QStringList cells = {QString::fromStdString(m.name) + (m.unit.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(m.unit))),
-                                   metricValue(m.a), metricValue(m.b), delta};
-        for (int col = 0; col < 4; ++col) metricTable_->setItem(row, col, new QTableWidgetItem(cells[col]));
+        if (m.a && m.b && *m.a != 0)
+            delta =
+                QStringLiteral("%1%2 %").arg(*m.b >= *m.a ? "+" : "").arg((*m.b / *m.a - 1) * 100, 0, 'f', 1);
+        const QStringList cells = {
+            QString::fromStdString(m.name) +
+                (m.unit.empty() ? QString() : QStringLiteral(" (%1)").arg(QString::fromStdString(m.unit))),
+            metricValue(m.a), metricValue(m.b), delta};
+        for (int col = 0; col < 4; ++col)
+            metricTable_->setItem(row, col, new QTableWidgetItem(cells[col]));
     }
-    metricTable_->resizeColumnsToContents();
 
     QStringList series;
     try {
         for (int64_t id : {a, b})
             for (const std::string& name : context_.store().sampleSeries(id))
-                if (!series.contains(QString::fromStdString(name))) series.append(QString::fromStdString(name));
+                if (!series.contains(QString::fromStdString(name)))
+                    series.append(QString::fromStdString(name));
     } catch (const std::exception&) {
     }
     series.sort();
@@ -306,7 +336,8 @@ bool RunsPage::compare(int64_t a, int64_t b) {
 void RunsPage::showOverlay() {
     const std::string series = overlaySeries_->currentText().toStdString();
     double maxT = 1;
-    for (const auto& [key, id] : {std::pair{QStringLiteral("a"), compareA_}, std::pair{QStringLiteral("b"), compareB_}}) {
+    for (const auto& [key, id] :
+         {std::pair{QStringLiteral("a"), compareA_}, std::pair{QStringLiteral("b"), compareB_}}) {
         QList<QPointF> points;
         if (!series.empty() && id > 0) {
             try {
@@ -326,7 +357,8 @@ void RunsPage::showOverlay() {
 bool RunsPage::exportTo(const QString& path, bool json) {
     const std::string text = json ? runsToJson(model_->rows()) : runsToCsv(model_->rows());
     QFile file(path);
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) || file.write(text.data(), qint64(text.size())) != qint64(text.size())) {
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Truncate) ||
+        file.write(text.data(), qint64(text.size())) != qint64(text.size())) {
         emit statusMessage(tr("Could not write %1: %2").arg(path, file.errorString()));
         return false;
     }

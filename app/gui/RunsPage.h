@@ -4,7 +4,6 @@
 // series of both overlaid).
 
 #include <QWidget>
-
 #include <optional>
 
 class QComboBox;
@@ -18,7 +17,7 @@ class QTableWidget;
 namespace lathe::widgets {
 class EmptyState;
 class LiveChart;
-}
+} // namespace lathe::widgets
 
 namespace lathe::gui {
 

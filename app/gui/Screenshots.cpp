@@ -1,5 +1,11 @@
 #include "Screenshots.h"
 
+#include "ChatPage.h"
+#include "MainWindow.h"
+#include "ModelsPage.h"
+#include "RunTableModel.h"
+#include "RunsPage.h"
+
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
@@ -8,19 +14,14 @@
 #include <QTableView>
 #include <QTimer>
 
-#include "ChatPage.h"
-#include "MainWindow.h"
-#include "ModelsPage.h"
-#include "RunTableModel.h"
-#include "RunsPage.h"
-
 namespace lathe::gui {
 namespace {
 
 void settle(int ms) {
     QElapsedTimer timer;
     timer.start();
-    while (timer.elapsed() < ms) QApplication::processEvents(QEventLoop::AllEvents, 20);
+    while (timer.elapsed() < ms)
+        QApplication::processEvents(QEventLoop::AllEvents, 20);
 }
 
 } // namespace
@@ -49,18 +50,24 @@ void Autopilot::start() {
 void Autopilot::afterModel() {
     if (plan_.send.isEmpty()) return afterReply();
     window_.showPage(MainWindow::ChatPageIndex);
-    connect(window_.chatPage(), &ChatPage::replyFinished, this, [this] { afterReply(); }, Qt::SingleShotConnection);
+    connect(
+        window_.chatPage(), &ChatPage::replyFinished, this, [this] { afterReply(); },
+        Qt::SingleShotConnection);
     window_.chatPage()->send(plan_.send);
 }
 
 void Autopilot::afterReply() {
     if (!plan_.bench) return afterBench();
     window_.showPage(MainWindow::ModelsPageIndex);
-    connect(window_.modelsPage(), &ModelsPage::benchmarkFinished, this, [this] { afterBench(); }, Qt::SingleShotConnection);
+    connect(
+        window_.modelsPage(), &ModelsPage::benchmarkFinished, this, [this] { afterBench(); },
+        Qt::SingleShotConnection);
     window_.modelsPage()->startBenchmark();
 }
 
-void Autopilot::afterBench() { QTimer::singleShot(300, this, &Autopilot::takeScreenshots); }
+void Autopilot::afterBench() {
+    QTimer::singleShot(300, this, &Autopilot::takeScreenshots);
+}
 
 void Autopilot::takeScreenshots() {
     if (!plan_.screenshotDir.isEmpty()) {
@@ -88,8 +95,10 @@ QStringList grabPages(MainWindow& window, const QString& dir, const QList<QSize>
         for (int page = 0; page < window.pageCount(); ++page) {
             window.showPage(page);
             settle(400);
-            const QString file = QDir(dir).filePath(
-                QStringLiteral("%1-%2x%3.png").arg(window.pageName(page).toLower()).arg(size.width()).arg(size.height()));
+            const QString file = QDir(dir).filePath(QStringLiteral("%1-%2x%3.png")
+                                                        .arg(window.pageName(page).toLower())
+                                                        .arg(size.width())
+                                                        .arg(size.height()));
             if (window.grab().save(file)) written.append(file);
         }
     }

@@ -12,10 +12,10 @@ namespace lathe::gui {
 class MainWindow;
 
 struct AutopilotPlan {
-    QString send;           // a chat message to send once the model is loaded
-    bool bench = false;     // run a short benchmark after the reply
-    QString screenshotDir;  // empty: no screenshots
-    QList<QSize> sizes;     // window sizes for the screenshots
+    QString send;          // a chat message to send once the model is loaded
+    bool bench = false;    // run a short benchmark after the reply
+    QString screenshotDir; // empty: no screenshots
+    QList<QSize> sizes;    // window sizes for the screenshots
     bool quitWhenDone = false;
 };
 

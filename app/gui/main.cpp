@@ -1,18 +1,17 @@
 // lathe: the desktop workbench. Usage: lathe [MODEL] [--db PATH] [--threads N]
 //   [--send TEXT] [--bench] [--screenshots DIR --sizes 1280x800,1920x1080] [--quit]
 
-#include <QApplication>
-#include <QCommandLineParser>
-#include <QMessageBox>
-
-#include <cstdio>
-
 #include "AppContext.h"
 #include "MainWindow.h"
 #include "Screenshots.h"
 #include "core/Log.h"
 #include "core/Paths.h"
 #include "widgets/Theme.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QMessageBox>
+#include <cstdio>
 
 int main(int argc, char** argv) {
     QApplication app(argc, argv);
@@ -33,7 +32,8 @@ int main(int argc, char** argv) {
     const QCommandLineOption send("send", "Send this chat message once the model is loaded", "text");
     const QCommandLineOption bench("bench", "Run a short benchmark after the chat message");
     const QCommandLineOption screenshots("screenshots", "Save a PNG of every page into this folder", "dir");
-    const QCommandLineOption sizes("sizes", "Window sizes for --screenshots", "WxH,...", "1280x800,1920x1080");
+    const QCommandLineOption sizes("sizes", "Window sizes for --screenshots", "WxH,...",
+                                   "1280x800,1920x1080");
     const QCommandLineOption quit("quit", "Quit when the --send/--bench/--screenshots work is done");
     const QCommandLineOption logLevel("log-level", "trace, debug, info, warn, error, off", "level", "info");
     parser.addOptions({db, threads, send, bench, screenshots, sizes, quit, logLevel});
@@ -53,8 +53,10 @@ int main(int argc, char** argv) {
     lathe::gui::MainWindow window(*context);
     window.show();
     const QStringList models = parser.positionalArguments();
-    if (models.isEmpty()) window.startUp();
-    else window.openModel(models.first());
+    if (models.isEmpty())
+        window.startUp();
+    else
+        window.openModel(models.first());
 
     lathe::gui::AutopilotPlan plan;
     plan.send = parser.value(send);

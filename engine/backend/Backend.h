@@ -9,14 +9,14 @@
 // is host memory (model/KvCache.h), and a device backend brings its own buffer handles with it.
 // Ops check their argument sizes and throw lathe::Error (Internal) on a mismatch: that is a caller bug.
 
+#include "io/TensorView.h"
+#include "model/ModelConfig.h"
+
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
-
-#include "io/TensorView.h"
-#include "model/ModelConfig.h"
 
 namespace lathe {
 
@@ -38,8 +38,8 @@ private:
 };
 
 struct RopeParams {
-    int nDims = 0;               // dimensions rotated per head (<= headDim, even); the rest pass through
-    float freqBase = 10000.0f;   // theta_i = position * freqBase^(-2i / nDims)
+    int nDims = 0;             // dimensions rotated per head (<= headDim, even); the rest pass through
+    float freqBase = 10000.0f; // theta_i = position * freqBase^(-2i / nDims)
     RopeStyle style = RopeStyle::Interleaved;
     std::span<const float> freqFactors; // empty, or nDims/2 divisors of theta_i (Llama-3 scaling)
 };
@@ -90,8 +90,8 @@ public:
                         const BackendWeight* bias = nullptr) = 0;
 
     // Rotates each head of x ([nTokens][nHeads][headDim]) in place by its row's position.
-    virtual void rope(std::span<float> x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
-                      const RopeParams& params) = 0;
+    virtual void rope(std::span<float> x, int nTokens, int nHeads, int headDim,
+                      std::span<const int32_t> positions, const RopeParams& params) = 0;
 
     // Writes k and v ([nTokens][nHeadsKv][headDim]) of row t into slot slots[t] of sequence seqIds[t].
     // The slots must have been reserved with KvCache::append.

@@ -2,9 +2,9 @@
 // Llama-3 RoPE frequency scaling expressed as llama.cpp's per-pair frequency divisors
 // (the rope_freqs.weight tensor its converter writes): theta_i = position * base^(-2i/nDims) / factor_i.
 
-#include <vector>
-
 #include "model/ModelConfig.h"
+
+#include <vector>
 
 namespace lathe {
 

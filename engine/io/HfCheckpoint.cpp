@@ -6,6 +6,7 @@
 #include "io/ModelLoader.h"
 #include "io/SafetensorsFile.h"
 
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -112,6 +113,14 @@ void loadWeights(const std::filesystem::path& folder, ModelFiles& files) {
             if (gguf.empty()) continue;
             TensorView renamed = t;
             renamed.name = gguf;
+            // Safetensors data is only as aligned as its header length makes it; backends read
+            // floats and halves in place, so misaligned tensors get an aligned copy.
+            if (reinterpret_cast<uintptr_t>(t.data) % alignof(float) != 0) {
+                auto copy = std::make_unique<uint8_t[]>(t.nbytes);
+                std::memcpy(copy.get(), t.data, t.nbytes);
+                renamed.data = copy.get();
+                files.ownedBuffers.push_back(std::move(copy));
+            }
             if (!files.tensors.emplace(gguf, renamed).second)
                 fail(ErrorCategory::InvalidFile, "{}: tensor '{}' appears in more than one shard",
                      shardPath.string(), t.name);

@@ -1,19 +1,22 @@
 #include "model/KvCache.h"
 
+#include "core/Error.h"
+
 #include <algorithm>
 #include <climits>
 #include <utility>
 
-#include "core/Error.h"
-
 namespace lathe {
 
 KvCache::KvCache(const ModelConfig& config, int capacityTokens, int blockTokens)
-    : nLayers_(config.nLayers), nHeadsKv_(config.nHeadsKv), headDim_(config.headDim), blockTokens_(blockTokens) {
+    : nLayers_(config.nLayers), nHeadsKv_(config.nHeadsKv), headDim_(config.headDim),
+      blockTokens_(blockTokens) {
     if (nLayers_ <= 0 || nHeadsKv_ <= 0 || headDim_ <= 0)
-        fail(ErrorCategory::InvalidArgument, "KV cache: bad model shape (layers {}, kv heads {}, head dim {})",
-             nLayers_, nHeadsKv_, headDim_);
-    if (blockTokens <= 0) fail(ErrorCategory::InvalidArgument, "KV cache: block size {} must be positive", blockTokens);
+        fail(ErrorCategory::InvalidArgument,
+             "KV cache: bad model shape (layers {}, kv heads {}, head dim {})", nLayers_, nHeadsKv_,
+             headDim_);
+    if (blockTokens <= 0)
+        fail(ErrorCategory::InvalidArgument, "KV cache: block size {} must be positive", blockTokens);
     if (capacityTokens <= 0)
         fail(ErrorCategory::InvalidArgument, "KV cache: capacity {} tokens must be positive", capacityTokens);
     const int blocks = (capacityTokens + blockTokens - 1) / blockTokens;
@@ -22,7 +25,8 @@ KvCache::KvCache(const ModelConfig& config, int capacityTokens, int blockTokens)
     refCounts_.assign(size_t(blocks), 0);
     freeList_.reserve(size_t(blocks));
     // Highest id first so that allocation hands out blocks in ascending order.
-    for (int b = blocks - 1; b >= 0; --b) freeList_.push_back(b);
+    for (int b = blocks - 1; b >= 0; --b)
+        freeList_.push_back(b);
 }
 
 const KvCache::Sequence& KvCache::sequenceOf(int32_t seqId) const {
@@ -36,7 +40,9 @@ int KvCache::length(int32_t seqId) const {
     return it == sequences_.end() ? 0 : it->second.length;
 }
 
-const std::vector<int>& KvCache::blockTable(int32_t seqId) const { return sequenceOf(seqId).blocks; }
+const std::vector<int>& KvCache::blockTable(int32_t seqId) const {
+    return sequenceOf(seqId).blocks;
+}
 
 int KvCache::allocateBlock() {
     if (freeList_.empty()) fail(ErrorCategory::Internal, "KV cache: allocation past the checked capacity");
@@ -68,7 +74,8 @@ size_t KvCache::offsetOf(int layer, int blockId, int kvHead, int slotInBlock, bo
 void KvCache::fork(int32_t srcSeqId, int32_t dstSeqId) {
     if (srcSeqId == dstSeqId) return;
     Sequence copy = sequenceOf(srcSeqId);
-    for (int block : copy.blocks) ++refCounts_[size_t(block)];
+    for (int block : copy.blocks)
+        ++refCounts_[size_t(block)];
     removeSequence(dstSeqId);
     sequences_[dstSeqId] = std::move(copy);
 }
@@ -77,8 +84,8 @@ void KvCache::truncate(int32_t seqId, int newLength) {
     auto it = sequences_.find(seqId);
     const int current = it == sequences_.end() ? 0 : it->second.length;
     if (newLength < 0 || newLength > current)
-        fail(ErrorCategory::InvalidArgument, "KV cache: cannot truncate sequence {} of {} tokens to {}", seqId,
-             current, newLength);
+        fail(ErrorCategory::InvalidArgument, "KV cache: cannot truncate sequence {} of {} tokens to {}",
+             seqId, current, newLength);
     if (it == sequences_.end()) return;
     Sequence& seq = it->second;
     const size_t keep = size_t((newLength + blockTokens_ - 1) / blockTokens_);
@@ -92,7 +99,8 @@ void KvCache::truncate(int32_t seqId, int newLength) {
 void KvCache::removeSequence(int32_t seqId) {
     auto it = sequences_.find(seqId);
     if (it == sequences_.end()) return;
-    for (int block : it->second.blocks) releaseBlock(block);
+    for (int block : it->second.blocks)
+        releaseBlock(block);
     sequences_.erase(it);
 }
 
@@ -100,7 +108,8 @@ void KvCache::clear() {
     sequences_.clear();
     std::fill(refCounts_.begin(), refCounts_.end(), 0);
     freeList_.clear();
-    for (int b = capacityBlocks() - 1; b >= 0; --b) freeList_.push_back(b);
+    for (int b = capacityBlocks() - 1; b >= 0; --b)
+        freeList_.push_back(b);
 }
 
 int KvCache::blocksNeeded(int32_t seqId, int count) const {
@@ -120,8 +129,8 @@ int KvCache::append(int32_t seqId, int count) {
     const int needed = blocksNeeded(seqId, count);
     if (needed > freeBlocks())
         fail(ErrorCategory::InvalidArgument,
-             "KV cache full: sequence {} needs {} more blocks of {} tokens but {} of {} are free", seqId, needed,
-             blockTokens_, freeBlocks(), capacityBlocks());
+             "KV cache full: sequence {} needs {} more blocks of {} tokens but {} of {} are free", seqId,
+             needed, blockTokens_, freeBlocks(), capacityBlocks());
     Sequence& seq = sequences_[seqId];
     const int first = seq.length;
     if (count == 0) return first;
@@ -135,7 +144,8 @@ int KvCache::append(int32_t seqId, int count) {
         }
     }
     const size_t total = size_t((int64_t(seq.length) + count + blockTokens_ - 1) / blockTokens_);
-    while (seq.blocks.size() < total) seq.blocks.push_back(allocateBlock());
+    while (seq.blocks.size() < total)
+        seq.blocks.push_back(allocateBlock());
     seq.length += count;
     return first;
 }
@@ -151,8 +161,8 @@ float* KvCache::value(int layer, int32_t seqId, int slot, int kvHead) {
 const float* KvCache::key(int layer, int32_t seqId, int slot, int kvHead) const {
     const Sequence& seq = sequenceOf(seqId);
     if (slot < 0 || slot >= seq.length || layer < 0 || layer >= nLayers_ || kvHead < 0 || kvHead >= nHeadsKv_)
-        fail(ErrorCategory::Internal, "KV cache: key(layer {}, seq {}, slot {}, head {}) out of range", layer, seqId,
-             slot, kvHead);
+        fail(ErrorCategory::Internal, "KV cache: key(layer {}, seq {}, slot {}, head {}) out of range", layer,
+             seqId, slot, kvHead);
     return storage_.data() +
            offsetOf(layer, seq.blocks[size_t(slot / blockTokens_)], kvHead, slot % blockTokens_, false);
 }
@@ -160,8 +170,8 @@ const float* KvCache::key(int layer, int32_t seqId, int slot, int kvHead) const 
 const float* KvCache::value(int layer, int32_t seqId, int slot, int kvHead) const {
     const Sequence& seq = sequenceOf(seqId);
     if (slot < 0 || slot >= seq.length || layer < 0 || layer >= nLayers_ || kvHead < 0 || kvHead >= nHeadsKv_)
-        fail(ErrorCategory::Internal, "KV cache: value(layer {}, seq {}, slot {}, head {}) out of range", layer,
-             seqId, slot, kvHead);
+        fail(ErrorCategory::Internal, "KV cache: value(layer {}, seq {}, slot {}, head {}) out of range",
+             layer, seqId, slot, kvHead);
     return storage_.data() +
            offsetOf(layer, seq.blocks[size_t(slot / blockTokens_)], kvHead, slot % blockTokens_, true);
 }

@@ -7,11 +7,11 @@
 //
 // Layout of one block for one layer: K then V, each [nHeadsKv][blockTokens][headDim] floats.
 
+#include "model/ModelConfig.h"
+
 #include <cstdint>
 #include <unordered_map>
 #include <vector>
-
-#include "model/ModelConfig.h"
 
 namespace lathe {
 

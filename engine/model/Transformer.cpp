@@ -1,14 +1,13 @@
 #include "model/Transformer.h"
 
-#include <cmath>
-#include <unordered_map>
-
-#include <fmt/ranges.h>
-
 #include "backend/RopeFreqFactors.h"
 #include "core/Error.h"
 #include "io/ModelFiles.h"
 #include "io/Quants.h"
+
+#include <cmath>
+#include <fmt/ranges.h>
+#include <unordered_map>
 
 namespace lathe {
 namespace {
@@ -36,7 +35,8 @@ std::unique_ptr<BackendWeight> loadWeight(const ModelFiles& files, Backend& back
 
 } // namespace
 
-Transformer::Transformer(const ModelFiles& files, Backend& backend) : config_(files.config), backend_(backend) {
+Transformer::Transformer(const ModelFiles& files, Backend& backend)
+    : config_(files.config), backend_(backend) {
     config_.validate();
     const ModelConfig& c = config_;
     if (c.nHeadsKv <= 0 || c.nHeads % c.nHeadsKv != 0)
@@ -44,8 +44,9 @@ Transformer::Transformer(const ModelFiles& files, Backend& backend) : config_(fi
              files.path.string(), c.nHeads, c.nHeadsKv);
     const int ropeDims = c.ropeDims > 0 ? c.ropeDims : c.headDim;
     if (ropeDims % 2 != 0 || ropeDims > c.headDim)
-        fail(ErrorCategory::InvalidFile, "{}: rope dimension count {} must be even and at most the head size {}",
-             files.path.string(), ropeDims, c.headDim);
+        fail(ErrorCategory::InvalidFile,
+             "{}: rope dimension count {} must be even and at most the head size {}", files.path.string(),
+             ropeDims, c.headDim);
     const int64_t qDim = int64_t(c.nHeads) * c.headDim;
     const int64_t kvDim = int64_t(c.nHeadsKv) * c.headDim;
 
@@ -79,8 +80,9 @@ Transformer::Transformer(const ModelFiles& files, Backend& backend) : config_(fi
     if (const TensorView* freqs = files.findTensor("rope_freqs.weight")) {
         if (freqs->elementCount() != ropeDims / 2 || !canDequantize(freqs->dtype) ||
             freqs->nbytes < freqs->rowStride())
-            fail(ErrorCategory::InvalidFile, "{}: tensor rope_freqs.weight has shape {} but {} values are needed",
-                 files.path.string(), shapeText(*freqs), ropeDims / 2);
+            fail(ErrorCategory::InvalidFile,
+                 "{}: tensor rope_freqs.weight has shape {} but {} values are needed", files.path.string(),
+                 shapeText(*freqs), ropeDims / 2);
         ropeFreqFactors_.resize(size_t(ropeDims / 2));
         dequantizeRow(freqs->dtype, freqs->data, ropeFreqFactors_.data(), ropeDims / 2);
     } else if (c.ropeLlama3.factor != 0.0f) {
@@ -100,31 +102,35 @@ void Transformer::validateBatch(const Batch& batch, const KvCache& cache) const 
         fail(ErrorCategory::InvalidArgument, "batch: {} tokens but {} positions and {} sequence ids", n,
              batch.positions.size(), batch.seqIds.size());
     if (!batch.treeParents.empty() && int(batch.treeParents.size()) != n)
-        fail(ErrorCategory::InvalidArgument, "batch: {} tokens but {} tree parents", n, batch.treeParents.size());
+        fail(ErrorCategory::InvalidArgument, "batch: {} tokens but {} tree parents", n,
+             batch.treeParents.size());
     if (cache.nLayers() != config_.nLayers || cache.nHeadsKv() != config_.nHeadsKv ||
         cache.headDim() != config_.headDim)
-        fail(ErrorCategory::InvalidArgument, "KV cache shape (layers {}, kv heads {}, head dim {}) is not the model's",
-             cache.nLayers(), cache.nHeadsKv(), cache.headDim());
+        fail(ErrorCategory::InvalidArgument,
+             "KV cache shape (layers {}, kv heads {}, head dim {}) is not the model's", cache.nLayers(),
+             cache.nHeadsKv(), cache.headDim());
     for (int i = 0; i < n; ++i) {
         if (batch.tokens[size_t(i)] < 0 || batch.tokens[size_t(i)] >= config_.vocabSize)
-            fail(ErrorCategory::InvalidArgument, "batch row {}: token id {} is outside the vocabulary of {}", i,
-                 batch.tokens[size_t(i)], config_.vocabSize);
+            fail(ErrorCategory::InvalidArgument, "batch row {}: token id {} is outside the vocabulary of {}",
+                 i, batch.tokens[size_t(i)], config_.vocabSize);
         if (batch.positions[size_t(i)] < 0)
-            fail(ErrorCategory::InvalidArgument, "batch row {}: negative position {}", i, batch.positions[size_t(i)]);
+            fail(ErrorCategory::InvalidArgument, "batch row {}: negative position {}", i,
+                 batch.positions[size_t(i)]);
         if (!batch.treeParents.empty()) {
             const int parent = batch.treeParents[size_t(i)];
             if (parent < -1 || parent >= i)
-                fail(ErrorCategory::InvalidArgument, "batch row {}: tree parent {} does not precede it", i, parent);
-            if (parent >= 0 && batch.seqIds[size_t(parent)] != batch.seqIds[size_t(i)])
-                fail(ErrorCategory::InvalidArgument, "batch row {}: tree parent {} belongs to another sequence", i,
+                fail(ErrorCategory::InvalidArgument, "batch row {}: tree parent {} does not precede it", i,
                      parent);
+            if (parent >= 0 && batch.seqIds[size_t(parent)] != batch.seqIds[size_t(i)])
+                fail(ErrorCategory::InvalidArgument,
+                     "batch row {}: tree parent {} belongs to another sequence", i, parent);
         }
     }
     for (size_t j = 0; j < batch.logitRows.size(); ++j) {
         const int row = batch.logitRows[j];
         if (row < 0 || row >= n || (j > 0 && row <= batch.logitRows[j - 1]))
-            fail(ErrorCategory::InvalidArgument, "batch: logit rows must ascend within [0, {}), got {} at {}", n,
-                 row, j);
+            fail(ErrorCategory::InvalidArgument, "batch: logit rows must ascend within [0, {}), got {} at {}",
+                 n, row, j);
     }
 }
 
@@ -135,13 +141,15 @@ void Transformer::placeRows(const Batch& batch, KvCache& cache) {
     for (int32_t seq : batch.seqIds)
         if (counts[seq]++ == 0) order.push_back(seq);
     int64_t needed = 0;
-    for (int32_t seq : order) needed += cache.blocksNeeded(seq, counts[seq]);
+    for (int32_t seq : order)
+        needed += cache.blocksNeeded(seq, counts[seq]);
     if (needed > cache.freeBlocks())
         fail(ErrorCategory::InvalidArgument,
-             "KV cache full: the batch of {} tokens needs {} more blocks of {} tokens but {} of {} are free", n,
-             needed, cache.blockTokens(), cache.freeBlocks(), cache.capacityBlocks());
+             "KV cache full: the batch of {} tokens needs {} more blocks of {} tokens but {} of {} are free",
+             n, needed, cache.blockTokens(), cache.freeBlocks(), cache.capacityBlocks());
     std::unordered_map<int32_t, int> next; // next slot per sequence
-    for (int32_t seq : order) next[seq] = cache.append(seq, counts[seq]);
+    for (int32_t seq : order)
+        next[seq] = cache.append(seq, counts[seq]);
     std::unordered_map<int32_t, int> cachedBefore = next;
 
     slots_.resize(size_t(n));
@@ -156,7 +164,8 @@ void Transformer::placeRows(const Batch& batch, KvCache& cache) {
         } else {
             mask_.prefix.push_back(cachedBefore[seq]);
             chain.clear();
-            for (int row = i; row >= 0; row = batch.treeParents[size_t(row)]) chain.push_back(slots_[size_t(row)]);
+            for (int row = i; row >= 0; row = batch.treeParents[size_t(row)])
+                chain.push_back(slots_[size_t(row)]);
             mask_.extras.insert(mask_.extras.end(), chain.rbegin(), chain.rend());
         }
         mask_.extraBegin.push_back(int32_t(mask_.extras.size()));
@@ -174,7 +183,8 @@ void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>
     x_.resize(size_t(n * embd));
     backend_.embed(*tokenEmbd_, batch.tokens, x_);
     dump("inp_embd", -1, x_);
-    for (int l = 0; l < config_.nLayers; ++l) runLayer(l, n, batch.positions, cache);
+    for (int l = 0; l < config_.nLayers; ++l)
+        runLayer(l, n, batch.positions, cache);
 
     const int nOut = int(batch.logitRows.size());
     proj_.resize(size_t(nOut * embd));

@@ -8,14 +8,14 @@
 // optional Q/K/V bias. Every intermediate is named (llama.cpp's names where it has one) and handed to
 // the debug callback, so a run can be dumped and compared tensor by tensor.
 
+#include "backend/Backend.h"
+#include "model/LanguageModel.h"
+
 #include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
 #include <vector>
-
-#include "backend/Backend.h"
-#include "model/LanguageModel.h"
 
 namespace lathe {
 
@@ -26,7 +26,8 @@ public:
     // name: "inp_embd", "attn_norm", "Qcur", "Kcur", "Vcur" (Q/K after RoPE), "kqv_out", "attn_out",
     // "ffn_inp", "ffn_norm", "ffn_gate", "ffn_up", "ffn_swiglu", "ffn_out", "l_out", "result_norm",
     // "result_output"; layer is -1 outside the blocks. values: row-major [rows][width] of that call.
-    using DebugCallback = std::function<void(std::string_view name, int layer, std::span<const float> values)>;
+    using DebugCallback =
+        std::function<void(std::string_view name, int layer, std::span<const float> values)>;
 
     // Checks that every tensor the config implies exists with the right shape (lathe::Error InvalidFile
     // naming the tensor). `files` and `backend` must outlive the Transformer: weights stay in the files.
@@ -43,16 +44,16 @@ public:
 
 private:
     struct Layer {
-        std::unique_ptr<BackendWeight> attnNorm;  // {nEmbd}
-        std::unique_ptr<BackendWeight> wq;        // {nEmbd, nHeads * headDim}
-        std::unique_ptr<BackendWeight> wk;        // {nEmbd, nHeadsKv * headDim}
-        std::unique_ptr<BackendWeight> wv;        // {nEmbd, nHeadsKv * headDim}
+        std::unique_ptr<BackendWeight> attnNorm;   // {nEmbd}
+        std::unique_ptr<BackendWeight> wq;         // {nEmbd, nHeads * headDim}
+        std::unique_ptr<BackendWeight> wk;         // {nEmbd, nHeadsKv * headDim}
+        std::unique_ptr<BackendWeight> wv;         // {nEmbd, nHeadsKv * headDim}
         std::unique_ptr<BackendWeight> bq, bk, bv; // {rows of wq/wk/wv}, only with qkvBias
-        std::unique_ptr<BackendWeight> wo;        // {nHeads * headDim, nEmbd}
-        std::unique_ptr<BackendWeight> ffnNorm;   // {nEmbd}
-        std::unique_ptr<BackendWeight> gate;      // {nEmbd, nFf}
-        std::unique_ptr<BackendWeight> up;        // {nEmbd, nFf}
-        std::unique_ptr<BackendWeight> down;      // {nFf, nEmbd}
+        std::unique_ptr<BackendWeight> wo;         // {nHeads * headDim, nEmbd}
+        std::unique_ptr<BackendWeight> ffnNorm;    // {nEmbd}
+        std::unique_ptr<BackendWeight> gate;       // {nEmbd, nFf}
+        std::unique_ptr<BackendWeight> up;         // {nEmbd, nFf}
+        std::unique_ptr<BackendWeight> down;       // {nFf, nEmbd}
     };
 
     void validateBatch(const Batch& batch, const KvCache& cache) const;
@@ -69,7 +70,7 @@ private:
     std::unique_ptr<BackendWeight> outputNorm_; // {nEmbd}
     std::unique_ptr<BackendWeight> output_;     // {nEmbd, vocabSize}; null: use tokenEmbd_
     std::vector<Layer> layers_;
-    std::vector<float> ropeFreqFactors_;        // empty or ropeDims / 2
+    std::vector<float> ropeFreqFactors_; // empty or ropeDims / 2
     RopeParams rope_;
     AttentionShape attentionShape_;
     DebugCallback debug_;

@@ -1,9 +1,9 @@
 // ChatInput: Enter sends, Shift+Enter adds a line.
 
+#include "widgets/ChatInput.h"
+
 #include <QSignalSpy>
 #include <QTest>
-
-#include "widgets/ChatInput.h"
 
 using lathe::widgets::ChatInput;
 

@@ -1,11 +1,11 @@
 // DropZone: a drop of local files emits their paths; remote URLs are ignored.
 
+#include "widgets/DropZone.h"
+
 #include <QMimeData>
 #include <QSignalSpy>
 #include <QTest>
 #include <QUrl>
-
-#include "widgets/DropZone.h"
 
 using lathe::widgets::DropZone;
 
@@ -18,7 +18,8 @@ private slots:
         zone.show();
         QSignalSpy dropped(&zone, &DropZone::pathsDropped);
         QMimeData mime;
-        mime.setUrls({QUrl::fromLocalFile("/tmp/a.gguf"), QUrl("https://example.com/b.gguf"), QUrl::fromLocalFile("/tmp/m")});
+        mime.setUrls({QUrl::fromLocalFile("/tmp/a.gguf"), QUrl("https://example.com/b.gguf"),
+                      QUrl::fromLocalFile("/tmp/m")});
         QDragEnterEvent enter(QPoint(10, 10), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
         QCoreApplication::sendEvent(&zone, &enter);
         QVERIFY(enter.isAccepted());

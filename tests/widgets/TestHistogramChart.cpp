@@ -1,8 +1,8 @@
 // HistogramChart bins observations evenly between their minimum and maximum.
 
-#include <QTest>
-
 #include "widgets/HistogramChart.h"
+
+#include <QTest>
 
 using lathe::widgets::HistogramChart;
 

@@ -1,9 +1,9 @@
 // LiveChart: series replaced whole, unknown keys ignored, and an unavailable state with its reason.
 
+#include "widgets/LiveChart.h"
+
 #include <QLabel>
 #include <QTest>
-
-#include "widgets/LiveChart.h"
 
 using lathe::widgets::LiveChart;
 

@@ -1,11 +1,11 @@
 #include "backend/cpu/ActivationQuant.h"
 
+#include "core/Error.h"
+#include "core/Half.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include "core/Error.h"
-#include "core/Half.h"
 
 namespace lathe {
 namespace {
@@ -16,12 +16,8 @@ float readHalf(const uint8_t* p) {
     return fp16ToFloat(h);
 }
 
-float roundedToHalf(float f) { return fp16ToFloat(floatToFp16(f)); }
-
-int32_t dot32(const int8_t* a, const int8_t* b) {
-    int32_t sum = 0;
-    for (int j = 0; j < 32; ++j) sum += int32_t(a[j]) * int32_t(b[j]);
-    return sum;
+float roundedToHalf(float f) {
+    return fp16ToFloat(floatToFp16(f));
 }
 
 // Block layouts (ggml): q4_0 {d, qs[16]}, q4_1 {d, m, qs[16]}, q5_0 {d, qh[4], qs[16]},
@@ -63,7 +59,8 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
     for (int64_t b = 0; b < n / kActivationBlock; ++b) {
         const float* xb = x + b * kActivationBlock;
         float amax = 0.0f;
-        for (int j = 0; j < kActivationBlock; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        for (int j = 0; j < kActivationBlock; ++j)
+            amax = std::max(amax, std::fabs(xb[j]));
         const float d = amax / 127.0f;
         const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
@@ -77,39 +74,66 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
     }
 }
 
+// Sums as ggml's AVX2 kernels do (vec_dot_*_q8_* and llamafile's tinyBLAS_Q0_AVX): eight lanes, lane k
+// holding the integer sum of elements 4k..4k+3 of each block, accumulated with a fused multiply-add by the
+// block's scale product, then reduced pairwise. Matching the order bit for bit keeps Lathe's greedy tokens
+// on llama.cpp's at near ties.
+namespace {
+
+struct LaneSum {
+    float lanes[8] = {};
+    void add(float scale, const int8_t* a, const int8_t* b) {
+        for (int k = 0; k < 8; ++k) {
+            int32_t sum = 0;
+            for (int j = 4 * k; j < 4 * k + 4; ++j)
+                sum += int32_t(a[j]) * int32_t(b[j]);
+            lanes[k] = std::fma(scale, float(sum), lanes[k]);
+        }
+    }
+    float total() const {
+        const float a0 = lanes[0] + lanes[4], a1 = lanes[1] + lanes[5], a2 = lanes[2] + lanes[6],
+                    a3 = lanes[3] + lanes[7];
+        return (a0 + a2) + (a1 + a3);
+    }
+};
+
+} // namespace
+
 float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {
-    float sum = 0.0f;
+    LaneSum acc;
+    float offsets = 0.0f; // sum of m * s for the formats with an offset
     int8_t q[32];
     switch (weightType) {
     case DType::Q4_0:
         for (int64_t b = 0; b < nBlocks; ++b, w += 18) {
             unpackNibbles(w + 2, 8, q);
-            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d);
+            acc.add(readHalf(w) * x[b].d, q, x[b].qs);
         }
-        return sum;
+        return acc.total();
     case DType::Q4_1:
         for (int64_t b = 0; b < nBlocks; ++b, w += 20) {
+            offsets += readHalf(w + 2) * x[b].s;
             unpackNibbles(w + 4, 0, q);
-            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d) + readHalf(w + 2) * x[b].s;
+            acc.add(readHalf(w) * x[b].d, q, x[b].qs);
         }
-        return sum;
+        return acc.total() + offsets;
     case DType::Q5_0:
         for (int64_t b = 0; b < nBlocks; ++b, w += 22) {
             unpackFiveBits(w + 2, w + 6, 16, q);
-            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d);
+            acc.add(readHalf(w) * x[b].d, q, x[b].qs);
         }
-        return sum;
+        return acc.total();
     case DType::Q5_1:
         for (int64_t b = 0; b < nBlocks; ++b, w += 24) {
+            offsets += readHalf(w + 2) * x[b].s;
             unpackFiveBits(w + 4, w + 8, 0, q);
-            sum += float(dot32(q, x[b].qs)) * (readHalf(w) * x[b].d) + readHalf(w + 2) * x[b].s;
+            acc.add(readHalf(w) * x[b].d, q, x[b].qs);
         }
-        return sum;
+        return acc.total() + offsets;
     case DType::Q8_0:
-        for (int64_t b = 0; b < nBlocks; ++b, w += 34) {
-            sum += float(dot32(reinterpret_cast<const int8_t*>(w + 2), x[b].qs)) * (readHalf(w) * x[b].d);
-        }
-        return sum;
+        for (int64_t b = 0; b < nBlocks; ++b, w += 34)
+            acc.add(readHalf(w) * x[b].d, reinterpret_cast<const int8_t*>(w + 2), x[b].qs);
+        return acc.total();
     default:
         fail(ErrorCategory::Internal, "no quantized dot product for {}", dtypeName(weightType));
     }

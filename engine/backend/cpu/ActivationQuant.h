@@ -7,16 +7,16 @@
 // Quantization follows ggml's x86 (AVX2) path: id = 127 / max|x|, round half to even, the scale stored
 // as fp16 (here: a float holding that fp16 value).
 
-#include <cstdint>
-
 #include "core/DType.h"
+
+#include <cstdint>
 
 namespace lathe {
 
 struct ActivationBlock {
-    float d;        // scale, fp16-rounded
-    float s;        // fp16-rounded d * sum(qs) (used with Q4_1 / Q5_1 weights)
-    int8_t qs[32];  // x[j] ~ d * qs[j]
+    float d;       // scale, fp16-rounded
+    float s;       // fp16-rounded d * sum(qs) (used with Q4_1 / Q5_1 weights)
+    int8_t qs[32]; // x[j] ~ d * qs[j]
 };
 
 inline constexpr int kActivationBlock = 32;

@@ -1,14 +1,14 @@
 #include "backend/cpu/CpuBackend.h"
 
-#include <algorithm>
-#include <cmath>
-#include <vector>
-
 #include "backend/cpu/ActivationQuant.h"
 #include "core/Error.h"
 #include "core/ThreadPool.h"
 #include "io/Quants.h"
 #include "model/KvCache.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
 
 namespace lathe {
 namespace {
@@ -25,9 +25,12 @@ float dotF32(const float* a, const float* b, int64_t n) {
     float lanes[8] = {};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        for (int l = 0; l < 8; ++l) lanes[l] += a[i + l] * b[i + l];
-    float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    for (; i < n; ++i) sum += a[i] * b[i];
+        for (int l = 0; l < 8; ++l)
+            lanes[l] += a[i + l] * b[i + l];
+    float sum =
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (; i < n; ++i)
+        sum += a[i] * b[i];
     return sum;
 }
 
@@ -76,8 +79,9 @@ public:
         require(int64_t(out.size()) == int64_t(tokens.size()) * cols, "embed", "output size");
         for (size_t t = 0; t < tokens.size(); ++t) {
             if (tokens[t] < 0 || tokens[t] >= view.rowCount())
-                fail(ErrorCategory::InvalidArgument, "token id {} is outside the vocabulary of {} tokens ({})",
-                     tokens[t], view.rowCount(), view.name);
+                fail(ErrorCategory::InvalidArgument,
+                     "token id {} is outside the vocabulary of {} tokens ({})", tokens[t], view.rowCount(),
+                     view.name);
             dequantizeRow(view.dtype, view.row(tokens[t]), out.data() + int64_t(t) * cols, cols);
         }
     }
@@ -92,10 +96,12 @@ public:
             const float* xr = x.data() + t * dim;
             float* yr = out.data() + t * dim;
             double sum = 0.0;
-            for (int64_t i = 0; i < dim; ++i) sum += double(xr[i] * xr[i]);
+            for (int64_t i = 0; i < dim; ++i)
+                sum += double(xr[i] * xr[i]);
             const float mean = float(sum / double(dim));
             const float scale = 1.0f / std::sqrt(mean + eps);
-            for (int64_t i = 0; i < dim; ++i) yr[i] = (xr[i] * scale) * w[size_t(i)];
+            for (int64_t i = 0; i < dim; ++i)
+                yr[i] = (xr[i] * scale) * w[size_t(i)];
         }
     }
 
@@ -117,7 +123,8 @@ public:
             matmulFloat(w, x, nTokens, out);
         if (biasValues)
             for (int t = 0; t < nTokens; ++t)
-                for (int64_t r = 0; r < rows; ++r) out[size_t(t * rows + r)] += biasValues[r];
+                for (int64_t r = 0; r < rows; ++r)
+                    out[size_t(t * rows + r)] += biasValues[r];
     }
 
     // As ggml's rope: theta advances by repeated multiplication with base^(-2/nDims), in float.
@@ -185,7 +192,8 @@ public:
         const int blockTokens = cache.blockTokens();
         int64_t work = 0;
         for (int t = 0; t < nTokens; ++t)
-            work += int64_t(mask.prefix[size_t(t)]) + mask.extraBegin[size_t(t) + 1] - mask.extraBegin[size_t(t)];
+            work +=
+                int64_t(mask.prefix[size_t(t)]) + mask.extraBegin[size_t(t) + 1] - mask.extraBegin[size_t(t)];
         parallel(int64_t(nTokens) * shape.nHeads, work * shape.nHeads * headDim * 2,
                  [&](int64_t begin, int64_t end, int thread) {
                      std::vector<float>& scores = scratch_[size_t(thread)];
@@ -200,14 +208,17 @@ public:
                          const int visible = prefix + mask.extraBegin[size_t(t) + 1] - extraBegin;
                          require(prefix <= cache.length(mask.seqIds[size_t(t)]), "attention",
                                  "mask reaches past the cached tokens");
-                         auto slotOf = [&](int i) { return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)]; };
+                         auto slotOf = [&](int i) {
+                             return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)];
+                         };
                          const float* qh = q.data() + task * headDim;
                          scores.resize(size_t(visible));
                          float maxScore = -INFINITY;
                          for (int i = 0; i < visible; ++i) {
                              const int slot = slotOf(i);
-                             const float* k = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
-                                              int64_t(slot % blockTokens) * headDim;
+                             const float* k =
+                                 cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                 int64_t(slot % blockTokens) * headDim;
                              scores[size_t(i)] = dotF32(qh, k, headDim) * shape.scale;
                              maxScore = std::max(maxScore, scores[size_t(i)]);
                          }
@@ -220,10 +231,12 @@ public:
                          std::fill(acc.begin(), acc.end(), 0.0f);
                          for (int i = 0; i < visible; ++i) {
                              const int slot = slotOf(i);
-                             const float* v = cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
-                                              int64_t(slot % blockTokens) * headDim;
+                             const float* v =
+                                 cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                 int64_t(slot % blockTokens) * headDim;
                              const float p = scores[size_t(i)] * inverse;
-                             for (int d = 0; d < headDim; ++d) acc[size_t(d)] += p * v[d];
+                             for (int d = 0; d < headDim; ++d)
+                                 acc[size_t(d)] += p * v[d];
                          }
                          std::copy(acc.begin(), acc.end(), out.data() + task * headDim);
                      }
@@ -232,12 +245,14 @@ public:
 
     void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) override {
         require(gate.size() == up.size() && out.size() == up.size(), "swiglu", "sizes differ");
-        for (size_t i = 0; i < out.size(); ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
     }
 
     void add(std::span<const float> a, std::span<const float> b, std::span<float> out) override {
         require(a.size() == b.size() && out.size() == a.size(), "add", "sizes differ");
-        for (size_t i = 0; i < out.size(); ++i) out[i] = a[i] + b[i];
+        for (size_t i = 0; i < out.size(); ++i)
+            out[i] = a[i] + b[i];
     }
 
 private:
@@ -260,7 +275,8 @@ private:
                     dequantizeRow(w.dtype, w.row(r), row.data(), cols);
                     wr = row.data();
                 }
-                for (int t = 0; t < nTokens; ++t) out[size_t(t * rows + r)] = dotF32(wr, x.data() + t * cols, cols);
+                for (int t = 0; t < nTokens; ++t)
+                    out[size_t(t * rows + r)] = dotF32(wr, x.data() + t * cols, cols);
             }
         });
     }
@@ -279,7 +295,8 @@ private:
             for (int64_t r = begin; r < end; ++r) {
                 const uint8_t* wr = w.row(r);
                 for (int t = 0; t < nTokens; ++t)
-                    out[size_t(t * rows + r)] = quantizedDot(w.dtype, wr, activations_.data() + t * blocks, blocks);
+                    out[size_t(t * rows + r)] =
+                        quantizedDot(w.dtype, wr, activations_.data() + t * blocks, blocks);
             }
         });
     }

@@ -3,9 +3,9 @@
 // rows over the threads and handle every token of the batch per weight row, so a prefill reads each
 // weight row once; weight rows are dequantized on the fly into a per-thread scratch row.
 
-#include <memory>
-
 #include "backend/Backend.h"
+
+#include <memory>
 
 namespace lathe {
 

@@ -1,11 +1,11 @@
 // The Benchmark action's statistics against hand-computed values, and one short measured run of the
 // real default model (the token counts it reports must be the ones asked for).
 
-#include <QTest>
-
 #include "Benchmark.h"
 #include "TestSupport.h"
 #include "workbench/Session.h"
+
+#include <QTest>
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -30,12 +30,14 @@ private slots:
         if (!path) QSKIP(test::kNoDefaultModel);
         auto session = Session::open(*path, SessionOptions{});
         int progressCalls = 0;
-        const BenchResult r = runBenchmark(*session, {16, 4, 2}, [&](double, std::string_view) { ++progressCalls; }, {});
+        const BenchResult r =
+            runBenchmark(*session, {16, 4, 2}, [&](double, std::string_view) { ++progressCalls; }, {});
         QVERIFY(r.promptTokens >= 16);
         QCOMPARE(r.generatedTokens, 4);
         QCOMPARE(int(r.decodeTokensPerSecond.size()), 2);
         QCOMPARE(int(r.interTokenMs.size()), 2 * 3); // 3 gaps between 4 tokens, per repetition
-        for (double v : r.promptTokensPerSecond) QVERIFY(v > 0);
+        for (double v : r.promptTokensPerSecond)
+            QVERIFY(v > 0);
         QVERIFY(progressCalls >= 2 * 4);
 
         CancelToken cancel;

@@ -1,11 +1,11 @@
 // ChatListModel over real store rows, checked by QAbstractItemModelTester.
 
+#include "ChatListModel.h"
+#include "store/RunStore.h"
+
 #include <QAbstractItemModelTester>
 #include <QTemporaryDir>
 #include <QTest>
-
-#include "ChatListModel.h"
-#include "store/RunStore.h"
 
 using namespace lathe;
 using namespace lathe::gui;

@@ -2,15 +2,6 @@
 // the exchange is in the store (the reply equal to the engine's own greedy reply); the Runs page lists
 // the chat's run; Esc stops a reply quickly; the UI thread stays responsive while the model generates.
 
-#include <QApplication>
-#include <QElapsedTimer>
-#include <QSignalSpy>
-#include <QTemporaryDir>
-#include <QTest>
-#include <QTimer>
-
-#include <algorithm>
-
 #include "Benchmark.h"
 #include "ChatPage.h"
 #include "DecodingPanel.h"
@@ -22,6 +13,14 @@
 #include "widgets/ChatInput.h"
 #include "widgets/ChatView.h"
 #include "workbench/Session.h"
+
+#include <QApplication>
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QTimer>
+#include <algorithm>
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -84,7 +83,8 @@ private slots:
         QVERIFY2(outcome.error.isEmpty(), qPrintable(outcome.error));
         QVERIFY(tokens.count() >= 2);
         QString streamed;
-        for (const QList<QVariant>& args : tokens) streamed += args.at(1).toString();
+        for (const QList<QVariant>& args : tokens)
+            streamed += args.at(1).toString();
         QVERIFY(streamed.startsWith(outcome.text.left(8)));
         QCOMPARE(page_->view()->text(1), outcome.text);
         QVERIFY(page_->view()->stats(1).contains("tok/s"));

@@ -1,16 +1,16 @@
 // Killing the app (SIGKILL, no chance to clean up) in the middle of a streaming reply, then starting
 // it again: the conversation is there with the partial reply kept, marked as interrupted.
 
-#include <QProcess>
-#include <QSignalSpy>
-#include <QTemporaryDir>
-#include <QTest>
-
 #include "ChatPage.h"
 #include "GuiTestSupport.h"
 #include "TestSupport.h"
 #include "store/RunStore.h"
 #include "widgets/ChatView.h"
+
+#include <QProcess>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -38,21 +38,23 @@ private slots:
         // Wait until the reply has streamed for a while and at least one partial save is committed.
         std::string partial;
         int64_t chatId = 0;
-        QVERIFY(QTest::qWaitFor([&] {
-            try {
-                auto store = RunStore::open(db.toStdString());
-                const auto chats = store->listChats("", 0, 10);
-                if (chats.empty()) return false;
-                chatId = chats[0].id;
-                const auto messages = store->messages(chatId);
-                if (messages.size() == 2 && !messages[1].complete && messages[1].content.size() > 20) {
-                    partial = messages[1].content;
-                    return true;
+        QVERIFY(QTest::qWaitFor(
+            [&] {
+                try {
+                    auto store = RunStore::open(db.toStdString());
+                    const auto chats = store->listChats("", 0, 10);
+                    if (chats.empty()) return false;
+                    chatId = chats[0].id;
+                    const auto messages = store->messages(chatId);
+                    if (messages.size() == 2 && !messages[1].complete && messages[1].content.size() > 20) {
+                        partial = messages[1].content;
+                        return true;
+                    }
+                } catch (const std::exception&) {
                 }
-            } catch (const std::exception&) {
-            }
-            return false;
-        }, 180000));
+                return false;
+            },
+            180000));
         app.kill(); // SIGKILL
         QVERIFY(app.waitForFinished(10000));
         QCOMPARE(app.exitStatus(), QProcess::CrashExit);

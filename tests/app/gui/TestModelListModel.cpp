@@ -1,9 +1,9 @@
 // ModelListModel: rows from store records, lookups by id and path, passes QAbstractItemModelTester.
 
+#include "ModelListModel.h"
+
 #include <QAbstractItemModelTester>
 #include <QTest>
-
-#include "ModelListModel.h"
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -27,7 +27,8 @@ private slots:
         b.name = "";
         model.setModels({a, b});
         QCOMPARE(model.rowCount(), 2);
-        QCOMPARE(model.data(model.index(0), Qt::DisplayRole).toString(), QString("Alpha\nllama · 93.8 MiB · 134.5 M params"));
+        QCOMPARE(model.data(model.index(0), Qt::DisplayRole).toString(),
+                 QString("Alpha\nllama · 93.8 MiB · 134.5 M params"));
         QCOMPARE(model.data(model.index(1), Qt::DisplayRole).toString().section('\n', 0, 0), QString("b"));
         QCOMPARE(model.rowOfId(9), 1);
         QCOMPARE(model.rowOfPath("/m/a.gguf"), 0);

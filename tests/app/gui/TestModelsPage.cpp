@@ -1,6 +1,13 @@
 // Dropping models on the main window: a real .gguf is validated, registered in the store and listed;
 // a corrupt file shows an error and registers nothing.
 
+#include "GuiTestSupport.h"
+#include "MainWindow.h"
+#include "ModelListModel.h"
+#include "ModelsPage.h"
+#include "TestSupport.h"
+#include "store/RunStore.h"
+
 #include <QFile>
 #include <QListView>
 #include <QMimeData>
@@ -8,15 +15,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 #include <QUrl>
-
 #include <filesystem>
-
-#include "GuiTestSupport.h"
-#include "MainWindow.h"
-#include "ModelListModel.h"
-#include "ModelsPage.h"
-#include "TestSupport.h"
-#include "store/RunStore.h"
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -65,7 +64,8 @@ private slots:
         QCOMPARE(models[0].summary["vocab"].get<int>(), 49152);
         ModelListModel* list = window.modelsPage()->listModel();
         QCOMPARE(list->rowCount(), 1);
-        QCOMPARE(list->data(list->index(0), ModelListModel::PathRole).toString(), QString::fromStdString(models[0].path));
+        QCOMPARE(list->data(list->index(0), ModelListModel::PathRole).toString(),
+                 QString::fromStdString(models[0].path));
         QCOMPARE(window.modelsPage()->selectedModelId(), std::optional<int64_t>(models[0].id));
         QVERIFY(window.modelsPage()->errorText().isEmpty());
 
@@ -82,7 +82,10 @@ private slots:
         window.show();
         // A GGUF header that claims a billion tensors in a 64-byte file.
         QByteArray bytes("GGUF");
-        const auto put = [&bytes](quint64 v, int n) { for (int i = 0; i < n; ++i) bytes.append(char((v >> (8 * i)) & 0xff)); };
+        const auto put = [&bytes](quint64 v, int n) {
+            for (int i = 0; i < n; ++i)
+                bytes.append(char((v >> (8 * i)) & 0xff));
+        };
         put(3, 4);          // version
         put(1000000000, 8); // tensor count
         put(0, 8);          // metadata count
@@ -102,10 +105,12 @@ private slots:
         dropOn(&window, corrupt);
         QVERIFY(failed.wait(10000));
         QCOMPARE(failed.at(0).at(0).toString(), corrupt);
-        QVERIFY2(window.modelsPage()->errorText().contains("broken.gguf"), qPrintable(window.modelsPage()->errorText()));
+        QVERIFY2(window.modelsPage()->errorText().contains("broken.gguf"),
+                 qPrintable(window.modelsPage()->errorText()));
         dropOn(&window, notModel);
         QVERIFY(failed.wait(10000));
-        QVERIFY2(window.modelsPage()->errorText().contains("not a GGUF file"), qPrintable(window.modelsPage()->errorText()));
+        QVERIFY2(window.modelsPage()->errorText().contains("not a GGUF file"),
+                 qPrintable(window.modelsPage()->errorText()));
         QCOMPARE(context->store().listModels().size(), size_t(0));
         QCOMPARE(window.modelsPage()->listModel()->rowCount(), 0);
     }

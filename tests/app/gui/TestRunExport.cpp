@@ -1,10 +1,9 @@
 // CSV and JSON export of runs, against hand-written expected text.
 
-#include <QTest>
-
-#include <nlohmann/json.hpp>
-
 #include "RunExport.h"
+
+#include <QTest>
+#include <nlohmann/json.hpp>
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -35,9 +34,10 @@ private slots:
         b.run.startedMs = 30;
         b.run.error = "bad";
         b.metrics["decode_tokens_per_s"] = {"decode_tokens_per_s", 40, "tok/s"};
-        const std::string expected = "id,kind,model,status,started_ms,ended_ms,error,decode_tokens_per_s,ttft_ms\n"
-                                     "1,chat,\"Smol, 135M\",done,10,20,,,12.5\n"
-                                     "2,bench,,failed,30,,bad,40,\n";
+        const std::string expected =
+            "id,kind,model,status,started_ms,ended_ms,error,decode_tokens_per_s,ttft_ms\n"
+            "1,chat,\"Smol, 135M\",done,10,20,,,12.5\n"
+            "2,bench,,failed,30,,bad,40,\n";
         QCOMPARE(runsToCsv({a, b}), expected);
         const nlohmann::json json = nlohmann::json::parse(runsToJson({a, b}));
         QCOMPARE(json["runs"].size(), size_t(2));

@@ -1,17 +1,17 @@
 // The Runs page over a store with known runs: filters, comparison of two runs (differences and
 // metrics), and export to a file.
 
+#include "GuiTestSupport.h"
+#include "RunTableModel.h"
+#include "RunsPage.h"
+#include "store/RunStore.h"
+
 #include <QComboBox>
 #include <QFile>
 #include <QSortFilterProxyModel>
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QTest>
-
-#include "GuiTestSupport.h"
-#include "RunTableModel.h"
-#include "RunsPage.h"
-#include "store/RunStore.h"
 
 using namespace lathe;
 using namespace lathe::gui;
@@ -32,11 +32,13 @@ private slots:
         model.name = "Smol";
         model.architecture = "llama";
         const int64_t modelId = store.registerModel(model);
-        const int64_t chat = store.beginRun(RunKind::Chat, modelId, {{"decoding", {{"temperature", 0.8}}}}, {});
+        const int64_t chat =
+            store.beginRun(RunKind::Chat, modelId, {{"decoding", {{"temperature", 0.8}}}}, {});
         store.addMetric(chat, {"decode_tokens_per_s", 20, "tok/s"});
         store.appendSamples(chat, std::vector<RunSample>{{"itl_ms", 0.1, 50}, {"itl_ms", 0.2, 52}});
         store.finishRun(chat, RunStatus::Done);
-        const int64_t bench = store.beginRun(RunKind::Bench, modelId, {{"decoding", {{"temperature", 0.0}}}}, {});
+        const int64_t bench =
+            store.beginRun(RunKind::Bench, modelId, {{"decoding", {{"temperature", 0.0}}}}, {});
         store.addMetric(bench, {"decode_tokens_per_s", 25, "tok/s"});
         store.finishRun(bench, RunStatus::Done);
 

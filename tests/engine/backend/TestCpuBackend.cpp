@@ -1,13 +1,12 @@
-#include <QtTest>
-
-#include <cmath>
-#include <random>
-
 #include "backend/RopeFreqFactors.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
 #include "io/Quants.h"
 #include "model/KvCache.h"
+
+#include <QtTest>
+#include <cmath>
+#include <random>
 
 using namespace lathe;
 
@@ -20,7 +19,8 @@ std::vector<float> randomValues(size_t n, uint32_t seed, float scale = 1.0f) {
     std::mt19937 rng(seed);
     std::normal_distribution<float> normal(0.0f, scale);
     std::vector<float> v(n);
-    for (float& x : v) x = normal(rng);
+    for (float& x : v)
+        x = normal(rng);
     return v;
 }
 
@@ -31,7 +31,8 @@ struct StoredTensor {
     StoredTensor(DType type, int64_t cols, int64_t rows, const std::vector<float>& values) {
         const uint64_t stride = rowBytes(type, uint64_t(cols));
         bytes.resize(size_t(stride * uint64_t(rows)));
-        for (int64_t r = 0; r < rows; ++r) quantizeRow(type, values.data() + r * cols, bytes.data() + r * stride, cols);
+        for (int64_t r = 0; r < rows; ++r)
+            quantizeRow(type, values.data() + r * cols, bytes.data() + r * stride, cols);
         view.name = "test";
         view.dtype = type;
         view.nDims = rows == 1 ? 1 : 2;
@@ -46,7 +47,9 @@ struct StoredTensor {
     }
 };
 
-std::unique_ptr<Backend> referenceBackend(int threads = 2) { return makeCpuBackend(CpuBackendOptions{threads, false}); }
+std::unique_ptr<Backend> referenceBackend(int threads = 2) {
+    return makeCpuBackend(CpuBackendOptions{threads, false});
+}
 
 ModelConfig cacheConfig(int nHeadsKv, int headDim) {
     ModelConfig c;
@@ -81,8 +84,9 @@ private slots:
             for (int pair : {0, 1, 5, 11})
                 for (int position : {1, 7, 300})
                     for (bool llama3 : {false, true})
-                        QTest::addRow("%s pair %d pos %d%s", style == RopeStyle::Interleaved ? "interleaved" : "half",
-                                      pair, position, llama3 ? " llama3" : "")
+                        QTest::addRow("%s pair %d pos %d%s",
+                                      style == RopeStyle::Interleaved ? "interleaved" : "half", pair,
+                                      position, llama3 ? " llama3" : "")
                             << style << pair << position << llama3;
     }
     void ropeRotatesPairByKnownAngle() {
@@ -93,13 +97,15 @@ private slots:
         const int headDim = 32, nDims = 24; // the last 8 dimensions are not rotated
         const float base = 500000.0f;
         const RopeLlama3Scaling scaling{8.0f, 1.0f, 4.0f, 64};
-        const std::vector<float> factors = llama3 ? ropeLlama3FreqFactors(scaling, nDims, base) : std::vector<float>{};
+        const std::vector<float> factors =
+            llama3 ? ropeLlama3FreqFactors(scaling, nDims, base) : std::vector<float>{};
         // Independent factor: transformers' formula written out for this pair.
         double factor = 1.0;
         const double freq = std::pow(double(base), -2.0 * pair / nDims);
         if (llama3) {
             const double wavelen = 2 * M_PI / freq;
-            if (wavelen > 64.0) factor = 8.0;
+            if (wavelen > 64.0)
+                factor = 8.0;
             else if (wavelen >= 16.0) {
                 const double smooth = (64.0 / wavelen - 1.0) / 3.0;
                 factor = freq / ((1 - smooth) * freq / 8.0 + smooth * freq);
@@ -133,18 +139,20 @@ private slots:
         const std::vector<double> wr = w.row(0);
         for (int t = 0; t < n; ++t) {
             double ss = 0;
-            for (int i = 0; i < dim; ++i) ss += double(x[size_t(t * dim + i)]) * x[size_t(t * dim + i)];
+            for (int i = 0; i < dim; ++i)
+                ss += double(x[size_t(t * dim + i)]) * x[size_t(t * dim + i)];
             const double inv = 1.0 / std::sqrt(ss / dim + 1e-5);
             for (int i = 0; i < dim; ++i)
-                QVERIFY(std::fabs(out[size_t(t * dim + i)] - x[size_t(t * dim + i)] * inv * wr[size_t(i)]) < 1e-5);
+                QVERIFY(std::fabs(out[size_t(t * dim + i)] - x[size_t(t * dim + i)] * inv * wr[size_t(i)]) <
+                        1e-5);
         }
     }
 
     void matmulMatchesNaive_data() {
         QTest::addColumn<DType>("type");
         QTest::addColumn<int>("nTokens");
-        for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
-                           DType::Q5_1})
+        for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                           DType::Q5_0, DType::Q5_1})
             for (int n : {1, 5})
                 QTest::addRow("%s x %d", dtypeName(type).data(), n) << type << n;
     }
@@ -182,13 +190,19 @@ private slots:
                         bound += amax / 127.0 / 2.0 * wAbs + 1e-3 * wMax * xAbs;
                     }
                     const double got = out[size_t(t * rows + r)];
-                    const double tolerance = quantized && type != DType::F32 && type != DType::F16 &&
-                                                     type != DType::BF16
-                                                 ? bound * 1.01 + 1e-5 * magnitude
-                                                 : 1e-5 * magnitude + 1e-6;
-                    QVERIFY2(std::fabs(got - expected) <= tolerance,
-                             qPrintable(QStringLiteral("row %1 token %2 quantized %3: %4 vs %5 (tolerance %6)")
-                                            .arg(r).arg(t).arg(quantized).arg(got).arg(expected).arg(tolerance)));
+                    const double tolerance =
+                        quantized && type != DType::F32 && type != DType::F16 && type != DType::BF16
+                            ? bound * 1.01 + 1e-5 * magnitude
+                            : 1e-5 * magnitude + 1e-6;
+                    QVERIFY2(
+                        std::fabs(got - expected) <= tolerance,
+                        qPrintable(QStringLiteral("row %1 token %2 quantized %3: %4 vs %5 (tolerance %6)")
+                                       .arg(r)
+                                       .arg(t)
+                                       .arg(quantized)
+                                       .arg(got)
+                                       .arg(expected)
+                                       .arg(tolerance)));
                 }
             }
         }
@@ -203,7 +217,8 @@ private slots:
         backend->embed(*weight, tokens, out);
         for (size_t t = 0; t < tokens.size(); ++t) {
             const std::vector<double> row = table.row(tokens[t]);
-            for (int i = 0; i < 64; ++i) QCOMPARE(double(out[t * 64 + size_t(i)]), row[size_t(i)]);
+            for (int i = 0; i < 64; ++i)
+                QCOMPARE(double(out[t * 64 + size_t(i)]), row[size_t(i)]);
         }
         const std::vector<int32_t> bad = {10};
         std::vector<float> one(64);
@@ -239,7 +254,8 @@ private slots:
         mask.prefix = {10, 6};
         mask.extras = {7, 10};
         mask.extraBegin = {0, 0, 2};
-        const std::vector<std::vector<int>> visible = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 1, 2, 3, 4, 5, 7, 10}};
+        const std::vector<std::vector<int>> visible = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
+                                                       {0, 1, 2, 3, 4, 5, 7, 10}};
         const std::vector<float> q = randomValues(size_t(2 * nHeads * headDim), 10);
         const float scale = 1.0f / std::sqrt(float(headDim));
 
@@ -247,7 +263,8 @@ private slots:
         std::vector<float> outGrouped(q.size()), outRepeated(q.size());
         backend->attention(q, AttentionShape{nHeads, nHeadsKv, headDim, scale}, mask, grouped, 0, outGrouped);
         backend->attention(q, AttentionShape{nHeads, nHeads, headDim, scale}, mask, repeated, 0, outRepeated);
-        for (size_t i = 0; i < q.size(); ++i) QVERIFY(std::fabs(outGrouped[i] - outRepeated[i]) < 1e-6);
+        for (size_t i = 0; i < q.size(); ++i)
+            QVERIFY(std::fabs(outGrouped[i] - outRepeated[i]) < 1e-6);
 
         for (int t = 0; t < 2; ++t)
             for (int h = 0; h < nHeads; ++h) {
@@ -256,14 +273,17 @@ private slots:
                 double maxScore = -1e300, sum = 0;
                 for (int s : visible[size_t(t)]) {
                     double dot = 0;
-                    for (int d = 0; d < headDim; ++d) dot += double(qh[d]) * kAt(s, h / group)[d];
+                    for (int d = 0; d < headDim; ++d)
+                        dot += double(qh[d]) * kAt(s, h / group)[d];
                     w.push_back(dot * scale);
                     maxScore = std::max(maxScore, w.back());
                 }
-                for (double& x : w) sum += (x = std::exp(x - maxScore));
+                for (double& x : w)
+                    sum += (x = std::exp(x - maxScore));
                 for (int d = 0; d < headDim; ++d) {
                     double expected = 0;
-                    for (size_t j = 0; j < w.size(); ++j) expected += w[j] / sum * vAt(visible[size_t(t)][j], h / group)[d];
+                    for (size_t j = 0; j < w.size(); ++j)
+                        expected += w[j] / sum * vAt(visible[size_t(t)][j], h / group)[d];
                     QVERIFY(std::fabs(outGrouped[size_t((t * nHeads + h) * headDim + d)] - expected) < 1e-5);
                 }
             }

@@ -1,7 +1,7 @@
-#include <QtTest>
-
 #include "core/Error.h"
 #include "model/KvCache.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -41,7 +41,8 @@ bool slotHolds(const KvCache& cache, int32_t seq, int slot, float offset = 0.0f)
 
 void appendWritten(KvCache& cache, int32_t seq, int count, float offset = 0.0f) {
     const int first = cache.append(seq, count);
-    for (int s = first; s < first + count; ++s) writeSlot(cache, seq, s, offset);
+    for (int s = first; s < first + count; ++s)
+        writeSlot(cache, seq, s, offset);
 }
 
 } // namespace
@@ -67,8 +68,10 @@ private slots:
         KvCache cache(tinyConfig(), 16, 4);
         appendWritten(cache, 0, 6);
         appendWritten(cache, 1, 5, 0.25f);
-        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 0, s));
-        for (int s = 0; s < 5; ++s) QVERIFY(slotHolds(cache, 1, s, 0.25f));
+        for (int s = 0; s < 6; ++s)
+            QVERIFY(slotHolds(cache, 0, s));
+        for (int s = 0; s < 5; ++s)
+            QVERIFY(slotHolds(cache, 1, s, 0.25f));
         // Keys and values of one head are contiguous per block: blockKeys agrees with key().
         const int block = cache.blockTable(0)[1];
         QCOMPARE(cache.blockKeys(1, block, 1) + 1 * cache.headDim(), cache.key(1, 0, 5, 1));
@@ -82,9 +85,11 @@ private slots:
         cache.fork(0, 1);
         QCOMPARE(cache.freeBlocks(), freeBefore);
         QCOMPARE(cache.blockTable(1), cache.blockTable(0));
-        for (int block : cache.blockTable(0)) QCOMPARE(cache.blockRefCount(block), 2);
+        for (int block : cache.blockTable(0))
+            QCOMPARE(cache.blockRefCount(block), 2);
         QCOMPARE(cache.length(1), 6);
-        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 1, s));
+        for (int s = 0; s < 6; ++s)
+            QVERIFY(slotHolds(cache, 1, s));
     }
 
     void writeIntoSharedBlockCopiesIt() {
@@ -97,11 +102,13 @@ private slots:
         QCOMPARE(cache.blockTable(1)[0], cache.blockTable(0)[0]); // full blocks stay shared
         QCOMPARE(cache.blockRefCount(sharedLast), 1);
         QCOMPARE(cache.blockRefCount(cache.blockTable(0)[0]), 2);
-        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 1, s)); // copied
+        for (int s = 0; s < 6; ++s)
+            QVERIFY(slotHolds(cache, 1, s)); // copied
         QVERIFY(slotHolds(cache, 1, 6, 0.75f));
         // The parent is intact and can grow on its own.
         QCOMPARE(cache.length(0), 6);
-        for (int s = 0; s < 6; ++s) QVERIFY(slotHolds(cache, 0, s));
+        for (int s = 0; s < 6; ++s)
+            QVERIFY(slotHolds(cache, 0, s));
         appendWritten(cache, 0, 1, 0.5f);
         QVERIFY(slotHolds(cache, 0, 6, 0.5f));
         QVERIFY(slotHolds(cache, 1, 6, 0.75f));
@@ -154,7 +161,8 @@ private slots:
         cache.removeSequence(0);
         QVERIFY(!cache.hasSequence(0));
         QCOMPARE(cache.freeBlocks(), 2);
-        for (int s = 0; s < 5; ++s) QVERIFY(slotHolds(cache, 1, s));
+        for (int s = 0; s < 5; ++s)
+            QVERIFY(slotHolds(cache, 1, s));
         cache.removeSequence(1);
         QCOMPARE(cache.freeBlocks(), 4);
         appendWritten(cache, 4, 9);

@@ -1,15 +1,14 @@
-#include <QtTest>
-
-#include <algorithm>
-#include <cmath>
-#include <set>
-
 #include "TestSupport.h"
 #include "TinyModel.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
 #include "io/ModelFiles.h"
 #include "model/Transformer.h"
+
+#include <QtTest>
+#include <algorithm>
+#include <cmath>
+#include <set>
 
 using namespace lathe;
 using lathe::test::TinyModelSpec;
@@ -22,11 +21,13 @@ const std::vector<int32_t> kPrompt = {5, 17, 3, 42, 8, 8, 61, 0, 29, 33, 12, 50}
 
 std::vector<int32_t> iota(int n, int first = 0) {
     std::vector<int32_t> v(static_cast<size_t>(n));
-    for (int i = 0; i < n; ++i) v[size_t(i)] = first + i;
+    for (int i = 0; i < n; ++i)
+        v[size_t(i)] = first + i;
     return v;
 }
 
-ModelFiles writeAndOpen(const test::TempDir& dir, const TinyModelSpec& spec, const std::string& name = "tiny.gguf") {
+ModelFiles writeAndOpen(const test::TempDir& dir, const TinyModelSpec& spec,
+                        const std::string& name = "tiny.gguf") {
     test::writeTinyGguf(dir.file(name), spec, test::makeTinyWeights(spec));
     return openModelFiles(dir.file(name));
 }
@@ -43,11 +44,14 @@ double relativeMaxDiff(const std::vector<float>& a, const std::vector<double>& b
 
 double maxDiff(std::span<const float> a, std::span<const float> b) {
     double diff = 0;
-    for (size_t i = 0; i < a.size(); ++i) diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
+    for (size_t i = 0; i < a.size(); ++i)
+        diff = std::max(diff, std::fabs(double(a[i]) - double(b[i])));
     return diff;
 }
 
-std::unique_ptr<Backend> floatBackend() { return makeCpuBackend(CpuBackendOptions{2, false}); }
+std::unique_ptr<Backend> floatBackend() {
+    return makeCpuBackend(CpuBackendOptions{2, false});
+}
 
 } // namespace
 
@@ -357,8 +361,8 @@ private slots:
         KvCache cache = model.makeCache(32);
         std::vector<float> logits;
         model.forward(Batch::sequence({1, 2, 3}, 0, 0), cache, logits);
-        for (const char* name : {"attn_norm", "Qcur", "Kcur", "Vcur", "kqv_out", "attn_out", "ffn_inp", "ffn_norm",
-                                 "ffn_gate", "ffn_up", "ffn_swiglu", "ffn_out", "l_out"})
+        for (const char* name : {"attn_norm", "Qcur", "Kcur", "Vcur", "kqv_out", "attn_out", "ffn_inp",
+                                 "ffn_norm", "ffn_gate", "ffn_up", "ffn_swiglu", "ffn_out", "l_out"})
             QCOMPARE(int(names.count(name)), spec.nLayers);
         QCOMPARE(int(names.count("inp_embd")), 1);
         QCOMPARE(int(names.count("result_norm")), 1);

@@ -4,22 +4,21 @@
 // safetensors, a minimal tokenizer.json), plus a naive double-precision forward pass that reads the
 // stored tensors through io's reference dequantizer and shares no code with the Transformer.
 
+#include "core/DType.h"
+#include "io/GgufWriter.h"
+#include "io/ModelFiles.h"
+#include "io/Quants.h"
+
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
-
-#include "core/DType.h"
-#include "io/GgufWriter.h"
-#include "io/ModelFiles.h"
-#include "io/Quants.h"
 
 namespace lathe::test {
 
@@ -57,7 +56,8 @@ inline TinyWeights makeTinyWeights(const TinyModelSpec& s) {
     TinyWeights w;
     auto add = [&](const std::string& name, int64_t rows, int64_t cols, float scale, float offset = 0.0f) {
         TinyWeights::Matrix m{rows, cols, std::vector<float>(size_t(rows * cols))};
-        for (float& v : m.values) v = offset + scale * normal(rng);
+        for (float& v : m.values)
+            v = offset + scale * normal(rng);
         w.tensors[name] = std::move(m);
     };
     const int q = s.nHeads * s.headDim(), kv = s.nHeadsKv * s.headDim();
@@ -101,7 +101,8 @@ inline std::vector<float> permuteForGguf(const TinyWeights::Matrix& m, int nHead
 
 inline std::vector<std::string> tinyVocab(int n) {
     std::vector<std::string> tokens;
-    for (int i = 0; i < n; ++i) tokens.push_back(std::string(1, char(33 + i % 90)) + (i >= 90 ? std::to_string(i) : ""));
+    for (int i = 0; i < n; ++i)
+        tokens.push_back(std::string(1, char(33 + i % 90)) + (i >= 90 ? std::to_string(i) : ""));
     return tokens;
 }
 
@@ -134,7 +135,8 @@ inline void writeTinyGguf(const std::filesystem::path& path, const TinyModelSpec
         DType type = m.rows == 1 ? DType::F32 : s.matrixType;
         if (name == "token_embd.weight" || name == "output.weight") type = s.embdType;
         std::vector<float> values = m.values;
-        const bool isQk = name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
+        const bool isQk =
+            name.find("attn_q.") != std::string::npos || name.find("attn_k.") != std::string::npos;
         if (isQk && s.architecture == "llama") {
             values = permuteForGguf(m, name.find("attn_q.") != std::string::npos ? s.nHeads : s.nHeadsKv);
         }
@@ -150,7 +152,8 @@ inline void writeTinyGguf(const std::filesystem::path& path, const TinyModelSpec
 }
 
 // The same weights as a Hugging Face folder (F32 safetensors, unpermuted q/k).
-inline void writeTinyHfFolder(const std::filesystem::path& folder, const TinyModelSpec& s, const TinyWeights& w) {
+inline void writeTinyHfFolder(const std::filesystem::path& folder, const TinyModelSpec& s,
+                              const TinyWeights& w) {
     std::filesystem::create_directories(folder);
     nlohmann::json config = {
         {"architectures", {s.architecture == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"}},
@@ -179,24 +182,28 @@ inline void writeTinyHfFolder(const std::filesystem::path& folder, const TinyMod
         if (gguf == "output_norm.weight") return "model.norm.weight";
         if (gguf == "output.weight") return "lm_head.weight";
         static const std::map<std::string, std::string> parts = {
-            {"attn_norm", "input_layernorm"},   {"attn_q", "self_attn.q_proj"},    {"attn_k", "self_attn.k_proj"},
-            {"attn_v", "self_attn.v_proj"},     {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
-            {"ffn_gate", "mlp.gate_proj"},      {"ffn_up", "mlp.up_proj"},         {"ffn_down", "mlp.down_proj"}};
+            {"attn_norm", "input_layernorm"},    {"attn_q", "self_attn.q_proj"},
+            {"attn_k", "self_attn.k_proj"},      {"attn_v", "self_attn.v_proj"},
+            {"attn_output", "self_attn.o_proj"}, {"ffn_norm", "post_attention_layernorm"},
+            {"ffn_gate", "mlp.gate_proj"},       {"ffn_up", "mlp.up_proj"},
+            {"ffn_down", "mlp.down_proj"}};
         const size_t dot1 = gguf.find('.', 4), dot2 = gguf.rfind('.');
-        return "model.layers." + gguf.substr(4, dot1 - 4) + "." + parts.at(gguf.substr(dot1 + 1, dot2 - dot1 - 1)) +
-               gguf.substr(dot2);
+        return "model.layers." + gguf.substr(4, dot1 - 4) + "." +
+               parts.at(gguf.substr(dot1 + 1, dot2 - dot1 - 1)) + gguf.substr(dot2);
     };
     nlohmann::json header = nlohmann::json::object();
     std::string data;
     for (const auto& [name, m] : w.tensors) {
         const size_t begin = data.size();
         data.append(reinterpret_cast<const char*>(m.values.data()), m.values.size() * sizeof(float));
-        header[hfName(name)] = {{"dtype", "F32"},
-                                {"shape", m.rows == 1 ? nlohmann::json{m.cols} : nlohmann::json{m.rows, m.cols}},
-                                {"data_offsets", {begin, data.size()}}};
+        header[hfName(name)] = {
+            {"dtype", "F32"},
+            {"shape", m.rows == 1 ? nlohmann::json{m.cols} : nlohmann::json{m.rows, m.cols}},
+            {"data_offsets", {begin, data.size()}}};
     }
     std::string headerText = header.dump();
-    while (headerText.size() % 8 != 0) headerText += ' ';
+    while (headerText.size() % 8 != 0)
+        headerText += ' ';
     const uint64_t headerSize = headerText.size();
     std::ofstream out(folder / "model.safetensors", std::ios::binary);
     out.write(reinterpret_cast<const char*>(&headerSize), 8);
@@ -205,12 +212,14 @@ inline void writeTinyHfFolder(const std::filesystem::path& folder, const TinyMod
 
     nlohmann::json vocab = nlohmann::json::object();
     const std::vector<std::string> tokens = tinyVocab(s.vocab);
-    for (int i = 0; i < s.vocab; ++i) vocab[tokens[size_t(i)]] = i;
-    nlohmann::json tokenizer = {{"version", "1.0"},
-                                {"added_tokens", nlohmann::json::array()},
-                                {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
-                                {"decoder", {{"type", "ByteLevel"}}},
-                                {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
+    for (int i = 0; i < s.vocab; ++i)
+        vocab[tokens[size_t(i)]] = i;
+    nlohmann::json tokenizer = {
+        {"version", "1.0"},
+        {"added_tokens", nlohmann::json::array()},
+        {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+        {"decoder", {{"type", "ByteLevel"}}},
+        {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", nlohmann::json::array()}}}};
     std::ofstream(folder / "tokenizer.json") << tokenizer.dump(1);
 }
 
@@ -251,7 +260,8 @@ public:
                     for (int j = 0; j < n; ++j) {
                         if (!sees(i, j)) continue;
                         double s = 0;
-                        for (int d = 0; d < hd; ++d) s += q[size_t(i * qDim + hq * hd + d)] * k[size_t(j * kvDim + hk * hd + d)];
+                        for (int d = 0; d < hd; ++d)
+                            s += q[size_t(i * qDim + hq * hd + d)] * k[size_t(j * kvDim + hk * hd + d)];
                         w[size_t(j)] = s / std::sqrt(double(hd));
                         maxScore = std::max(maxScore, w[size_t(j)]);
                     }
@@ -262,16 +272,20 @@ public:
                     }
                     for (int j = 0; j < n; ++j)
                         for (int d = 0; d < hd; ++d)
-                            attn[size_t(i * qDim + hq * hd + d)] += w[size_t(j)] / sum * v[size_t(j * kvDim + hk * hd + d)];
+                            attn[size_t(i * qDim + hq * hd + d)] +=
+                                w[size_t(j)] / sum * v[size_t(j * kvDim + hk * hd + d)];
                 }
             const std::vector<double> o = matmul(b + "attn_output.weight", attn, n);
-            for (size_t i = 0; i < x.size(); ++i) x[i] += o[i];
+            for (size_t i = 0; i < x.size(); ++i)
+                x[i] += o[i];
             h = norm(x, n, b + "ffn_norm.weight");
             std::vector<double> g = matmul(b + "ffn_gate.weight", h, n);
             const std::vector<double> u = matmul(b + "ffn_up.weight", h, n);
-            for (size_t i = 0; i < g.size(); ++i) g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
+            for (size_t i = 0; i < g.size(); ++i)
+                g[i] = g[i] / (1.0 + std::exp(-g[i])) * u[i];
             const std::vector<double> down = matmul(b + "ffn_down.weight", g, n);
-            for (size_t i = 0; i < x.size(); ++i) x[i] += down[i];
+            for (size_t i = 0; i < x.size(); ++i)
+                x[i] += down[i];
         }
         const std::vector<double> h = norm(x, n, "output_norm.weight");
         return matmul(files_.findTensor("output.weight") ? "output.weight" : "token_embd.weight", h, n);
@@ -292,7 +306,8 @@ private:
             const std::vector<double> w = rowOf(name, r);
             for (int i = 0; i < n; ++i) {
                 double s = 0;
-                for (int64_t c = 0; c < cols; ++c) s += w[size_t(c)] * x[size_t(i * cols + c)];
+                for (int64_t c = 0; c < cols; ++c)
+                    s += w[size_t(c)] * x[size_t(i * cols + c)];
                 out[size_t(i * rows + r)] = s;
             }
         }
@@ -301,7 +316,8 @@ private:
     void addBias(std::vector<double>& x, const std::string& name, int n) const {
         const std::vector<double> b = rowOf(name, 0);
         for (int i = 0; i < n; ++i)
-            for (size_t j = 0; j < b.size(); ++j) x[i * b.size() + j] += b[j];
+            for (size_t j = 0; j < b.size(); ++j)
+                x[i * b.size() + j] += b[j];
     }
     std::vector<double> norm(const std::vector<double>& x, int n, const std::string& name) const {
         const std::vector<double> w = rowOf(name, 0);
@@ -309,9 +325,11 @@ private:
         std::vector<double> out(x.size());
         for (int i = 0; i < n; ++i) {
             double ss = 0;
-            for (size_t j = 0; j < e; ++j) ss += x[i * e + j] * x[i * e + j];
+            for (size_t j = 0; j < e; ++j)
+                ss += x[i * e + j] * x[i * e + j];
             const double inv = 1.0 / std::sqrt(ss / double(e) + double(c_.rmsEps));
-            for (size_t j = 0; j < e; ++j) out[i * e + j] = x[i * e + j] * inv * w[j];
+            for (size_t j = 0; j < e; ++j)
+                out[i * e + j] = x[i * e + j] * inv * w[j];
         }
         return out;
     }
@@ -321,10 +339,12 @@ private:
         if (s.factor == 0.0f) return 1.0;
         const double freq = std::pow(double(c_.ropeFreqBase), -2.0 * i / d);
         const double wavelen = 2 * M_PI / freq;
-        const double low = s.originalContext / double(s.lowFreqFactor), high = s.originalContext / double(s.highFreqFactor);
+        const double low = s.originalContext / double(s.lowFreqFactor),
+                     high = s.originalContext / double(s.highFreqFactor);
         if (wavelen < high) return 1.0;
         if (wavelen > low) return s.factor;
-        const double smooth = (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+        const double smooth =
+            (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
         return freq / ((1 - smooth) * freq / s.factor + smooth * freq);
     }
     void rope(std::vector<double>& x, int n, int nHeads, const std::vector<int32_t>& positions) const {
@@ -332,8 +352,8 @@ private:
         for (int t = 0; t < n; ++t)
             for (int h = 0; h < nHeads; ++h)
                 for (int i = 0; i < hd / 2; ++i) {
-                    const double theta =
-                        positions[size_t(t)] * std::pow(double(c_.ropeFreqBase), -2.0 * i / hd) / ropeFactor(i, hd);
+                    const double theta = positions[size_t(t)] *
+                                         std::pow(double(c_.ropeFreqBase), -2.0 * i / hd) / ropeFactor(i, hd);
                     const bool inter = c_.ropeStyle == RopeStyle::Interleaved;
                     double& a = x[size_t((t * nHeads + h) * hd + (inter ? 2 * i : i))];
                     double& b = x[size_t((t * nHeads + h) * hd + (inter ? 2 * i + 1 : i + hd / 2))];
