@@ -1,6 +1,7 @@
 #include "backend/cpu/CpuBackend.h"
 
 #include "backend/cpu/ActivationQuant.h"
+#include "backend/cpu/GgmlFloatOrder.h"
 #include "core/Error.h"
 #include "core/ThreadPool.h"
 #include "io/Quants.h"
@@ -153,6 +154,10 @@ public:
                     const int b = params.style == RopeStyle::Interleaved ? 2 * i + 1 : i + nDims / 2;
                     const float c = cosSin[size_t(2 * i)];
                     const float s = cosSin[size_t(2 * i + 1)];
+                    if (exact()) {
+                        ggml::rotatePair(head[a], head[b], c, s);
+                        continue;
+                    }
                     const float x0 = head[a];
                     const float x1 = head[b];
                     head[a] = x0 * c - x1 * s;
@@ -212,14 +217,23 @@ public:
                              return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)];
                          };
                          const float* qh = q.data() + task * headDim;
+                         auto keyOf = [&](int slot) {
+                             return cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                    int64_t(slot % blockTokens) * headDim;
+                         };
+                         auto valueOf = [&](int slot) {
+                             return cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
+                                    int64_t(slot % blockTokens) * headDim;
+                         };
+                         if (exact()) {
+                             attendExact(qh, visible, slotOf, keyOf, valueOf, headDim, shape.scale,
+                                         nTokens > 1, scores, out.data() + task * headDim);
+                             continue;
+                         }
                          scores.resize(size_t(visible));
                          float maxScore = -INFINITY;
                          for (int i = 0; i < visible; ++i) {
-                             const int slot = slotOf(i);
-                             const float* k =
-                                 cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
-                                 int64_t(slot % blockTokens) * headDim;
-                             scores[size_t(i)] = dotF32(qh, k, headDim) * shape.scale;
+                             scores[size_t(i)] = dotF32(qh, keyOf(slotOf(i)), headDim) * shape.scale;
                              maxScore = std::max(maxScore, scores[size_t(i)]);
                          }
                          double sum = 0.0;
@@ -230,10 +244,7 @@ public:
                          const float inverse = float(1.0 / sum);
                          std::fill(acc.begin(), acc.end(), 0.0f);
                          for (int i = 0; i < visible; ++i) {
-                             const int slot = slotOf(i);
-                             const float* v =
-                                 cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
-                                 int64_t(slot % blockTokens) * headDim;
+                             const float* v = valueOf(slotOf(i));
                              const float p = scores[size_t(i)] * inverse;
                              for (int d = 0; d < headDim; ++d)
                                  acc[size_t(d)] += p * v[d];
@@ -245,6 +256,15 @@ public:
 
     void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) override {
         require(gate.size() == up.size() && out.size() == up.size(), "swiglu", "sizes differ");
+        if (exact()) {
+            // ggml: vectors of 8 through its polynomial exp, the tail through libm's expf.
+            const size_t whole = out.size() & ~size_t(7);
+            for (size_t i = 0; i < whole; ++i)
+                out[i] = ggml::silu(gate[i]) * up[i];
+            for (size_t i = whole; i < out.size(); ++i)
+                out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+            return;
+        }
         for (size_t i = 0; i < out.size(); ++i)
             out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
     }
@@ -256,6 +276,60 @@ public:
     }
 
 private:
+    // The default path: llama.cpp's CPU arithmetic bit for bit (see CpuBackendOptions).
+    bool exact() const { return options_.quantizedActivations; }
+
+    // One (row, head) of attention in llama.cpp's order (no flash attention, F32 cache). Its graph runs
+    // over all nKv cache cells with masked ones at exp = 0, so lanes follow the cell index (slot):
+    // KQ: ggml_vec_dot_f32 per cell, times scale. Softmax: ggml_v_expf per cell, summed per group of 8
+    // cells (hsum) into a double. KQV: a multi-row batch goes through llamafile's sgemm (one 8-lane
+    // accumulator per output, lane = slot % 8); a single row through ggml_vec_dot_f32 (4 accumulators,
+    // accumulator (slot / 8) % 4). Cells outside the mask add exact zeros there, so they are skipped.
+    template <typename SlotOf, typename KeyOf, typename ValueOf>
+    static void attendExact(const float* qh, int visible, const SlotOf& slotOf, const KeyOf& keyOf,
+                            const ValueOf& valueOf, int headDim, float scale, bool batched,
+                            std::vector<float>& scratch, float* out) {
+        const int nAcc = batched ? 1 : 4;
+        scratch.assign(size_t(visible) + size_t(nAcc) * 8 * size_t(headDim), 0.0f);
+        float* scores = scratch.data();
+        float* acc = scratch.data() + visible; // [nAcc][8 lanes][headDim]
+        float maxScore = -INFINITY;
+        for (int i = 0; i < visible; ++i) {
+            scores[i] = ggml::dotF32(qh, keyOf(slotOf(i)), headDim) * scale;
+            maxScore = std::max(maxScore, scores[i]);
+        }
+        double sum = 0.0;
+        float lanes[8] = {};
+        int group = -1;
+        for (int i = 0; i < visible; ++i) {
+            const int slot = slotOf(i);
+            if (slot / 8 != group) {
+                if (group >= 0) sum += double(ggml::hsum8(lanes));
+                std::fill(std::begin(lanes), std::end(lanes), 0.0f);
+                group = slot / 8;
+            }
+            scores[i] = ggml::expf(scores[i] - maxScore);
+            lanes[slot % 8] = scores[i];
+        }
+        if (group >= 0) sum += double(ggml::hsum8(lanes));
+        const float inverse = float(1.0 / sum);
+        for (int i = 0; i < visible; ++i) {
+            const int slot = slotOf(i);
+            const float p = scores[i] * inverse;
+            const float* v = valueOf(slot);
+            float* a = acc + (int64_t(batched ? 0 : (slot / 8) % 4) * 8 + slot % 8) * headDim;
+            for (int d = 0; d < headDim; ++d)
+                a[d] = std::fma(v[d], p, a[d]);
+        }
+        float lane[4][8];
+        for (int d = 0; d < headDim; ++d) {
+            for (int k = 0; k < nAcc; ++k)
+                for (int l = 0; l < 8; ++l)
+                    lane[k][l] = acc[(int64_t(k) * 8 + l) * headDim + d];
+            out[d] = batched ? ggml::hsum8(lane[0]) : ggml::reduce4x8(lane);
+        }
+    }
+
     void parallel(int64_t n, int64_t work, const ThreadPool::RangeFn& body) {
         if (work < kMinParallelWork)
             body(0, n, 0);

@@ -65,7 +65,7 @@ private slots:
             if (diff->item(r, 0)->text().contains("/decoding/temperature")) {
                 sawTemperature = true;
                 QCOMPARE(diff->item(r, 1)->text(), QString("0.8"));
-                QCOMPARE(diff->item(r, 2)->text(), QString("0.0"));
+                QCOMPARE(diff->item(r, 2)->text(), QString("0")); // floats shown with 6 significant digits
             }
         QVERIFY(sawTemperature);
         QCOMPARE(metrics->rowCount(), 1);

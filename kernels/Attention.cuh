@@ -1,0 +1,51 @@
+#pragma once
+// Attention over a paged KV cache in device memory. See Attention.cu.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace lathe::kernels {
+
+// Device copy of model/KvCache's pool: [block][layer][K|V][kvHead][slot][headDim] float.
+struct PagedKv {
+    const float* pool = nullptr;
+    int nLayers = 0, nHeadsKv = 0, blockTokens = 0, headDim = 0;
+};
+
+// All arrays are device memory. Row t of the batch belongs to one sequence, whose block table starts
+// at blockTables[tableOffset[t]]; it attends to slots [0, prefix[t]) and extras[extraBegin[t] ..
+// extraBegin[t+1]) (the AttentionMask contract of backend/Backend.h).
+struct AttentionArgs {
+    const float* q = nullptr; // [nTokens][nHeads][headDim]
+    float* out = nullptr;     // [nTokens][nHeads][headDim]
+    int nTokens = 0, nHeads = 0;
+    float scale = 1.0f;
+    PagedKv kv;
+    int layer = 0;
+    const int32_t* tableOffset = nullptr; // [nTokens]
+    const int32_t* blockTables = nullptr;
+    const int32_t* prefix = nullptr;      // [nTokens]
+    const int32_t* extraBegin = nullptr;  // [nTokens + 1]
+    const int32_t* extras = nullptr;
+    int maxVisible = 0;                   // max over rows of visible slots (host-side bound)
+    float* workspace = nullptr;           // attentionWorkspaceFloats(...) floats
+};
+
+// Splits of the key range per (row, head): one per kAttentionChunk visible slots.
+constexpr int kAttentionChunk = 256;
+inline int attentionSplits(int maxVisible) {
+    return maxVisible <= kAttentionChunk ? 1 : (maxVisible + kAttentionChunk - 1) / kAttentionChunk;
+}
+inline int64_t attentionWorkspaceFloats(int nTokens, int nHeads, int headDim, int maxVisible) {
+    return int64_t(nTokens) * nHeads * attentionSplits(maxVisible) * (headDim + 2);
+}
+
+// False when headDim has no kernel (must be a multiple of 32, at most 256).
+bool pagedAttention(const AttentionArgs& args, cudaStream_t stream);
+
+// Copies k and v rows ([nTokens][nHeadsKv][headDim]) into the pool at (blockOf[t], slotInBlock[t]).
+void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const float* v, int nTokens,
+             const int32_t* blockOf, const int32_t* slotInBlock, cudaStream_t stream);
+
+} // namespace lathe::kernels

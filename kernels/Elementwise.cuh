@@ -1,0 +1,17 @@
+#pragma once
+// Elementwise activation ops on the device. See Elementwise.cu.
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace lathe::kernels {
+
+// out = silu(gate) * up
+void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+// out = a + b (out may alias a or b)
+void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream);
+// out[t][r] += bias[r], out: [nTokens][rows]
+void addBias(float* out, const float* bias, int nTokens, int64_t rows, cudaStream_t stream);
+
+} // namespace lathe::kernels
