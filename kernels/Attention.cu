@@ -85,8 +85,7 @@ template <int PerLane> __global__ void __launch_bounds__(kWarps * 32) splitKerne
 #pragma unroll
     for (int w = 0; w < kWarps; ++w)
         mMax = fmaxf(mMax, warpM[w]);
-    float* partial =
-        a.workspace + ((int64_t(t) * a.nHeads + h) * gridDim.x + split) * (kHeadDim + 2);
+    float* partial = a.workspace + ((int64_t(t) * a.nHeads + h) * gridDim.x + split) * (kHeadDim + 2);
     for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) {
         float sum = 0.0f;
 #pragma unroll
@@ -152,24 +151,40 @@ bool pagedAttention(const AttentionArgs& a, cudaStream_t stream) {
     if (a.nTokens <= 0) return true;
     const int nSplits = attentionSplits(a.maxVisible);
     switch (headDim / 32) {
-    case 1: launchSplit<1>(a, nSplits, stream); break;
-    case 2: launchSplit<2>(a, nSplits, stream); break;
-    case 3: launchSplit<3>(a, nSplits, stream); break;
-    case 4: launchSplit<4>(a, nSplits, stream); break;
-    case 5: launchSplit<5>(a, nSplits, stream); break;
-    case 6: launchSplit<6>(a, nSplits, stream); break;
-    case 7: launchSplit<7>(a, nSplits, stream); break;
-    default: launchSplit<8>(a, nSplits, stream); break;
+    case 1:
+        launchSplit<1>(a, nSplits, stream);
+        break;
+    case 2:
+        launchSplit<2>(a, nSplits, stream);
+        break;
+    case 3:
+        launchSplit<3>(a, nSplits, stream);
+        break;
+    case 4:
+        launchSplit<4>(a, nSplits, stream);
+        break;
+    case 5:
+        launchSplit<5>(a, nSplits, stream);
+        break;
+    case 6:
+        launchSplit<6>(a, nSplits, stream);
+        break;
+    case 7:
+        launchSplit<7>(a, nSplits, stream);
+        break;
+    default:
+        launchSplit<8>(a, nSplits, stream);
+        break;
     }
-    mergeKernel<<<dim3(a.nHeads, a.nTokens), headDim < 128 ? headDim : 128, 0, stream>>>(a, nSplits, headDim);
+    mergeKernel < <<dim3(a.nHeads, a.nTokens), headDim<128 ? headDim : 128, 0, stream>>>(a, nSplits, headDim);
     return true;
 }
 
 void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const float* v, int nTokens,
              const int32_t* blockOf, const int32_t* slotInBlock, cudaStream_t stream) {
     if (nTokens <= 0) return;
-    storeKvKernel<<<dim3(nTokens, kv.nHeadsKv), kv.headDim < 128 ? kv.headDim : 128, 0, stream>>>(
-        pool, kv, layer, k, v, blockOf, slotInBlock);
+    storeKvKernel < <<dim3(nTokens, kv.nHeadsKv), kv.headDim<128 ? kv.headDim : 128, 0, stream>>>(
+                        pool, kv, layer, k, v, blockOf, slotInBlock);
 }
 
 } // namespace lathe::kernels

@@ -1,9 +1,8 @@
 #pragma once
 // Attention over a paged KV cache in device memory. See Attention.cu.
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
+#include <cuda_runtime.h>
 
 namespace lathe::kernels {
 
@@ -25,11 +24,11 @@ struct AttentionArgs {
     int layer = 0;
     const int32_t* tableOffset = nullptr; // [nTokens]
     const int32_t* blockTables = nullptr;
-    const int32_t* prefix = nullptr;      // [nTokens]
-    const int32_t* extraBegin = nullptr;  // [nTokens + 1]
+    const int32_t* prefix = nullptr;     // [nTokens]
+    const int32_t* extraBegin = nullptr; // [nTokens + 1]
     const int32_t* extras = nullptr;
-    int maxVisible = 0;                   // max over rows of visible slots (host-side bound)
-    float* workspace = nullptr;           // attentionWorkspaceFloats(...) floats
+    int maxVisible = 0;         // max over rows of visible slots (host-side bound)
+    float* workspace = nullptr; // attentionWorkspaceFloats(...) floats
 };
 
 // Splits of the key range per (row, head): one per kAttentionChunk visible slots.

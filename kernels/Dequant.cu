@@ -63,15 +63,19 @@ __global__ void toBf16Kernel(const float* __restrict__ x, int64_t n, __nv_bfloat
 
 } // namespace
 
+bool hasWeightKernels(int dtype, int64_t cols) {
+    return formatHasKernels(dtype, cols);
+}
+
 bool dequantRowsToHalf(const void* w, int dtype, int64_t cols, int64_t rowBegin, int64_t nRows, void* outHalf,
                        cudaStream_t stream) {
     if (!formatHasKernels(dtype, cols) || nRows <= 0) return false;
     return dispatchFormat(WeightFormat(dtype), [&](auto tag) {
         constexpr WeightFormat F = decltype(tag)::value;
         const int64_t work = nRows * (cols / FormatTraits<F>::kChunk);
-        dequantToHalfKernel<F><<<gridFor(work), kThreads, 0, stream>>>(
-            static_cast<const uint8_t*>(w), cols, weightRowBytes(F, cols), rowBegin, nRows,
-            static_cast<__half*>(outHalf));
+        dequantToHalfKernel<F><<<gridFor(work), kThreads, 0, stream>>>(static_cast<const uint8_t*>(w), cols,
+                                                                       weightRowBytes(F, cols), rowBegin,
+                                                                       nRows, static_cast<__half*>(outHalf));
     });
 }
 
@@ -82,7 +86,7 @@ bool gatherRows(const void* w, int dtype, int64_t cols, const int32_t* ids, int 
         constexpr WeightFormat F = decltype(tag)::value;
         const int64_t work = int64_t(nIds) * (cols / FormatTraits<F>::kChunk);
         gatherKernel<F><<<gridFor(work), kThreads, 0, stream>>>(static_cast<const uint8_t*>(w), cols,
-                                                                 weightRowBytes(F, cols), ids, nIds, out);
+                                                                weightRowBytes(F, cols), ids, nIds, out);
     });
 }
 

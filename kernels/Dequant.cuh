@@ -2,11 +2,14 @@
 // Weight decoding on the device: rows to half precision (GEMM tiles), gathered rows to float
 // (embedding lookup), and activation conversion for tensor-core GEMMs. See Dequant.cu.
 
+#include <cstdint>
 #include <cuda_runtime.h>
 
-#include <cstdint>
-
 namespace lathe::kernels {
+
+// True when the mat-vec, dequantize and gather kernels read this format at this row length (F32, F16,
+// BF16 with cols % 8 == 0; Q4_0, Q4_1, Q8_0 with cols % 32 == 0).
+bool hasWeightKernels(int dtype, int64_t cols);
 
 // out[i][c] = w[rowBegin + i][c] as fp16, i < nRows. False for a format/shape without kernels.
 bool dequantRowsToHalf(const void* w, int dtype, int64_t cols, int64_t rowBegin, int64_t nRows, void* outHalf,

@@ -1,9 +1,8 @@
 #pragma once
 // Elementwise activation ops on the device. See Elementwise.cu.
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
+#include <cuda_runtime.h>
 
 namespace lathe::kernels {
 

@@ -64,9 +64,9 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 
 template <WeightFormat F, int MaxTokens> void launchMatvec(const MatvecArgs& a, cudaStream_t stream) {
     const dim3 grid(unsigned((a.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
-    matvecKernel<F, MaxTokens><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols), a.x, a.nTokens, a.bias,
-        a.out);
+    matvecKernel<F, MaxTokens>
+        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const uint8_t*>(a.w), a.rows, a.cols,
+                                                   weightRowBytes(F, a.cols), a.x, a.nTokens, a.bias, a.out);
 }
 
 } // namespace

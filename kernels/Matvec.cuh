@@ -2,22 +2,21 @@
 // Decode mat-vec: out[t][r] = sum_c w[r][c] * x[t][c] (+ bias[r]) for a few tokens, straight from the
 // stored weight format. See Matvec.cu.
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
+#include <cuda_runtime.h>
 
 namespace lathe::kernels {
 
 constexpr int kMatvecMaxTokens = 8; // larger batches go through the cuBLAS GEMM path
 
 struct MatvecArgs {
-    const void* w = nullptr;      // [rows][row bytes], format `dtype` (a DType / GGUF id)
+    const void* w = nullptr; // [rows][row bytes], format `dtype` (a DType / GGUF id)
     int dtype = 0;
     int64_t rows = 0, cols = 0;
-    const float* x = nullptr;     // [nTokens][cols]
-    int nTokens = 0;              // 1 .. kMatvecMaxTokens
-    const float* bias = nullptr;  // [rows] or null
-    float* out = nullptr;         // [nTokens][rows]
+    const float* x = nullptr;    // [nTokens][cols]
+    int nTokens = 0;             // 1 .. kMatvecMaxTokens
+    const float* bias = nullptr; // [rows] or null
+    float* out = nullptr;        // [nTokens][rows]
 };
 
 // False when the format or shape has no kernel (the caller then dequantizes and uses GEMM).

@@ -3,10 +3,9 @@
 // decoder per format, shared by the mat-vec, dequantize and embedding kernels. A "chunk" is the unit a
 // thread decodes at once: one 32-element block for the quantized formats, 8 elements for plain ones.
 
+#include <cstdint>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
-
-#include <cstdint>
 #include <type_traits>
 
 namespace lathe::kernels {
@@ -56,7 +55,8 @@ template <> struct FormatTraits<WeightFormat::Q8_0> {
 };
 
 // Decodes chunk `c` of a row starting at `row` into out[0 .. kChunk).
-template <WeightFormat F> __device__ __forceinline__ void decodeChunk(const uint8_t* row, int64_t c, float* out) {
+template <WeightFormat F>
+__device__ __forceinline__ void decodeChunk(const uint8_t* row, int64_t c, float* out) {
     if constexpr (F == WeightFormat::F32) {
         const float4* p = reinterpret_cast<const float4*>(row) + 2 * c;
         const float4 a = p[0], b = p[1];
@@ -106,12 +106,17 @@ template <WeightFormat F> __device__ __forceinline__ void decodeChunk(const uint
 // Bytes of a row of `cols` elements.
 __host__ __device__ inline int64_t weightRowBytes(WeightFormat f, int64_t cols) {
     switch (f) {
-    case WeightFormat::F32: return cols * 4;
+    case WeightFormat::F32:
+        return cols * 4;
     case WeightFormat::F16:
-    case WeightFormat::BF16: return cols * 2;
-    case WeightFormat::Q4_0: return cols / 32 * 18;
-    case WeightFormat::Q4_1: return cols / 32 * 20;
-    case WeightFormat::Q8_0: return cols / 32 * 34;
+    case WeightFormat::BF16:
+        return cols * 2;
+    case WeightFormat::Q4_0:
+        return cols / 32 * 18;
+    case WeightFormat::Q4_1:
+        return cols / 32 * 20;
+    case WeightFormat::Q8_0:
+        return cols / 32 * 34;
     }
     return 0;
 }
@@ -121,12 +126,24 @@ template <WeightFormat F> using FormatTag = std::integral_constant<WeightFormat,
 // Calls fn(FormatTag<F>{}) for the runtime format f; false for a format without kernels.
 template <typename Fn> bool dispatchFormat(WeightFormat f, Fn&& fn) {
     switch (f) {
-    case WeightFormat::F32: fn(FormatTag<WeightFormat::F32>{}); return true;
-    case WeightFormat::F16: fn(FormatTag<WeightFormat::F16>{}); return true;
-    case WeightFormat::BF16: fn(FormatTag<WeightFormat::BF16>{}); return true;
-    case WeightFormat::Q4_0: fn(FormatTag<WeightFormat::Q4_0>{}); return true;
-    case WeightFormat::Q4_1: fn(FormatTag<WeightFormat::Q4_1>{}); return true;
-    case WeightFormat::Q8_0: fn(FormatTag<WeightFormat::Q8_0>{}); return true;
+    case WeightFormat::F32:
+        fn(FormatTag<WeightFormat::F32>{});
+        return true;
+    case WeightFormat::F16:
+        fn(FormatTag<WeightFormat::F16>{});
+        return true;
+    case WeightFormat::BF16:
+        fn(FormatTag<WeightFormat::BF16>{});
+        return true;
+    case WeightFormat::Q4_0:
+        fn(FormatTag<WeightFormat::Q4_0>{});
+        return true;
+    case WeightFormat::Q4_1:
+        fn(FormatTag<WeightFormat::Q4_1>{});
+        return true;
+    case WeightFormat::Q8_0:
+        fn(FormatTag<WeightFormat::Q8_0>{});
+        return true;
     }
     return false;
 }
@@ -136,10 +153,12 @@ inline bool formatHasKernels(int dtypeId, int64_t cols) {
     switch (WeightFormat(dtypeId)) {
     case WeightFormat::F32:
     case WeightFormat::F16:
-    case WeightFormat::BF16: return cols % 8 == 0;
+    case WeightFormat::BF16:
+        return cols % 8 == 0;
     case WeightFormat::Q4_0:
     case WeightFormat::Q4_1:
-    case WeightFormat::Q8_0: return cols % 32 == 0;
+    case WeightFormat::Q8_0:
+        return cols % 32 == 0;
     }
     return false;
 }

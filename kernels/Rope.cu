@@ -11,8 +11,9 @@
 namespace lathe::kernels {
 namespace {
 
-__global__ void ropeKernel(float* x, int nHeads, int headDim, const int32_t* __restrict__ positions, int nDims,
-                           float thetaScale, bool halfSplit, const float* __restrict__ freqFactors) {
+__global__ void ropeKernel(float* x, int nHeads, int headDim, const int32_t* __restrict__ positions,
+                           int nDims, float thetaScale, bool halfSplit,
+                           const float* __restrict__ freqFactors) {
     const int t = blockIdx.x / nHeads;
     const int h = blockIdx.x % nHeads;
     float* head = x + (int64_t(t) * nHeads + h) * headDim;

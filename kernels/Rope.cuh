@@ -1,14 +1,13 @@
 #pragma once
 // Rotary position embedding on the device. See Rope.cu.
 
-#include <cuda_runtime.h>
-
 #include <cstdint>
+#include <cuda_runtime.h>
 
 namespace lathe::kernels {
 
 struct RopeArgs {
-    float* x = nullptr;                 // [nTokens][nHeads][headDim], rotated in place
+    float* x = nullptr; // [nTokens][nHeads][headDim], rotated in place
     int nTokens = 0, nHeads = 0, headDim = 0;
     const int32_t* positions = nullptr; // [nTokens]
     int nDims = 0;                      // rotated dimensions per head (even, <= headDim)

@@ -13,10 +13,9 @@
 
 #include "kernels/Sampling.cuh"
 
+#include <cfloat>
 #include <cub/block/block_reduce.cuh>
 #include <cub/block/block_scan.cuh>
-
-#include <cfloat>
 
 namespace lathe::kernels {
 namespace {
@@ -127,8 +126,8 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a) {
     float x = largestThreshold(s, p, a.n, 0.0f, false, target, true);
     if (massAtLeast(s, p, a.n, x, 0.0f, false) <= target) x = p[best]; // rounding gap: CPU takes the last
     const float above = massAtLeast(s, p, a.n, __uint_as_float(__float_as_uint(x) + 1u), 0.0f, false);
-    const float tieCount = massAtLeast(s, p, a.n, x, 0.0f, true) - massAtLeast(
-        s, p, a.n, __uint_as_float(__float_as_uint(x) + 1u), 0.0f, true);
+    const float tieCount = massAtLeast(s, p, a.n, x, 0.0f, true) -
+                           massAtLeast(s, p, a.n, __uint_as_float(__float_as_uint(x) + 1u), 0.0f, true);
     int rank = int((target - above) / x);
     rank = max(0, min(rank, int(tieCount) - 1));
 

@@ -2,7 +2,7 @@
 
 #include "core/Error.h"
 #include "io/ModelFiles.h"
-#include "workbench/ModelSummary.h"
+#include "workbench/RunRecorder.h"
 
 #include <QFileInfo>
 
@@ -17,17 +17,7 @@ InspectionResult inspectModelPath(const QString& path) {
         if (info.isFile() && !looksLikeGguf(result.path.toStdString()))
             fail(ErrorCategory::InvalidFile, "{} is not a GGUF file (it does not start with the GGUF magic)",
                  info.fileName().toStdString());
-        const ModelFiles files = openModelFiles(result.path.toStdString());
-        const ModelSummary summary = summarizeModel(files);
-        ModelRecord record;
-        record.path = result.path.toStdString();
-        record.name = summary.name.empty() ? info.fileName().toStdString() : summary.name;
-        record.format = summary.format;
-        record.architecture = summary.config.architecture;
-        record.parameterCount = summary.parameterCount;
-        record.fileBytes = summary.fileBytes;
-        record.summary = summary.toJson();
-        result.record = std::move(record);
+        result.record = modelRecordOf(summarizeModel(openModelFiles(result.path.toStdString())));
     } catch (const std::exception& e) {
         result.error = QString::fromStdString(e.what());
     }

@@ -23,7 +23,8 @@ double percentile(std::vector<double> values, double q) {
 
 ModelRecord modelRecordOf(const ModelSummary& summary) {
     ModelRecord record;
-    record.path = summary.path;
+    // Absolute, so that the CLI and the app register one file once whatever the working folder.
+    record.path = std::filesystem::absolute(summary.path).lexically_normal().string();
     record.name = summary.name.empty() ? std::filesystem::path(summary.path).filename().string() : summary.name;
     record.format = summary.format;
     record.architecture = summary.config.architecture;

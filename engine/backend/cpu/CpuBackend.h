@@ -11,9 +11,11 @@ namespace lathe {
 
 struct CpuBackendOptions {
     int threads = 0; // <= 0: all hardware threads
-    // Matmuls with Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 weights quantize the activations to 8-bit blocks and use
-    // integer dot products, as llama.cpp's CPU backend does (backend/cpu/ActivationQuant.h). Off: the
-    // float reference (dequantized weight row . float activations) for every format.
+    // On (the default): llama.cpp's CPU arithmetic bit for bit. Matmuls with Q4_0/Q4_1/Q5_0/Q5_1/Q8_0
+    // weights quantize the activations to 8-bit blocks and use integer dot products
+    // (backend/cpu/ActivationQuant.h); RoPE, attention and SwiGLU round and sum in ggml's AVX2 order
+    // with its polynomial exp (backend/cpu/GgmlFloatOrder.h). Off: the plain float reference
+    // (dequantized weight row . float activations, libm exp, double softmax sum) for every op.
     bool quantizedActivations = true;
 };
 

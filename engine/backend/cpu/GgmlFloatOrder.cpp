@@ -15,9 +15,9 @@ float expf(float x) {
     const uint32_t e = std::bit_cast<uint32_t>(z) << 23;
     const float k = std::bit_cast<float>(e + std::bit_cast<uint32_t>(1.0f));
     const float u = b * b;
-    const float j = std::fma(std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                                      std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
-                             u, 0x1.ffffecp-1f * b);
+    const float j = std::fma(
+        std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u, std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f)),
+        u, 0x1.ffffecp-1f * b);
     const float absN = std::fabs(n);
     if (!(absN > 126.0f)) return std::fma(j, k, k);
     // |n| > 126: 2^n is not a normal float; scale in two factors (s1 * s2), or saturate past 192.

@@ -12,7 +12,6 @@
 #include "kernels/Elementwise.cuh"
 #include "kernels/Matvec.cuh"
 #include "kernels/Norm.cuh"
-#include "kernels/QuantBlocks.cuh"
 #include "kernels/Rope.cuh"
 #include "model/KvCache.h"
 
@@ -75,11 +74,13 @@ const CudaWeight& cudaWeight(const BackendWeight& weight) {
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(const cuda::CudaDeviceInfo& device)
-        : device_(device), pool_([](size_t n) {
-              void* p = nullptr;
-              return cudaMalloc(&p, n) == cudaSuccess ? p : (cudaGetLastError(), nullptr);
-          },
-                                 [](void* p) { cudaFree(p); }) {
+        : device_(device),
+          pool_(
+              [](size_t n) {
+                  void* p = nullptr;
+                  return cudaMalloc(&p, n) == cudaSuccess ? p : (cudaGetLastError(), nullptr);
+              },
+              [](void* p) { cudaFree(p); }) {
         LATHE_CUDA_CHECK(cudaSetDevice(device.ordinal));
         LATHE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         LATHE_CUDA_CHECK(cublasCreate(&cublas_));
@@ -102,15 +103,16 @@ public:
         require(view.nbytes >= view.rowStride() * uint64_t(view.rowCount()), "prepareWeight",
                 "tensor bytes are shorter than its shape");
         const int64_t cols = view.rowLength(), rows = view.rowCount();
-        if (rows == 1 || !kernels::formatHasKernels(int(view.dtype), cols)) {
+        if (rows == 1 || !kernels::hasWeightKernels(int(view.dtype), cols)) {
             // Vectors become floats; formats without device decoders (K-quants, Q5) become F16 here.
             const bool vector = rows == 1;
             const DType format = vector ? DType::F32 : DType::F16;
-            std::vector<float> row(size_t(cols));
+            std::vector<float> row(static_cast<size_t>(cols));
             std::vector<uint8_t> host(size_t(rows) * rowBytes(format, uint64_t(cols)));
             for (int64_t r = 0; r < rows; ++r) {
                 dequantizeRow(view.dtype, view.row(r), row.data(), cols);
-                quantizeRow(format, row.data(), host.data() + size_t(r) * rowBytes(format, uint64_t(cols)), cols);
+                quantizeRow(format, row.data(), host.data() + size_t(r) * rowBytes(format, uint64_t(cols)),
+                            cols);
             }
             return std::make_unique<CudaWeight>(view, format, upload(host.data(), host.size()));
         }
@@ -124,13 +126,14 @@ public:
         require(int64_t(out.size()) == int64_t(tokens.size()) * cols, "embed", "output size");
         for (int32_t token : tokens)
             if (token < 0 || token >= w.rows())
-                fail(ErrorCategory::InvalidArgument, "token id {} is outside the vocabulary of {} tokens ({})", token,
-                     w.rows(), w.view().name);
+                fail(ErrorCategory::InvalidArgument,
+                     "token id {} is outside the vocabulary of {} tokens ({})", token, w.rows(),
+                     w.view().name);
         if (tokens.empty()) return;
         PoolBuffer ids = toDevice(tokens);
         PoolBuffer result(pool_, out.size_bytes());
-        require(kernels::gatherRows(w.data(), int(w.deviceFormat()), cols, ids.get<int32_t>(), int(tokens.size()),
-                                    result.get<float>(), stream_),
+        require(kernels::gatherRows(w.data(), int(w.deviceFormat()), cols, ids.get<int32_t>(),
+                                    int(tokens.size()), result.get<float>(), stream_),
                 "embed", "no kernel for the table's format");
         LATHE_CUDA_CHECK(cudaGetLastError());
         toHost(result, out);
@@ -140,7 +143,8 @@ public:
                  std::span<float> out) override {
         const CudaWeight& w = cudaWeight(weight);
         const int64_t dim = w.cols();
-        require(w.rows() == 1 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm", "sizes");
+        require(w.rows() == 1 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm",
+                "sizes");
         PoolBuffer dx = toDevice(x);
         kernels::rmsNorm(dx.get<float>(), w.data() ? static_cast<const float*>(w.data()) : nullptr, nTokens,
                          int(dim), eps, dx.get<float>(), stream_);
@@ -230,7 +234,8 @@ public:
         }
         for (const auto& [seq, slot] : firstSlot)
             uploadBlocks(cache, mirror_.syncForStore(seq, cache.blockTable(seq), slot, cache.length(seq)));
-        std::vector<int32_t> blockOf(seqIds.size()), inBlock(seqIds.size());
+        std::vector<int32_t> blockOf(seqIds.size());
+        std::vector<int32_t> inBlock(seqIds.size());
         for (size_t t = 0; t < seqIds.size(); ++t) {
             blockOf[t] = cache.blockTable(seqIds[t])[size_t(slots[t] / cache.blockTokens())];
             inBlock[t] = slots[t] % cache.blockTokens();
@@ -250,7 +255,8 @@ public:
         require(shape.nHeadsKv > 0 && shape.nHeads % shape.nHeadsKv == 0, "attention", "nHeads % nHeadsKv");
         require(shape.nHeadsKv == cache.nHeadsKv() && shape.headDim == cache.headDim(), "attention",
                 "shape differs from the cache's");
-        require(int64_t(q.size()) == int64_t(nTokens) * shape.nHeads * shape.headDim && out.size() == q.size(),
+        require(int64_t(q.size()) == int64_t(nTokens) * shape.nHeads * shape.headDim &&
+                    out.size() == q.size(),
                 "attention", "q/out size");
         require(int(mask.prefix.size()) == nTokens && int(mask.extraBegin.size()) == nTokens + 1 &&
                     int(mask.extras.size()) == mask.extraBegin.back(),
@@ -258,11 +264,12 @@ public:
         if (nTokens == 0) return;
         bindCache(cache);
         std::map<int32_t, int32_t> tableStart;
-        std::vector<int32_t> tables, tableOffset(size_t(nTokens));
+        std::vector<int32_t> tables, tableOffset(static_cast<size_t>(nTokens));
         int maxVisible = 0;
         for (int t = 0; t < nTokens; ++t) {
             const int32_t seq = mask.seqIds[size_t(t)];
-            require(mask.prefix[size_t(t)] <= cache.length(seq), "attention", "mask reaches past the cached tokens");
+            require(mask.prefix[size_t(t)] <= cache.length(seq), "attention",
+                    "mask reaches past the cached tokens");
             auto [it, added] = tableStart.emplace(seq, int32_t(tables.size()));
             if (added) {
                 const std::vector<int>& table = cache.blockTable(seq);
@@ -282,8 +289,8 @@ public:
         PoolBuffer dBegin = toDevice(std::span<const int32_t>(mask.extraBegin));
         PoolBuffer dExtras = toDevice(std::span<const int32_t>(extras));
         PoolBuffer dout(pool_, out.size_bytes());
-        PoolBuffer workspace(pool_, size_t(kernels::attentionWorkspaceFloats(nTokens, shape.nHeads, shape.headDim,
-                                                                             maxVisible)) *
+        PoolBuffer workspace(pool_, size_t(kernels::attentionWorkspaceFloats(nTokens, shape.nHeads,
+                                                                             shape.headDim, maxVisible)) *
                                         sizeof(float));
         kernels::AttentionArgs args;
         args.q = dq.get<float>();
@@ -301,8 +308,9 @@ public:
         args.maxVisible = maxVisible;
         args.workspace = workspace.get<float>();
         if (!kernels::pagedAttention(args, stream_))
-            fail(ErrorCategory::Unsupported, "cuda backend: head size {} has no attention kernel (multiples of 32 "
-                                             "up to 256 do)",
+            fail(ErrorCategory::Unsupported,
+                 "cuda backend: head size {} has no attention kernel (multiples of 32 "
+                 "up to 256 do)",
                  shape.headDim);
         LATHE_CUDA_CHECK(cudaGetLastError());
         toHost(dout, out);
@@ -335,10 +343,13 @@ private:
 
     template <typename T> PoolBuffer toDevice(std::span<const T> host) {
         PoolBuffer buffer(pool_, std::max<size_t>(host.size_bytes(), 1));
-        LATHE_CUDA_CHECK(cudaMemcpyAsync(buffer.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
+        LATHE_CUDA_CHECK(
+            cudaMemcpyAsync(buffer.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
         return buffer;
     }
-    template <typename T> PoolBuffer toDevice(std::span<T> host) { return toDevice(std::span<const T>(host)); }
+    template <typename T> PoolBuffer toDevice(std::span<T> host) {
+        return toDevice(std::span<const T>(host));
+    }
 
     // Copies the result back and waits, so every pool buffer of the op may be reused when it returns.
     void toHost(const PoolBuffer& device, std::span<float> host) {
@@ -353,9 +364,10 @@ private:
         const float one = 1.0f, zero = 0.0f;
         const DType format = w.deviceFormat();
         if (format == DType::F32) {
-            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols), &one,
-                                          w.data(), CUDA_R_32F, int(cols), x, CUDA_R_32F, int(cols), &zero, out,
-                                          CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
+                                          &one, w.data(), CUDA_R_32F, int(cols), x, CUDA_R_32F, int(cols),
+                                          &zero, out, CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT));
             return;
         }
         const bool bf16 = format == DType::BF16;
@@ -363,21 +375,22 @@ private:
         PoolBuffer xHalf(pool_, size_t(nTokens) * size_t(cols) * 2);
         kernels::convertActivations(x, int64_t(nTokens) * cols, bf16, xHalf.get(), stream_);
         if (format == DType::F16 || bf16) {
-            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols), &one,
-                                          w.data(), type, int(cols), xHalf.get(), type, int(cols), &zero, out,
-                                          CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
+                                          &one, w.data(), type, int(cols), xHalf.get(), type, int(cols),
+                                          &zero, out, CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT));
             return;
         }
         const int64_t tileRows = std::clamp<int64_t>(kDequantTileBytes / (cols * 2), 1, rows);
         PoolBuffer tile(pool_, size_t(tileRows * cols * 2));
         for (int64_t r0 = 0; r0 < rows; r0 += tileRows) {
             const int64_t n = std::min(tileRows, rows - r0);
-            require(kernels::dequantRowsToHalf(w.data(), int(format), cols, r0, n, tile.get(), stream_), "matmul",
-                    "no dequantize kernel for the weight format");
+            require(kernels::dequantRowsToHalf(w.data(), int(format), cols, r0, n, tile.get(), stream_),
+                    "matmul", "no dequantize kernel for the weight format");
             LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), nTokens, int(cols), &one,
-                                          tile.get(), CUDA_R_16F, int(cols), xHalf.get(), CUDA_R_16F, int(cols),
-                                          &zero, out + r0, CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F,
-                                          CUBLAS_GEMM_DEFAULT));
+                                          tile.get(), CUDA_R_16F, int(cols), xHalf.get(), CUDA_R_16F,
+                                          int(cols), &zero, out + r0, CUDA_R_32F, int(rows),
+                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         }
     }
 
@@ -395,7 +408,8 @@ private:
 
     // (Re)allocates the device pool when a different or resized cache arrives; the mirror restarts.
     void bindCache(const KvCache& cache) {
-        if (&cache == boundCache_ && cache.capacityBlocks() == kvBlocks_ && cache.nLayers() == kvLayers_) return;
+        if (&cache == boundCache_ && cache.capacityBlocks() == kvBlocks_ && cache.nLayers() == kvLayers_)
+            return;
         LATHE_CUDA_CHECK(cudaStreamSynchronize(stream_));
         boundCache_ = &cache;
         kvBlocks_ = cache.capacityBlocks();
@@ -431,11 +445,13 @@ private:
 std::unique_ptr<Backend> makeCudaBackend(int deviceOrdinal) {
     std::string whyNone;
     const std::vector<cuda::CudaDeviceInfo> devices = cuda::listCudaDevices(&whyNone);
-    if (devices.empty()) fail(ErrorCategory::Device, "device cuda:{} is not available: {}", deviceOrdinal, whyNone);
+    if (devices.empty())
+        fail(ErrorCategory::Device, "device cuda:{} is not available: {}", deviceOrdinal, whyNone);
     for (const cuda::CudaDeviceInfo& device : devices) {
         if (device.ordinal != deviceOrdinal) continue;
         if (const std::string reason = cuda::unusableReason(device); !reason.empty())
-            fail(ErrorCategory::Device, "device cuda:{} ({}) is unusable: {}", deviceOrdinal, device.name, reason);
+            fail(ErrorCategory::Device, "device cuda:{} ({}) is unusable: {}", deviceOrdinal, device.name,
+                 reason);
         return std::make_unique<CudaBackend>(device);
     }
     fail(ErrorCategory::Device, "device cuda:{} does not exist ({} CUDA device(s) found)", deviceOrdinal,

@@ -6,8 +6,8 @@ namespace lathe::cuda {
 
 void throwCudaFailure(const char* library, int code, const char* reason, const char* statement,
                       const char* function, const char* file, int line) {
-    fail(ErrorCategory::Device, "{} error {} ({}) in {} at {}:{}: {}", library, code, reason, function, file, line,
-         statement);
+    fail(ErrorCategory::Device, "{} error {} ({}) in {} at {}:{}: {}", library, code, reason, function, file,
+         line, statement);
 }
 
 } // namespace lathe::cuda

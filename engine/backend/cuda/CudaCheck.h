@@ -25,5 +25,5 @@ inline void checkResult(cublasStatus_t rc, const char* statement, const char* fu
 
 } // namespace lathe::cuda
 
-#define LATHE_CUDA_CHECK(statement) \
+#define LATHE_CUDA_CHECK(statement)                                                                          \
     ::lathe::cuda::checkResult((statement), #statement, __func__, __FILE__, __LINE__)

@@ -1,7 +1,6 @@
 #include "backend/cuda/CudaDevices.h"
 
 #include <cuda_runtime.h>
-
 #include <fmt/format.h>
 
 namespace lathe::cuda {
@@ -30,7 +29,8 @@ std::vector<CudaDeviceInfo> listCudaDevices(std::string* whyNone) {
         info.l2Bytes = uint64_t(prop.l2CacheSize);
         info.sharedPerBlockOptin = prop.sharedMemPerBlockOptin;
         int clockKHz = 0;
-        if (cudaDeviceGetAttribute(&clockKHz, cudaDevAttrMemoryClockRate, ordinal) == cudaSuccess && clockKHz > 0)
+        if (cudaDeviceGetAttribute(&clockKHz, cudaDevAttrMemoryClockRate, ordinal) == cudaSuccess &&
+            clockKHz > 0)
             info.memoryBandwidthGBs = 2.0 * clockKHz * 1e3 * (prop.memoryBusWidth / 8.0) / 1e9; // DDR
         devices.push_back(info);
     }

@@ -6,7 +6,6 @@
 #include "backend/cuda/GraphCache.h"
 
 #include <cuda_runtime.h>
-
 #include <functional>
 
 namespace lathe::cuda {

@@ -59,7 +59,8 @@ void* DevicePool::acquire(size_t bytes) {
 
 void DevicePool::release(void* pointer) {
     const auto it = inUse_.find(pointer);
-    if (it == inUse_.end()) fail(ErrorCategory::Internal, "device pool: release of a pointer it did not hand out");
+    if (it == inUse_.end())
+        fail(ErrorCategory::Internal, "device pool: release of a pointer it did not hand out");
     const size_t size = it->second;
     inUse_.erase(it);
     bytesInUse_ -= size;

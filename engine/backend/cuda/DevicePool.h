@@ -38,8 +38,8 @@ public:
 private:
     RawAlloc alloc_;
     RawFree free_;
-    std::multimap<size_t, void*> cached_;         // size class -> free buffer
-    std::unordered_map<void*, size_t> inUse_;     // buffer -> size class
+    std::multimap<size_t, void*> cached_;     // size class -> free buffer
+    std::unordered_map<void*, size_t> inUse_; // buffer -> size class
     size_t bytesInUse_ = 0;
     size_t bytesCached_ = 0;
     size_t rawAllocations_ = 0;

@@ -1,5 +1,7 @@
 #include "backend/cuda/KvMirror.h"
 
+#include <cstddef>
+
 namespace lathe::cuda {
 
 std::vector<int> KvMirror::changedEntries(const Seen* seen, const std::vector<int>& table) const {
@@ -9,7 +11,8 @@ std::vector<int> KvMirror::changedEntries(const Seen* seen, const std::vector<in
     return changed;
 }
 
-std::vector<int> KvMirror::syncForStore(int32_t seqId, const std::vector<int>& table, int firstSlot, int length) {
+std::vector<int> KvMirror::syncForStore(int32_t seqId, const std::vector<int>& table, int firstSlot,
+                                        int length) {
     const auto it = seen_.find(seqId);
     const Seen* seen = it == seen_.end() ? nullptr : &it->second;
     std::vector<int> upload;

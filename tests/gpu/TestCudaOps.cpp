@@ -1,0 +1,364 @@
+// Every CUDA backend op against the CPU reference backend (float reference mode), over shapes,
+// weight formats and masks: NaN/Inf parity first, then the normalised mean squared error
+// NMSE = sum (gpu - cpu)^2 / sum cpu^2 against a per-op tolerance. Also the device-only pieces the
+// Backend interface does not expose: sampling (against decode/Sampler's candidates and draw rule) and
+// CUDA graph capture/replay. Exits 77 (skipped) with the reason when no usable CUDA device exists.
+
+#include "GpuTest.h"
+#include "backend/Backend.h"
+#include "backend/cpu/CpuBackend.h"
+#include "backend/cuda/CudaBackend.h"
+#include "backend/cuda/CudaCheck.h"
+#include "backend/cuda/CudaDevices.h"
+#include "backend/cuda/CudaGraph.h"
+#include "decode/Sampler.h"
+#include "io/Quants.h"
+#include "kernels/Elementwise.cuh"
+#include "kernels/Sampling.cuh"
+#include "model/KvCache.h"
+
+#include <cmath>
+#include <fmt/format.h>
+#include <memory>
+#include <random>
+
+using namespace lathe;
+
+namespace {
+
+std::unique_ptr<Backend> gCpu, gGpu;
+
+constexpr double kTolFloat = 1e-9; // same math, different summation order
+constexpr double kTolGemm = 1e-5;  // activations rounded to fp16/bf16 for tensor cores
+constexpr double kTolTrans = 1e-8; // transcendental functions (exp, sin/cos)
+
+std::vector<float> randomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> dist(-scale, scale);
+    std::vector<float> v(n);
+    for (float& x : v)
+        x = dist(rng);
+    return v;
+}
+
+bool compare(const char* what, const std::vector<float>& gpu, const std::vector<float>& cpu,
+             double tolerance) {
+    if (gpu.size() != cpu.size()) {
+        std::printf("  %s: sizes differ\n", what);
+        return false;
+    }
+    double err = 0.0, ref = 0.0;
+    for (size_t i = 0; i < cpu.size(); ++i) {
+        if (std::isfinite(gpu[i]) != std::isfinite(cpu[i]) || std::isnan(gpu[i]) != std::isnan(cpu[i])) {
+            std::printf("  %s: NaN/Inf parity broken at %zu (gpu %g, cpu %g)\n", what, i, gpu[i], cpu[i]);
+            return false;
+        }
+        if (!std::isfinite(cpu[i])) continue;
+        err += double(gpu[i] - cpu[i]) * double(gpu[i] - cpu[i]);
+        ref += double(cpu[i]) * double(cpu[i]);
+    }
+    const double nmse = ref > 0.0 ? err / ref : err;
+    const bool ok = nmse <= tolerance;
+    std::printf("  %-44s nmse %.3e (tolerance %.0e)%s\n", what, nmse, tolerance, ok ? "" : "  <-- FAIL");
+    return ok;
+}
+
+// A weight in a given format held in host memory, as a model file would hold it.
+struct HostWeight {
+    std::vector<uint8_t> bytes;
+    TensorView view;
+    HostWeight(DType dtype, int64_t cols, int64_t rows, uint32_t seed, float scale = 0.05f) {
+        const std::vector<float> values = randomFloats(size_t(cols * rows), seed, scale);
+        const uint64_t stride = rowBytes(dtype, uint64_t(cols));
+        bytes.resize(stride * uint64_t(rows));
+        for (int64_t r = 0; r < rows; ++r)
+            quantizeRow(dtype, values.data() + r * cols, bytes.data() + uint64_t(r) * stride, cols);
+        view.name = "test.weight";
+        view.dtype = dtype;
+        view.nDims = rows == 1 ? 1 : 2;
+        view.shape = {cols, rows, 1, 1};
+        view.data = bytes.data();
+        view.nbytes = bytes.size();
+    }
+};
+
+ModelConfig attentionConfig(int nHeadsKv, int headDim) {
+    ModelConfig c;
+    c.nLayers = 2;
+    c.nHeads = nHeadsKv * 3;
+    c.nHeadsKv = nHeadsKv;
+    c.headDim = headDim;
+    c.nEmbd = c.nHeads * headDim;
+    return c;
+}
+
+} // namespace
+
+TEST_CASE(matmulEveryFormatAndBatch) {
+    for (DType dtype :
+         {DType::F32, DType::F16, DType::BF16, DType::Q4_0, DType::Q4_1, DType::Q8_0, DType::Q5_0})
+        for (auto [cols, rows] : {std::pair<int64_t, int64_t>{64, 32}, {576, 1536}, {4096, 96}})
+            for (int nTokens : {1, 3, 8, 17, 64}) {
+                HostWeight w(dtype, cols, rows, uint32_t(cols + rows));
+                HostWeight bias(DType::F32, rows, 1, 7);
+                const std::vector<float> x = randomFloats(size_t(nTokens * cols), uint32_t(nTokens));
+                auto wc = gCpu->prepareWeight(w.view), wg = gGpu->prepareWeight(w.view);
+                auto bc = gCpu->prepareWeight(bias.view), bg = gGpu->prepareWeight(bias.view);
+                std::vector<float> cpu(size_t(nTokens * rows)), gpu(cpu.size());
+                gCpu->matmul(*wc, x, nTokens, cpu, bc.get());
+                gGpu->matmul(*wg, x, nTokens, gpu, bg.get());
+                const std::string what =
+                    fmt::format("matmul {} {}x{} t={}", dtypeName(dtype), rows, cols, nTokens);
+                const bool gemmPath = nTokens > 8 && dtype != DType::F32;
+                CHECK(compare(what.c_str(), gpu, cpu, gemmPath ? kTolGemm : kTolFloat * 100));
+            }
+}
+
+TEST_CASE(embedRmsNormSwigluAdd) {
+    for (DType dtype : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
+        HostWeight table(dtype, 576, 1000, 3);
+        auto tc = gCpu->prepareWeight(table.view), tg = gGpu->prepareWeight(table.view);
+        const std::vector<int32_t> tokens = {0, 999, 5, 5, 123};
+        std::vector<float> cpu(tokens.size() * 576), gpu(cpu.size());
+        gCpu->embed(*tc, tokens, cpu);
+        gGpu->embed(*tg, tokens, gpu);
+        CHECK(compare(fmt::format("embed {}", dtypeName(dtype)).c_str(), gpu, cpu, 0.0));
+    }
+    for (int dim : {64, 576, 4096}) {
+        HostWeight norm(DType::F32, dim, 1, 11, 1.0f);
+        auto nc = gCpu->prepareWeight(norm.view), ng = gGpu->prepareWeight(norm.view);
+        const std::vector<float> x = randomFloats(size_t(5 * dim), 12, 3.0f);
+        std::vector<float> cpu(x.size()), gpu(x.size());
+        gCpu->rmsNorm(x, *nc, 5, 1e-5f, cpu);
+        gGpu->rmsNorm(x, *ng, 5, 1e-5f, gpu);
+        CHECK(compare(fmt::format("rmsNorm dim={}", dim).c_str(), gpu, cpu, kTolFloat));
+    }
+    std::vector<float> a = randomFloats(100003, 1, 8.0f), b = randomFloats(100003, 2, 8.0f);
+    a[7] = NAN;
+    a[9] = INFINITY;
+    std::vector<float> cpu(a.size()), gpu(a.size());
+    gCpu->swiglu(a, b, cpu);
+    gGpu->swiglu(a, b, gpu);
+    CHECK(compare("swiglu (with NaN and Inf inputs)", gpu, cpu, kTolTrans));
+    gCpu->add(a, b, cpu);
+    gGpu->add(a, b, gpu);
+    CHECK(compare("add (with NaN and Inf inputs)", gpu, cpu, 0.0));
+}
+
+TEST_CASE(ropeBothStylesAndFreqFactors) {
+    const std::vector<float> factors = randomFloats(32, 4, 0.5f);
+    std::vector<float> positive(factors.size());
+    for (size_t i = 0; i < factors.size(); ++i)
+        positive[i] = 1.5f + factors[i];
+    for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit})
+        for (bool scaled : {false, true}) {
+            const int nTokens = 6, nHeads = 4, headDim = 64;
+            const std::vector<int32_t> positions = {0, 1, 17, 511, 4095, 100000};
+            RopeParams params;
+            params.nDims = 64;
+            params.freqBase = 500000.0f;
+            params.style = style;
+            if (scaled) params.freqFactors = positive;
+            std::vector<float> cpu = randomFloats(size_t(nTokens * nHeads * headDim), 5), gpu = cpu;
+            gCpu->rope(cpu, nTokens, nHeads, headDim, positions, params);
+            gGpu->rope(gpu, nTokens, nHeads, headDim, positions, params);
+            CHECK(compare(fmt::format("rope {} factors={}",
+                                      style == RopeStyle::HalfSplit ? "neox" : "interleaved", scaled)
+                              .c_str(),
+                          gpu, cpu, kTolTrans * 10));
+        }
+}
+
+// Fills identical caches through both backends, then compares attention for causal decode and
+// prefill rows, a token tree, and a forked sequence whose shared last block was copied on write.
+TEST_CASE(attentionPagedCausalTreeAndFork) {
+    for (int headDim : {64, 128}) {
+        const ModelConfig config = attentionConfig(2, headDim);
+        KvCache cacheCpu(config, 2048, 16), cacheGpu(config, 2048, 16);
+        AttentionShape shape{config.nHeads, config.nHeadsKv, headDim, 1.0f / std::sqrt(float(headDim))};
+        const int64_t kvWidth = int64_t(config.nHeadsKv) * headDim;
+        uint32_t seed = 100;
+        auto store = [&](int32_t seq, int count) {
+            const int first = cacheCpu.append(seq, count);
+            CHECK(cacheGpu.append(seq, count) == first);
+            std::vector<int32_t> seqs(static_cast<size_t>(count), seq);
+            std::vector<int32_t> slots(static_cast<size_t>(count));
+            for (int i = 0; i < count; ++i)
+                slots[size_t(i)] = first + i;
+            for (int layer = 0; layer < config.nLayers; ++layer) {
+                const std::vector<float> k = randomFloats(size_t(count * kvWidth), ++seed);
+                const std::vector<float> v = randomFloats(size_t(count * kvWidth), ++seed);
+                gCpu->storeKv(k, v, seqs, slots, layer, cacheCpu);
+                gGpu->storeKv(k, v, seqs, slots, layer, cacheGpu);
+            }
+            return first;
+        };
+        auto check = [&](const AttentionMask& mask, const std::string& what) {
+            const std::vector<float> q = randomFloats(size_t(mask.size()) * config.nHeads * headDim, ++seed);
+            for (int layer = 0; layer < config.nLayers; ++layer) {
+                std::vector<float> cpu(q.size()), gpu(q.size());
+                gCpu->attention(q, shape, mask, cacheCpu, layer, cpu);
+                gGpu->attention(q, shape, mask, cacheGpu, layer, gpu);
+                CHECK(compare(fmt::format("attention d={} {} layer {}", headDim, what, layer).c_str(), gpu,
+                              cpu, kTolTrans * 10));
+            }
+        };
+        auto causal = [](int32_t seq, int first, int count) {
+            AttentionMask m;
+            m.clear();
+            for (int i = 0; i < count; ++i) {
+                m.seqIds.push_back(seq);
+                m.prefix.push_back(first + i + 1);
+                m.extraBegin.push_back(0);
+            }
+            return m;
+        };
+        int first = store(1, 300); // prefill over 19 blocks
+        check(causal(1, first, 300), "prefill 300");
+        for (int step = 0; step < 3; ++step) {
+            first = store(1, 1);
+            check(causal(1, first, 1), "decode");
+        }
+        first = store(1, 900); // long context: several splits
+        check(causal(1, first + 899, 1), "decode at 1203");
+        // Token tree: 3 candidate rows after slot `base`, each sees the prefix plus its ancestors.
+        const int base = cacheCpu.length(1);
+        store(1, 3);
+        AttentionMask tree;
+        tree.clear();
+        const std::vector<std::vector<int32_t>> extras = {{base}, {base, base + 1}, {base, base + 2}};
+        for (const auto& e : extras) {
+            tree.seqIds.push_back(1);
+            tree.prefix.push_back(base);
+            tree.extras.insert(tree.extras.end(), e.begin(), e.end());
+            tree.extraBegin.push_back(int32_t(tree.extras.size()));
+        }
+        check(tree, "tree");
+        // Fork, then append: the shared last block is copied on the host and must be re-read.
+        cacheCpu.truncate(1, 1000);
+        cacheGpu.truncate(1, 1000);
+        cacheCpu.fork(1, 2);
+        cacheGpu.fork(1, 2);
+        first = store(2, 2);
+        AttentionMask both = causal(2, first, 2);
+        both.seqIds.push_back(1);
+        both.prefix.push_back(1000);
+        both.extraBegin.push_back(0);
+        check(both, "fork + copy on write, two sequences");
+    }
+}
+
+TEST_CASE(samplingMatchesCpuSampler) {
+    const int n = 50000;
+    std::vector<float> logits = randomFloats(size_t(n), 77, 6.0f);
+    logits[123] = 9.5f; // a clear favourite
+    float *dLogits = nullptr, *dScratch = nullptr;
+    int32_t* dToken = nullptr;
+    LATHE_CUDA_CHECK(cudaMalloc(&dLogits, n * sizeof(float)));
+    LATHE_CUDA_CHECK(cudaMalloc(&dScratch, n * sizeof(float)));
+    LATHE_CUDA_CHECK(cudaMalloc(&dToken, sizeof(int32_t)));
+    LATHE_CUDA_CHECK(cudaMemcpy(dLogits, logits.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    struct Case {
+        float temperature;
+        int topK;
+        float topP, minP;
+    };
+    for (const Case& c : {Case{0.0f, 0, 1.0f, 0.0f}, Case{0.8f, 40, 0.95f, 0.05f}, Case{1.0f, 0, 1.0f, 0.0f},
+                          Case{1.5f, 200, 0.9f, 0.0f}, Case{0.7f, 0, 0.8f, 0.01f}})
+        for (float u : {0.0f, 0.1f, 0.37f, 0.5f, 0.93f, 0.999f}) {
+            SamplingParams params;
+            params.temperature = c.temperature;
+            params.topK = c.topK;
+            params.topP = c.topP;
+            params.minP = c.minP;
+            const std::vector<TokenProb> cands = Sampler(params).candidates(logits, {});
+            int32_t expected = cands.back().token;
+            double cumulative = 0.0;
+            for (const TokenProb& t : cands) {
+                cumulative += t.prob;
+                if (double(u) < cumulative) {
+                    expected = t.token;
+                    break;
+                }
+            }
+            kernels::SamplingArgs args;
+            args.logits = dLogits;
+            args.n = n;
+            args.temperature = c.temperature;
+            args.topK = c.topK;
+            args.topP = c.topP;
+            args.minP = c.minP;
+            args.uniform = u;
+            args.scratch = dScratch;
+            args.token = dToken;
+            kernels::sampleToken(args, nullptr);
+            LATHE_CUDA_CHECK(cudaGetLastError());
+            int32_t got = -1;
+            LATHE_CUDA_CHECK(cudaMemcpy(&got, dToken, sizeof got, cudaMemcpyDeviceToHost));
+            if (got != expected)
+                std::printf("  sampling T=%.2f k=%d p=%.2f minp=%.2f u=%.3f: gpu %d cpu %d\n", c.temperature,
+                            c.topK, c.topP, c.minP, u, got, expected);
+            CHECK(got == expected);
+        }
+    cudaFree(dLogits);
+    cudaFree(dScratch);
+    cudaFree(dToken);
+}
+
+TEST_CASE(graphCapturedOnceThenReplayed) {
+    const int n = 4096;
+    std::vector<float> a = randomFloats(n, 1), b = randomFloats(n, 2);
+    float *da = nullptr, *db = nullptr, *dout = nullptr;
+    LATHE_CUDA_CHECK(cudaMalloc(&da, n * sizeof(float)));
+    LATHE_CUDA_CHECK(cudaMalloc(&db, n * sizeof(float)));
+    LATHE_CUDA_CHECK(cudaMalloc(&dout, n * sizeof(float)));
+    cudaStream_t stream = nullptr;
+    LATHE_CUDA_CHECK(cudaStreamCreate(&stream));
+    cuda::CudaGraphRunner runner;
+    const cuda::DecodeGraphKey key{1, 1, 0};
+    for (int step = 0; step < 3; ++step) {
+        for (float& x : a)
+            x += 1.0f; // new per-step data at the same device address
+        LATHE_CUDA_CHECK(cudaMemcpyAsync(da, a.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream));
+        LATHE_CUDA_CHECK(cudaMemcpyAsync(db, b.data(), n * sizeof(float), cudaMemcpyHostToDevice, stream));
+        const bool replayed = runner.run(key, stream, [&](cudaStream_t s) {
+            kernels::add(da, db, n, dout, s);
+            kernels::swiglu(dout, db, n, dout, s);
+        });
+        CHECK(replayed == (step > 0));
+        std::vector<float> gpu(n), cpu(n);
+        LATHE_CUDA_CHECK(
+            cudaMemcpyAsync(gpu.data(), dout, n * sizeof(float), cudaMemcpyDeviceToHost, stream));
+        LATHE_CUDA_CHECK(cudaStreamSynchronize(stream));
+        for (int i = 0; i < n; ++i) {
+            const float s = a[size_t(i)] + b[size_t(i)];
+            cpu[size_t(i)] = s / (1.0f + std::exp(-s)) * b[size_t(i)];
+        }
+        CHECK(compare("graph replay: add then swiglu", gpu, cpu, kTolTrans));
+    }
+    CHECK(runner.cache().misses() == 1 && runner.cache().hits() == 2);
+    cudaStreamDestroy(stream);
+    cudaFree(da);
+    cudaFree(db);
+    cudaFree(dout);
+}
+
+int main() {
+    std::string whyNone;
+    const std::vector<cuda::CudaDeviceInfo> devices = cuda::listCudaDevices(&whyNone);
+    if (devices.empty()) {
+        std::printf("SKIP: no CUDA device: %s\n", whyNone.c_str());
+        return gputest::kSkipped;
+    }
+    if (const std::string reason = cuda::unusableReason(devices.front()); !reason.empty()) {
+        std::printf("SKIP: %s: %s\n", devices.front().name.c_str(), reason.c_str());
+        return gputest::kSkipped;
+    }
+    std::printf("device: %s (sm_%d%d, %d SMs)\n", devices.front().name.c_str(), devices.front().computeMajor,
+                devices.front().computeMinor, devices.front().multiprocessors);
+    gCpu = makeCpuBackend(CpuBackendOptions{2, false});
+    gGpu = makeCudaBackend(devices.front().ordinal);
+    const int rc = gputest::runAll();
+    gGpu.reset();
+    return rc;
+}
