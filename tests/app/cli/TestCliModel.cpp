@@ -1,5 +1,6 @@
 // lathe-cli on the real default model: info, tokenize, generate and chat work end to end.
 
+#include <QTemporaryDir>
 #include <QtTest>
 
 #include "CliRunner.h"
@@ -9,6 +10,8 @@ class TestCliModel : public QObject {
     Q_OBJECT
 private:
     QString model_;
+    QTemporaryDir dir_;
+    QString db() const { return dir_.filePath("runs.db"); }
 
 private slots:
     void initTestCase() {
@@ -43,7 +46,7 @@ private slots:
     }
 
     void greedyGenerationIsDeterministic() {
-        const QStringList args{"--json", "--threads", "2", "generate", model_, "-p", "The capital of France is",
+        const QStringList args{"--db", db(), "--json", "--threads", "2", "generate", model_, "-p", "The capital of France is",
                                "-n", "12", "--greedy"};
         const CliRun first = runCli(args);
         QCOMPARE(first.exitCode, 0);
@@ -52,15 +55,30 @@ private slots:
         const QJsonObject b = QJsonDocument::fromJson(second.out.toUtf8()).object();
         QCOMPARE(a["tokens"].toArray().size(), 12);
         QCOMPARE(a["tokens"], b["tokens"]);
-        QVERIFY2(a["text"].toString().contains("Paris"), qPrintable(a["text"].toString()));
+        QVERIFY2(a["text"].toString().startsWith(" Paris."), qPrintable(a["text"].toString()));
     }
 
     void chatAnswersOverStdin() {
-        const CliRun run = runCli({"chat", model_, "--greedy", "-n", "48"}, "What is the capital of France?\n");
+        const CliRun run = runCli({"--db", db(), "chat", model_, "--greedy", "-n", "48"}, "What is 2+2?\n");
         QCOMPARE(run.exitCode, 0);
-        QVERIFY2(run.out.contains("Paris"), qPrintable(run.out));
+        QVERIFY2(run.out.contains("4"), qPrintable(run.out));
         QVERIFY2(!run.out.contains("<|im_end|>"), qPrintable(run.out));
         QVERIFY(run.err.contains("tok/s"));
+    }
+
+    void runsAreRecorded() {
+        // Two greedy generations and one chat were recorded, each completed with its metrics.
+        const CliRun list = runCli({"--db", db(), "--json", "runs", "list"});
+        QCOMPARE(list.exitCode, 0);
+        const QJsonDocument doc = QJsonDocument::fromJson(list.out.toUtf8());
+        const QJsonArray runs = doc.object()["runs"].toArray();
+        QCOMPARE(runs.size(), 3);
+        for (const QJsonValue& r : runs) QCOMPARE(r.toObject()["status"].toString(), QString("done"));
+        const int newest = runs[0].toObject()["id"].toInt();
+        const CliRun show = runCli({"--db", db(), "--json", "runs", "show", QString::number(newest)});
+        QCOMPARE(show.exitCode, 0);
+        QVERIFY2(show.out.contains("decode_tokens_per_s") && show.out.contains("\"verb\":\"chat\""),
+                 qPrintable(show.out.left(2000)));
     }
 };
 
