@@ -17,6 +17,7 @@
 
 #include "kernels/Attention.cuh"
 
+#include <algorithm>
 #include <cfloat>
 
 namespace lathe::kernels {
@@ -176,15 +177,17 @@ bool pagedAttention(const AttentionArgs& a, cudaStream_t stream) {
         launchSplit<8>(a, nSplits, stream);
         break;
     }
-    mergeKernel < <<dim3(a.nHeads, a.nTokens), headDim<128 ? headDim : 128, 0, stream>>>(a, nSplits, headDim);
+    const int mergeThreads = std::min(headDim, 128);
+    mergeKernel<<<dim3(a.nHeads, a.nTokens), mergeThreads, 0, stream>>>(a, nSplits, headDim);
     return true;
 }
 
 void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const float* v, int nTokens,
              const int32_t* blockOf, const int32_t* slotInBlock, cudaStream_t stream) {
     if (nTokens <= 0) return;
-    storeKvKernel < <<dim3(nTokens, kv.nHeadsKv), kv.headDim<128 ? kv.headDim : 128, 0, stream>>>(
-                        pool, kv, layer, k, v, blockOf, slotInBlock);
+    const int threads = std::min(kv.headDim, 128);
+    storeKvKernel<<<dim3(nTokens, kv.nHeadsKv), threads, 0, stream>>>(pool, kv, layer, k, v, blockOf,
+                                                                      slotInBlock);
 }
 
 } // namespace lathe::kernels

@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
     add(addTokenizeVerb);
     add(addGenerateVerb);
     add(addChatVerb);
+    add(addBenchVerb);
     add(addRunsVerb);
 
     try {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "backend/Backend.h"
+#include "core/ThreadPool.h"
 #include "backend/DeviceDiscovery.h"
 #include "backend/cpu/CpuBackend.h"
 #include "decode/AutoregressiveGenerator.h"
@@ -47,6 +48,8 @@ std::unique_ptr<Session> Session::open(const std::filesystem::path& modelPath, c
 }
 
 Session::~Session() = default;
+
+int Session::threads() const { return options_.threads > 0 ? options_.threads : ThreadPool::hardwareThreads(); }
 
 std::vector<int32_t> Session::tokenize(const std::string& text, bool parseSpecial) const {
     return tokenizer_->encode(text, /*addSpecial=*/true, parseSpecial);

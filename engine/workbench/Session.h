@@ -43,6 +43,9 @@ public:
     const ChatTemplate& chatTemplate() const { return chatTemplate_; }
     const SessionOptions& options() const { return options_; }
     int contextTokens() const { return contextTokens_; }
+    // The model itself, for measurements that drive forward passes directly (bench).
+    Transformer& transformer() { return *transformer_; }
+    int threads() const;
 
     // Plain completion of `prompt` (tokenized with the model's BOS rule, special tokens parsed).
     GenerationResult complete(const std::string& prompt, const GenerationRequest& settings,

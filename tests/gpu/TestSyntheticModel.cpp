@@ -7,6 +7,7 @@
 #include "io/ModelFiles.h"
 #include "io/Quants.h"
 #include "io/SyntheticModel.h"
+#include "tokenizer/Tokenizer.h"
 
 #include <cmath>
 #include <filesystem>
@@ -61,6 +62,11 @@ TEST_CASE(tinyModelLoadsInEachFormat) {
         CHECK(!files.config.tiedEmbeddings);
         CHECK(files.tokenizer.tokens.size() == 300);
         CHECK(files.tokenizer.tokens[files.tokenizer.eosId] == "<|im_end|>");
+        // The vocabulary is a working byte-level BPE: text round-trips, and "ab" is one merged token.
+        const Tokenizer tokenizer(files.tokenizer);
+        const std::vector<int32_t> ids = tokenizer.encode("Hello, world!\n", false, false);
+        CHECK(!ids.empty() && tokenizer.decode(ids) == "Hello, world!\n");
+        CHECK(tokenizer.encode("ab", false, false).size() == 1);
         const TensorView& up = files.tensor("blk.1.ffn_up.weight");
         CHECK(up.dtype == dtype && up.shape[0] == 64 && up.shape[1] == 96);
         CHECK(files.tensor("blk.0.attn_norm.weight").dtype == DType::F32);

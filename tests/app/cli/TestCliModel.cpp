@@ -66,9 +66,35 @@ private slots:
         QVERIFY(run.err.contains("tok/s"));
     }
 
+    void benchRunsAreStoredAndCompared() {
+        // Issue 5: bench, then runs show / compare of two bench runs with different thread counts.
+        for (const char* threads : {"1", "2"}) {
+            const CliRun bench = runCli({"--db", db(), "--json", "--threads", threads, "bench", model_, "-p", "16", "-n",
+                                         "4", "-r", "2", "--no-bandwidth"});
+            QCOMPARE(bench.exitCode, 0);
+            const QJsonObject result = QJsonDocument::fromJson(bench.out.toUtf8()).object();
+            QCOMPARE(result["pp_values"].toArray().size(), 2);
+            QCOMPARE(result["tg_values"].toArray().size(), 2);
+            QVERIFY(result["metrics"].toObject()["tg4_tokens_per_s"].toDouble() > 0);
+            QVERIFY(result["metrics"].toObject()["peak_rss_bytes"].toDouble() > 50e6); // the model is mapped in
+        }
+        const CliRun list = runCli({"--db", db(), "--json", "runs", "list", "--kind", "bench"});
+        const QJsonArray runs = QJsonDocument::fromJson(list.out.toUtf8()).object()["runs"].toArray();
+        QCOMPARE(runs.size(), 2);
+        const QString a = QString::number(runs[1].toObject()["id"].toInt());
+        const QString b = QString::number(runs[0].toObject()["id"].toInt());
+        const CliRun show = runCli({"--db", db(), "runs", "show", b});
+        QCOMPARE(show.exitCode, 0);
+        QVERIFY2(show.out.contains("tg4_tokens_per_s") && show.out.contains("environment"), qPrintable(show.out));
+        const CliRun compare = runCli({"--db", db(), "runs", "compare", a, b});
+        QCOMPARE(compare.exitCode, 0);
+        QVERIFY2(compare.out.contains("/threads"), qPrintable(compare.out));
+        QVERIFY2(compare.out.contains("pp16_tokens_per_s"), qPrintable(compare.out));
+    }
+
     void runsAreRecorded() {
         // Two greedy generations and one chat were recorded, each completed with its metrics.
-        const CliRun list = runCli({"--db", db(), "--json", "runs", "list"});
+        const CliRun list = runCli({"--db", db(), "--json", "runs", "list", "--kind", "chat"});
         QCOMPARE(list.exitCode, 0);
         const QJsonDocument doc = QJsonDocument::fromJson(list.out.toUtf8());
         const QJsonArray runs = doc.object()["runs"].toArray();
