@@ -17,6 +17,7 @@ VerbRunner addTokenizeVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addBenchVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags);
 
 } // namespace lathe::cli

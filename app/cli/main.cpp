@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
     add(addGenerateVerb);
     add(addChatVerb);
     add(addBenchVerb);
+    add(addSynthVerb);
     add(addRunsVerb);
 
     try {

@@ -119,8 +119,10 @@ void probeCuda(DeviceReport& report) {
         gpu.usable = false;
         gpu.unusableReason = "this build of Lathe has no CUDA backend (built with LATHE_CUDA=OFF)";
 #else
-        gpu.usable = false;
-        gpu.unusableReason = "the CUDA backend does not run models yet";
+        gpu.usable = major >= 8;
+        if (!gpu.usable)
+            gpu.unusableReason = fmt::format(
+                "compute capability {}.{} is older than 8.0, the oldest this build targets", major, minor);
 #endif
         report.devices.push_back(gpu);
     }

@@ -8,6 +8,9 @@
 #include "core/ThreadPool.h"
 #include "backend/DeviceDiscovery.h"
 #include "backend/cpu/CpuBackend.h"
+#ifdef LATHE_HAVE_CUDA
+#include "backend/cuda/CudaBackend.h"
+#endif
 #include "decode/AutoregressiveGenerator.h"
 #include "model/KvCache.h"
 #include "model/Transformer.h"
@@ -31,9 +34,16 @@ std::unique_ptr<Session> Session::open(const std::filesystem::path& modelPath, c
     session->chatTemplate_ = ChatTemplate::detect(session->files_->tokenizer);
     cancel.throwIfCancelled();
     reportProgress(progress, 0.6, "preparing weights");
+#ifdef LATHE_HAVE_CUDA
+    if (device.kind == DeviceKind::Cuda)
+        session->backend_ = makeCudaBackend(std::stoi(device.id.substr(device.id.find(':') + 1)));
+    else
+        session->backend_ = makeCpuBackend(options.threads);
+#else
     if (device.kind != DeviceKind::Cpu)
-        fail(ErrorCategory::Device, "device {} cannot run models in this build", device.id);
+        fail(ErrorCategory::Device, "device {} cannot run models in this build (built without CUDA)", device.id);
     session->backend_ = makeCpuBackend(options.threads);
+#endif
     session->transformer_ = std::make_unique<Transformer>(*session->files_, *session->backend_);
     const int modelContext = session->files_->config.contextLength;
     session->contextTokens_ = modelContext > 0 ? std::min(options.contextTokens, modelContext) : options.contextTokens;

@@ -26,7 +26,7 @@ SyntheticModelShape tinyShape() {
     s.config.headDim = 32;
     s.config.ropeDims = 32;
     s.config.nFf = 96;
-    s.config.vocabSize = 300;
+    s.config.vocabSize = 30000; // holds the merge of every byte pair starting below 116 ("ab" included)
     s.config.tiedEmbeddings = false;
     return s;
 }
@@ -58,9 +58,9 @@ TEST_CASE(tinyModelLoadsInEachFormat) {
         CHECK(written == std::filesystem::file_size(path));
         const ModelFiles files = openModelFiles(path);
         CHECK(files.config.nLayers == 2 && files.config.nEmbd == 64 && files.config.nFf == 96);
-        CHECK(files.config.nHeads == 2 && files.config.nHeadsKv == 1 && files.config.vocabSize == 300);
+        CHECK(files.config.nHeads == 2 && files.config.nHeadsKv == 1 && files.config.vocabSize == 30000);
         CHECK(!files.config.tiedEmbeddings);
-        CHECK(files.tokenizer.tokens.size() == 300);
+        CHECK(files.tokenizer.tokens.size() == 30000);
         CHECK(files.tokenizer.tokens[files.tokenizer.eosId] == "<|im_end|>");
         // The vocabulary is a working byte-level BPE: text round-trips, and "ab" is one merged token.
         const Tokenizer tokenizer(files.tokenizer);
