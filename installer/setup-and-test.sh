@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 LATHE_DEFAULT_MODEL=$(./installer/fetch-default-model.sh)
 export LATHE_DEFAULT_MODEL
 ./installer/build.sh
-ctest --test-dir build -j"$(nproc)" --output-on-failure --timeout 900
+ctest --test-dir build -j"$(nproc)" --output-on-failure
 # Hostile model files must give a clean lathe::Error, never memory errors: rerun the parser suites
 # in a sanitizer build (only those targets are built there).
 parser_suites=(TestGgufHostile TestGgufReader TestSafetensors TestModelLoader)
