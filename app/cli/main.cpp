@@ -9,6 +9,7 @@
 
 #include "CliContext.h"
 #include "Verbs.h"
+#include "core/BuildInfo.h"
 #include "core/Error.h"
 #include "core/Log.h"
 #include "core/Paths.h"
@@ -19,7 +20,7 @@ using namespace lathe::cli;
 int main(int argc, char** argv) {
     CLI::App app{"lathe-cli: load, run and measure language models (the Lathe engine without a window)"};
     app.require_subcommand(1);
-    app.set_version_flag("--version", std::string(LATHE_VERSION) + " (" + LATHE_GIT_COMMIT + ")");
+    app.set_version_flag("--version", std::string(latheVersion()) + " (" + latheCommit() + ")");
     CommonFlags flags;
     app.add_option("--db", flags.db, "Run store database (default: lathe.db in the user data folder)");
     app.add_option("--device", flags.device, "Compute device: cpu or cuda:N")->capture_default_str();

@@ -6,6 +6,7 @@
 #include "ModelsPage.h"
 #include "MonitorPage.h"
 #include "RunsPage.h"
+#include "core/BuildInfo.h"
 #include "core/Paths.h"
 #include "store/RunStore.h"
 #include "widgets/DropZone.h"
@@ -58,7 +59,7 @@ MainWindow::MainWindow(AppContext& context, QWidget* parent) : QMainWindow(paren
     sideLayout->addWidget(brand);
     sideLayout->addWidget(tagline);
     sideLayout->addWidget(sidebar_, 1);
-    auto* version = new QLabel(tr("version %1").arg(QStringLiteral(LATHE_VERSION)), side);
+    auto* version = new QLabel(tr("version %1").arg(QString::fromUtf8(latheVersion())), side);
     version->setStyleSheet("color: #6b7482; padding: 10px 16px; background: #1e232c;");
     sideLayout->addWidget(version);
     pages_ = new QStackedWidget(central);
@@ -214,7 +215,7 @@ void MainWindow::buildMenus() {
             this, tr("About Lathe"),
             tr("<b>Lathe %1</b> (%2)<p>A workbench for making large language models fast: load, "
                "chat, measure and compare.</p><p>Run store: %3</p>")
-                .arg(QStringLiteral(LATHE_VERSION), QStringLiteral(LATHE_GIT_COMMIT),
+                .arg(QString::fromUtf8(latheVersion()), QString::fromUtf8(latheCommit()),
                      QString::fromStdString(context_.store().path().string())));
     });
 }

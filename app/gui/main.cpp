@@ -4,6 +4,7 @@
 #include "AppContext.h"
 #include "MainWindow.h"
 #include "Screenshots.h"
+#include "core/BuildInfo.h"
 #include "core/Log.h"
 #include "core/Paths.h"
 #include "widgets/Theme.h"
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
     QApplication app(argc, argv);
     QApplication::setOrganizationName("Lathe");
     QApplication::setApplicationName("lathe");
-    QApplication::setApplicationVersion(LATHE_VERSION);
+    QApplication::setApplicationVersion(QString::fromUtf8(lathe::latheVersion()));
     QApplication::setDesktopFileName("io.github.lathe.Lathe");
     Q_INIT_RESOURCE(lathe);
     lathe::widgets::applyTheme(app);

@@ -1,5 +1,7 @@
 #include "store/Environment.h"
 
+#include "core/BuildInfo.h"
+
 #include "backend/DeviceDiscovery.h"
 #include "monitor/NvmlTelemetry.h"
 
@@ -9,7 +11,7 @@ namespace lathe {
 
 nlohmann::json captureEnvironment() {
     nlohmann::json env;
-    env["lathe"] = {{"version", LATHE_VERSION}, {"commit", LATHE_GIT_COMMIT}};
+    env["lathe"] = {{"version", latheVersion()}, {"commit", latheCommit()}};
     utsname os{};
     if (uname(&os) == 0) env["os"] = {{"name", os.sysname}, {"release", os.release}, {"machine", os.machine}};
 
