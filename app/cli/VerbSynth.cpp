@@ -21,10 +21,10 @@ VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags) {
     auto options = std::make_shared<Options>();
     CLI::App* sub =
         app.add_subcommand("synth", "Write a random-weight GGUF shaped like a real model (for benchmarks)");
-    sub->add_option("preset", options->preset,
+    sub->add_option("preset,--like", options->preset,
                     fmt::format("Model shape: {}", fmt::join(syntheticModelPresets(), ", ")))
         ->required();
-    sub->add_option("--dtype", options->dtype, "Weight format: f16, q8_0 or q4_0")->capture_default_str();
+    sub->add_option("--type,--dtype", options->dtype, "Weight format: f16, q8_0 or q4_0")->capture_default_str();
     sub->add_option("-o,--output", options->output, "Output file (default: <preset>-<dtype>.synthetic.gguf)");
     sub->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
     return [options, &flags] {

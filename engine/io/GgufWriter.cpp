@@ -2,6 +2,7 @@
 
 #include "core/CheckedMath.h"
 #include "core/Error.h"
+#include "io/GgufEncoder.h"
 #include "io/GgufReader.h"
 
 #include <cerrno>
@@ -15,54 +16,6 @@ namespace lathe {
 namespace {
 
 constexpr size_t kMaxGgmlNameBytes = 63; // GGML_MAX_NAME (64) includes the terminator
-
-class Encoder {
-public:
-    explicit Encoder(std::vector<uint8_t>& out) : out_(out) {}
-    template <typename T> void scalar(T v) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&v);
-        out_.insert(out_.end(), p, p + sizeof v);
-    }
-    void string(const std::string& s) {
-        scalar<uint64_t>(s.size());
-        out_.insert(out_.end(), s.begin(), s.end());
-    }
-    void value(const GgufValue& v) {
-        std::visit(
-            [&](const auto& x) {
-                using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, std::string>)
-                    string(x);
-                else if constexpr (std::is_same_v<T, bool>)
-                    scalar<uint8_t>(x ? 1 : 0);
-                else if constexpr (std::is_same_v<T, GgufArray>)
-                    array(v, x);
-                else
-                    scalar<T>(x);
-            },
-            v.value);
-    }
-
-private:
-    void array(const GgufValue& v, const GgufArray& a) {
-        scalar<uint32_t>(uint32_t(v.elementType()));
-        scalar<uint64_t>(v.arraySize());
-        std::visit(
-            [&](const auto& elements) {
-                using T = typename std::decay_t<decltype(elements)>::value_type;
-                for (const auto& e : elements) {
-                    if constexpr (std::is_same_v<T, std::string>)
-                        string(e);
-                    else if constexpr (std::is_same_v<T, bool>)
-                        scalar<uint8_t>(e ? 1 : 0);
-                    else
-                        scalar<T>(e);
-                }
-            },
-            a);
-    }
-    std::vector<uint8_t>& out_;
-};
 
 uint64_t padTo(uint64_t n, uint64_t alignment) {
     return (n + alignment - 1) / alignment * alignment;
@@ -192,17 +145,14 @@ void GgufWriter::addTensorImpl(Tensor t) {
 
 void GgufWriter::write(const Sink& sink) const {
     std::vector<uint8_t> header;
-    Encoder enc(header);
+    GgufEncoder enc(header);
     header.reserve(4096);
     enc.scalar<uint32_t>(0x46554747u); // "GGUF" read as a little-endian u32
     enc.scalar<uint32_t>(3);
     enc.scalar<uint64_t>(tensors_.size());
     enc.scalar<uint64_t>(metadata_.size());
-    for (const auto& [key, value] : metadata_) {
-        enc.string(key);
-        enc.scalar<uint32_t>(uint32_t(value.type()));
-        enc.value(value);
-    }
+    for (const auto& [key, value] : metadata_)
+        enc.keyValue(key, value);
     uint64_t offset = 0;
     for (const Tensor& t : tensors_) {
         enc.string(t.name);

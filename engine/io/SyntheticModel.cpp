@@ -1,6 +1,7 @@
 #include "io/SyntheticModel.h"
 
 #include "core/Error.h"
+#include "io/GgufEncoder.h"
 #include "io/GgufValue.h"
 #include "io/Quants.h"
 #include "tokenizer/ByteLevel.h"
@@ -14,57 +15,6 @@ namespace {
 
 constexpr uint32_t kAlignment = 32; // GGUF's default general.alignment
 constexpr float kWeightScale = 0.02f;
-
-// GGUF header encoding (the same rules as io/GgufWriter, which holds whole tensors in memory; this
-// path streams them, so it writes the header itself).
-class HeaderEncoder {
-public:
-    std::vector<uint8_t> bytes;
-    template <typename T> void scalar(T v) {
-        const auto* p = reinterpret_cast<const uint8_t*>(&v);
-        bytes.insert(bytes.end(), p, p + sizeof v);
-    }
-    void string(const std::string& s) {
-        scalar<uint64_t>(s.size());
-        bytes.insert(bytes.end(), s.begin(), s.end());
-    }
-    void keyValue(const std::string& key, const GgufValue& value) {
-        string(key);
-        scalar<uint32_t>(uint32_t(value.type()));
-        std::visit(
-            [&](const auto& x) {
-                using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, std::string>)
-                    string(x);
-                else if constexpr (std::is_same_v<T, bool>)
-                    scalar<uint8_t>(x ? 1 : 0);
-                else if constexpr (std::is_same_v<T, GgufArray>)
-                    array(value, x);
-                else
-                    scalar<T>(x);
-            },
-            value.value);
-    }
-
-private:
-    void array(const GgufValue& v, const GgufArray& a) {
-        scalar<uint32_t>(uint32_t(v.elementType()));
-        scalar<uint64_t>(v.arraySize());
-        std::visit(
-            [&](const auto& elements) {
-                using T = typename std::decay_t<decltype(elements)>::value_type;
-                for (const auto& e : elements) {
-                    if constexpr (std::is_same_v<T, std::string>)
-                        string(e);
-                    else if constexpr (std::is_same_v<T, bool>)
-                        scalar<uint8_t>(e ? 1 : 0);
-                    else
-                        scalar<T>(e);
-                }
-            },
-            a);
-    }
-};
 
 uint64_t padTo(uint64_t n) {
     return (n + kAlignment - 1) / kAlignment * kAlignment;
@@ -167,7 +117,8 @@ std::vector<uint8_t> buildHeader(const SyntheticModelShape& shape, const std::ve
     u32("tokenizer.ggml.eos_token_id", firstSpecial + uint32_t(shape.eosIndex));
     u32("tokenizer.ggml.eot_token_id", firstSpecial + uint32_t(shape.eotIndex));
 
-    HeaderEncoder enc;
+    std::vector<uint8_t> header;
+    GgufEncoder enc(header);
     enc.scalar<uint32_t>(0x46554747u); // "GGUF"
     enc.scalar<uint32_t>(3);
     enc.scalar<uint64_t>(tensors.size());
@@ -184,8 +135,8 @@ std::vector<uint8_t> buildHeader(const SyntheticModelShape& shape, const std::ve
         enc.scalar<uint64_t>(offset);
         offset = padTo(offset + t.bytes());
     }
-    enc.bytes.resize(padTo(enc.bytes.size()), 0);
-    return std::move(enc.bytes);
+    header.resize(padTo(header.size()), 0);
+    return header;
 }
 
 // xorshift64*: fast enough to fill 8 billion weights, reproducible from the seed.
