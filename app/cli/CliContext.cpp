@@ -1,13 +1,12 @@
 #include "CliContext.h"
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <iostream>
-
 #include "core/Paths.h"
 #include "core/ThreadPool.h"
 #include "workbench/RunRecorder.h"
+
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
 
 namespace lathe::cli {
 
@@ -19,13 +18,16 @@ SessionOptions sessionOptions(const CommonFlags& flags, int contextTokens) {
     return options;
 }
 
-bool stderrIsTerminal() { return isatty(STDERR_FILENO) != 0; }
+bool stderrIsTerminal() {
+    return isatty(STDERR_FILENO) != 0;
+}
 
 std::unique_ptr<Session> openSession(const std::string& modelPath, const SessionOptions& options) {
     ProgressFn progress;
     if (stderrIsTerminal()) {
         progress = [](double fraction, std::string_view stage) {
-            std::fprintf(stderr, "\r\033[Kloading: %3d%% %.*s", int(fraction * 100), int(stage.size()), stage.data());
+            std::fprintf(stderr, "\r\033[Kloading: %3d%% %.*s", int(fraction * 100), int(stage.size()),
+                         stage.data());
             if (fraction >= 1.0) std::fprintf(stderr, "\r\033[K");
             std::fflush(stderr);
         };

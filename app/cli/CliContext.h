@@ -2,12 +2,11 @@
 // State shared by every lathe-cli verb: the common flags and how results are printed
 // (--json: one JSON object on stdout, human text on stderr).
 
-#include <string>
-
-#include <nlohmann/json.hpp>
-
 #include "store/RunStore.h"
 #include "workbench/Session.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
 
 namespace lathe::cli {
 

@@ -4,8 +4,7 @@
 
 namespace lathe::cli {
 
-template <typename Fn>
-void RecordedRun::guarded(const char* what, Fn&& fn) {
+template <typename Fn> void RecordedRun::guarded(const char* what, Fn&& fn) {
     if (!store_) return;
     try {
         fn();
@@ -16,10 +15,12 @@ void RecordedRun::guarded(const char* what, Fn&& fn) {
     }
 }
 
-RecordedRun::RecordedRun(std::unique_ptr<RunStore> store, const Session& session, const nlohmann::json& config)
+RecordedRun::RecordedRun(std::unique_ptr<RunStore> store, const Session& session,
+                         const nlohmann::json& config)
     : store_(std::move(store)) {
     guarded("start recording the run", [&] {
-        recorder_ = std::make_unique<RunRecorder>(*store_, RunKind::Chat, summarizeModel(session.files()), config);
+        recorder_ =
+            std::make_unique<RunRecorder>(*store_, RunKind::Chat, summarizeModel(session.files()), config);
     });
 }
 
@@ -51,7 +52,8 @@ void RecordedRun::finish(RunStatus status, const std::string& error) {
 
 void RecordedRun::startChat(const std::string& title) {
     guarded("create the chat", [&] {
-        chatId_ = store_->createChat(title, recorder_ ? std::optional<int64_t>(recorder_->modelId()) : std::nullopt);
+        chatId_ = store_->createChat(title,
+                                     recorder_ ? std::optional<int64_t>(recorder_->modelId()) : std::nullopt);
     });
 }
 
@@ -82,7 +84,8 @@ void RecordedRun::endReply(const GenerationResult& result) {
     stats.ttftMs = result.timings.timeToFirstTokenSeconds * 1e3;
     stats.tokensPerSecond = result.timings.decodeTokensPerSecond();
     stats.tokenCount = result.timings.generatedTokens;
-    guarded("save the reply", [&] { store_->updateMessage(*replyId_, result.text, stats, /*complete=*/true); });
+    guarded("save the reply",
+            [&] { store_->updateMessage(*replyId_, result.text, stats, /*complete=*/true); });
     replyId_.reset();
 }
 

@@ -3,14 +3,14 @@
 // the conversation, message by message (a streaming reply is saved at least every second). Store
 // failures (a full disk, a read-only database) become one warning: the conversation goes on unrecorded.
 
+#include "store/RunStore.h"
+#include "workbench/RunRecorder.h"
+#include "workbench/Session.h"
+
 #include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include "store/RunStore.h"
-#include "workbench/RunRecorder.h"
-#include "workbench/Session.h"
 
 namespace lathe::cli {
 
@@ -31,8 +31,7 @@ public:
     void endReply(const GenerationResult& result);
 
 private:
-    template <typename Fn>
-    void guarded(const char* what, Fn&& fn);
+    template <typename Fn> void guarded(const char* what, Fn&& fn);
 
     std::unique_ptr<RunStore> store_;
     std::unique_ptr<RunRecorder> recorder_;

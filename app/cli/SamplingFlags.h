@@ -2,9 +2,9 @@
 // The decoding flags generate and chat share: --greedy or --temp/--top-k/--top-p/--min-p/
 // --repeat-penalty/--seed, and -n.
 
-#include <CLI/CLI.hpp>
-
 #include "decode/Generator.h"
+
+#include <CLI/CLI.hpp>
 
 namespace lathe::cli {
 

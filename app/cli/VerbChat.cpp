@@ -1,13 +1,12 @@
-#include <csignal>
-#include <cstdio>
-#include <iostream>
-
-#include <unistd.h>
-
 #include "GenerationReport.h"
 #include "RecordedRun.h"
 #include "SamplingFlags.h"
 #include "Verbs.h"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <unistd.h>
 
 namespace lathe::cli {
 namespace {
@@ -16,8 +15,10 @@ namespace {
 CancelToken* activeReply = nullptr;
 
 void onInterrupt(int) {
-    if (activeReply) activeReply->cancel();
-    else _exit(0);
+    if (activeReply)
+        activeReply->cancel();
+    else
+        _exit(0);
 }
 
 } // namespace
@@ -68,15 +69,18 @@ VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags) {
             CancelToken cancel;
             activeReply = &cancel;
             std::string replySoFar;
-            const GenerationResult result = session->chat(line, request, [&](const TokenEvent& event) {
-                replySoFar += event.text;
-                run.streamReply(replySoFar);
-                if (!flags.json) {
-                    std::fwrite(event.text.data(), 1, event.text.size(), stdout);
-                    std::fflush(stdout);
-                }
-                return true;
-            }, cancel);
+            const GenerationResult result = session->chat(
+                line, request,
+                [&](const TokenEvent& event) {
+                    replySoFar += event.text;
+                    run.streamReply(replySoFar);
+                    if (!flags.json) {
+                        std::fwrite(event.text.data(), 1, event.text.size(), stdout);
+                        std::fflush(stdout);
+                    }
+                    return true;
+                },
+                cancel);
             activeReply = nullptr;
             run.endReply(result);
             if (flags.json) {

@@ -1,9 +1,8 @@
-#include <iostream>
-
-#include <fmt/format.h>
-
 #include "Verbs.h"
 #include "backend/DeviceDiscovery.h"
+
+#include <fmt/format.h>
+#include <iostream>
 
 namespace lathe::cli {
 
@@ -26,15 +25,17 @@ VerbRunner addDevicesVerb(CLI::App& app, const CommonFlags& flags) {
             return kExitOk;
         }
         for (const ComputeDevice& d : report.devices) {
-            std::string detail = d.kind == DeviceKind::Cpu
-                                     ? fmt::format("{} threads, {:.1f} GiB RAM, SIMD: {}", d.cores,
-                                                   double(d.memoryBytes) / (1 << 30), fmt::join(d.features, " "))
-                                     : fmt::format("{:.1f} GiB, compute {}, {} SMs", double(d.memoryBytes) / (1 << 30),
-                                                   d.computeCapability, d.cores);
+            std::string detail =
+                d.kind == DeviceKind::Cpu
+                    ? fmt::format("{} threads, {:.1f} GiB RAM, SIMD: {}", d.cores,
+                                  double(d.memoryBytes) / (1 << 30), fmt::join(d.features, " "))
+                    : fmt::format("{:.1f} GiB, compute {}, {} SMs", double(d.memoryBytes) / (1 << 30),
+                                  d.computeCapability, d.cores);
             std::cout << fmt::format("{:<8}{} ({}){}\n", d.id, d.name, detail,
                                      d.usable ? "" : " — unusable: " + d.unusableReason);
         }
-        if (!report.gpuAbsentReason.empty()) std::cout << "GPU: none usable — " << report.gpuAbsentReason << "\n";
+        if (!report.gpuAbsentReason.empty())
+            std::cout << "GPU: none usable — " << report.gpuAbsentReason << "\n";
         return kExitOk;
     };
 }

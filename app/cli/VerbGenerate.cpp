@@ -1,10 +1,10 @@
-#include <cstdio>
-#include <iostream>
-
 #include "GenerationReport.h"
 #include "RecordedRun.h"
 #include "SamplingFlags.h"
 #include "Verbs.h"
+
+#include <cstdio>
+#include <iostream>
 
 namespace lathe::cli {
 

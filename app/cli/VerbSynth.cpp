@@ -24,7 +24,8 @@ VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags) {
     sub->add_option("preset,--like", options->preset,
                     fmt::format("Model shape: {}", fmt::join(syntheticModelPresets(), ", ")))
         ->required();
-    sub->add_option("--type,--dtype", options->dtype, "Weight format: f16, q8_0 or q4_0")->capture_default_str();
+    sub->add_option("--type,--dtype", options->dtype, "Weight format: f16, q8_0 or q4_0")
+        ->capture_default_str();
     sub->add_option("-o,--output", options->output, "Output file (default: <preset>-<dtype>.synthetic.gguf)");
     sub->add_option("--seed", options->seed, "Random seed of the weights")->capture_default_str();
     return [options, &flags] {

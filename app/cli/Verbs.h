@@ -1,11 +1,10 @@
 #pragma once
 // Each lathe-cli verb registers its subcommand and returns the function that runs it.
 
-#include <functional>
+#include "CliContext.h"
 
 #include <CLI/CLI.hpp>
-
-#include "CliContext.h"
+#include <functional>
 
 namespace lathe::cli {
 

@@ -1,18 +1,17 @@
 // lathe-cli: the Lathe engine without a window. Errors are turned into one line and an exit status
 // here, at the edge (0 ok, 1 user error, 2 internal error).
 
-#include <cstdio>
-#include <iostream>
-#include <map>
-
-#include <spdlog/spdlog.h>
-
 #include "CliContext.h"
 #include "Verbs.h"
 #include "core/BuildInfo.h"
 #include "core/Error.h"
 #include "core/Log.h"
 #include "core/Paths.h"
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <spdlog/spdlog.h>
 
 using namespace lathe;
 using namespace lathe::cli;
@@ -26,7 +25,8 @@ int main(int argc, char** argv) {
     app.add_option("--device", flags.device, "Compute device: cpu or cuda:N")->capture_default_str();
     app.add_option("--threads", flags.threads, "CPU threads (0 = all)")->capture_default_str();
     app.add_flag("--json", flags.json, "Print one JSON object on stdout; human text goes to stderr");
-    app.add_option("--log-level", flags.logLevel, "trace, debug, info, warn, error or off")->capture_default_str();
+    app.add_option("--log-level", flags.logLevel, "trace, debug, info, warn, error or off")
+        ->capture_default_str();
 
     std::map<CLI::App*, VerbRunner> verbs;
     auto add = [&](VerbRunner (*adder)(CLI::App&, const CommonFlags&)) {

@@ -1,13 +1,12 @@
 #include "backend/DeviceDiscovery.h"
 
-#include <dlfcn.h>
-#include <unistd.h>
+#include "core/Error.h"
 
+#include <dlfcn.h>
 #include <fstream>
 #include <regex>
 #include <thread>
-
-#include "core/Error.h"
+#include <unistd.h>
 
 namespace lathe {
 namespace {
@@ -69,9 +68,9 @@ struct CudaDriver {
     AttributeFn attribute = nullptr;
 };
 
-constexpr int kAttrMultiprocessors = 16;  // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
-constexpr int kAttrComputeMajor = 75;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
-constexpr int kAttrComputeMinor = 76;     // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
+constexpr int kAttrMultiprocessors = 16; // CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT
+constexpr int kAttrComputeMajor = 75;    // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+constexpr int kAttrComputeMinor = 76;    // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
 
 void probeCuda(DeviceReport& report) {
     CudaDriver cuda;
@@ -149,13 +148,15 @@ ComputeDevice selectDevice(const DeviceReport& report, const std::string& spec) 
     const std::string kind = match[1];
     const int ordinal = match[3].matched ? std::stoi(match[3]) : 0;
     if (kind == "cpu") {
-        if (ordinal != 0) fail(ErrorCategory::InvalidArgument, "device '{}': this machine has one CPU device, cpu", spec);
+        if (ordinal != 0)
+            fail(ErrorCategory::InvalidArgument, "device '{}': this machine has one CPU device, cpu", spec);
         return report.devices.front();
     }
     const std::string id = fmt::format("cuda:{}", ordinal);
     for (const ComputeDevice& d : report.devices) {
         if (d.id != id) continue;
-        if (!d.usable) fail(ErrorCategory::Device, "device {} ({}) is unusable: {}", id, d.name, d.unusableReason);
+        if (!d.usable)
+            fail(ErrorCategory::Device, "device {} ({}) is unusable: {}", id, d.name, d.unusableReason);
         return d;
     }
     fail(ErrorCategory::Device, "device {} is not available: {}", id,

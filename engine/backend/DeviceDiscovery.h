@@ -11,7 +11,7 @@ namespace lathe {
 enum class DeviceKind { Cpu, Cuda };
 
 struct ComputeDevice {
-    std::string id;   // "cpu", "cuda:0"
+    std::string id; // "cpu", "cuda:0"
     DeviceKind kind = DeviceKind::Cpu;
     std::string name; // CPU model or GPU name
     uint64_t memoryBytes = 0;
@@ -19,7 +19,7 @@ struct ComputeDevice {
     std::string computeCapability;     // GPU only, e.g. "9.0"
     std::vector<std::string> features; // CPU SIMD extensions found at run time
     bool usable = true;
-    std::string unusableReason;        // set when usable is false
+    std::string unusableReason; // set when usable is false
 };
 
 struct DeviceReport {

@@ -2,7 +2,11 @@
 
 namespace lathe {
 
-const char* latheVersion() { return LATHE_VERSION; }
-const char* latheCommit() { return LATHE_GIT_COMMIT; }
+const char* latheVersion() {
+    return LATHE_VERSION;
+}
+const char* latheCommit() {
+    return LATHE_GIT_COMMIT;
+}
 
 } // namespace lathe

@@ -2,10 +2,10 @@
 // Cooperative cancellation for long jobs. Copies share one flag; the job polls `throwIfCancelled`
 // at points where stopping leaves nothing half-written.
 
+#include "core/Error.h"
+
 #include <atomic>
 #include <memory>
-
-#include "core/Error.h"
 
 namespace lathe {
 

@@ -2,10 +2,9 @@
 // lathe::Error: the one exception type the engine throws. A category says what kind of failure it
 // is (the faces map it to exit codes and dialogs); the message names the file, field or value at fault.
 
+#include <fmt/format.h>
 #include <stdexcept>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace lathe {
 

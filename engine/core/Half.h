@@ -39,7 +39,7 @@ inline uint16_t floatToFp16(float f) {
     if (absBits >= 0x7f800000u) // inf or nan
         return uint16_t(sign | 0x7c00u | (absBits > 0x7f800000u ? 0x200u : 0u));
     if (absBits >= 0x477ff000u) return uint16_t(sign | 0x7c00u); // rounds to >= 65520: overflow to inf
-    if (absBits < 0x38800000u) {                                  // below the smallest normal half
+    if (absBits < 0x38800000u) {                                 // below the smallest normal half
         if (absBits < 0x33000000u) return uint16_t(sign);        // rounds to zero
         const uint32_t exponent = absBits >> 23;
         const uint32_t mantissa = (absBits & 0x7fffffu) | 0x800000u;
@@ -56,7 +56,9 @@ inline uint16_t floatToFp16(float f) {
     return uint16_t(sign | half);
 }
 
-inline float bf16ToFloat(uint16_t b) { return bitsToFloat(uint32_t(b) << 16); }
+inline float bf16ToFloat(uint16_t b) {
+    return bitsToFloat(uint32_t(b) << 16);
+}
 
 inline uint16_t floatToBf16(float f) {
     uint32_t x = floatToBits(f);

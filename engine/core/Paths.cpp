@@ -1,16 +1,19 @@
 #include "core/Paths.h"
 
-#include <cstdlib>
-
 #include "core/Error.h"
+
+#include <cstdlib>
 
 namespace lathe {
 
 std::filesystem::path userDataDir() {
     std::filesystem::path base;
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) base = xdg;
-    else if (const char* home = std::getenv("HOME"); home && *home) base = std::filesystem::path(home) / ".local/share";
-    else base = std::filesystem::temp_directory_path();
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+        base = xdg;
+    else if (const char* home = std::getenv("HOME"); home && *home)
+        base = std::filesystem::path(home) / ".local/share";
+    else
+        base = std::filesystem::temp_directory_path();
     std::filesystem::path dir = base / "lathe";
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
@@ -18,8 +21,12 @@ std::filesystem::path userDataDir() {
     return dir;
 }
 
-std::filesystem::path userModelDir() { return userDataDir() / "models"; }
+std::filesystem::path userModelDir() {
+    return userDataDir() / "models";
+}
 
-std::filesystem::path defaultModelPath() { return userModelDir() / "SmolLM2-135M-Instruct.Q4_1.gguf"; }
+std::filesystem::path defaultModelPath() {
+    return userModelDir() / "SmolLM2-135M-Instruct.Q4_1.gguf";
+}
 
 } // namespace lathe

@@ -5,8 +5,8 @@
 
 namespace lathe {
 
-std::filesystem::path userDataDir();   // created on first use
-std::filesystem::path userModelDir();  // userDataDir()/models
+std::filesystem::path userDataDir();      // created on first use
+std::filesystem::path userModelDir();     // userDataDir()/models
 std::filesystem::path defaultModelPath(); // the default SmolLM2 GGUF inside userModelDir()
 
 } // namespace lathe

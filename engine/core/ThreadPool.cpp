@@ -8,7 +8,8 @@ namespace lathe {
 ThreadPool::ThreadPool(int threadCount) {
     const int total = threadCount > 0 ? threadCount : hardwareThreads();
     workers_.reserve(size_t(total - 1));
-    for (int i = 1; i < total; ++i) workers_.emplace_back([this, i] { workerLoop(i); });
+    for (int i = 1; i < total; ++i)
+        workers_.emplace_back([this, i] { workerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -17,10 +18,13 @@ ThreadPool::~ThreadPool() {
         stopping_ = true;
     }
     wake_.notify_all();
-    for (std::thread& t : workers_) t.join();
+    for (std::thread& t : workers_)
+        t.join();
 }
 
-int ThreadPool::hardwareThreads() { return std::max(1u, std::thread::hardware_concurrency()); }
+int ThreadPool::hardwareThreads() {
+    return std::max(1u, std::thread::hardware_concurrency());
+}
 
 void ThreadPool::runChunk(int threadIndex) {
     const int64_t parts = threadCount();

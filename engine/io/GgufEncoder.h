@@ -2,13 +2,13 @@
 // Appends GGUF's little-endian encoding of scalars, strings and metadata values to a byte vector.
 // Shared by GgufWriter (whole files in memory) and the streaming synthetic-model writer.
 
+#include "io/GgufValue.h"
+
 #include <cstdint>
 #include <string>
 #include <type_traits>
 #include <variant>
 #include <vector>
-
-#include "io/GgufValue.h"
 
 namespace lathe {
 
@@ -34,24 +34,30 @@ public:
         std::visit(
             [&](const auto& x) {
                 using T = std::decay_t<decltype(x)>;
-                if constexpr (std::is_same_v<T, GgufArray>) array(v, x);
-                else element(x);
+                if constexpr (std::is_same_v<T, GgufArray>)
+                    array(v, x);
+                else
+                    element(x);
             },
             v.value);
     }
 
 private:
     template <typename T> void element(const T& x) {
-        if constexpr (std::is_same_v<T, std::string>) string(x);
-        else if constexpr (std::is_same_v<T, bool>) scalar<uint8_t>(x ? 1 : 0);
-        else scalar<T>(x);
+        if constexpr (std::is_same_v<T, std::string>)
+            string(x);
+        else if constexpr (std::is_same_v<T, bool>)
+            scalar<uint8_t>(x ? 1 : 0);
+        else
+            scalar<T>(x);
     }
     void array(const GgufValue& v, const GgufArray& a) {
         scalar<uint32_t>(uint32_t(v.elementType()));
         scalar<uint64_t>(v.arraySize());
         std::visit(
             [&](const auto& elements) {
-                for (const auto& e : elements) element(e);
+                for (const auto& e : elements)
+                    element(e);
             },
             a);
     }

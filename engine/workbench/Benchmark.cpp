@@ -1,19 +1,17 @@
 #include "workbench/Benchmark.h"
 
-#include <sys/resource.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-#include <numeric>
-#include <random>
-
-#include <fmt/format.h>
-
 #include "core/ThreadPool.h"
 #include "io/ModelFiles.h"
 #include "model/KvCache.h"
 #include "model/Transformer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <numeric>
+#include <random>
+#include <sys/resource.h>
 
 namespace lathe {
 namespace {
@@ -28,7 +26,8 @@ std::vector<int32_t> pseudoRandomTokens(int count, int vocabSize, uint64_t seed)
     std::mt19937_64 rng(seed);
     std::uniform_int_distribution<int32_t> pick(0, vocabSize - 1);
     std::vector<int32_t> tokens(size_t(std::max(count, 0)));
-    for (int32_t& t : tokens) t = pick(rng);
+    for (int32_t& t : tokens)
+        t = pick(rng);
     return tokens;
 }
 
@@ -73,7 +72,8 @@ BenchStat benchStat(std::vector<double> values) {
         s.mean = std::accumulate(values.begin(), values.end(), 0.0) / double(values.size());
         if (values.size() > 1) {
             double sum = 0;
-            for (double v : values) sum += (v - s.mean) * (v - s.mean);
+            for (double v : values)
+                sum += (v - s.mean) * (v - s.mean);
             s.stddev = std::sqrt(sum / double(values.size() - 1));
         }
     }
@@ -117,9 +117,11 @@ double measureReadBandwidth(int threads) {
             for (int64_t line = begin; line < end; ++line) {
                 const float* p = buffer.data() + line * 64;
                 for (int i = 0; i < 64; i += 8)
-                    for (int j = 0; j < 8; ++j) acc[j] += p[i + j];
+                    for (int j = 0; j < 8; ++j)
+                        acc[j] += p[i + j];
             }
-            partial[size_t(thread)] += double(acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7]);
+            partial[size_t(thread)] +=
+                double(acc[0] + acc[1] + acc[2] + acc[3] + acc[4] + acc[5] + acc[6] + acc[7]);
         });
         const double seconds = secondsSince(start);
         best = std::max(best, double(kFloats * sizeof(float)) / seconds);
@@ -129,13 +131,14 @@ double measureReadBandwidth(int threads) {
     return best;
 }
 
-BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int threads, const BenchSettings& settings,
-                         const ProgressFn& progress, const CancelToken& cancel) {
+BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int threads,
+                         const BenchSettings& settings, const ProgressFn& progress,
+                         const CancelToken& cancel) {
     if (settings.promptTokens < 0 || settings.generatedTokens < 0 || settings.repetitions < 1 ||
         settings.promptTokens + settings.generatedTokens == 0)
         fail(ErrorCategory::InvalidArgument,
-             "bench needs -p >= 0, -n >= 0 (not both 0) and -r >= 1, got -p {} -n {} -r {}", settings.promptTokens,
-             settings.generatedTokens, settings.repetitions);
+             "bench needs -p >= 0, -n >= 0 (not both 0) and -r >= 1, got -p {} -n {} -r {}",
+             settings.promptTokens, settings.generatedTokens, settings.repetitions);
     const int context = model.config().contextLength;
     if (context > 0 && std::max(settings.promptTokens, settings.generatedTokens) + 1 > context)
         fail(ErrorCategory::InvalidArgument, "bench: {} tokens do not fit the model's context of {}",
@@ -145,14 +148,16 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
     result.settings = settings;
     const int vocab = model.config().vocabSize;
     std::vector<float> logits;
-    const int steps = (settings.repetitions + 1) * ((settings.promptTokens > 0) + (settings.generatedTokens > 0));
+    const int steps =
+        (settings.repetitions + 1) * ((settings.promptTokens > 0) + (settings.generatedTokens > 0));
     int done = 0;
     auto advance = [&](std::string_view stage) { reportProgress(progress, double(done++) / steps, stage); };
 
     std::vector<double> pp, tg, ttft, gaps;
     for (int rep = 0; rep <= settings.repetitions; ++rep) { // rep 0 is the warm-up
         const bool warmUp = rep == 0;
-        const std::string label = warmUp ? "warm-up" : fmt::format("repetition {} of {}", rep, settings.repetitions);
+        const std::string label =
+            warmUp ? "warm-up" : fmt::format("repetition {} of {}", rep, settings.repetitions);
         double promptSeconds = 0;
         if (settings.promptTokens > 0) {
             cancel.throwIfCancelled();
@@ -164,11 +169,13 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
         if (settings.generatedTokens > 0) {
             cancel.throwIfCancelled();
             advance(fmt::format("tg{} {}", settings.generatedTokens, label));
-            const std::vector<double> stepSeconds = timeDecode(model, settings.generatedTokens, vocab, logits, cancel);
+            const std::vector<double> stepSeconds =
+                timeDecode(model, settings.generatedTokens, vocab, logits, cancel);
             if (!warmUp) {
                 const double total = std::accumulate(stepSeconds.begin(), stepSeconds.end(), 0.0);
                 tg.push_back(settings.generatedTokens / total);
-                for (double s : stepSeconds) gaps.push_back(s * 1e3);
+                for (double s : stepSeconds)
+                    gaps.push_back(s * 1e3);
                 ttft.push_back((promptSeconds + stepSeconds.front()) * 1e3);
             }
         }
@@ -186,7 +193,8 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
         result.bandwidthBytesPerSecond = measureReadBandwidth(threads);
         result.decodeRooflineTokensPerSecond = result.bandwidthBytesPerSecond / double(result.weightBytes);
         if (result.decodeRooflineTokensPerSecond > 0)
-            result.decodeRooflineShare = result.decodeTokensPerSecond.mean / result.decodeRooflineTokensPerSecond;
+            result.decodeRooflineShare =
+                result.decodeTokensPerSecond.mean / result.decodeRooflineTokensPerSecond;
     }
     reportProgress(progress, 1.0, "done");
     return result;
@@ -195,12 +203,16 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
 std::vector<RunMetric> BenchResult::metrics() const {
     std::vector<RunMetric> m;
     if (settings.promptTokens > 0) {
-        m.push_back({fmt::format("pp{}_tokens_per_s", settings.promptTokens), promptTokensPerSecond.mean, "tok/s"});
-        m.push_back({fmt::format("pp{}_tokens_per_s_sd", settings.promptTokens), promptTokensPerSecond.stddev, "tok/s"});
+        m.push_back(
+            {fmt::format("pp{}_tokens_per_s", settings.promptTokens), promptTokensPerSecond.mean, "tok/s"});
+        m.push_back({fmt::format("pp{}_tokens_per_s_sd", settings.promptTokens), promptTokensPerSecond.stddev,
+                     "tok/s"});
     }
     if (settings.generatedTokens > 0) {
-        m.push_back({fmt::format("tg{}_tokens_per_s", settings.generatedTokens), decodeTokensPerSecond.mean, "tok/s"});
-        m.push_back({fmt::format("tg{}_tokens_per_s_sd", settings.generatedTokens), decodeTokensPerSecond.stddev, "tok/s"});
+        m.push_back({fmt::format("tg{}_tokens_per_s", settings.generatedTokens), decodeTokensPerSecond.mean,
+                     "tok/s"});
+        m.push_back({fmt::format("tg{}_tokens_per_s_sd", settings.generatedTokens),
+                     decodeTokensPerSecond.stddev, "tok/s"});
         m.push_back({"decode_tokens_per_s", decodeTokensPerSecond.mean, "tok/s"});
         m.push_back({"itl_p50_ms", interTokenP50Ms, "ms"});
         m.push_back({"itl_p99_ms", interTokenP99Ms, "ms"});

@@ -8,13 +8,13 @@
 // percentiles over every tg step, peak resident memory, the machine's measured memory bandwidth and
 // decode's share of the bandwidth roofline (tokens/s <= bandwidth / bytes read per token).
 
-#include <cstdint>
-#include <string>
-#include <vector>
-
 #include "core/Cancel.h"
 #include "core/Progress.h"
 #include "store/RunRecords.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
 
 namespace lathe {
 
@@ -42,7 +42,7 @@ struct BenchResult {
     double interTokenP50Ms = 0;
     double interTokenP99Ms = 0;
     uint64_t peakRssBytes = 0;
-    uint64_t weightBytes = 0;       // bytes of weights one decode step reads
+    uint64_t weightBytes = 0;           // bytes of weights one decode step reads
     double bandwidthBytesPerSecond = 0; // measured, 0 when not measured
     double decodeRooflineTokensPerSecond = 0;
     double decodeRooflineShare = 0; // tg mean / roofline
@@ -63,7 +63,8 @@ uint64_t decodeWeightBytes(const ModelFiles& files);
 double measureReadBandwidth(int threads);
 
 // Throws lathe::Error (InvalidArgument for bad settings, Cancelled when cancel fires).
-BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int threads, const BenchSettings& settings,
-                         const ProgressFn& progress, const CancelToken& cancel);
+BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int threads,
+                         const BenchSettings& settings, const ProgressFn& progress,
+                         const CancelToken& cancel);
 
 } // namespace lathe

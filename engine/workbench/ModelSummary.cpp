@@ -1,9 +1,9 @@
 #include "workbench/ModelSummary.h"
 
+#include "tokenizer/ChatTemplate.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-
-#include "tokenizer/ChatTemplate.h"
 
 namespace lathe {
 namespace {
@@ -40,9 +40,10 @@ ModelSummary summarizeModel(const ModelFiles& files) {
         s.tensorTypeParams[type] += count;
     }
     const TokenizerSpec& tok = files.tokenizer;
-    s.tokenizerKind = tok.kind == TokenizerKind::BytePairGpt2
-                          ? fmt::format("byte-level BPE ({})", tok.preTokenizer.empty() ? "default" : tok.preTokenizer)
-                          : std::string("SentencePiece BPE");
+    s.tokenizerKind =
+        tok.kind == TokenizerKind::BytePairGpt2
+            ? fmt::format("byte-level BPE ({})", tok.preTokenizer.empty() ? "default" : tok.preTokenizer)
+            : std::string("SentencePiece BPE");
     s.vocabSize = int(tok.tokens.size());
     s.chatTemplateFamily = std::string(ChatTemplate::detect(tok).familyName());
     return s;
@@ -93,12 +94,15 @@ std::string ModelSummary::toText() const {
     line("size", fmt::format("{} ({} bytes)", humanBytes(fileBytes), fileBytes));
     line("layers", std::to_string(config.nLayers));
     line("hidden", std::to_string(config.nEmbd));
-    line("heads", fmt::format("{} query, {} key/value, head dim {}", config.nHeads, config.nHeadsKv, config.headDim));
+    line("heads",
+         fmt::format("{} query, {} key/value, head dim {}", config.nHeads, config.nHeadsKv, config.headDim));
     line("feed-forward", std::to_string(config.nFf));
     line("vocabulary", std::to_string(config.vocabSize));
     line("context", std::to_string(config.contextLength));
-    line("rope", fmt::format("base {}, {}{}", config.ropeFreqBase, ropeStyleName(config.ropeStyle),
-                             config.ropeLlama3.factor > 0 ? fmt::format(", llama3 x{}", config.ropeLlama3.factor) : ""));
+    line("rope",
+         fmt::format("base {}, {}{}", config.ropeFreqBase, ropeStyleName(config.ropeStyle),
+                     config.ropeLlama3.factor > 0 ? fmt::format(", llama3 x{}", config.ropeLlama3.factor)
+                                                  : ""));
     line("rms eps", fmt::format("{}", config.rmsEps));
     line("embeddings", config.tiedEmbeddings ? "tied to the output" : "separate output matrix");
     std::string types;

@@ -2,13 +2,12 @@
 // What a model card shows: architecture, shapes, parameter count, size, tensor formats, tokenizer and
 // chat template. Computed from opened ModelFiles without touching the weights.
 
+#include "io/ModelFiles.h"
+
 #include <cstdint>
 #include <map>
-#include <string>
-
 #include <nlohmann/json_fwd.hpp>
-
-#include "io/ModelFiles.h"
+#include <string>
 
 namespace lathe {
 

@@ -1,12 +1,11 @@
 #include "workbench/RunRecorder.h"
 
-#include <algorithm>
-#include <cmath>
-
-#include <spdlog/spdlog.h>
-
 #include "store/Environment.h"
 #include "store/RunStore.h"
+
+#include <algorithm>
+#include <cmath>
+#include <spdlog/spdlog.h>
 
 namespace lathe {
 namespace {
@@ -25,7 +24,8 @@ ModelRecord modelRecordOf(const ModelSummary& summary) {
     ModelRecord record;
     // Absolute, so that the CLI and the app register one file once whatever the working folder.
     record.path = std::filesystem::absolute(summary.path).lexically_normal().string();
-    record.name = summary.name.empty() ? std::filesystem::path(summary.path).filename().string() : summary.name;
+    record.name =
+        summary.name.empty() ? std::filesystem::path(summary.path).filename().string() : summary.name;
     record.format = summary.format;
     record.architecture = summary.config.architecture;
     record.parameterCount = summary.parameterCount;
@@ -66,7 +66,8 @@ nlohmann::json generationConfig(const GenerationRequest& request) {
               {"seed", s.seed}}}};
 }
 
-RunRecorder::RunRecorder(RunStore& store, RunKind kind, const ModelSummary& model, const nlohmann::json& config)
+RunRecorder::RunRecorder(RunStore& store, RunKind kind, const ModelSummary& model,
+                         const nlohmann::json& config)
     : store_(store) {
     modelId_ = store_.registerModel(modelRecordOf(model));
     runId_ = store_.beginRun(kind, modelId_, config, captureEnvironment());
@@ -81,7 +82,9 @@ RunRecorder::~RunRecorder() {
     }
 }
 
-void RunRecorder::addMetrics(const std::vector<RunMetric>& metrics) { store_.addMetrics(runId_, metrics); }
+void RunRecorder::addMetrics(const std::vector<RunMetric>& metrics) {
+    store_.addMetrics(runId_, metrics);
+}
 
 void RunRecorder::finish(RunStatus status, const std::string& error) {
     store_.finishRun(runId_, status, error);

@@ -3,15 +3,14 @@
 // recorder is made, and completed by finish(); a recorder destroyed unfinished (an exception on the
 // way) marks its run 'failed'. Both faces use it, so a chat or bench run looks the same from either.
 
-#include <cstdint>
-#include <optional>
-#include <string>
-
-#include <nlohmann/json.hpp>
-
 #include "decode/Generator.h"
 #include "store/RunRecords.h"
 #include "workbench/ModelSummary.h"
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 
 namespace lathe {
 

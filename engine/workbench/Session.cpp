@@ -1,13 +1,12 @@
 #include "workbench/Session.h"
 
-#include <algorithm>
-
-#include <spdlog/spdlog.h>
-
 #include "backend/Backend.h"
-#include "core/ThreadPool.h"
 #include "backend/DeviceDiscovery.h"
 #include "backend/cpu/CpuBackend.h"
+#include "core/ThreadPool.h"
+
+#include <algorithm>
+#include <spdlog/spdlog.h>
 #ifdef LATHE_HAVE_CUDA
 #include "backend/cuda/CudaBackend.h"
 #endif
@@ -19,9 +18,11 @@ namespace lathe {
 
 std::unique_ptr<Session> Session::open(const std::filesystem::path& modelPath, const SessionOptions& options,
                                        const ProgressFn& progress, const CancelToken& cancel) {
-    if (options.threads < 0) fail(ErrorCategory::InvalidArgument, "threads must be >= 0, got {}", options.threads);
+    if (options.threads < 0)
+        fail(ErrorCategory::InvalidArgument, "threads must be >= 0, got {}", options.threads);
     if (options.contextTokens < 16)
-        fail(ErrorCategory::InvalidArgument, "context must be at least 16 tokens, got {}", options.contextTokens);
+        fail(ErrorCategory::InvalidArgument, "context must be at least 16 tokens, got {}",
+             options.contextTokens);
     const ComputeDevice device = selectDevice(discoverDevices(), options.device);
 
     std::unique_ptr<Session> session(new Session());
@@ -41,15 +42,17 @@ std::unique_ptr<Session> Session::open(const std::filesystem::path& modelPath, c
         session->backend_ = makeCpuBackend(options.threads);
 #else
     if (device.kind != DeviceKind::Cpu)
-        fail(ErrorCategory::Device, "device {} cannot run models in this build (built without CUDA)", device.id);
+        fail(ErrorCategory::Device, "device {} cannot run models in this build (built without CUDA)",
+             device.id);
     session->backend_ = makeCpuBackend(options.threads);
 #endif
     session->transformer_ = std::make_unique<Transformer>(*session->files_, *session->backend_);
     const int modelContext = session->files_->config.contextLength;
-    session->contextTokens_ = modelContext > 0 ? std::min(options.contextTokens, modelContext) : options.contextTokens;
+    session->contextTokens_ =
+        modelContext > 0 ? std::min(options.contextTokens, modelContext) : options.contextTokens;
     session->cache_ = std::make_unique<KvCache>(session->transformer_->makeCache(session->contextTokens_));
-    session->generator_ =
-        std::make_unique<AutoregressiveGenerator>(*session->transformer_, *session->tokenizer_, *session->cache_);
+    session->generator_ = std::make_unique<AutoregressiveGenerator>(*session->transformer_,
+                                                                    *session->tokenizer_, *session->cache_);
     reportProgress(progress, 1.0, "ready");
     spdlog::info("loaded {} ({} layers, hidden {}, vocab {}, template {}) on {}", modelPath.string(),
                  session->config().nLayers, session->config().nEmbd, session->config().vocabSize,
@@ -59,7 +62,9 @@ std::unique_ptr<Session> Session::open(const std::filesystem::path& modelPath, c
 
 Session::~Session() = default;
 
-int Session::threads() const { return options_.threads > 0 ? options_.threads : ThreadPool::hardwareThreads(); }
+int Session::threads() const {
+    return options_.threads > 0 ? options_.threads : ThreadPool::hardwareThreads();
+}
 
 std::vector<int32_t> Session::tokenize(const std::string& text, bool parseSpecial) const {
     return tokenizer_->encode(text, /*addSpecial=*/true, parseSpecial);
@@ -80,7 +85,8 @@ GenerationResult Session::reply(const std::vector<ChatMessage>& messages, const 
     request.promptTokens = tokenizer_->encode(chatTemplate_.apply(messages, /*addGenerationPrompt=*/true),
                                               /*addSpecial=*/true, /*parseSpecial=*/true);
     for (const std::string& stop : chatTemplate_.stopStrings())
-        if (std::find(request.stopStrings.begin(), request.stopStrings.end(), stop) == request.stopStrings.end())
+        if (std::find(request.stopStrings.begin(), request.stopStrings.end(), stop) ==
+            request.stopStrings.end())
             request.stopStrings.push_back(stop);
     lastPromptTokens_ = request.promptTokens;
     return generator_->generate(request, onToken, cancel);
@@ -98,8 +104,12 @@ GenerationResult Session::chat(const std::string& userMessage, const GenerationR
     return result;
 }
 
-void Session::setSystemPrompt(const std::string& systemPrompt) { systemPrompt_ = systemPrompt; }
+void Session::setSystemPrompt(const std::string& systemPrompt) {
+    systemPrompt_ = systemPrompt;
+}
 
-void Session::resetConversation() { conversation_.clear(); }
+void Session::resetConversation() {
+    conversation_.clear();
+}
 
 } // namespace lathe

@@ -3,17 +3,17 @@
 // It owns the opened files, tokenizer, chat template, backend, transformer, KV cache and generator,
 // and keeps a conversation so that multi-turn chat reuses the cached prefix.
 
-#include <filesystem>
-#include <memory>
-#include <string>
-#include <vector>
-
 #include "core/Cancel.h"
 #include "core/Progress.h"
 #include "decode/Generator.h"
 #include "io/ModelFiles.h"
 #include "tokenizer/ChatTemplate.h"
 #include "tokenizer/Tokenizer.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
 
 namespace lathe {
 
@@ -31,8 +31,9 @@ struct SessionOptions {
 class Session {
 public:
     // Opens and validates the model; throws lathe::Error naming what is wrong.
-    static std::unique_ptr<Session> open(const std::filesystem::path& modelPath, const SessionOptions& options,
-                                         const ProgressFn& progress = {}, const CancelToken& cancel = {});
+    static std::unique_ptr<Session> open(const std::filesystem::path& modelPath,
+                                         const SessionOptions& options, const ProgressFn& progress = {},
+                                         const CancelToken& cancel = {});
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;

@@ -1,12 +1,12 @@
 #include "TestSupport.h"
 
+#include "core/Error.h"
+#include "core/Paths.h"
+
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
-
-#include "core/Error.h"
-#include "core/Paths.h"
 
 namespace lathe::test {
 
@@ -20,7 +20,9 @@ std::optional<std::filesystem::path> defaultModelPath() {
     return std::nullopt;
 }
 
-std::filesystem::path testDataDir() { return LATHE_TEST_DATA_DIR; }
+std::filesystem::path testDataDir() {
+    return LATHE_TEST_DATA_DIR;
+}
 
 TempDir::TempDir() {
     std::random_device rd;

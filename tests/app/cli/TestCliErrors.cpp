@@ -1,9 +1,9 @@
 // lathe-cli on bad input: one clear line on stderr and exit status 1, never a crash.
 
+#include "CliRunner.h"
+
 #include <QTemporaryDir>
 #include <QtTest>
-
-#include "CliRunner.h"
 
 class TestCliErrors : public QObject {
     Q_OBJECT
@@ -20,7 +20,8 @@ private:
 private slots:
     void missingPath() {
         expectUserError(runCli({"info", "/nonexistent/model.gguf"}), "/nonexistent/model.gguf");
-        expectUserError(runCli({"generate", "/nonexistent/model.gguf", "-p", "hi"}), "/nonexistent/model.gguf");
+        expectUserError(runCli({"generate", "/nonexistent/model.gguf", "-p", "hi"}),
+                        "/nonexistent/model.gguf");
         expectUserError(runCli({"chat", "/nonexistent/model.gguf"}), "/nonexistent/model.gguf");
     }
 
@@ -38,7 +39,7 @@ private slots:
         expectUserError(runCli({"generate", fakeGguf, "-p", "hi"}), "fake.gguf");
     }
 
-    void folderWithoutConfig() { 
+    void folderWithoutConfig() {
         QTemporaryDir dir;
         expectUserError(runCli({"info", dir.path()}), dir.path());
     }
@@ -63,7 +64,8 @@ private slots:
         QVERIFY(devices[0].toObject()["cores"].toInt() >= 1);
         // Without a usable GPU the report says why, in one line.
         bool gpuUsable = false;
-        for (const QJsonValue& d : devices) gpuUsable |= d.toObject()["id"].toString().startsWith("cuda") && d.toObject()["usable"].toBool();
+        for (const QJsonValue& d : devices)
+            gpuUsable |= d.toObject()["id"].toString().startsWith("cuda") && d.toObject()["usable"].toBool();
         if (!gpuUsable) QVERIFY(!object["gpu_absent_reason"].toString().isEmpty());
     }
 };

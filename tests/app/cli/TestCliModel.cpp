@@ -1,10 +1,10 @@
 // lathe-cli on the real default model: info, tokenize, generate and chat work end to end.
 
-#include <QTemporaryDir>
-#include <QtTest>
-
 #include "CliRunner.h"
 #include "TestSupport.h"
+
+#include <QTemporaryDir>
+#include <QtTest>
 
 class TestCliModel : public QObject {
     Q_OBJECT
@@ -46,8 +46,9 @@ private slots:
     }
 
     void greedyGenerationIsDeterministic() {
-        const QStringList args{"--db", db(), "--json", "--threads", "2", "generate", model_, "-p", "The capital of France is",
-                               "-n", "12", "--greedy"};
+        const QStringList args{
+            "--db", db(), "--json",  "--threads", "2", "generate", model_, "-p", "The capital of France is",
+            "-n",   "12", "--greedy"};
         const CliRun first = runCli(args);
         QCOMPARE(first.exitCode, 0);
         const CliRun second = runCli(args);
@@ -69,14 +70,15 @@ private slots:
     void benchRunsAreStoredAndCompared() {
         // Issue 5: bench, then runs show / compare of two bench runs with different thread counts.
         for (const char* threads : {"1", "2"}) {
-            const CliRun bench = runCli({"--db", db(), "--json", "--threads", threads, "bench", model_, "-p", "16", "-n",
-                                         "4", "-r", "2", "--no-bandwidth"});
+            const CliRun bench = runCli({"--db", db(), "--json", "--threads", threads, "bench", model_, "-p",
+                                         "16", "-n", "4", "-r", "2", "--no-bandwidth"});
             QCOMPARE(bench.exitCode, 0);
             const QJsonObject result = QJsonDocument::fromJson(bench.out.toUtf8()).object();
             QCOMPARE(result["pp_values"].toArray().size(), 2);
             QCOMPARE(result["tg_values"].toArray().size(), 2);
             QVERIFY(result["metrics"].toObject()["tg4_tokens_per_s"].toDouble() > 0);
-            QVERIFY(result["metrics"].toObject()["peak_rss_bytes"].toDouble() > 50e6); // the model is mapped in
+            QVERIFY(result["metrics"].toObject()["peak_rss_bytes"].toDouble() >
+                    50e6); // the model is mapped in
         }
         const CliRun list = runCli({"--db", db(), "--json", "runs", "list", "--kind", "bench"});
         const QJsonArray runs = QJsonDocument::fromJson(list.out.toUtf8()).object()["runs"].toArray();
@@ -85,7 +87,8 @@ private slots:
         const QString b = QString::number(runs[0].toObject()["id"].toInt());
         const CliRun show = runCli({"--db", db(), "runs", "show", b});
         QCOMPARE(show.exitCode, 0);
-        QVERIFY2(show.out.contains("tg4_tokens_per_s") && show.out.contains("environment"), qPrintable(show.out));
+        QVERIFY2(show.out.contains("tg4_tokens_per_s") && show.out.contains("environment"),
+                 qPrintable(show.out));
         const CliRun compare = runCli({"--db", db(), "runs", "compare", a, b});
         QCOMPARE(compare.exitCode, 0);
         QVERIFY2(compare.out.contains("/threads"), qPrintable(compare.out));
@@ -99,7 +102,8 @@ private slots:
         const QJsonDocument doc = QJsonDocument::fromJson(list.out.toUtf8());
         const QJsonArray runs = doc.object()["runs"].toArray();
         QCOMPARE(runs.size(), 3);
-        for (const QJsonValue& r : runs) QCOMPARE(r.toObject()["status"].toString(), QString("done"));
+        for (const QJsonValue& r : runs)
+            QCOMPARE(r.toObject()["status"].toString(), QString("done"));
         const int newest = runs[0].toObject()["id"].toInt();
         const CliRun show = runCli({"--db", db(), "--json", "runs", "show", QString::number(newest)});
         QCOMPARE(show.exitCode, 0);

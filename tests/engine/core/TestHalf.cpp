@@ -1,9 +1,8 @@
-#include <QtTest>
+#include "core/Half.h"
 
+#include <QtTest>
 #include <cmath>
 #include <limits>
-
-#include "core/Half.h"
 
 using namespace lathe;
 

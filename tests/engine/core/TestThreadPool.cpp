@@ -1,10 +1,9 @@
-#include <QtTest>
-
-#include <atomic>
-#include <numeric>
-
 #include "core/Error.h"
 #include "core/ThreadPool.h"
+
+#include <QtTest>
+#include <atomic>
+#include <numeric>
 
 using namespace lathe;
 
@@ -18,9 +17,11 @@ private slots:
             for (int64_t n : {int64_t(1), int64_t(2), int64_t(7), int64_t(1000)}) {
                 std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
                 pool.parallelFor(n, [&](int64_t begin, int64_t end, int) {
-                    for (int64_t i = begin; i < end; ++i) hits[size_t(i)].fetch_add(1);
+                    for (int64_t i = begin; i < end; ++i)
+                        hits[size_t(i)].fetch_add(1);
                 });
-                for (auto& h : hits) QCOMPARE(h.load(), 1);
+                for (auto& h : hits)
+                    QCOMPARE(h.load(), 1);
             }
         }
     }
@@ -30,7 +31,8 @@ private slots:
         std::atomic<int64_t> sum{0};
         for (int round = 0; round < 2000; ++round)
             pool.parallelFor(64, [&](int64_t begin, int64_t end, int) {
-                for (int64_t i = begin; i < end; ++i) sum += i;
+                for (int64_t i = begin; i < end; ++i)
+                    sum += i;
             });
         QCOMPARE(sum.load(), int64_t(2000) * (63 * 64 / 2));
     }

@@ -1,9 +1,9 @@
 // The bench statistics and the decode roofline's byte count, against hand-computed values.
 
-#include <QtTest>
-
 #include "io/ModelFiles.h"
 #include "workbench/Benchmark.h"
+
+#include <QtTest>
 
 using namespace lathe;
 
@@ -45,9 +45,11 @@ private slots:
     void decodeReadsEveryMatrixOnceAndTheTiedOutput() {
         ModelFiles files;
         files.config.tiedEmbeddings = true;
-        files.tensors["token_embd.weight"] = tensorOf("token_embd.weight", DType::Q8_0, 64, 100); // 100 x 68 B
-        files.tensors["blk.0.attn_q.weight"] = tensorOf("blk.0.attn_q.weight", DType::Q4_1, 64, 64); // 64 x 40 B
-        files.tensors["output_norm.weight"] = tensorOf("output_norm.weight", DType::F32, 64, 1);    // 256 B
+        files.tensors["token_embd.weight"] =
+            tensorOf("token_embd.weight", DType::Q8_0, 64, 100); // 100 x 68 B
+        files.tensors["blk.0.attn_q.weight"] =
+            tensorOf("blk.0.attn_q.weight", DType::Q4_1, 64, 64);                                // 64 x 40 B
+        files.tensors["output_norm.weight"] = tensorOf("output_norm.weight", DType::F32, 64, 1); // 256 B
         // weights 2560 + norm 256 + one embedding row 68 + the tied output 6800
         QCOMPARE(decodeWeightBytes(files), uint64_t(2560 + 256 + 68 + 6800));
         files.config.tiedEmbeddings = false;
