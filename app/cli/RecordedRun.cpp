@@ -36,7 +36,7 @@ std::optional<int64_t> RecordedRun::runId() const {
 void RecordedRun::recordGeneration(const GenerationResult& result) {
     ++generations_;
     guarded("save the run's metrics", [&] {
-        std::vector<RunMetric> metrics = generationMetrics(result);
+        std::vector<RunMetric> metrics = generationMetrics(result.timings);
         // For a multi-turn chat the run's metrics describe its latest reply; the messages keep each one's.
         metrics.push_back({"replies", double(generations_), "count"});
         recorder_->addMetrics(metrics);

@@ -5,6 +5,7 @@
 
 #include "core/Cancel.h"
 #include "core/Progress.h"
+#include "core/Statistics.h"
 
 #include <string>
 #include <vector>
@@ -30,9 +31,9 @@ struct BenchResult {
     std::vector<double> interTokenMs;          // every gap of every repetition
 };
 
-double mean(const std::vector<double>& values);
-double stddev(const std::vector<double>& values);        // sample standard deviation; 0 for fewer than 2
-double percentile(std::vector<double> values, double p); // linear between closest ranks, p in [0, 100]
+using lathe::mean;       // core/Statistics.h
+using lathe::percentile;
+using lathe::stddev;
 
 // Throws lathe::Error (Cancelled when `cancel` fires between or during repetitions).
 BenchResult runBenchmark(Session& session, const BenchSettings& settings, const ProgressFn& progress,

@@ -1,5 +1,7 @@
 #include "EngineWorker.h"
 
+#include "workbench/RunRecorder.h"
+
 #include "core/Error.h"
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
@@ -34,22 +36,6 @@ const char* stopReasonText(StopReason reason) {
 
 QString qs(const std::string& text) {
     return QString::fromStdString(text);
-}
-
-std::vector<RunMetric> replyMetrics(const GenerationTimings& t) {
-    std::vector<double> gapsMs;
-    for (double gap : t.interTokenSeconds)
-        gapsMs.push_back(gap * 1e3);
-    return {
-        {metric::kTtftMs, t.timeToFirstTokenSeconds * 1e3, "ms"},
-        {metric::kDecodeTokensPerS, t.decodeTokensPerSecond(), "tok/s"},
-        {metric::kPromptTokensPerS, t.promptTokensPerSecond(), "tok/s"},
-        {"prompt_tokens", double(t.promptTokens), "tokens"},
-        {"reused_prompt_tokens", double(t.reusedPromptTokens), "tokens"},
-        {"generated_tokens", double(t.generatedTokens), "tokens"},
-        {"itl_p50_ms", percentile(gapsMs, 50), "ms"},
-        {"itl_p99_ms", percentile(gapsMs, 99), "ms"},
-    };
 }
 
 } // namespace
@@ -192,7 +178,7 @@ void EngineWorker::generateReply(const ReplyJob& job) {
         persistPartial(job.messageId, result.text,
                        {outcome.ttftMs, outcome.tokensPerSecond, outcome.tokens, 0}, true);
         if (outcome.runId > 0) {
-            store_.addMetrics(outcome.runId, replyMetrics(t));
+            store_.addMetrics(outcome.runId, generationMetrics(t));
             std::vector<RunSample> gaps;
             double at = t.timeToFirstTokenSeconds;
             for (double gap : t.interTokenSeconds) {

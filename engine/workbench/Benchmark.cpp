@@ -1,5 +1,6 @@
 #include "workbench/Benchmark.h"
 
+#include "core/Statistics.h"
 #include "core/ThreadPool.h"
 #include "io/ModelFiles.h"
 #include "model/KvCache.h"
@@ -68,26 +69,10 @@ std::vector<double> timeDecode(Transformer& model, int n, int vocab, std::vector
 
 BenchStat benchStat(std::vector<double> values) {
     BenchStat s;
-    if (!values.empty()) {
-        s.mean = std::accumulate(values.begin(), values.end(), 0.0) / double(values.size());
-        if (values.size() > 1) {
-            double sum = 0;
-            for (double v : values)
-                sum += (v - s.mean) * (v - s.mean);
-            s.stddev = std::sqrt(sum / double(values.size() - 1));
-        }
-    }
+    s.mean = mean(values);
+    s.stddev = stddev(values);
     s.values = std::move(values);
     return s;
-}
-
-double percentileOf(std::vector<double> values, double q) {
-    if (values.empty()) return 0;
-    std::sort(values.begin(), values.end());
-    const double rank = std::clamp(q, 0.0, 1.0) * double(values.size() - 1);
-    const size_t lo = size_t(std::floor(rank));
-    const size_t hi = std::min(lo + 1, values.size() - 1);
-    return values[lo] + (values[hi] - values[lo]) * (rank - double(lo));
 }
 
 uint64_t decodeWeightBytes(const ModelFiles& files) {
@@ -183,8 +168,8 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
     result.promptTokensPerSecond = benchStat(pp);
     result.decodeTokensPerSecond = benchStat(tg);
     result.ttftMs = benchStat(ttft);
-    result.interTokenP50Ms = percentileOf(gaps, 0.50);
-    result.interTokenP99Ms = percentileOf(gaps, 0.99);
+    result.interTokenP50Ms = percentile(gaps, 50);
+    result.interTokenP99Ms = percentile(gaps, 99);
     result.weightBytes = decodeWeightBytes(files);
     result.peakRssBytes = peakRss(); // before the bandwidth buffer, which is not the model's
     if (settings.measureBandwidth) {

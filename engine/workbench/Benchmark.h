@@ -50,9 +50,8 @@ struct BenchResult {
     std::vector<RunMetric> metrics() const;
 };
 
-// Summary statistics helpers (shared with the app's charts and the run recorder).
+// Mean and sample standard deviation of the values (core/Statistics.h), keeping the values.
 BenchStat benchStat(std::vector<double> values);
-double percentileOf(std::vector<double> values, double q); // linear between ranks, q in [0, 1]
 
 // Bytes a single-token decode step reads from the weights: every matrix once, the output projection
 // (token_embd when tied) included, plus one embedding row.

@@ -1,5 +1,6 @@
 #include "workbench/RunRecorder.h"
 
+#include "core/Statistics.h"
 #include "store/Environment.h"
 #include "store/RunStore.h"
 
@@ -8,17 +9,6 @@
 #include <spdlog/spdlog.h>
 
 namespace lathe {
-namespace {
-
-// Nearest-rank percentile of an unsorted sample (q in [0, 1]).
-double percentile(std::vector<double> values, double q) {
-    if (values.empty()) return 0.0;
-    std::sort(values.begin(), values.end());
-    const size_t rank = size_t(std::ceil(q * double(values.size())));
-    return values[std::clamp<size_t>(rank, 1, values.size()) - 1];
-}
-
-} // namespace
 
 ModelRecord modelRecordOf(const ModelSummary& summary) {
     ModelRecord record;
@@ -34,8 +24,7 @@ ModelRecord modelRecordOf(const ModelSummary& summary) {
     return record;
 }
 
-std::vector<RunMetric> generationMetrics(const GenerationResult& result) {
-    const GenerationTimings& t = result.timings;
+std::vector<RunMetric> generationMetrics(const GenerationTimings& t) {
     std::vector<RunMetric> metrics = {
         {"prompt_tokens", double(t.promptTokens), "tokens"},
         {"reused_prompt_tokens", double(t.reusedPromptTokens), "tokens"},
@@ -45,8 +34,8 @@ std::vector<RunMetric> generationMetrics(const GenerationResult& result) {
         {"decode_tokens_per_s", t.decodeTokensPerSecond(), "tok/s"},
     };
     if (!t.interTokenSeconds.empty()) {
-        metrics.push_back({"itl_p50_ms", percentile(t.interTokenSeconds, 0.50) * 1e3, "ms"});
-        metrics.push_back({"itl_p99_ms", percentile(t.interTokenSeconds, 0.99) * 1e3, "ms"});
+        metrics.push_back({"itl_p50_ms", percentile(t.interTokenSeconds, 50) * 1e3, "ms"});
+        metrics.push_back({"itl_p99_ms", percentile(t.interTokenSeconds, 99) * 1e3, "ms"});
     }
     return metrics;
 }

@@ -20,7 +20,7 @@ class RunStore;
 ModelRecord modelRecordOf(const ModelSummary& summary);
 
 // Summary metrics of a generation: TTFT, prompt and decode tokens/s, token counts, ITL p50/p99.
-std::vector<RunMetric> generationMetrics(const GenerationResult& result);
+std::vector<RunMetric> generationMetrics(const GenerationTimings& timings);
 
 // The run config of a generation request, minus the prompt tokens (which can be long).
 nlohmann::json generationConfig(const GenerationRequest& request);

@@ -1,5 +1,6 @@
 // The bench statistics and the decode roofline's byte count, against hand-computed values.
 
+#include "core/Statistics.h"
 #include "io/ModelFiles.h"
 #include "workbench/Benchmark.h"
 
@@ -35,11 +36,11 @@ private slots:
 
     void percentilesInterpolateBetweenRanks() {
         const std::vector<double> v{10, 20, 30, 40, 50};
-        QCOMPARE(percentileOf(v, 0.5), 30.0);
-        QCOMPARE(percentileOf(v, 0.0), 10.0);
-        QCOMPARE(percentileOf(v, 1.0), 50.0);
-        QCOMPARE(percentileOf(v, 0.99), 49.6); // rank 3.96 between 40 and 50
-        QCOMPARE(percentileOf({7}, 0.99), 7.0);
+        QCOMPARE(percentile(v, 50), 30.0);
+        QCOMPARE(percentile(v, 0), 10.0);
+        QCOMPARE(percentile(v, 100), 50.0);
+        QCOMPARE(percentile(v, 99), 49.6); // rank 3.96 between 40 and 50
+        QCOMPARE(percentile({7}, 99), 7.0);
     }
 
     void decodeReadsEveryMatrixOnceAndTheTiedOutput() {
