@@ -1,8 +1,9 @@
 // Attention: out[t][h] = softmax(scale * q[t][h] . K[s]) . V[s] over the slots s row t may see, reading
 // keys and values from a paged cache in device memory, plus the KV store that fills it.
 //
-// Layout: q, out [nTokens][nHeads][headDim] float. The pool mirrors model/KvCache block for block:
-// [block][layer][K|V][kvHead][slot][headDim] float, so a host block uploads with one copy. Query head h
+// Layout: q, out [nTokens][nHeads][headDim] float. The pool has model/KvCache's block layout,
+// [block][layer][K|V][kvHead][slot][headDim] float, and holds the only copy of the rows (a block copied
+// on write is one device-to-device copy). Query head h
 // reads KV head h / (nHeads / nHeadsKv). The visible slots of a row are [0, prefix) then its tree
 // extras (AttentionMask), so causal and token-tree masks are one code path.
 //

@@ -1,4 +1,5 @@
-// Elementwise: SwiGLU (silu(gate) * up), residual add, bias add over float arrays.
+// Elementwise: SwiGLU (silu(gate) * up), residual add, bias add over float arrays, and the read probe
+// that measures the memory bandwidth a decode step can draw on.
 //
 // Layout: flat float arrays of n elements (bias: out [nTokens][rows] + bias [rows]). Memory bound: one
 // thread per element with a grid-stride loop; the compiler keeps it to one load per input and one
@@ -36,7 +37,26 @@ __global__ void addBiasKernel(float* out, const float* __restrict__ bias, int64_
         out[i] += bias[i % rows];
 }
 
+// Reads n float4 values and writes one sum per block, so the compiler cannot drop the loads.
+__global__ void readProbeKernel(const float4* __restrict__ data, int64_t n, float* blockSums) {
+    float sum = 0.0f;
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+         i += int64_t(gridDim.x) * blockDim.x) {
+        const float4 v = data[i];
+        sum += v.x + v.y + v.z + v.w;
+    }
+    for (int offset = 16; offset > 0; offset >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    if ((threadIdx.x & 31) == 0) atomicAdd(&blockSums[blockIdx.x], sum);
+}
+
 } // namespace
+
+void readProbe(const void* data, int64_t bytes, float* blockSums, int blocks, cudaStream_t stream) {
+    const int64_t n = bytes / int64_t(sizeof(float4));
+    if (n > 0)
+        readProbeKernel<<<blocks, kThreads, 0, stream>>>(static_cast<const float4*>(data), n, blockSums);
+}
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
     if (n > 0) swigluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, n, out);

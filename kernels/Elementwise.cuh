@@ -13,4 +13,7 @@ void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t str
 // out[t][r] += bias[r], out: [nTokens][rows]
 void addBias(float* out, const float* bias, int nTokens, int64_t rows, cudaStream_t stream);
 
+// Streams `bytes` (a multiple of 16, 16-byte aligned) once through the SMs, adding into
+// blockSums[blocks] (zeroed by the caller): the read half of a memory-bandwidth measurement.
+void readProbe(const void* data, int64_t bytes, float* blockSums, int blocks, cudaStream_t stream);
 } // namespace lathe::kernels

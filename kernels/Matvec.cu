@@ -1,13 +1,16 @@
 // Matvec: the decode-time matrix-vector product, out[t][r] = sum_c w[r][c] * x[t][c] (+ bias[r]).
 //
 // Layout: w is row-major in its stored format (ggml order: a row is one output's `cols` inputs), x and
-// out are row-major float ([nTokens][cols], [nTokens][rows]). Decode is bound by reading w once, so one
-// warp owns one output row and its lanes stride over the row's chunks (a 32-element quant block or 8
-// plain elements, 16-byte loads for F16/BF16), decoding each chunk once and applying it to every token
-// of the (small) batch; lane partial sums meet in a warp shuffle reduction.
-//
-// Variants: one instantiation per weight format (F32, F16, BF16, Q4_0, Q4_1, Q8_0) times a token bucket
-// (1, 2, 4, 8) so the per-token accumulators stay in registers (compile-time indices only).
+// out are row-major float ([nTokens][cols], [nTokens][rows]). Decode is bound by reading w once.
+// Three kernels:
+//  - one token, Q4_0/Q4_1/Q8_0 (the common decode step): x is quantized to int8 blocks as ggml does, and
+//    a warp owns two rows; each lane takes a block at a time and dots it with eight __dp4a;
+//  - one token, float formats (F32, F16, BF16): a warp per row, lanes striding over 8-element chunks
+//    with 16-byte loads;
+//  - 2 to 8 tokens (speculative verification, small batches): a warp per row decodes each chunk once
+//    and applies it to every token, the per-token sums in registers (one instantiation per bucket 2, 4,
+//    8 so indices stay compile-time).
+// Lane partial sums meet in a warp shuffle reduction. Rows-per-warp choices: tests/gpu/RESULTS.md.
 
 #include "kernels/Matvec.cuh"
 #include "kernels/QuantBlocks.cuh"
@@ -62,6 +65,249 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     }
 }
 
+// ---- Single-token decode: a warp owns kRows consecutive rows, so each x chunk a lane loads (and its
+// sum, which the quantized formats' offsets need) serves kRows weight chunks. A chunk's raw bytes are
+// loaded for every row first, with the widest loads its alignment allows, then decoded: the loads of
+// all rows are in flight together.
+
+template <WeightFormat F> struct RawChunk;
+template <> struct RawChunk<WeightFormat::F32> { float4 a, b; };
+template <> struct RawChunk<WeightFormat::F16> { uint4 v; };
+template <> struct RawChunk<WeightFormat::BF16> { uint4 v; };
+template <> struct RawChunk<WeightFormat::Q4_0> { // 18-byte blocks: 2-byte aligned
+    unsigned short d;
+    uint32_t q[4];
+};
+template <> struct RawChunk<WeightFormat::Q4_1> { // 20-byte blocks: 4-byte aligned
+    uint32_t dm;
+    uint32_t q[4];
+};
+template <> struct RawChunk<WeightFormat::Q8_0> { // 34-byte blocks: 2-byte aligned
+    unsigned short d;
+    uint32_t q[8];
+};
+
+template <WeightFormat F> __device__ __forceinline__ RawChunk<F> loadChunk(const uint8_t* row, int64_t c) {
+    RawChunk<F> raw;
+    if constexpr (F == WeightFormat::F32) {
+        const float4* p = reinterpret_cast<const float4*>(row) + 2 * c;
+        raw.a = __ldg(p);
+        raw.b = __ldg(p + 1);
+    } else if constexpr (F == WeightFormat::F16 || F == WeightFormat::BF16) {
+        raw.v = __ldg(reinterpret_cast<const uint4*>(row) + c);
+    } else if constexpr (F == WeightFormat::Q4_1) {
+        const uint32_t* p = reinterpret_cast<const uint32_t*>(row + c * 20);
+        raw.dm = __ldg(p);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            raw.q[i] = __ldg(p + 1 + i);
+    } else {
+        constexpr int kWords = F == WeightFormat::Q4_0 ? 4 : 8;
+        const unsigned short* p =
+            reinterpret_cast<const unsigned short*>(row + c * FormatTraits<F>::kChunkBytes);
+        raw.d = __ldg(p);
+#pragma unroll
+        for (int i = 0; i < kWords; ++i)
+            raw.q[i] = uint32_t(__ldg(p + 1 + 2 * i)) | (uint32_t(__ldg(p + 2 + 2 * i)) << 16);
+    }
+    return raw;
+}
+
+// sum_i w_i * x_i over one chunk; xSum = sum_i x_i (for the formats with an offset).
+template <WeightFormat F>
+__device__ __forceinline__ float dotChunk(const RawChunk<F>& raw, const float* x, float xSum) {
+    if constexpr (F == WeightFormat::F32) {
+        return raw.a.x * x[0] + raw.a.y * x[1] + raw.a.z * x[2] + raw.a.w * x[3] + raw.b.x * x[4] +
+               raw.b.y * x[5] + raw.b.z * x[6] + raw.b.w * x[7];
+    } else if constexpr (F == WeightFormat::F16 || F == WeightFormat::BF16) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            float2 f;
+            if constexpr (F == WeightFormat::F16)
+                f = __half22float2(reinterpret_cast<const __half2*>(&raw.v)[i]);
+            else
+                f = __bfloat1622float2(reinterpret_cast<const __nv_bfloat162*>(&raw.v)[i]);
+            sum += f.x * x[2 * i] + f.y * x[2 * i + 1];
+        }
+        return sum;
+    } else if constexpr (F == WeightFormat::Q8_0) {
+        float sum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+#pragma unroll
+            for (int b = 0; b < 4; ++b)
+                sum += float(int8_t(raw.q[i] >> (8 * b))) * x[4 * i + b];
+        return __half2float(__ushort_as_half(raw.d)) * sum;
+    } else {
+        // Byte j of the 16 holds element j (low nibble) and element j + 16 (high nibble).
+        float sum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+#pragma unroll
+            for (int b = 0; b < 4; ++b) {
+                const uint32_t byte = raw.q[i] >> (8 * b);
+                sum += float(byte & 0x0f) * x[4 * i + b] + float((byte >> 4) & 0x0f) * x[16 + 4 * i + b];
+            }
+        if constexpr (F == WeightFormat::Q4_0)
+            return __half2float(__ushort_as_half(raw.d)) * (sum - 8.0f * xSum);
+        else
+            return __half2float(__ushort_as_half((unsigned short)(raw.dm & 0xffff))) * sum +
+                   __half2float(__ushort_as_half((unsigned short)(raw.dm >> 16))) * xSum;
+    }
+}
+
+template <WeightFormat F, int kRows>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvecRowsKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
+                     const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ out) {
+    constexpr int kChunk = FormatTraits<F>::kChunk;
+    const int lane = threadIdx.x & 31;
+    const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * kRows;
+    if (r0 >= rows) return;
+    const int64_t chunks = cols / kChunk;
+    float acc[kRows] = {};
+    for (int64_t c = lane; c < chunks; c += 32) {
+        RawChunk<F> raw[kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, c); // past the end: a repeat, unused
+        float xv[kChunk];
+        const float4* xp = reinterpret_cast<const float4*>(x + c * kChunk);
+        float xSum = 0.0f;
+#pragma unroll
+        for (int i = 0; i < kChunk / 4; ++i) {
+            const float4 v = __ldg(xp + i);
+            xv[4 * i] = v.x, xv[4 * i + 1] = v.y, xv[4 * i + 2] = v.z, xv[4 * i + 3] = v.w;
+            xSum += (v.x + v.y) + (v.z + v.w);
+        }
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+            acc[r] += dotChunk<F>(raw[r], xv, xSum);
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+        float v = acc[r];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
+    }
+}
+
+// ---- Single-token decode of the quantized formats on integer units, as llama.cpp's mmvq does: x is
+// quantized once per call to int8 blocks of 32 the way ggml's CPU path does it (q = rint(x·127/amax),
+// dx = fp16(amax/127), s = fp16(dx·Σq)), and a weight block's dot with it is eight __dp4a:
+// Q8_0 gives d·dx·Σq·xq, Q4_0 d·dx·(Σq·xq − 8·Σxq), Q4_1 d·dx·Σq·xq + m·s.
+
+struct QuantizedX {
+    const int4* q;    // [cols/32][2]: 32 int8 per block
+    const float2* ds; // [cols/32]: (dx, s)
+};
+
+__global__ void quantizeXKernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
+                                float2* __restrict__ ds) {
+    const int64_t block = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+    if (block >= blocks) return;
+    const int lane = threadIdx.x & 31;
+    const float v = x[block * 32 + lane];
+    float amax = fabsf(v);
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1)
+        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    const float d = amax / 127.0f;
+    const float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
+    const int value = __float2int_rn(v * inverse);
+    int sum = value;
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+    q[block * 32 + lane] = int8_t(value);
+    if (lane == 0)
+        ds[block] =
+            make_float2(__half2float(__float2half_rn(d)), __half2float(__float2half_rn(d * float(sum))));
+}
+
+// xqSum: Σxq of the block (Q4_0's offset of 8).
+template <WeightFormat F>
+__device__ __forceinline__ float dotChunkInt8(const RawChunk<F>& raw, const int* xw, float2 ds, int xqSum) {
+    int sum = 0;
+    if constexpr (F == WeightFormat::Q8_0) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i)
+            sum = __dp4a(int(raw.q[i]), xw[i], sum);
+        return __half2float(__ushort_as_half(raw.d)) * ds.x * float(sum);
+    } else {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            sum = __dp4a(int(raw.q[i] & 0x0f0f0f0fu), xw[i], sum);
+            sum = __dp4a(int((raw.q[i] >> 4) & 0x0f0f0f0fu), xw[4 + i], sum);
+        }
+        if constexpr (F == WeightFormat::Q4_0)
+            return __half2float(__ushort_as_half(raw.d)) * ds.x * float(sum - 8 * xqSum);
+        else
+            return __half2float(__ushort_as_half((unsigned short)(raw.dm & 0xffff))) * ds.x * float(sum) +
+                   __half2float(__ushort_as_half((unsigned short)(raw.dm >> 16))) * ds.y;
+    }
+}
+
+template <WeightFormat F, int kRows>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvecInt8Kernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
+                     QuantizedX x, const float* __restrict__ bias, float* __restrict__ out) {
+    const int lane = threadIdx.x & 31;
+    const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * kRows;
+    if (r0 >= rows) return;
+    const int64_t chunks = cols / 32;
+    float acc[kRows] = {};
+    for (int64_t c = lane; c < chunks; c += 32) {
+        RawChunk<F> raw[kRows];
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, c);
+        const int4 lo = __ldg(x.q + 2 * c), hi = __ldg(x.q + 2 * c + 1);
+        const int xw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+        const float2 ds = __ldg(x.ds + c);
+        int xqSum = 0;
+        if constexpr (F == WeightFormat::Q4_0)
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                xqSum = __dp4a(0x01010101, xw[i], xqSum);
+#pragma unroll
+        for (int r = 0; r < kRows; ++r)
+            acc[r] += dotChunkInt8<F>(raw[r], xw, ds, xqSum);
+    }
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+        float v = acc[r];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
+    }
+}
+
+template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {
+    const int64_t blocks = a.cols / 32;
+    int8_t* q = static_cast<int8_t*>(a.scratch);
+    float2* ds = reinterpret_cast<float2*>(q + a.cols);
+    constexpr int kQuantWarps = 8;
+    quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
+        a.x, blocks, q, ds);
+    const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
+    const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
+    matvecInt8Kernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols),
+        QuantizedX{reinterpret_cast<const int4*>(q), ds}, a.bias, a.out);
+}
+
+template <WeightFormat F, int kRows> void launchMatvecRows(const MatvecArgs& a, cudaStream_t stream) {
+    const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
+    const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
+    matvecRowsKernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+        static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols), a.x, a.bias, a.out);
+}
+
 template <WeightFormat F, int MaxTokens> void launchMatvec(const MatvecArgs& a, cudaStream_t stream) {
     const dim3 grid(unsigned((a.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
     matvecKernel<F, MaxTokens>
@@ -76,8 +322,18 @@ bool matvec(const MatvecArgs& args, cudaStream_t stream) {
         return false;
     return dispatchFormat(WeightFormat(args.dtype), [&](auto tag) {
         constexpr WeightFormat F = decltype(tag)::value;
+        constexpr bool kInt8 = F == WeightFormat::Q4_0 || F == WeightFormat::Q4_1 || F == WeightFormat::Q8_0;
+        // Rows per warp for one token, measured on an H100 (tests/gpu/device-session.sh tune): on int8,
+        // two rows (Llama-3-8B Q4_0: 197 tok/s at 1 and 2, 161 at 4, 138 at 8); on floats, one (8B F16:
+        // 120 tok/s at 1, 103 at 4, 74 at 8), where one warp per row keeps four times the warps in flight.
+        if constexpr (kInt8) {
+            if (args.nTokens == 1 && args.scratch) {
+                launchMatvecInt8<F, 2>(args, stream);
+                return;
+            }
+        }
         if (args.nTokens == 1)
-            launchMatvec<F, 1>(args, stream);
+            launchMatvecRows<F, 1>(args, stream);
         else if (args.nTokens == 2)
             launchMatvec<F, 2>(args, stream);
         else if (args.nTokens <= 4)

@@ -17,7 +17,14 @@ struct MatvecArgs {
     int nTokens = 0;             // 1 .. kMatvecMaxTokens
     const float* bias = nullptr; // [rows] or null
     float* out = nullptr;        // [nTokens][rows]
+    // Device scratch of matvecScratchBytes(cols) bytes, 16-byte aligned: with it, one token against a
+    // Q4_0/Q4_1/Q8_0 weight runs on int8 (x quantized per 32-block); null keeps float activations.
+    void* scratch = nullptr;
 };
+
+inline int64_t matvecScratchBytes(int64_t cols) {
+    return cols + (cols / 32) * 8;
+}
 
 // False when the format or shape has no kernel (the caller then dequantizes and uses GEMM).
 bool matvec(const MatvecArgs& args, cudaStream_t stream);

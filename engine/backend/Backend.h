@@ -3,12 +3,18 @@
 // (backend/cpu) is the reference every other implementation (SIMD kernels, CUDA) is tested against,
 // op by op, over shapes, dtypes and weight formats.
 //
+// Two forms of each op: on host spans (the reference form, used by the op tests) and on Activations
+// buffers the backend made (backend/Activations.h), which stay in device memory on a GPU so that a
+// forward pass crosses to the host only for its logits. The buffer forms default to the span forms on
+// host buffers; a device backend overrides both.
+//
 // Weights: callers hand a stored tensor (io/TensorView.h, usually memory-mapped, any dtype that
 // io's dequantizeRow reads) to prepareWeight() once at load and keep the opaque handle; a backend may
 // repack or upload it there. Activations are host float arrays, row-major [nTokens][width]: the KV cache
 // is host memory (model/KvCache.h), and a device backend brings its own buffer handles with it.
 // Ops check their argument sizes and throw lathe::Error (Internal) on a mismatch: that is a caller bug.
 
+#include "backend/Activations.h"
 #include "io/TensorView.h"
 #include "model/ModelConfig.h"
 
@@ -108,6 +114,32 @@ public:
 
     // out = a + b, elementwise (out may alias a or b).
     virtual void add(std::span<const float> a, std::span<const float> b, std::span<float> out) = 0;
+
+    // ---- The same ops on buffers this backend made. Each resizes its output buffer.
+    virtual std::unique_ptr<Activations> makeActivations();
+    virtual void upload(std::span<const float> host, Activations& out);
+    // Waits for the work queued so far; host.size() must equal in.size().
+    virtual void download(const Activations& in, std::span<float> host);
+    virtual void embed(const BackendWeight& table, std::span<const int32_t> tokens, Activations& out);
+    virtual void rmsNorm(const Activations& x, const BackendWeight& weight, int nTokens, float eps,
+                         Activations& out);
+    virtual void matmul(const BackendWeight& w, const Activations& x, int nTokens, Activations& out,
+                        const BackendWeight* bias = nullptr);
+    virtual void rope(Activations& x, int nTokens, int nHeads, int headDim,
+                      std::span<const int32_t> positions, const RopeParams& params);
+    virtual void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
+                         std::span<const int32_t> slots, int layer, KvCache& cache);
+    virtual void attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
+                           const KvCache& cache, int layer, Activations& out);
+    virtual void swiglu(const Activations& gate, const Activations& up, Activations& out);
+    virtual void add(const Activations& a, const Activations& b, Activations& out);
+    // out[j] = x[rows[j]] for rows of `width` values (the rows whose logits a batch wants).
+    virtual void gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
+                            Activations& out);
+
+    // Bytes per second this backend's memory streams to its compute units (the decode roofline's
+    // denominator), measured on first call; 0 where the host's bandwidth applies (the CPU backend).
+    virtual double memoryReadBandwidth() { return 0.0; }
 };
 
 } // namespace lathe

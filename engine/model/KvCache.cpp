@@ -3,6 +3,7 @@
 #include "core/Error.h"
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <utility>
 
@@ -21,12 +22,25 @@ KvCache::KvCache(const ModelConfig& config, int capacityTokens, int blockTokens)
         fail(ErrorCategory::InvalidArgument, "KV cache: capacity {} tokens must be positive", capacityTokens);
     const int blocks = (capacityTokens + blockTokens - 1) / blockTokens;
     blockFloatsPerLayer_ = size_t(2) * size_t(nHeadsKv_) * size_t(blockTokens_) * size_t(headDim_);
-    storage_.assign(size_t(blocks) * size_t(nLayers_) * blockFloatsPerLayer_, 0.0f);
+    storageFloats_ = size_t(blocks) * size_t(nLayers_) * blockFloatsPerLayer_;
+    static std::atomic<uint64_t> nextInstance{1};
+    instanceId_ = nextInstance++;
     refCounts_.assign(size_t(blocks), 0);
     freeList_.reserve(size_t(blocks));
     // Highest id first so that allocation hands out blocks in ascending order.
     for (int b = blocks - 1; b >= 0; --b)
         freeList_.push_back(b);
+}
+
+float* KvCache::storage() const {
+    if (storage_.empty()) storage_.assign(storageFloats_, 0.0f);
+    return storage_.data();
+}
+
+std::vector<std::pair<int, int>> KvCache::takeBlockCopies() {
+    std::vector<std::pair<int, int>> copies;
+    copies.swap(blockCopies_);
+    return copies;
 }
 
 const KvCache::Sequence& KvCache::sequenceOf(int32_t seqId) const {
@@ -59,6 +73,8 @@ void KvCache::releaseBlock(int blockId) {
 }
 
 void KvCache::copyBlock(int fromBlock, int toBlock) {
+    if (logsBlockCopies_) blockCopies_.emplace_back(fromBlock, toBlock);
+    if (storage_.empty()) return; // no row was ever written on the host
     const size_t blockFloats = size_t(nLayers_) * blockFloatsPerLayer_;
     std::copy_n(storage_.begin() + ptrdiff_t(size_t(fromBlock) * blockFloats), blockFloats,
                 storage_.begin() + ptrdiff_t(size_t(toBlock) * blockFloats));
@@ -163,7 +179,7 @@ const float* KvCache::key(int layer, int32_t seqId, int slot, int kvHead) const 
     if (slot < 0 || slot >= seq.length || layer < 0 || layer >= nLayers_ || kvHead < 0 || kvHead >= nHeadsKv_)
         fail(ErrorCategory::Internal, "KV cache: key(layer {}, seq {}, slot {}, head {}) out of range", layer,
              seqId, slot, kvHead);
-    return storage_.data() +
+    return storage() +
            offsetOf(layer, seq.blocks[size_t(slot / blockTokens_)], kvHead, slot % blockTokens_, false);
 }
 
@@ -172,7 +188,7 @@ const float* KvCache::value(int layer, int32_t seqId, int slot, int kvHead) cons
     if (slot < 0 || slot >= seq.length || layer < 0 || layer >= nLayers_ || kvHead < 0 || kvHead >= nHeadsKv_)
         fail(ErrorCategory::Internal, "KV cache: value(layer {}, seq {}, slot {}, head {}) out of range",
              layer, seqId, slot, kvHead);
-    return storage_.data() +
+    return storage() +
            offsetOf(layer, seq.blocks[size_t(slot / blockTokens_)], kvHead, slot % blockTokens_, true);
 }
 

@@ -6,11 +6,15 @@
 // and frees blocks no longer referenced.
 //
 // Layout of one block for one layer: K then V, each [nHeadsKv][blockTokens][headDim] floats.
+// The host copy of the data is allocated on first access: a backend that keeps K/V in device memory
+// (backend/cuda) uses only the block structure, and replays the cache's own block copies (copy on
+// write) from the log it asks for with setLogsBlockCopies().
 
 #include "model/ModelConfig.h"
 
 #include <cstdint>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace lathe {
@@ -50,13 +54,20 @@ public:
 
     // Fast path for attention: the [blockTokens][headDim] keys (values) of one head in one block.
     const float* blockKeys(int layer, int blockId, int kvHead) const {
-        return storage_.data() + offsetOf(layer, blockId, kvHead, 0, false);
+        return storage() + offsetOf(layer, blockId, kvHead, 0, false);
     }
     const float* blockValues(int layer, int blockId, int kvHead) const {
-        return storage_.data() + offsetOf(layer, blockId, kvHead, 0, true);
+        return storage() + offsetOf(layer, blockId, kvHead, 0, true);
     }
 
     int blockRefCount(int blockId) const { return refCounts_[size_t(blockId)]; }
+
+    // Distinguishes caches for a backend that binds device memory to one (addresses can be reused).
+    uint64_t instanceId() const { return instanceId_; }
+    // While on, every block the cache copies by itself (copy on write in append) is logged as
+    // (from, to) in order; takeBlockCopies() hands the log over and empties it.
+    void setLogsBlockCopies(bool on) { logsBlockCopies_ = on; }
+    std::vector<std::pair<int, int>> takeBlockCopies();
     const std::vector<int>& blockTable(int32_t seqId) const;
 
 private:
@@ -67,6 +78,7 @@ private:
     int allocateBlock();
     void releaseBlock(int blockId);
     void copyBlock(int fromBlock, int toBlock);
+    float* storage() const; // allocates the host copy on first use
     size_t offsetOf(int layer, int blockId, int kvHead, int slotInBlock, bool isValue) const;
     const Sequence& sequenceOf(int32_t seqId) const;
 
@@ -75,7 +87,11 @@ private:
     int headDim_;
     int blockTokens_;
     size_t blockFloatsPerLayer_; // 2 * nHeadsKv * blockTokens * headDim
-    std::vector<float> storage_; // [block][layer][K|V][kvHead][slot][headDim]
+    size_t storageFloats_ = 0;
+    mutable std::vector<float> storage_; // [block][layer][K|V][kvHead][slot][headDim], lazily
+    uint64_t instanceId_ = 0;
+    bool logsBlockCopies_ = false;
+    std::vector<std::pair<int, int>> blockCopies_;
     std::vector<int> refCounts_;
     std::vector<int> freeList_;
     std::unordered_map<int32_t, Sequence> sequences_;

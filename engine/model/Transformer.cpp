@@ -175,75 +175,76 @@ void Transformer::placeRows(const Batch& batch, KvCache& cache) {
 void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>& logits) {
     validateBatch(batch, cache);
     const int n = batch.size();
-    const int64_t embd = config_.nEmbd;
     logits.clear();
     if (n == 0) return;
     placeRows(batch, cache);
+    Buffers& b = buffers();
 
-    x_.resize(size_t(n * embd));
-    backend_.embed(*tokenEmbd_, batch.tokens, x_);
-    dump("inp_embd", -1, x_);
+    backend_.embed(*tokenEmbd_, batch.tokens, *b.x);
+    dump("inp_embd", -1, *b.x);
     for (int l = 0; l < config_.nLayers; ++l)
         runLayer(l, n, batch.positions, cache);
 
     const int nOut = int(batch.logitRows.size());
-    proj_.resize(size_t(nOut * embd));
-    for (int j = 0; j < nOut; ++j)
-        std::copy_n(x_.begin() + batch.logitRows[size_t(j)] * embd, embd, proj_.begin() + j * embd);
-    norm_.resize(proj_.size());
-    backend_.rmsNorm(proj_, *outputNorm_, nOut, config_.rmsEps, norm_);
-    dump("result_norm", -1, norm_);
+    backend_.gatherRows(*b.x, batch.logitRows, config_.nEmbd, *b.proj);
+    backend_.rmsNorm(*b.proj, *outputNorm_, nOut, config_.rmsEps, *b.norm);
+    dump("result_norm", -1, *b.norm);
+    backend_.matmul(output_ ? *output_ : *tokenEmbd_, *b.norm, nOut, *b.logits);
     logits.resize(size_t(nOut) * size_t(config_.vocabSize));
-    backend_.matmul(output_ ? *output_ : *tokenEmbd_, norm_, nOut, logits);
-    dump("result_output", -1, logits);
+    backend_.download(*b.logits, logits);
+    if (debug_) debug_("result_output", -1, logits);
 }
 
 void Transformer::runLayer(int index, int n, std::span<const int32_t> positions, KvCache& cache) {
     const Layer& l = layers_[size_t(index)];
-    const size_t embd = size_t(config_.nEmbd);
-    const size_t qDim = size_t(config_.nHeads) * size_t(config_.headDim);
-    const size_t kvDim = size_t(config_.nHeadsKv) * size_t(config_.headDim);
-    const size_t rows = size_t(n);
+    Buffers& b = buffers();
 
-    norm_.resize(rows * embd);
-    backend_.rmsNorm(x_, *l.attnNorm, n, config_.rmsEps, norm_);
-    dump("attn_norm", index, norm_);
-    q_.resize(rows * qDim);
-    k_.resize(rows * kvDim);
-    v_.resize(rows * kvDim);
-    backend_.matmul(*l.wq, norm_, n, q_, l.bq.get());
-    backend_.matmul(*l.wk, norm_, n, k_, l.bk.get());
-    backend_.matmul(*l.wv, norm_, n, v_, l.bv.get());
-    backend_.rope(q_, n, config_.nHeads, config_.headDim, positions, rope_);
-    backend_.rope(k_, n, config_.nHeadsKv, config_.headDim, positions, rope_);
-    dump("Qcur", index, q_);
-    dump("Kcur", index, k_);
-    dump("Vcur", index, v_);
-    backend_.storeKv(k_, v_, mask_.seqIds, slots_, index, cache);
-    attn_.resize(rows * qDim);
-    backend_.attention(q_, attentionShape_, mask_, cache, index, attn_);
-    dump("kqv_out", index, attn_);
-    proj_.resize(rows * embd);
-    backend_.matmul(*l.wo, attn_, n, proj_);
-    dump("attn_out", index, proj_);
-    backend_.add(proj_, x_, x_);
-    dump("ffn_inp", index, x_);
+    backend_.rmsNorm(*b.x, *l.attnNorm, n, config_.rmsEps, *b.norm);
+    dump("attn_norm", index, *b.norm);
+    backend_.matmul(*l.wq, *b.norm, n, *b.q, l.bq.get());
+    backend_.matmul(*l.wk, *b.norm, n, *b.k, l.bk.get());
+    backend_.matmul(*l.wv, *b.norm, n, *b.v, l.bv.get());
+    backend_.rope(*b.q, n, config_.nHeads, config_.headDim, positions, rope_);
+    backend_.rope(*b.k, n, config_.nHeadsKv, config_.headDim, positions, rope_);
+    dump("Qcur", index, *b.q);
+    dump("Kcur", index, *b.k);
+    dump("Vcur", index, *b.v);
+    backend_.storeKv(*b.k, *b.v, mask_.seqIds, slots_, index, cache);
+    backend_.attention(*b.q, attentionShape_, mask_, cache, index, *b.attn);
+    dump("kqv_out", index, *b.attn);
+    backend_.matmul(*l.wo, *b.attn, n, *b.proj);
+    dump("attn_out", index, *b.proj);
+    backend_.add(*b.proj, *b.x, *b.x);
+    dump("ffn_inp", index, *b.x);
 
-    backend_.rmsNorm(x_, *l.ffnNorm, n, config_.rmsEps, norm_);
-    dump("ffn_norm", index, norm_);
-    const size_t ff = size_t(config_.nFf);
-    gate_.resize(rows * ff);
-    up_.resize(rows * ff);
-    backend_.matmul(*l.gate, norm_, n, gate_);
-    backend_.matmul(*l.up, norm_, n, up_);
-    dump("ffn_gate", index, gate_);
-    dump("ffn_up", index, up_);
-    backend_.swiglu(gate_, up_, gate_);
-    dump("ffn_swiglu", index, gate_);
-    backend_.matmul(*l.down, gate_, n, proj_);
-    dump("ffn_out", index, proj_);
-    backend_.add(proj_, x_, x_);
-    dump("l_out", index, x_);
+    backend_.rmsNorm(*b.x, *l.ffnNorm, n, config_.rmsEps, *b.norm);
+    dump("ffn_norm", index, *b.norm);
+    backend_.matmul(*l.gate, *b.norm, n, *b.gate);
+    backend_.matmul(*l.up, *b.norm, n, *b.up);
+    dump("ffn_gate", index, *b.gate);
+    dump("ffn_up", index, *b.up);
+    backend_.swiglu(*b.gate, *b.up, *b.gate);
+    dump("ffn_swiglu", index, *b.gate);
+    backend_.matmul(*l.down, *b.gate, n, *b.proj);
+    dump("ffn_out", index, *b.proj);
+    backend_.add(*b.proj, *b.x, *b.x);
+    dump("l_out", index, *b.x);
+}
+
+Transformer::Buffers& Transformer::buffers() {
+    if (!buffers_.x)
+        for (std::unique_ptr<Activations>* buffer :
+             {&buffers_.x, &buffers_.norm, &buffers_.q, &buffers_.k, &buffers_.v, &buffers_.attn,
+              &buffers_.proj, &buffers_.gate, &buffers_.up, &buffers_.logits})
+            *buffer = backend_.makeActivations();
+    return buffers_;
+}
+
+void Transformer::dump(std::string_view name, int layer, const Activations& values) {
+    if (!debug_) return;
+    dumpScratch_.resize(values.size());
+    backend_.download(values, dumpScratch_);
+    debug_(name, layer, dumpScratch_);
 }
 
 } // namespace lathe

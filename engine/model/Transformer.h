@@ -41,6 +41,7 @@ public:
     void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits) override;
 
     void setDebugCallback(DebugCallback callback) { debug_ = std::move(callback); }
+    Backend& backend() { return backend_; }
 
 private:
     struct Layer {
@@ -60,9 +61,14 @@ private:
     // Reserves cache slots for every row and fills slots_ and mask_.
     void placeRows(const Batch& batch, KvCache& cache);
     void runLayer(int index, int nTokens, std::span<const int32_t> positions, KvCache& cache);
-    void dump(std::string_view name, int layer, std::span<const float> values) const {
-        if (debug_) debug_(name, layer, values);
-    }
+    // Hands a buffer to the debug callback (through a host copy); nothing without a callback.
+    void dump(std::string_view name, int layer, const Activations& values);
+
+    // Per-forward buffers of the backend, [nTokens][width], kept between decode steps.
+    struct Buffers {
+        std::unique_ptr<Activations> x, norm, q, k, v, attn, proj, gate, up, logits;
+    };
+    Buffers& buffers(); // made on first use
 
     ModelConfig config_;
     Backend& backend_;
@@ -75,10 +81,10 @@ private:
     AttentionShape attentionShape_;
     DebugCallback debug_;
 
-    // Per-forward buffers, [nTokens][width], kept to avoid reallocating on every decode step.
     std::vector<int32_t> slots_;
     AttentionMask mask_;
-    std::vector<float> x_, norm_, q_, k_, v_, attn_, proj_, gate_, up_;
+    Buffers buffers_;
+    std::vector<float> dumpScratch_;
 };
 
 } // namespace lathe

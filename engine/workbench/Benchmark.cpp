@@ -175,7 +175,10 @@ BenchResult runBenchmark(Transformer& model, const ModelFiles& files, int thread
     if (settings.measureBandwidth) {
         cancel.throwIfCancelled();
         advance("memory bandwidth");
-        result.bandwidthBytesPerSecond = measureReadBandwidth(threads);
+        // A device backend measures its own memory; the CPU backend's is the host's.
+        const double deviceBandwidth = model.backend().memoryReadBandwidth();
+        result.bandwidthBytesPerSecond =
+            deviceBandwidth > 0 ? deviceBandwidth : measureReadBandwidth(threads);
         result.decodeRooflineTokensPerSecond = result.bandwidthBytesPerSecond / double(result.weightBytes);
         if (result.decodeRooflineTokensPerSecond > 0)
             result.decodeRooflineShare =

@@ -1,12 +1,9 @@
 // Host-side bookkeeping of the CUDA backend, checked without a GPU: the device pool's size classes and
-// reuse (against a fake raw allocator), the graph cache's keying and eviction, and the KV mirror's
-// choice of blocks to re-read, driven by a real model/KvCache through fork, copy on write and truncate.
+// reuse (against a fake raw allocator), and the graph cache's keying and eviction.
 
 #include "GpuTest.h"
 #include "backend/cuda/DevicePool.h"
 #include "backend/cuda/GraphCache.h"
-#include "backend/cuda/KvMirror.h"
-#include "model/KvCache.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -39,22 +36,6 @@ struct FakeDevice {
             });
     }
 };
-
-ModelConfig tinyConfig() {
-    ModelConfig c;
-    c.nLayers = 2;
-    c.nEmbd = 8;
-    c.nHeads = 2;
-    c.nHeadsKv = 1;
-    c.headDim = 4;
-    return c;
-}
-
-bool sameSet(std::vector<int> a, std::vector<int> b) {
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    return a == b;
-}
 
 } // namespace
 
@@ -132,46 +113,6 @@ TEST_CASE(graphSplitBuckets) {
     CHECK(graphSplitBucket(3) == 4);
     CHECK(graphSplitBucket(8) == 8);
     CHECK(graphSplitBucket(9) == 16);
-}
-
-TEST_CASE(kvMirrorUploadsNewBlocksOnlyOnce) {
-    KvCache cache(tinyConfig(), 64, 4);
-    KvMirror mirror;
-    int slot = cache.append(7, 6); // 2 blocks
-    CHECK(sameSet(mirror.syncForStore(7, cache.blockTable(7), slot, cache.length(7)), cache.blockTable(7)));
-    slot = cache.append(7, 1); // same blocks, next slot
-    CHECK(mirror.syncForStore(7, cache.blockTable(7), slot, cache.length(7)).empty());
-    CHECK(mirror.syncForRead(7, cache.blockTable(7), cache.length(7)).empty());
-    slot = cache.append(7, 2); // crosses into a third block
-    CHECK(mirror.syncForStore(7, cache.blockTable(7), slot, cache.length(7)) ==
-          std::vector<int>{cache.blockTable(7)[2]});
-}
-
-TEST_CASE(kvMirrorReReadsCopyOnWriteBlocks) {
-    KvCache cache(tinyConfig(), 64, 4);
-    KvMirror mirror;
-    int slot = cache.append(1, 6);
-    mirror.syncForStore(1, cache.blockTable(1), slot, cache.length(1));
-    cache.fork(1, 2);
-    // The fork shares both blocks; appending to it copies the shared last block on the host.
-    slot = cache.append(2, 1);
-    const std::vector<int>& table = cache.blockTable(2);
-    CHECK(table[1] != cache.blockTable(1)[1]);
-    const std::vector<int> upload = mirror.syncForStore(2, table, slot, cache.length(2));
-    CHECK(std::find(upload.begin(), upload.end(), table[1]) != upload.end());
-}
-
-TEST_CASE(kvMirrorReReadsReshapedSequence) {
-    KvCache cache(tinyConfig(), 64, 4);
-    KvMirror mirror;
-    int slot = cache.append(1, 10);
-    mirror.syncForStore(1, cache.blockTable(1), slot, cache.length(1));
-    cache.truncate(1, 5); // a rejected speculation
-    slot = cache.append(1, 1);
-    // The next stored slot (5) is not where the mirror left the sequence (10): everything is re-read.
-    CHECK(sameSet(mirror.syncForStore(1, cache.blockTable(1), slot, cache.length(1)), cache.blockTable(1)));
-    mirror.forget(1);
-    CHECK(sameSet(mirror.syncForRead(1, cache.blockTable(1), cache.length(1)), cache.blockTable(1)));
 }
 
 int main() {

@@ -31,6 +31,7 @@ std::unique_ptr<Backend> gCpu, gGpu;
 constexpr double kTolFloat = 1e-9; // same math, different summation order
 constexpr double kTolGemm = 1e-5;  // activations rounded to fp16/bf16 for tensor cores
 constexpr double kTolTrans = 1e-8; // transcendental functions (exp, sin/cos)
+constexpr double kTolInt8 = 1e-4;  // one token on Q4/Q8 weights: x quantized to int8 per 32 (~1.5e-5)
 
 std::vector<float> randomFloats(size_t n, uint32_t seed, float scale = 1.0f) {
     std::mt19937 rng(seed);
@@ -110,7 +111,12 @@ TEST_CASE(matmulEveryFormatAndBatch) {
                 const std::string what =
                     fmt::format("matmul {} {}x{} t={}", dtypeName(dtype), rows, cols, nTokens);
                 const bool gemmPath = nTokens > 8 && dtype != DType::F32;
-                CHECK(compare(what.c_str(), gpu, cpu, gemmPath ? kTolGemm : kTolFloat * 100));
+                const bool int8Path =
+                    nTokens == 1 && (dtype == DType::Q4_0 || dtype == DType::Q4_1 || dtype == DType::Q8_0);
+                CHECK(compare(what.c_str(), gpu, cpu,
+                              gemmPath   ? kTolGemm
+                              : int8Path ? kTolInt8
+                                         : kTolFloat * 100));
             }
 }
 
@@ -295,10 +301,24 @@ TEST_CASE(samplingMatchesCpuSampler) {
             LATHE_CUDA_CHECK(cudaGetLastError());
             int32_t got = -1;
             LATHE_CUDA_CHECK(cudaMemcpy(&got, dToken, sizeof got, cudaMemcpyDeviceToHost));
-            if (got != expected)
-                std::printf("  sampling T=%.2f k=%d p=%.2f minp=%.2f u=%.3f: gpu %d cpu %d\n", c.temperature,
-                            c.topK, c.topP, c.minP, u, got, expected);
-            CHECK(got == expected);
+            // The kernel adds probabilities in float, the reference in double: deep in the tail (u near 1
+            // over 50k candidates) the running sums differ by ~1e-5, so a different token whose interval
+            // of the reference's cumulative distribution lies within that of u is the same draw.
+            bool sameDraw = got == expected;
+            if (!sameDraw) {
+                double before = 0.0;
+                for (const TokenProb& t : cands) {
+                    if (t.token == got) {
+                        sameDraw = double(u) > before - 1e-4 && double(u) < before + t.prob + 1e-4;
+                        break;
+                    }
+                    before += t.prob;
+                }
+                std::printf("  sampling T=%.2f k=%d p=%.2f minp=%.2f u=%.3f: gpu %d cpu %d (%s)\n",
+                            c.temperature, c.topK, c.topP, c.minP, u, got, expected,
+                            sameDraw ? "same draw within float rounding" : "different draw");
+            }
+            CHECK(sameDraw);
         }
     cudaFree(dLogits);
     cudaFree(dScratch);

@@ -3,7 +3,6 @@
 #include "backend/cuda/CudaCheck.h"
 #include "backend/cuda/CudaDevices.h"
 #include "backend/cuda/DevicePool.h"
-#include "backend/cuda/KvMirror.h"
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/Quants.h"
@@ -71,6 +70,62 @@ const CudaWeight& cudaWeight(const BackendWeight& weight) {
     return *w;
 }
 
+// An activation buffer in device memory; grows by reallocation (which synchronises the device, so a
+// forward pass of the same shape as the last one allocates nothing).
+class DeviceActivations final : public Activations {
+public:
+    ~DeviceActivations() override {
+        if (data_) cudaFree(data_);
+    }
+    void resize(size_t count) override {
+        if (count > capacity_) {
+            if (data_) cudaFree(data_);
+            data_ = nullptr;
+            capacity_ = 0;
+            LATHE_CUDA_CHECK(cudaMalloc(reinterpret_cast<void**>(&data_), count * sizeof(float)));
+            capacity_ = count;
+        }
+        size_ = count;
+    }
+    float* data() const { return data_; }
+
+private:
+    float* data_ = nullptr;
+    size_t capacity_ = 0;
+};
+
+float* device(Activations& buffer) {
+    auto* d = dynamic_cast<DeviceActivations*>(&buffer);
+    require(d != nullptr, "activations", "buffer was made by another backend");
+    return d->data();
+}
+const float* device(const Activations& buffer) {
+    return device(const_cast<Activations&>(buffer));
+}
+
+// A small host array (positions, slots, block tables) kept on the device and re-sent only when its
+// contents change: the layers of one forward pass share them, so a decode step sends each once.
+template <typename T> class DeviceMirroredArray {
+public:
+    const T* send(std::span<const T> values, cudaStream_t stream) {
+        if (device_.get() && values.size() == host_.size() &&
+            std::equal(values.begin(), values.end(), host_.begin()))
+            return device_.template get<T>();
+        if (values.size() * sizeof(T) > device_.bytes() || !device_.get())
+            device_ = DeviceArray(std::max<size_t>(64, values.size() * 2) * sizeof(T));
+        host_.assign(values.begin(), values.end());
+        // From pageable memory the call returns once the values are staged: host_ may change after.
+        if (!values.empty())
+            LATHE_CUDA_CHECK(cudaMemcpyAsync(device_.get(), host_.data(), values.size() * sizeof(T),
+                                             cudaMemcpyHostToDevice, stream));
+        return device_.template get<T>();
+    }
+
+private:
+    std::vector<T> host_;
+    DeviceArray device_;
+};
+
 class CudaBackend final : public Backend {
 public:
     explicit CudaBackend(const cuda::CudaDeviceInfo& device)
@@ -120,71 +175,88 @@ public:
         return std::make_unique<CudaWeight>(view, view.dtype, upload(view.data, bytes));
     }
 
-    void embed(const BackendWeight& table, std::span<const int32_t> tokens, std::span<float> out) override {
+    // ---- Buffer ops: queued on the stream, nothing waits until download().
+
+    std::unique_ptr<Activations> makeActivations() override { return std::make_unique<DeviceActivations>(); }
+
+    void upload(std::span<const float> host, Activations& out) override {
+        out.resize(host.size());
+        if (!host.empty())
+            LATHE_CUDA_CHECK(cudaMemcpyAsync(device(out), host.data(), host.size_bytes(),
+                                             cudaMemcpyHostToDevice, stream_));
+    }
+
+    void download(const Activations& in, std::span<float> host) override {
+        require(host.size() == in.size(), "download", "sizes differ");
+        if (!host.empty())
+            LATHE_CUDA_CHECK(
+                cudaMemcpyAsync(host.data(), device(in), host.size_bytes(), cudaMemcpyDeviceToHost, stream_));
+        LATHE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    }
+
+    void embed(const BackendWeight& table, std::span<const int32_t> tokens, Activations& out) override {
         const CudaWeight& w = cudaWeight(table);
-        const int64_t cols = w.cols();
-        require(int64_t(out.size()) == int64_t(tokens.size()) * cols, "embed", "output size");
         for (int32_t token : tokens)
             if (token < 0 || token >= w.rows())
                 fail(ErrorCategory::InvalidArgument,
                      "token id {} is outside the vocabulary of {} tokens ({})", token, w.rows(),
                      w.view().name);
+        out.resize(tokens.size() * size_t(w.cols()));
         if (tokens.empty()) return;
-        PoolBuffer ids = toDevice(tokens);
-        PoolBuffer result(pool_, out.size_bytes());
-        require(kernels::gatherRows(w.data(), int(w.deviceFormat()), cols, ids.get<int32_t>(),
-                                    int(tokens.size()), result.get<float>(), stream_),
+        const int32_t* ids = tokenIds_.send(tokens, stream_);
+        require(kernels::gatherRows(w.data(), int(w.deviceFormat()), w.cols(), ids, int(tokens.size()),
+                                    device(out), stream_),
                 "embed", "no kernel for the table's format");
         LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(result, out);
     }
 
-    void rmsNorm(std::span<const float> x, const BackendWeight& weight, int nTokens, float eps,
-                 std::span<float> out) override {
+    void rmsNorm(const Activations& x, const BackendWeight& weight, int nTokens, float eps,
+                 Activations& out) override {
         const CudaWeight& w = cudaWeight(weight);
         const int64_t dim = w.cols();
-        require(w.rows() == 1 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm",
-                "sizes");
-        PoolBuffer dx = toDevice(x);
-        kernels::rmsNorm(dx.get<float>(), w.data() ? static_cast<const float*>(w.data()) : nullptr, nTokens,
-                         int(dim), eps, dx.get<float>(), stream_);
+        require(w.rows() == 1 && int64_t(x.size()) == nTokens * dim, "rmsNorm", "sizes");
+        out.resize(x.size());
+        if (nTokens == 0) return;
+        kernels::rmsNorm(device(x), static_cast<const float*>(w.data()), nTokens, int(dim), eps, device(out),
+                         stream_);
         LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(dx, out);
     }
 
-    void matmul(const BackendWeight& weight, std::span<const float> x, int nTokens, std::span<float> out,
+    void matmul(const BackendWeight& weight, const Activations& x, int nTokens, Activations& out,
                 const BackendWeight* bias) override {
         const CudaWeight& w = cudaWeight(weight);
         const int64_t cols = w.cols(), rows = w.rows();
         require(int64_t(x.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
-        require(int64_t(out.size()) == nTokens * rows, "matmul", "output size is not nTokens x rows");
         const float* biasData = nullptr;
         if (bias) {
             const CudaWeight& b = cudaWeight(*bias);
             require(b.rows() == 1 && b.cols() == rows, "matmul", "bias length is not rows");
             biasData = static_cast<const float*>(b.data());
         }
+        out.resize(size_t(nTokens) * size_t(rows));
         if (nTokens == 0) return;
-        PoolBuffer dx = toDevice(x);
-        PoolBuffer dout(pool_, out.size_bytes());
         kernels::MatvecArgs args;
         args.w = w.data();
         args.dtype = int(w.deviceFormat());
         args.rows = rows;
         args.cols = cols;
-        args.x = dx.get<float>();
+        args.x = device(x);
         args.nTokens = nTokens;
         args.bias = biasData;
-        args.out = dout.get<float>();
+        args.out = device(out);
+        PoolBuffer scratch;
+        if (nTokens == 1 && kernels::hasWeightKernels(int(w.deviceFormat()), cols)) {
+            scratch = PoolBuffer(pool_, size_t(kernels::matvecScratchBytes(cols)));
+            args.scratch = scratch.get();
+        }
         if (!kernels::matvec(args, stream_)) {
-            gemm(w, dx.get<float>(), nTokens, dout.get<float>());
-            if (biasData) kernels::addBias(dout.get<float>(), biasData, nTokens, rows, stream_);
+            gemm(w, device(x), nTokens, device(out));
+            if (biasData) kernels::addBias(device(out), biasData, nTokens, rows, stream_);
         }
         LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(dout, out);
     }
 
-    void rope(std::span<float> x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
+    void rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
               const RopeParams& params) override {
         require(params.nDims > 0 && params.nDims % 2 == 0 && params.nDims <= headDim, "rope",
                 "nDims must be even and <= headDim");
@@ -193,169 +265,247 @@ public:
         require(params.freqFactors.empty() || int(params.freqFactors.size()) == params.nDims / 2, "rope",
                 "freqFactors must hold nDims/2 values");
         if (nTokens == 0) return;
-        PoolBuffer dx = toDevice(std::span<const float>(x));
-        PoolBuffer dpos = toDevice(positions);
-        PoolBuffer dfactors;
-        if (!params.freqFactors.empty()) dfactors = toDevice(params.freqFactors);
         kernels::RopeArgs args;
-        args.x = dx.get<float>();
+        args.x = device(x);
         args.nTokens = nTokens;
         args.nHeads = nHeads;
         args.headDim = headDim;
-        args.positions = dpos.get<int32_t>();
+        args.positions = positions_.send(positions, stream_);
         args.nDims = params.nDims;
         args.freqBase = params.freqBase;
         args.halfSplit = params.style == RopeStyle::HalfSplit;
-        args.freqFactors = dfactors.get<float>();
+        args.freqFactors =
+            params.freqFactors.empty() ? nullptr : freqFactors_.send(params.freqFactors, stream_);
         kernels::rope(args, stream_);
         LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(dx, x);
     }
 
-    void storeKv(std::span<const float> k, std::span<const float> v, std::span<const int32_t> seqIds,
+    void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
                  std::span<const int32_t> slots, int layer, KvCache& cache) override {
         const int64_t width = int64_t(cache.nHeadsKv()) * cache.headDim();
         require(seqIds.size() == slots.size(), "storeKv", "one slot per sequence id");
         require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
                 "k/v size is not nTokens x nHeadsKv x headDim");
-        if (seqIds.empty()) return;
-        // The host copy stays complete: it is what the mirror re-reads blocks from.
-        for (size_t t = 0; t < seqIds.size(); ++t)
-            for (int h = 0; h < cache.nHeadsKv(); ++h) {
-                const int64_t offset = int64_t(t) * width + int64_t(h) * cache.headDim();
-                std::copy_n(k.data() + offset, cache.headDim(), cache.key(layer, seqIds[t], slots[t], h));
-                std::copy_n(v.data() + offset, cache.headDim(), cache.value(layer, seqIds[t], slots[t], h));
-            }
+        require(layer >= 0 && layer < cache.nLayers(), "storeKv", "layer out of range");
         bindCache(cache);
-        std::map<int32_t, int> firstSlot;
+        // The cache's own copies (copy on write after a fork) happen in append, before this forward's
+        // rows are stored: replaying them first, in order, gives the device the host's block contents.
+        for (const auto& [from, to] : cache.takeBlockCopies())
+            LATHE_CUDA_CHECK(cudaMemcpyAsync(kvPool_.get<float>() + size_t(to) * blockFloats(),
+                                             kvPool_.get<float>() + size_t(from) * blockFloats(),
+                                             blockFloats() * sizeof(float), cudaMemcpyDeviceToDevice,
+                                             stream_));
+        if (seqIds.empty()) return;
+        blockOf_.resize(seqIds.size());
+        inBlock_.resize(seqIds.size());
         for (size_t t = 0; t < seqIds.size(); ++t) {
-            auto [it, added] = firstSlot.emplace(seqIds[t], slots[t]);
-            if (!added) it->second = std::min(it->second, int(slots[t]));
+            const std::vector<int>& table = cache.blockTable(seqIds[t]);
+            require(slots[t] >= 0 && size_t(slots[t] / cache.blockTokens()) < table.size(), "storeKv",
+                    "slot was not reserved with KvCache::append");
+            blockOf_[t] = table[size_t(slots[t] / cache.blockTokens())];
+            inBlock_[t] = slots[t] % cache.blockTokens();
         }
-        for (const auto& [seq, slot] : firstSlot)
-            uploadBlocks(cache, mirror_.syncForStore(seq, cache.blockTable(seq), slot, cache.length(seq)));
-        std::vector<int32_t> blockOf(seqIds.size());
-        std::vector<int32_t> inBlock(seqIds.size());
-        for (size_t t = 0; t < seqIds.size(); ++t) {
-            blockOf[t] = cache.blockTable(seqIds[t])[size_t(slots[t] / cache.blockTokens())];
-            inBlock[t] = slots[t] % cache.blockTokens();
-        }
-        PoolBuffer dk = toDevice(k), dv = toDevice(v);
-        PoolBuffer dBlock = toDevice(std::span<const int32_t>(blockOf));
-        PoolBuffer dSlot = toDevice(std::span<const int32_t>(inBlock));
-        kernels::storeKv(kvPool_.get<float>(), pagedKv(), layer, dk.get<float>(), dv.get<float>(),
-                         int(seqIds.size()), dBlock.get<int32_t>(), dSlot.get<int32_t>(), stream_);
+        kernels::storeKv(kvPool_.get<float>(), pagedKv(), layer, device(k), device(v), int(seqIds.size()),
+                         storeBlocks_.send(blockOf_, stream_), storeSlots_.send(inBlock_, stream_), stream_);
         LATHE_CUDA_CHECK(cudaGetLastError());
-        LATHE_CUDA_CHECK(cudaStreamSynchronize(stream_)); // the pool buffers above are released next
     }
 
-    void attention(std::span<const float> q, const AttentionShape& shape, const AttentionMask& mask,
-                   const KvCache& cache, int layer, std::span<float> out) override {
+    void attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
+                   const KvCache& cache, int layer, Activations& out) override {
         const int nTokens = mask.size();
         require(shape.nHeadsKv > 0 && shape.nHeads % shape.nHeadsKv == 0, "attention", "nHeads % nHeadsKv");
         require(shape.nHeadsKv == cache.nHeadsKv() && shape.headDim == cache.headDim(), "attention",
                 "shape differs from the cache's");
-        require(int64_t(q.size()) == int64_t(nTokens) * shape.nHeads * shape.headDim &&
-                    out.size() == q.size(),
-                "attention", "q/out size");
+        require(int64_t(q.size()) == int64_t(nTokens) * shape.nHeads * shape.headDim, "attention", "q size");
         require(int(mask.prefix.size()) == nTokens && int(mask.extraBegin.size()) == nTokens + 1 &&
                     int(mask.extras.size()) == mask.extraBegin.back(),
                 "attention", "mask arrays");
+        require(layer >= 0 && layer < cache.nLayers(), "attention", "layer out of range");
+        out.resize(q.size());
         if (nTokens == 0) return;
-        bindCache(cache);
-        std::map<int32_t, int32_t> tableStart;
-        std::vector<int32_t> tables, tableOffset(static_cast<size_t>(nTokens));
+        require(cache.instanceId() == boundCacheId_, "attention",
+                "the cache holds no rows stored through this backend (storeKv comes first)");
+        tableStart_.clear();
+        tables_.clear();
+        tableOffset_.resize(size_t(nTokens));
         int maxVisible = 0;
         for (int t = 0; t < nTokens; ++t) {
             const int32_t seq = mask.seqIds[size_t(t)];
             require(mask.prefix[size_t(t)] <= cache.length(seq), "attention",
                     "mask reaches past the cached tokens");
-            auto [it, added] = tableStart.emplace(seq, int32_t(tables.size()));
+            auto [it, added] = tableStart_.emplace(seq, int32_t(tables_.size()));
             if (added) {
                 const std::vector<int>& table = cache.blockTable(seq);
-                uploadBlocks(cache, mirror_.syncForRead(seq, table, cache.length(seq)));
-                tables.insert(tables.end(), table.begin(), table.end());
+                tables_.insert(tables_.end(), table.begin(), table.end());
             }
-            tableOffset[size_t(t)] = it->second;
+            tableOffset_[size_t(t)] = it->second;
             maxVisible = std::max(maxVisible, mask.prefix[size_t(t)] + mask.extraBegin[size_t(t) + 1] -
                                                   mask.extraBegin[size_t(t)]);
         }
-        if (tables.empty()) tables.push_back(0);
-        std::vector<int32_t> extras = mask.extras;
-        if (extras.empty()) extras.push_back(0);
-        PoolBuffer dq = toDevice(q), dTables = toDevice(std::span<const int32_t>(tables));
-        PoolBuffer dOffset = toDevice(std::span<const int32_t>(tableOffset));
-        PoolBuffer dPrefix = toDevice(std::span<const int32_t>(mask.prefix));
-        PoolBuffer dBegin = toDevice(std::span<const int32_t>(mask.extraBegin));
-        PoolBuffer dExtras = toDevice(std::span<const int32_t>(extras));
-        PoolBuffer dout(pool_, out.size_bytes());
+        if (tables_.empty()) tables_.push_back(0);
+        const std::span<const int32_t> extras =
+            mask.extras.empty() ? std::span<const int32_t>(kNoExtras) : std::span<const int32_t>(mask.extras);
         PoolBuffer workspace(pool_, size_t(kernels::attentionWorkspaceFloats(nTokens, shape.nHeads,
                                                                              shape.headDim, maxVisible)) *
                                         sizeof(float));
         kernels::AttentionArgs args;
-        args.q = dq.get<float>();
-        args.out = dout.get<float>();
+        args.q = device(q);
+        args.out = device(out);
         args.nTokens = nTokens;
         args.nHeads = shape.nHeads;
         args.scale = shape.scale;
         args.kv = pagedKv();
         args.layer = layer;
-        args.tableOffset = dOffset.get<int32_t>();
-        args.blockTables = dTables.get<int32_t>();
-        args.prefix = dPrefix.get<int32_t>();
-        args.extraBegin = dBegin.get<int32_t>();
-        args.extras = dExtras.get<int32_t>();
+        args.tableOffset = attnTableOffset_.send(tableOffset_, stream_);
+        args.blockTables = attnTables_.send(tables_, stream_);
+        args.prefix = attnPrefix_.send(mask.prefix, stream_);
+        args.extraBegin = attnExtraBegin_.send(mask.extraBegin, stream_);
+        args.extras = attnExtras_.send(extras, stream_);
         args.maxVisible = maxVisible;
         args.workspace = workspace.get<float>();
         if (!kernels::pagedAttention(args, stream_))
             fail(ErrorCategory::Unsupported,
-                 "cuda backend: head size {} has no attention kernel (multiples of 32 "
-                 "up to 256 do)",
+                 "cuda backend: head size {} has no attention kernel (multiples of 32 up to 256 do)",
                  shape.headDim);
         LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(dout, out);
+    }
+
+    void swiglu(const Activations& gate, const Activations& up, Activations& out) override {
+        require(gate.size() == up.size(), "swiglu", "sizes differ");
+        out.resize(up.size());
+        if (up.size() == 0) return;
+        kernels::swiglu(device(gate), device(up), int64_t(up.size()), device(out), stream_);
+        LATHE_CUDA_CHECK(cudaGetLastError());
+    }
+
+    void add(const Activations& a, const Activations& b, Activations& out) override {
+        require(a.size() == b.size(), "add", "sizes differ");
+        out.resize(a.size());
+        if (a.size() == 0) return;
+        kernels::add(device(a), device(b), int64_t(a.size()), device(out), stream_);
+        LATHE_CUDA_CHECK(cudaGetLastError());
+    }
+
+    void gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
+                    Activations& out) override {
+        const int64_t available = width > 0 ? int64_t(x.size()) / width : 0;
+        for (int32_t row : rows)
+            require(row >= 0 && row < available, "gatherRows", "row outside the buffer");
+        out.resize(rows.size() * size_t(width));
+        if (rows.empty()) return;
+        bool consecutive = true;
+        for (size_t j = 1; j < rows.size(); ++j)
+            consecutive = consecutive && rows[j] == rows[j - 1] + 1;
+        if (consecutive) {
+            LATHE_CUDA_CHECK(cudaMemcpyAsync(device(out), device(x) + int64_t(rows[0]) * width,
+                                             out.size() * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+            return;
+        }
+        require(kernels::gatherRows(device(x), int(DType::F32), width, gatherIds_.send(rows, stream_),
+                                    int(rows.size()), device(out), stream_),
+                "gatherRows", "no kernel for float rows of this width");
+        LATHE_CUDA_CHECK(cudaGetLastError());
+    }
+
+    double memoryReadBandwidth() override {
+        if (readBandwidth_ > 0) return readBandwidth_;
+        // 1 GiB, far beyond the L2, filled with a non-zero pattern; median of 7 timed passes.
+        const size_t bytes = size_t(1) << 30;
+        const int blocks = device_.multiprocessors * 8;
+        DeviceArray data(bytes), sums(size_t(blocks) * sizeof(float));
+        LATHE_CUDA_CHECK(cudaMemsetAsync(data.get(), 0x3c, bytes, stream_));
+        LATHE_CUDA_CHECK(cudaMemsetAsync(sums.get(), 0, sums.bytes(), stream_));
+        cudaEvent_t begin, end;
+        LATHE_CUDA_CHECK(cudaEventCreate(&begin));
+        LATHE_CUDA_CHECK(cudaEventCreate(&end));
+        std::vector<float> milliseconds;
+        for (int pass = 0; pass < 9; ++pass) {
+            LATHE_CUDA_CHECK(cudaEventRecord(begin, stream_));
+            kernels::readProbe(data.get(), int64_t(bytes), sums.get<float>(), blocks, stream_);
+            LATHE_CUDA_CHECK(cudaGetLastError());
+            LATHE_CUDA_CHECK(cudaEventRecord(end, stream_));
+            LATHE_CUDA_CHECK(cudaEventSynchronize(end));
+            float ms = 0;
+            LATHE_CUDA_CHECK(cudaEventElapsedTime(&ms, begin, end));
+            if (pass >= 2) milliseconds.push_back(ms); // two warm-up passes
+        }
+        cudaEventDestroy(begin);
+        cudaEventDestroy(end);
+        std::sort(milliseconds.begin(), milliseconds.end());
+        readBandwidth_ = double(bytes) / (double(milliseconds[milliseconds.size() / 2]) * 1e-3);
+        return readBandwidth_;
+    }
+
+    // ---- Span ops (the op tests' form): through scratch device buffers.
+
+    void embed(const BackendWeight& table, std::span<const int32_t> tokens, std::span<float> out) override {
+        require(int64_t(out.size()) == int64_t(tokens.size()) * table.cols(), "embed", "output size");
+        embed(table, tokens, scratchOut_);
+        download(scratchOut_, out);
+    }
+
+    void rmsNorm(std::span<const float> x, const BackendWeight& weight, int nTokens, float eps,
+                 std::span<float> out) override {
+        require(out.size() == x.size(), "rmsNorm", "sizes");
+        upload(x, scratchA_);
+        rmsNorm(scratchA_, weight, nTokens, eps, scratchOut_);
+        download(scratchOut_, out);
+    }
+
+    void matmul(const BackendWeight& weight, std::span<const float> x, int nTokens, std::span<float> out,
+                const BackendWeight* bias) override {
+        require(int64_t(out.size()) == nTokens * weight.rows(), "matmul",
+                "output size is not nTokens x rows");
+        upload(x, scratchA_);
+        matmul(weight, scratchA_, nTokens, scratchOut_, bias);
+        download(scratchOut_, out);
+    }
+
+    void rope(std::span<float> x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
+              const RopeParams& params) override {
+        upload(x, scratchA_);
+        rope(scratchA_, nTokens, nHeads, headDim, positions, params);
+        download(scratchA_, x);
+    }
+
+    void storeKv(std::span<const float> k, std::span<const float> v, std::span<const int32_t> seqIds,
+                 std::span<const int32_t> slots, int layer, KvCache& cache) override {
+        upload(k, scratchA_);
+        upload(v, scratchB_);
+        storeKv(scratchA_, scratchB_, seqIds, slots, layer, cache);
+    }
+
+    void attention(std::span<const float> q, const AttentionShape& shape, const AttentionMask& mask,
+                   const KvCache& cache, int layer, std::span<float> out) override {
+        require(out.size() == q.size(), "attention", "q/out size");
+        upload(q, scratchA_);
+        attention(scratchA_, shape, mask, cache, layer, scratchOut_);
+        download(scratchOut_, out);
     }
 
     void swiglu(std::span<const float> gate, std::span<const float> up, std::span<float> out) override {
         require(gate.size() == up.size() && out.size() == up.size(), "swiglu", "sizes differ");
-        if (out.empty()) return;
-        PoolBuffer dg = toDevice(gate), du = toDevice(up);
-        kernels::swiglu(dg.get<float>(), du.get<float>(), int64_t(out.size()), dg.get<float>(), stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(dg, out);
+        upload(gate, scratchA_);
+        upload(up, scratchB_);
+        swiglu(scratchA_, scratchB_, scratchOut_);
+        download(scratchOut_, out);
     }
 
     void add(std::span<const float> a, std::span<const float> b, std::span<float> out) override {
         require(a.size() == b.size() && out.size() == a.size(), "add", "sizes differ");
-        if (out.empty()) return;
-        PoolBuffer da = toDevice(a), db = toDevice(b);
-        kernels::add(da.get<float>(), db.get<float>(), int64_t(out.size()), da.get<float>(), stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
-        toHost(da, out);
+        upload(a, scratchA_);
+        upload(b, scratchB_);
+        add(scratchA_, scratchB_, scratchOut_);
+        download(scratchOut_, out);
     }
 
 private:
+    static constexpr int32_t kNoExtras[1] = {0};
+
     DeviceArray upload(const void* host, size_t bytes) {
         DeviceArray array(std::max<size_t>(bytes, 1));
         LATHE_CUDA_CHECK(cudaMemcpy(array.get(), host, bytes, cudaMemcpyHostToDevice));
         return array;
-    }
-
-    template <typename T> PoolBuffer toDevice(std::span<const T> host) {
-        PoolBuffer buffer(pool_, std::max<size_t>(host.size_bytes(), 1));
-        LATHE_CUDA_CHECK(
-            cudaMemcpyAsync(buffer.get(), host.data(), host.size_bytes(), cudaMemcpyHostToDevice, stream_));
-        return buffer;
-    }
-    template <typename T> PoolBuffer toDevice(std::span<T> host) {
-        return toDevice(std::span<const T>(host));
-    }
-
-    // Copies the result back and waits, so every pool buffer of the op may be reused when it returns.
-    void toHost(const PoolBuffer& device, std::span<float> host) {
-        LATHE_CUDA_CHECK(
-            cudaMemcpyAsync(host.data(), device.get(), host.size_bytes(), cudaMemcpyDeviceToHost, stream_));
-        LATHE_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
 
     // out[t][r] through cuBLAS on tensor cores: fp16/bf16 inputs, fp32 accumulation and output.
@@ -372,6 +522,8 @@ private:
         }
         const bool bf16 = format == DType::BF16;
         const cudaDataType type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+        // Pool buffers go back to the pool when this returns; the next user is on the same stream, so
+        // it cannot overwrite them before cuBLAS has read them.
         PoolBuffer xHalf(pool_, size_t(nTokens) * size_t(cols) * 2);
         kernels::convertActivations(x, int64_t(nTokens) * cols, bf16, xHalf.get(), stream_);
         if (format == DType::F16 || bf16) {
@@ -406,12 +558,17 @@ private:
 
     size_t blockFloats() const { return size_t(kvLayers_) * 2 * kvHeads_ * kvBlockTokens_ * kvHeadDim_; }
 
-    // (Re)allocates the device pool when a different or resized cache arrives; the mirror restarts.
-    void bindCache(const KvCache& cache) {
-        if (&cache == boundCache_ && cache.capacityBlocks() == kvBlocks_ && cache.nLayers() == kvLayers_)
-            return;
+    // The device holds the K/V rows of one cache at a time (the host copy stays unwritten); a new cache
+    // gets a fresh pool, and one bound before cannot come back, since its rows are gone.
+    void bindCache(KvCache& cache) {
+        if (cache.instanceId() == boundCacheId_) return;
+        if (std::find(retiredCacheIds_.begin(), retiredCacheIds_.end(), cache.instanceId()) !=
+            retiredCacheIds_.end())
+            fail(ErrorCategory::Internal,
+                 "cuda backend: this KV cache's rows were dropped when another cache was bound");
         LATHE_CUDA_CHECK(cudaStreamSynchronize(stream_));
-        boundCache_ = &cache;
+        if (boundCacheId_ != 0) retiredCacheIds_.push_back(boundCacheId_);
+        boundCacheId_ = cache.instanceId();
         kvBlocks_ = cache.capacityBlocks();
         kvLayers_ = cache.nLayers();
         kvHeads_ = cache.nHeadsKv();
@@ -419,25 +576,27 @@ private:
         kvHeadDim_ = cache.headDim();
         kvPool_ = DeviceArray();
         kvPool_ = DeviceArray(std::max<size_t>(blockFloats() * size_t(kvBlocks_) * sizeof(float), 1));
-        mirror_.clear();
-    }
-
-    // A block of all layers is contiguous on both sides ([block][layer][K|V][head][slot][dim]).
-    void uploadBlocks(const KvCache& cache, const std::vector<int>& blocks) {
-        for (int block : blocks)
-            LATHE_CUDA_CHECK(cudaMemcpyAsync(kvPool_.get<float>() + size_t(block) * blockFloats(),
-                                             cache.blockKeys(0, block, 0), blockFloats() * sizeof(float),
-                                             cudaMemcpyHostToDevice, stream_));
+        cache.setLogsBlockCopies(true);
+        cache.takeBlockCopies(); // copies made before binding moved data that was never on the device
     }
 
     cuda::CudaDeviceInfo device_;
     cuda::DevicePool pool_;
     cudaStream_t stream_ = nullptr;
     cublasHandle_t cublas_ = nullptr;
-    const KvCache* boundCache_ = nullptr;
+    uint64_t boundCacheId_ = 0;
+    std::vector<uint64_t> retiredCacheIds_;
     int kvBlocks_ = 0, kvLayers_ = 0, kvHeads_ = 0, kvBlockTokens_ = 0, kvHeadDim_ = 0;
     DeviceArray kvPool_; // [block][layer][K|V][kvHead][slot][headDim] float
-    cuda::KvMirror mirror_;
+    double readBandwidth_ = 0.0;
+
+    // Host-side index arrays and their device copies.
+    DeviceMirroredArray<int32_t> tokenIds_, positions_, storeBlocks_, storeSlots_, attnTableOffset_,
+        attnTables_, attnPrefix_, attnExtraBegin_, attnExtras_, gatherIds_;
+    DeviceMirroredArray<float> freqFactors_;
+    std::vector<int32_t> blockOf_, inBlock_, tables_, tableOffset_;
+    std::map<int32_t, int32_t> tableStart_;
+    DeviceActivations scratchA_, scratchB_, scratchOut_; // for the span ops
 };
 
 } // namespace

@@ -1,10 +1,10 @@
 #pragma once
 // The CUDA backend: every Backend op on one GPU. Weights are uploaded once at prepareWeight (plain
-// and Q4_0/Q4_1/Q8_0 formats as stored, other formats expanded to F16 on the host). The Backend
-// interface passes activations as host arrays, so each op copies its inputs in and its output back on
-// the backend's stream; the KV cache is mirrored block for block in device memory (KvMirror). A
-// device-resident activation path, needed for CUDA graphs over whole decode steps, is proposed in
-// /tmp/cuda-backend-proposal.md.
+// and Q4_0/Q4_1/Q8_0 formats as stored, other formats expanded to F16 on the host). Activations live
+// in device buffers (makeActivations), so a forward pass queues its ops on one stream and waits only
+// when the logits are downloaded; the span ops (the op tests' form) go through scratch buffers. The
+// device holds the only copy of the KV rows of the cache it is bound to: model/KvCache keeps the block
+// tables, and the copies it makes on write are replayed on the device from its block-copy log.
 
 #include "backend/Backend.h"
 

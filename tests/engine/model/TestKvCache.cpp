@@ -171,6 +171,29 @@ private slots:
         QVERIFY(!cache.hasSequence(4));
     }
 
+    // What a device backend replays: the copies made by copy on write, in order, only while asked for,
+    // and the host copy of the data untouched until something reads or writes it.
+    void logsItsOwnBlockCopies() {
+        KvCache cache(tinyConfig(), 64, 4);
+        cache.append(1, 6);
+        cache.fork(1, 2);
+        cache.append(2, 1); // copy on write, not logged yet
+        QVERIFY(cache.takeBlockCopies().empty());
+        cache.setLogsBlockCopies(true);
+        cache.fork(2, 3);
+        const int shared = cache.blockTable(3)[1];
+        cache.append(3, 1);
+        const int copy = cache.blockTable(3)[1];
+        QVERIFY(copy != shared);
+        const auto copies = cache.takeBlockCopies();
+        QCOMPARE(copies.size(), size_t(1));
+        QCOMPARE(copies[0], std::make_pair(shared, copy));
+        QVERIFY(cache.takeBlockCopies().empty());
+        cache.append(3, 1); // the block is its own now: no copy
+        QVERIFY(cache.takeBlockCopies().empty());
+        QVERIFY(KvCache(tinyConfig(), 64, 4).instanceId() != cache.instanceId());
+    }
+
     void rejectsBadArguments() {
         QVERIFY_THROWS_EXCEPTION(Error, KvCache(tinyConfig(), 0, 4));
         QVERIFY_THROWS_EXCEPTION(Error, KvCache(tinyConfig(), 8, 0));

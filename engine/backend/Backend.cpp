@@ -1,0 +1,90 @@
+#include "backend/Backend.h"
+
+#include "core/Error.h"
+
+#include <algorithm>
+
+namespace lathe {
+namespace {
+
+HostActivations& host(Activations& buffer) {
+    auto* h = dynamic_cast<HostActivations*>(&buffer);
+    if (!h) fail(ErrorCategory::Internal, "backend: activation buffer was made by another backend");
+    return *h;
+}
+const HostActivations& host(const Activations& buffer) {
+    return host(const_cast<Activations&>(buffer));
+}
+
+} // namespace
+
+std::unique_ptr<Activations> Backend::makeActivations() {
+    return std::make_unique<HostActivations>();
+}
+
+void Backend::upload(std::span<const float> values, Activations& out) {
+    out.resize(values.size());
+    std::copy(values.begin(), values.end(), host(out).span().begin());
+}
+
+void Backend::download(const Activations& in, std::span<float> values) {
+    if (values.size() != in.size()) fail(ErrorCategory::Internal, "backend download: sizes differ");
+    std::copy_n(host(in).span().begin(), values.size(), values.begin());
+}
+
+void Backend::embed(const BackendWeight& table, std::span<const int32_t> tokens, Activations& out) {
+    out.resize(tokens.size() * size_t(table.cols()));
+    embed(table, tokens, host(out).span());
+}
+
+void Backend::rmsNorm(const Activations& x, const BackendWeight& weight, int nTokens, float eps,
+                      Activations& out) {
+    out.resize(x.size());
+    rmsNorm(host(x).span(), weight, nTokens, eps, host(out).span());
+}
+
+void Backend::matmul(const BackendWeight& w, const Activations& x, int nTokens, Activations& out,
+                     const BackendWeight* bias) {
+    out.resize(size_t(nTokens) * size_t(w.rows()));
+    matmul(w, host(x).span(), nTokens, host(out).span(), bias);
+}
+
+void Backend::rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
+                   const RopeParams& params) {
+    rope(host(x).span(), nTokens, nHeads, headDim, positions, params);
+}
+
+void Backend::storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
+                      std::span<const int32_t> slots, int layer, KvCache& cache) {
+    storeKv(host(k).span(), host(v).span(), seqIds, slots, layer, cache);
+}
+
+void Backend::attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
+                        const KvCache& cache, int layer, Activations& out) {
+    out.resize(q.size());
+    attention(host(q).span(), shape, mask, cache, layer, host(out).span());
+}
+
+void Backend::swiglu(const Activations& gate, const Activations& up, Activations& out) {
+    out.resize(up.size());
+    swiglu(host(gate).span(), host(up).span(), host(out).span());
+}
+
+void Backend::add(const Activations& a, const Activations& b, Activations& out) {
+    out.resize(a.size());
+    add(host(a).span(), host(b).span(), host(out).span());
+}
+
+void Backend::gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
+                         Activations& out) {
+    out.resize(rows.size() * size_t(width));
+    const std::span<const float> from = host(x).span();
+    const std::span<float> to = host(out).span();
+    for (size_t j = 0; j < rows.size(); ++j) {
+        if (rows[j] < 0 || size_t(rows[j] + 1) * size_t(width) > from.size())
+            fail(ErrorCategory::Internal, "backend gatherRows: row {} is outside the buffer", rows[j]);
+        std::copy_n(from.begin() + rows[j] * width, width, to.begin() + int64_t(j) * width);
+    }
+}
+
+} // namespace lathe
