@@ -1,5 +1,7 @@
 #include "backend/cpu/ActivationQuant.h"
 
+#include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/CpuFeatures.h"
 #include "core/Error.h"
 #include "core/Half.h"
 
@@ -55,7 +57,7 @@ bool hasQuantizedDot(DType weightType) {
     }
 }
 
-void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
+void quantizeActivationsScalar(const float* x, int64_t n, ActivationBlock* out) {
     for (int64_t b = 0; b < n / kActivationBlock; ++b) {
         const float* xb = x + b * kActivationBlock;
         float amax = 0.0f;
@@ -99,7 +101,7 @@ struct LaneSum {
 
 } // namespace
 
-float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {
+float quantizedDotScalar(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {
     LaneSum acc;
     float offsets = 0.0f; // sum of m * s for the formats with an offset
     int8_t q[32];
@@ -137,6 +139,22 @@ float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x,
     default:
         fail(ErrorCategory::Internal, "no quantized dot product for {}", dtypeName(weightType));
     }
+}
+
+void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
+    if (cpuHasAvx2())
+        avx2::quantizeActivations(x, n, out);
+    else
+        quantizeActivationsScalar(x, n, out);
+}
+
+float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {
+    if (!cpuHasAvx2()) return quantizedDotScalar(weightType, w, x, nBlocks);
+    if (!hasQuantizedDot(weightType))
+        fail(ErrorCategory::Internal, "no quantized dot product for {}", dtypeName(weightType));
+    float out;
+    avx2::quantizedDots(weightType, w, x, 0, 1, nBlocks, &out);
+    return out;
 }
 
 } // namespace lathe

@@ -24,10 +24,16 @@ inline constexpr int kActivationBlock = 32;
 // True for the weight formats with an integer dot product here (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0).
 bool hasQuantizedDot(DType weightType);
 
-// x: n floats (n a multiple of 32) -> n / 32 blocks.
+// x: n floats (n a multiple of 32) -> n / 32 blocks. Runs the AVX2 kernel where the processor has it.
 void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 
 // Dot product of one stored weight row (nBlocks blocks of weightType) with quantized activations.
+// Runs the AVX2 kernel where the processor has it.
 float quantizedDot(DType weightType, const uint8_t* weightRow, const ActivationBlock* x, int64_t nBlocks);
+
+// The scalar references of the two above: the same bits, one lane at a time (tests, other processors).
+void quantizeActivationsScalar(const float* x, int64_t n, ActivationBlock* out);
+float quantizedDotScalar(DType weightType, const uint8_t* weightRow, const ActivationBlock* x,
+                         int64_t nBlocks);
 
 } // namespace lathe

@@ -1,0 +1,334 @@
+#include "backend/cpu/Avx2Kernels.h"
+
+#if defined(__x86_64__)
+
+#include <cmath>
+#include <cstring>
+#include <immintrin.h>
+
+// Every function here is compiled for AVX2/FMA/F16C through this pragma alone; nothing outside runs
+// them unless cpuHasAvx2() said yes. The only templates are in the anonymous namespace and no
+// standard-library inline is used, so no AVX2 copy of a shared inline function can leak into code that
+// other translation units run.
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace lathe::avx2 {
+namespace {
+
+inline float half(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+inline float roundedToHalf(float f) {
+    return _cvtsh_ss(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
+}
+
+// 32 weights of a 4-bit block (16 bytes): low nibbles are elements 0..15, high nibbles 16..31.
+inline __m256i nibbles(const uint8_t* qs) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m128i low = _mm_and_si128(packed, mask);
+    const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
+    return _mm256_set_m128i(high, low);
+}
+
+// The fifth bits of a 5-bit block: bit j of qh belongs to element j (bit j + 16: to element j + 16);
+// each byte of the result is 0x10 where the bit is set.
+inline __m256i fifthBits(const uint8_t* qh) {
+    uint32_t bits;
+    std::memcpy(&bits, qh, sizeof bits);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), shuffle);
+    const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
+    bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+// Eight int32 lanes, lane k = sum of q[j] * y[j] for j in 4k..4k+3 (signed bytes), as ggml's
+// mul_sum_i8_pairs: |q| times y with q's sign, in pairs to int16, then pairs to int32.
+inline __m256i laneSums(__m256i q, __m256i y) {
+    const __m256i ax = _mm256_sign_epi8(q, q);
+    const __m256i sy = _mm256_sign_epi8(y, q);
+    const __m256i pairs = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
+}
+
+// ActivationQuant's LaneSum::total: (a0 + a2) + (a1 + a3) with a_k = lane k + lane k + 4.
+inline float total(__m256 acc) {
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    const float a0 = lanes[0] + lanes[4], a1 = lanes[1] + lanes[5], a2 = lanes[2] + lanes[6],
+                a3 = lanes[3] + lanes[7];
+    return (a0 + a2) + (a1 + a3);
+}
+
+// Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
+struct Block {
+    __m256i q;
+    float d, m;
+};
+
+inline __attribute__((always_inline)) Block loadBlock(DType type, const uint8_t* row, int64_t b) {
+    switch (type) {
+    case DType::Q4_0: {
+        const uint8_t* p = row + b * 18;
+        return {_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), half(p), 0.0f};
+    }
+    case DType::Q4_1: {
+        const uint8_t* p = row + b * 20;
+        return {nibbles(p + 4), half(p), half(p + 2)};
+    }
+    case DType::Q5_0: {
+        const uint8_t* p = row + b * 22;
+        const __m256i q = _mm256_or_si256(nibbles(p + 6), fifthBits(p + 2));
+        return {_mm256_sub_epi8(q, _mm256_set1_epi8(16)), half(p), 0.0f};
+    }
+    case DType::Q5_1: {
+        const uint8_t* p = row + b * 24;
+        return {_mm256_or_si256(nibbles(p + 8), fifthBits(p + 4)), half(p), half(p + 2)};
+    }
+    default: { // Q8_0
+        const uint8_t* p = row + b * 34;
+        return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), half(p), 0.0f};
+    }
+    }
+}
+
+// ggml_v_expf, eight lanes.
+inline __m256 expVector(__m256 x) {
+    const __m256 r = _mm256_set1_ps(0x1.8p23f);
+    const __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), r);
+    const __m256 n = _mm256_sub_ps(z, r);
+    const __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x));
+    const __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    const __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    const __m256 absN = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), n);
+    const __m256 c = _mm256_cmp_ps(absN, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+    const __m256 u = _mm256_mul_ps(b, b);
+    const __m256 j = _mm256_fmadd_ps(
+        _mm256_fmadd_ps(_mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(c)) return _mm256_fmadd_ps(j, k, k);
+    const __m256i g = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                       _mm256_set1_epi32(int(0x82000000u)));
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_add_epi32(g, _mm256_set1_epi32(0x7f000000)));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, g));
+    const __m256 d = _mm256_cmp_ps(absN, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    return _mm256_or_ps(
+        _mm256_and_ps(d, _mm256_mul_ps(s1, s1)),
+        _mm256_andnot_ps(d, _mm256_or_ps(_mm256_and_ps(c, _mm256_mul_ps(_mm256_fmadd_ps(s2, j, s2), s1)),
+                                         _mm256_andnot_ps(c, _mm256_fmadd_ps(k, j, k)))));
+}
+
+} // namespace
+
+void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / kActivationBlock; ++b) {
+        const float* xb = x + b * kActivationBlock;
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(xb + 8 * i);
+            amax = _mm256_max_ps(amax, _mm256_andnot_ps(signBit, v[i]));
+        }
+        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
+        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+        const float maxAbs = _mm_cvtss_f32(m4);
+        const float d = maxAbs / 127.0f;
+        const __m256 id = _mm256_set1_ps(maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f);
+        __m256i sum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; ++i) {
+            const __m256i q = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_ROUND_NEAREST));
+            sum = _mm256_add_epi32(sum, q);
+            alignas(32) int32_t lanes[8];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
+            for (int l = 0; l < 8; ++l)
+                out[b].qs[8 * i + l] = int8_t(lanes[l]);
+        }
+        alignas(32) int32_t sums[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), sum);
+        int32_t total = 0;
+        for (int l = 0; l < 8; ++l)
+            total += sums[l];
+        out[b].d = roundedToHalf(d);
+        out[b].s = roundedToHalf(d * float(total));
+    }
+}
+
+namespace {
+
+template <DType kType, int kTokens>
+void dotsOf(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks, float* out) {
+    constexpr bool kOffset = kType == DType::Q4_1 || kType == DType::Q5_1;
+    __m256 acc[kTokens];
+    float offsets[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+        acc[t] = _mm256_setzero_ps();
+        offsets[t] = 0.0f;
+    }
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        const Block w = loadBlock(kType, row, b);
+        for (int t = 0; t < kTokens; ++t) {
+            const ActivationBlock& x = xs[t * xStride + b];
+            if (kOffset) offsets[t] += w.m * x.s;
+            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(w.d * x.d), _mm256_cvtepi32_ps(laneSums(w.q, y)), acc[t]);
+        }
+    }
+    for (int t = 0; t < kTokens; ++t)
+        out[t] = kOffset ? total(acc[t]) + offsets[t] : total(acc[t]);
+}
+
+template <DType kType>
+void dotsOfType(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks,
+                float* out) {
+    switch (nTokens) {
+    case 1:
+        return dotsOf<kType, 1>(row, xs, xStride, nBlocks, out);
+    case 2:
+        return dotsOf<kType, 2>(row, xs, xStride, nBlocks, out);
+    case 3:
+        return dotsOf<kType, 3>(row, xs, xStride, nBlocks, out);
+    default:
+        return dotsOf<kType, 4>(row, xs, xStride, nBlocks, out);
+    }
+}
+
+} // namespace
+
+void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens,
+                   int64_t nBlocks, float* out) {
+    switch (type) {
+    case DType::Q4_0:
+        return dotsOfType<DType::Q4_0>(row, xs, xStride, nTokens, nBlocks, out);
+    case DType::Q4_1:
+        return dotsOfType<DType::Q4_1>(row, xs, xStride, nTokens, nBlocks, out);
+    case DType::Q5_0:
+        return dotsOfType<DType::Q5_0>(row, xs, xStride, nTokens, nBlocks, out);
+    case DType::Q5_1:
+        return dotsOfType<DType::Q5_1>(row, xs, xStride, nTokens, nBlocks, out);
+    default:
+        return dotsOfType<DType::Q8_0>(row, xs, xStride, nTokens, nBlocks, out);
+    }
+}
+
+float dotLanes8(DType type, const void* w, const float* x, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 wv;
+        if (type == DType::F16) {
+            wv = _mm256_cvtph_ps(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i)));
+        } else if (type == DType::BF16) {
+            const __m128i h =
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
+            wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        } else {
+            wv = _mm256_loadu_ps(static_cast<const float*>(w) + i);
+        }
+        acc = _mm256_add_ps(acc, _mm256_mul_ps(wv, _mm256_loadu_ps(x + i)));
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, acc);
+    float sum =
+        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    for (; i < n; ++i) {
+        float wi;
+        if (type == DType::F16) {
+            wi = _cvtsh_ss(static_cast<const uint16_t*>(w)[i]);
+        } else if (type == DType::BF16) {
+            const uint32_t bits = uint32_t(static_cast<const uint16_t*>(w)[i]) << 16;
+            std::memcpy(&wi, &bits, sizeof wi);
+        } else {
+            wi = static_cast<const float*>(w)[i];
+        }
+        sum += wi * x[i];
+    }
+    return sum;
+}
+
+float dotF32Fused(const float* x, const float* y, int64_t n) {
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    const int64_t whole = n & ~int64_t(31);
+    for (int64_t i = 0; i < whole; i += 32)
+        for (int a = 0; a < 4; ++a)
+            acc[a] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * a), _mm256_loadu_ps(y + i + 8 * a), acc[a]);
+    // GGML_F32x8_REDUCE: (0 + 2) + (1 + 3) lane-wise, then halves, then two horizontal adds.
+    const __m256 x0 = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    alignas(32) float l[8];
+    _mm256_store_ps(l, x0);
+    const float t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
+    float sum = (t0 + t1) + (t2 + t3);
+    for (int64_t i = whole; i < n; ++i)
+        sum += x[i] * y[i];
+    return sum;
+}
+
+void fmaInto(float* acc, const float* v, float p, int64_t n) {
+    const __m256 pv = _mm256_set1_ps(p);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(_mm256_loadu_ps(v + i), pv, _mm256_loadu_ps(acc + i)));
+    for (; i < n; ++i)
+        acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(p), _mm_set_ss(acc[i])));
+}
+
+void siluMul(const float* gate, const float* up, float* out, int64_t n) {
+    const __m256 one = _mm256_set1_ps(1.0f);
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        const __m256 g = _mm256_loadu_ps(gate + i);
+        const __m256 e = expVector(_mm256_sub_ps(_mm256_setzero_ps(), g));
+        const __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+    }
+}
+
+void expf8(const float* in, float* out, int64_t n) {
+    for (int64_t i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, expVector(_mm256_loadu_ps(in + i)));
+}
+
+} // namespace lathe::avx2
+
+#pragma GCC pop_options
+
+#else // not x86-64: never called (cpuHasAvx2() is false), defined so the engine links.
+
+#include "core/Error.h"
+
+namespace lathe::avx2 {
+[[noreturn]] static void unavailable() {
+    fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
+}
+void quantizeActivations(const float*, int64_t, ActivationBlock*) {
+    unavailable();
+}
+void quantizedDots(DType, const uint8_t*, const ActivationBlock*, int64_t, int, int64_t, float*) {
+    unavailable();
+}
+float dotLanes8(DType, const void*, const float*, int64_t) {
+    unavailable();
+}
+float dotF32Fused(const float*, const float*, int64_t) {
+    unavailable();
+}
+void fmaInto(float*, const float*, float, int64_t) {
+    unavailable();
+}
+void siluMul(const float*, const float*, float*, int64_t) {
+    unavailable();
+}
+void expf8(const float*, float*, int64_t) {
+    unavailable();
+}
+} // namespace lathe::avx2
+
+#endif

@@ -1,0 +1,47 @@
+#pragma once
+// AVX2 + FMA + F16C versions of the CPU backend's hot loops, each giving the same bits as its scalar
+// reference (ActivationQuant, GgmlFloatOrder, the float dot of CpuBackend): the scalar code already
+// follows the lane layout and operation order of ggml's AVX2 kernels, so these are that layout in
+// registers. Tests compare every function with its reference for bitwise equality.
+//
+// Run-time dispatch: callers check cpuHasAvx2() (CpuFeatures.h) and fall back to the scalar code.
+// GCC's target attribute compiles only these functions for AVX2, so the binary runs on any x86-64.
+// (Highway was considered: its portable ops do not promise ggml's exact instruction sequence, such as
+// maddubs then madd into eight int32 lanes then one fma per block, which is what keeps Lathe's greedy
+// tokens on llama.cpp's at near ties.)
+
+#include "backend/cpu/ActivationQuant.h"
+#include "core/DType.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lathe::avx2 {
+
+// quantizeActivations (ActivationQuant.h).
+void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
+
+// Dot products of one weight row (nBlocks blocks of weightType: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with
+// nTokens (1..4) rows of quantized activations, x[t] = xs + t * xStride blocks; out[t] as
+// quantizedDot(weightType, row, x[t], nBlocks) gives. The weight blocks are unpacked once for all tokens.
+void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
+                   int nTokens, int64_t nBlocks, float* out);
+
+// sum w[i] * x[i] with eight lanes of separate multiply and add, reduced ((0+4)+(1+5))+((2+6)+(3+7)),
+// the tail added in order: the float reference's dot. w is F32, F16 or BF16 (n elements); x floats.
+float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);
+
+// ggml::dotF32: four fused accumulators of eight lanes over 32-element steps.
+float dotF32Fused(const float* x, const float* y, int64_t n);
+
+// acc[i] = fma(v[i], p, acc[i]) for i < n.
+void fmaInto(float* acc, const float* v, float p, int64_t n);
+
+// out[i] = ggml::silu(gate[i]) * up[i] for i < n rounded down to a multiple of 8 (the caller does the
+// tail as ggml does, through libm).
+void siluMul(const float* gate, const float* up, float* out, int64_t n);
+
+// out[i] = ggml::expf(in[i]) for i < n rounded down to a multiple of 8.
+void expf8(const float* in, float* out, int64_t n);
+
+} // namespace lathe::avx2

@@ -1,0 +1,182 @@
+// The AVX2 kernels against their scalar references, bit for bit: every block format with an integer
+// dot (odd block counts, 1 to 4 tokens, extreme weights such as -128 in Q8_0), activation quantization,
+// the float dots over odd lengths in F32/F16/BF16, the fused dot and fma of attention, and ggml's exp
+// and silu over the whole float range (denormal results, overflow, infinities, NaN). Skipped on a
+// processor without AVX2/FMA/F16C.
+
+#include "backend/cpu/ActivationQuant.h"
+#include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/CpuFeatures.h"
+#include "backend/cpu/GgmlFloatOrder.h"
+#include "core/Half.h"
+
+#include <QTest>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <vector>
+
+using namespace lathe;
+
+namespace {
+
+bool sameBits(float a, float b) {
+    return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b) || (std::isnan(a) && std::isnan(b));
+}
+
+// Random bytes for a row of blocks, with each block's fp16 scale (and min) set to a sane value.
+std::vector<uint8_t> randomRow(DType type, int64_t blocks, std::mt19937& rng) {
+    const int bytes = type == DType::Q4_0   ? 18
+                      : type == DType::Q4_1 ? 20
+                      : type == DType::Q5_0 ? 22
+                      : type == DType::Q5_1 ? 24
+                                            : 34;
+    std::vector<uint8_t> row(size_t(blocks * bytes));
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+    for (auto& b : row)
+        b = uint8_t(byte(rng));
+    for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* p = row.data() + b * bytes;
+        const uint16_t d = floatToFp16(scale(rng)), m = floatToFp16(scale(rng));
+        std::memcpy(p, &d, 2);
+        if (type == DType::Q4_1 || type == DType::Q5_1) std::memcpy(p + 2, &m, 2);
+        if (type == DType::Q8_0 && b % 3 == 0) p[2 + b % 32] = 0x80; // -128: no saturation in the pairs
+    }
+    return row;
+}
+
+std::vector<float> randomFloats(size_t n, std::mt19937& rng, float range) {
+    std::uniform_real_distribution<float> value(-range, range);
+    std::vector<float> v(n);
+    for (auto& x : v)
+        x = value(rng);
+    return v;
+}
+
+} // namespace
+
+class TestAvx2Kernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init() {
+        if (!cpuHasAvx2()) QSKIP("this processor has no AVX2/FMA/F16C (or LATHE_CPU_KERNELS=scalar)");
+    }
+
+    void quantizeActivationsMatchesScalar() {
+        std::mt19937 rng(1);
+        for (int64_t blocks : {1, 3, 18, 129}) {
+            std::vector<float> x = randomFloats(size_t(blocks * 32), rng, 4.0f);
+            for (int j = 0; j < 32; ++j)
+                x[size_t(j)] = 0.0f; // an all-zero block: scale 0
+            x[40] = 1e-30f;
+            x[41] = -3e4f;
+            const size_t count = size_t(blocks);
+            std::vector<ActivationBlock> simd(count), scalar(count);
+            avx2::quantizeActivations(x.data(), blocks * 32, simd.data());
+            quantizeActivationsScalar(x.data(), blocks * 32, scalar.data());
+            for (int64_t b = 0; b < blocks; ++b) {
+                QVERIFY(sameBits(simd[size_t(b)].d, scalar[size_t(b)].d));
+                QVERIFY(sameBits(simd[size_t(b)].s, scalar[size_t(b)].s));
+                QVERIFY(std::memcmp(simd[size_t(b)].qs, scalar[size_t(b)].qs, 32) == 0);
+            }
+        }
+    }
+
+    void quantizedDotsMatchScalarInEveryFormat() {
+        std::mt19937 rng(2);
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+            for (int64_t blocks : {1, 2, 7, 18, 129}) {
+                const std::vector<uint8_t> row = randomRow(type, blocks, rng);
+                std::vector<ActivationBlock> x(size_t(4 * blocks));
+                const std::vector<float> values = randomFloats(size_t(4 * blocks * 32), rng, 2.0f);
+                quantizeActivationsScalar(values.data(), 4 * blocks * 32, x.data());
+                for (int tokens = 1; tokens <= 4; ++tokens) {
+                    float dots[4];
+                    avx2::quantizedDots(type, row.data(), x.data(), blocks, tokens, blocks, dots);
+                    for (int t = 0; t < tokens; ++t) {
+                        const float want =
+                            quantizedDotScalar(type, row.data(), x.data() + t * blocks, blocks);
+                        if (!sameBits(dots[t], want))
+                            QFAIL(qPrintable(QString("%1, %2 blocks, token %3 of %4: %5 != %6")
+                                                 .arg(QString::fromStdString(std::string(dtypeName(type))))
+                                                 .arg(blocks)
+                                                 .arg(t)
+                                                 .arg(tokens)
+                                                 .arg(double(dots[t]), 0, 'g', 9)
+                                                 .arg(double(want), 0, 'g', 9)));
+                    }
+                }
+            }
+    }
+
+    void floatDotsMatchScalar() {
+        std::mt19937 rng(3);
+        for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 100, 576, 1537}) {
+            const std::vector<float> a = randomFloats(size_t(n), rng, 3.0f),
+                                     b = randomFloats(size_t(n), rng, 3.0f);
+            const size_t count = size_t(n);
+            std::vector<uint16_t> h(count), bf(count);
+            std::vector<float> fromH(count), fromBf(count);
+            for (int64_t i = 0; i < n; ++i) {
+                h[size_t(i)] = floatToFp16(a[size_t(i)]);
+                fromH[size_t(i)] = fp16ToFloat(h[size_t(i)]);
+                bf[size_t(i)] = uint16_t(std::bit_cast<uint32_t>(a[size_t(i)]) >> 16);
+                fromBf[size_t(i)] = bf16ToFloat(bf[size_t(i)]);
+            }
+            // The reference: CpuBackend's eight-lane dot on the dequantized row.
+            auto reference = [&](const std::vector<float>& w) {
+                float lanes[8] = {};
+                int64_t i = 0;
+                for (; i + 8 <= n; i += 8)
+                    for (int l = 0; l < 8; ++l)
+                        lanes[l] += w[size_t(i + l)] * b[size_t(i + l)];
+                float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                            ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+                for (; i < n; ++i)
+                    sum += w[size_t(i)] * b[size_t(i)];
+                return sum;
+            };
+            QVERIFY(sameBits(avx2::dotLanes8(DType::F32, a.data(), b.data(), n), reference(a)));
+            QVERIFY(sameBits(avx2::dotLanes8(DType::F16, h.data(), b.data(), n), reference(fromH)));
+            QVERIFY(sameBits(avx2::dotLanes8(DType::BF16, bf.data(), b.data(), n), reference(fromBf)));
+            QVERIFY(sameBits(avx2::dotF32Fused(a.data(), b.data(), n), ggml::dotF32(a.data(), b.data(), n)));
+
+            std::vector<float> accSimd = randomFloats(size_t(n), rng, 1.0f), accScalar = accSimd;
+            avx2::fmaInto(accSimd.data(), a.data(), 0.37f, n);
+            for (int64_t i = 0; i < n; ++i)
+                accScalar[size_t(i)] = std::fma(a[size_t(i)], 0.37f, accScalar[size_t(i)]);
+            for (int64_t i = 0; i < n; ++i)
+                QVERIFY(sameBits(accSimd[size_t(i)], accScalar[size_t(i)]));
+        }
+    }
+
+    void expAndSiluMatchScalarOverTheRange() {
+        std::vector<float> x;
+        for (float v = -200.0f; v <= 200.0f; v += 0.173f)
+            x.push_back(v);
+        for (float v : {0.0f, -0.0f, 1e-30f, -1e-30f, 87.0f, 88.8f, -87.5f, -103.0f, -126.5f, 126.5f, 191.9f,
+                        192.5f, std::numeric_limits<float>::infinity(),
+                        -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()})
+            x.push_back(v);
+        while (x.size() % 8 != 0)
+            x.push_back(1.0f);
+        std::vector<float> e(x.size()), up(x.size(), 1.5f), s(x.size());
+        avx2::expf8(x.data(), e.data(), int64_t(x.size()));
+        avx2::siluMul(x.data(), up.data(), s.data(), int64_t(x.size()));
+        for (size_t i = 0; i < x.size(); ++i) {
+            if (!sameBits(e[i], ggml::expf(x[i])))
+                QFAIL(qPrintable(QString("exp(%1): %2 != %3")
+                                     .arg(double(x[i]))
+                                     .arg(double(e[i]))
+                                     .arg(double(ggml::expf(x[i])))));
+            QVERIFY(sameBits(s[i], ggml::silu(x[i]) * 1.5f));
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAvx2Kernels)
+#include "TestAvx2Kernels.moc"
