@@ -47,15 +47,6 @@ inline __m256i fifthBits(const uint8_t* qh) {
     return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
 }
 
-// Eight int32 lanes, lane k = sum of q[j] * y[j] for j in 4k..4k+3 (signed bytes), as ggml's
-// mul_sum_i8_pairs: |q| times y with q's sign, in pairs to int16, then pairs to int32.
-inline __m256i laneSums(__m256i q, __m256i y) {
-    const __m256i ax = _mm256_sign_epi8(q, q);
-    const __m256i sy = _mm256_sign_epi8(y, q);
-    const __m256i pairs = _mm256_maddubs_epi16(ax, sy);
-    return _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));
-}
-
 // ActivationQuant's LaneSum::total: (a0 + a2) + (a1 + a3) with a_k = lane k + lane k + 4.
 inline float total(__m256 acc) {
     alignas(32) float lanes[8];
@@ -173,13 +164,20 @@ void dotsOf(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int6
         acc[t] = _mm256_setzero_ps();
         offsets[t] = 0.0f;
     }
+    const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nBlocks; ++b) {
         const Block w = loadBlock(kType, row, b);
+        // The formats with an offset store unsigned weights (0..15, 0..31): they multiply the signed
+        // activations directly. The others take |q| and move q's sign onto the activations, as ggml does.
+        // Either way each int32 lane is the exact sum of its four products.
+        const __m256i unsignedWeights = kOffset ? w.q : _mm256_sign_epi8(w.q, w.q);
         for (int t = 0; t < kTokens; ++t) {
             const ActivationBlock& x = xs[t * xStride + b];
             if (kOffset) offsets[t] += w.m * x.s;
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(w.d * x.d), _mm256_cvtepi32_ps(laneSums(w.q, y)), acc[t]);
+            __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+            if (!kOffset) y = _mm256_sign_epi8(y, w.q);
+            const __m256i lanes = _mm256_madd_epi16(_mm256_maddubs_epi16(unsignedWeights, y), ones);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(w.d * x.d), _mm256_cvtepi32_ps(lanes), acc[t]);
         }
     }
     for (int t = 0; t < kTokens; ++t)
@@ -219,40 +217,115 @@ void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, in
     }
 }
 
-float dotLanes8(DType type, const void* w, const float* x, int64_t n) {
-    __m256 acc = _mm256_setzero_ps();
+namespace {
+
+template <DType kType> inline __m256 loadWeights8(const void* w, int64_t i) {
+    if constexpr (kType == DType::F16) {
+        return _mm256_cvtph_ps(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i)));
+    } else if constexpr (kType == DType::BF16) {
+        const __m128i h =
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    } else {
+        return _mm256_loadu_ps(static_cast<const float*>(w) + i);
+    }
+}
+
+template <DType kType> inline float loadWeight(const void* w, int64_t i) {
+    if constexpr (kType == DType::F16) {
+        return _cvtsh_ss(static_cast<const uint16_t*>(w)[i]);
+    } else if constexpr (kType == DType::BF16) {
+        const uint32_t bits = uint32_t(static_cast<const uint16_t*>(w)[i]) << 16;
+        float f;
+        std::memcpy(&f, &bits, sizeof f);
+        return f;
+    } else {
+        return static_cast<const float*>(w)[i];
+    }
+}
+
+inline float reduceLanes8(__m256 acc) {
+    alignas(32) float l[8];
+    _mm256_store_ps(l, acc);
+    return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+}
+
+// kRows rows of w against kTokens rows of x: kRows x kTokens accumulators in registers, each the
+// eight-lane fused sum of its own pair, so a tile gives what dotLanes8 gives pair by pair.
+template <DType kType, int kRows, int kTokens>
+void floatTile(const void* const* rows, const float* const* xs, int64_t n, float* out, int64_t outStride) {
+    __m256 acc[kRows][kTokens];
+    for (int r = 0; r < kRows; ++r)
+        for (int t = 0; t < kTokens; ++t)
+            acc[r][t] = _mm256_setzero_ps();
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256 wv;
-        if (type == DType::F16) {
-            wv = _mm256_cvtph_ps(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i)));
-        } else if (type == DType::BF16) {
-            const __m128i h =
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(w) + i));
-            wv = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        } else {
-            wv = _mm256_loadu_ps(static_cast<const float*>(w) + i);
+        __m256 x[kTokens];
+        for (int t = 0; t < kTokens; ++t)
+            x[t] = _mm256_loadu_ps(xs[t] + i);
+        for (int r = 0; r < kRows; ++r) {
+            const __m256 w = loadWeights8<kType>(rows[r], i);
+            for (int t = 0; t < kTokens; ++t)
+                acc[r][t] = _mm256_fmadd_ps(w, x[t], acc[r][t]);
         }
-        acc = _mm256_add_ps(acc, _mm256_mul_ps(wv, _mm256_loadu_ps(x + i)));
     }
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    float sum =
-        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-    for (; i < n; ++i) {
-        float wi;
-        if (type == DType::F16) {
-            wi = _cvtsh_ss(static_cast<const uint16_t*>(w)[i]);
-        } else if (type == DType::BF16) {
-            const uint32_t bits = uint32_t(static_cast<const uint16_t*>(w)[i]) << 16;
-            std::memcpy(&wi, &bits, sizeof wi);
-        } else {
-            wi = static_cast<const float*>(w)[i];
+    for (int r = 0; r < kRows; ++r)
+        for (int t = 0; t < kTokens; ++t) {
+            float sum = reduceLanes8(acc[r][t]);
+            for (int64_t k = i; k < n; ++k)
+                sum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(loadWeight<kType>(rows[r], k)),
+                                                 _mm_set_ss(xs[t][k]), _mm_set_ss(sum)));
+            out[t * outStride + r] = sum;
         }
-        sum += wi * x[i];
+}
+
+template <DType kType, int kRows>
+void floatTileRows(const void* const* rows, const float* const* xs, int nTokens, int64_t n, float* out,
+                   int64_t outStride) {
+    switch (nTokens) {
+    case 1:
+        return floatTile<kType, kRows, 1>(rows, xs, n, out, outStride);
+    case 2:
+        return floatTile<kType, kRows, 2>(rows, xs, n, out, outStride);
+    default:
+        return floatTile<kType, kRows, 3>(rows, xs, n, out, outStride);
     }
-    return sum;
+}
+
+template <DType kType>
+void floatTileOfType(const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
+                     float* out, int64_t outStride) {
+    switch (nRows) {
+    case 1:
+        return floatTileRows<kType, 1>(rows, xs, nTokens, n, out, outStride);
+    case 2:
+        return floatTileRows<kType, 2>(rows, xs, nTokens, n, out, outStride);
+    case 3:
+        return floatTileRows<kType, 3>(rows, xs, nTokens, n, out, outStride);
+    default:
+        return floatTileRows<kType, 4>(rows, xs, nTokens, n, out, outStride);
+    }
+}
+
+} // namespace
+
+float dotLanes8(DType type, const void* w, const float* x, int64_t n) {
+    float out;
+    floatDots(type, &w, 1, &x, 1, n, &out, 1);
+    return out;
+}
+
+void floatDots(DType type, const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
+               float* out, int64_t outStride) {
+    switch (type) {
+    case DType::F16:
+        return floatTileOfType<DType::F16>(rows, nRows, xs, nTokens, n, out, outStride);
+    case DType::BF16:
+        return floatTileOfType<DType::BF16>(rows, nRows, xs, nTokens, n, out, outStride);
+    default:
+        return floatTileOfType<DType::F32>(rows, nRows, xs, nTokens, n, out, outStride);
+    }
 }
 
 float dotF32Fused(const float* x, const float* y, int64_t n) {

@@ -27,9 +27,14 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
                    int nTokens, int64_t nBlocks, float* out);
 
-// sum w[i] * x[i] with eight lanes of separate multiply and add, reduced ((0+4)+(1+5))+((2+6)+(3+7)),
-// the tail added in order: the float reference's dot. w is F32, F16 or BF16 (n elements); x floats.
+// sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced ((0+4)+(1+5))+((2+6)+(3+7)), the
+// tail fused in order: the CPU backend's float dot. w is F32, F16 or BF16 (n elements); x floats.
 float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);
+
+// The same dot for nRows (1..4) weight rows x nTokens (1..3) activation rows at once, all pairs in
+// registers: out[t * outStride + r] = dotLanes8(type, rows[r], xs[t], n).
+void floatDots(DType weightType, const void* const* rows, int nRows, const float* const* xs, int nTokens,
+               int64_t n, float* out, int64_t outStride);
 
 // ggml::dotF32: four fused accumulators of eight lanes over 32-element steps.
 float dotF32Fused(const float* x, const float* y, int64_t n);

@@ -23,17 +23,19 @@ void require(bool ok, const char* op, const char* what) {
     if (!ok) fail(ErrorCategory::Internal, "cpu backend {}: {}", op, what);
 }
 
-// Eight independent partial sums let the compiler vectorize without reassociating float math.
+// The float dot: eight lanes of fused multiply-adds, reduced ((0+4)+(1+5))+((2+6)+(3+7)), the tail
+// fused in order. avx2::dotLanes8 gives the same bits in registers; this is its scalar reference.
 float dotF32(const float* a, const float* b, int64_t n) {
+    if (cpuHasAvx2()) return avx2::dotLanes8(DType::F32, a, b, n);
     float lanes[8] = {};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; ++l)
-            lanes[l] += a[i + l] * b[i + l];
+            lanes[l] = std::fma(a[i + l], b[i + l], lanes[l]);
     float sum =
         ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
     for (; i < n; ++i)
-        sum += a[i] * b[i];
+        sum = std::fma(a[i], b[i], sum);
     return sum;
 }
 
@@ -357,28 +359,48 @@ private:
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
         const int64_t cols = w.rowLength();
         const int64_t rows = w.rowCount();
-        const bool simd = cpuHasAvx2();
-        const bool direct =
-            simd && (w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16);
+        if (cpuHasAvx2() && (w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16)) {
+            // Tiles of 4 rows x 3 tokens straight from the stored rows, in groups of kRowTile rows so
+            // that a group's rows stay in cache while every token passes.
+            constexpr int64_t kRowTile = 16;
+            constexpr int kTokenTile =
+                3; // 4 x 3 tiles: 1 token 164 tok/s pp512, 2 tokens 202, 3 tokens 208 (F16)
+            const int64_t groups = (rows + kRowTile - 1) / kRowTile;
+            parallel(groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+                const void* rowPointers[4];
+                const float* tokenPointers[3];
+                float tile[3 * 4];
+                for (int64_t g = begin; g < end; ++g) {
+                    const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
+                    for (int t0 = 0; t0 < nTokens; t0 += kTokenTile) {
+                        const int nt = std::min(kTokenTile, nTokens - t0);
+                        for (int t = 0; t < nt; ++t)
+                            tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
+                        for (int64_t r0 = g * kRowTile; r0 < r1; r0 += 4) {
+                            const int nr = int(std::min<int64_t>(4, r1 - r0));
+                            for (int r = 0; r < nr; ++r)
+                                rowPointers[r] = w.row(r0 + r);
+                            avx2::floatDots(w.dtype, rowPointers, nr, tokenPointers, nt, cols, tile, 4);
+                            for (int t = 0; t < nt; ++t)
+                                for (int r = 0; r < nr; ++r)
+                                    out[size_t(int64_t(t0 + t) * rows + r0 + r)] = tile[t * 4 + r];
+                        }
+                    }
+                }
+            });
+            return;
+        }
         parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int thread) {
             std::vector<float>& row = scratch_[size_t(thread)];
             row.resize(size_t(cols));
             for (int64_t r = begin; r < end; ++r) {
-                if (direct) { // the stored row as is: same bits as dequantizing it first
-                    for (int t = 0; t < nTokens; ++t)
-                        out[size_t(t * rows + r)] =
-                            avx2::dotLanes8(w.dtype, w.row(r), x.data() + t * cols, cols);
-                    continue;
-                }
                 const float* wr = reinterpret_cast<const float*>(w.row(r));
                 if (w.dtype != DType::F32) {
                     dequantizeRow(w.dtype, w.row(r), row.data(), cols);
                     wr = row.data();
                 }
                 for (int t = 0; t < nTokens; ++t)
-                    out[size_t(t * rows + r)] =
-                        simd ? avx2::dotLanes8(DType::F32, wr, x.data() + t * cols, cols)
-                             : dotF32(wr, x.data() + t * cols, cols);
+                    out[size_t(t * rows + r)] = dotF32(wr, x.data() + t * cols, cols);
             }
         });
     }

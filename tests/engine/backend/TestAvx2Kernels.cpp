@@ -127,22 +127,37 @@ private slots:
                 bf[size_t(i)] = uint16_t(std::bit_cast<uint32_t>(a[size_t(i)]) >> 16);
                 fromBf[size_t(i)] = bf16ToFloat(bf[size_t(i)]);
             }
-            // The reference: CpuBackend's eight-lane dot on the dequantized row.
-            auto reference = [&](const std::vector<float>& w) {
+            // The reference: CpuBackend's eight-lane fused dot on the dequantized row.
+            auto reference = [&](const std::vector<float>& w, const std::vector<float>& x) {
                 float lanes[8] = {};
                 int64_t i = 0;
                 for (; i + 8 <= n; i += 8)
                     for (int l = 0; l < 8; ++l)
-                        lanes[l] += w[size_t(i + l)] * b[size_t(i + l)];
+                        lanes[l] = std::fma(w[size_t(i + l)], x[size_t(i + l)], lanes[l]);
                 float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
                             ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
                 for (; i < n; ++i)
-                    sum += w[size_t(i)] * b[size_t(i)];
+                    sum = std::fma(w[size_t(i)], x[size_t(i)], sum);
                 return sum;
             };
-            QVERIFY(sameBits(avx2::dotLanes8(DType::F32, a.data(), b.data(), n), reference(a)));
-            QVERIFY(sameBits(avx2::dotLanes8(DType::F16, h.data(), b.data(), n), reference(fromH)));
-            QVERIFY(sameBits(avx2::dotLanes8(DType::BF16, bf.data(), b.data(), n), reference(fromBf)));
+            QVERIFY(sameBits(avx2::dotLanes8(DType::F32, a.data(), b.data(), n), reference(a, b)));
+            QVERIFY(sameBits(avx2::dotLanes8(DType::F16, h.data(), b.data(), n), reference(fromH, b)));
+            QVERIFY(sameBits(avx2::dotLanes8(DType::BF16, bf.data(), b.data(), n), reference(fromBf, b)));
+            // Tiles of up to 4 rows x 3 tokens give each pair's dot.
+            const std::vector<float> a2 = randomFloats(count, rng, 3.0f), b2 = randomFloats(count, rng, 3.0f);
+            const std::vector<float> a3 = randomFloats(count, rng, 3.0f);
+            const void* rows[4] = {a.data(), a2.data(), a3.data(), b2.data()};
+            const std::vector<float>* rowValues[4] = {&a, &a2, &a3, &b2};
+            const float* tokens[3] = {b.data(), a3.data(), a.data()};
+            const std::vector<float>* tokenValues[3] = {&b, &a3, &a};
+            for (int nr = 1; nr <= 4; ++nr)
+                for (int nt = 1; nt <= 3; ++nt) {
+                    float tile[3 * 4];
+                    avx2::floatDots(DType::F32, rows, nr, tokens, nt, n, tile, 4);
+                    for (int t = 0; t < nt; ++t)
+                        for (int r = 0; r < nr; ++r)
+                            QVERIFY(sameBits(tile[t * 4 + r], reference(*rowValues[r], *tokenValues[t])));
+                }
             QVERIFY(sameBits(avx2::dotF32Fused(a.data(), b.data(), n), ggml::dotF32(a.data(), b.data(), n)));
 
             std::vector<float> accSimd = randomFloats(size_t(n), rng, 1.0f), accScalar = accSimd;
