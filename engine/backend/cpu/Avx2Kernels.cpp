@@ -345,6 +345,70 @@ float dotF32Fused(const float* x, const float* y, int64_t n) {
     return sum;
 }
 
+void dotsF32Fused(const float* const* xs, int count, const float* y, int64_t n, float* out) {
+    const int64_t whole = n & ~int64_t(31);
+    int done = 0;
+    while (done < count) { // two queries at a time: 8 accumulators in registers
+        const int now = count - done >= 2 ? 2 : 1;
+        __m256 acc[2][4];
+        for (int g = 0; g < now; ++g)
+            for (int a = 0; a < 4; ++a)
+                acc[g][a] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < whole; i += 32)
+            for (int a = 0; a < 4; ++a) {
+                const __m256 yv = _mm256_loadu_ps(y + i + 8 * a);
+                for (int g = 0; g < now; ++g)
+                    acc[g][a] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[done + g] + i + 8 * a), yv, acc[g][a]);
+            }
+        for (int g = 0; g < now; ++g) {
+            const __m256 x0 =
+                _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
+            alignas(32) float l[8];
+            _mm256_store_ps(l, x0);
+            const float t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
+            float sum = (t0 + t1) + (t2 + t3);
+            for (int64_t i = whole; i < n; ++i)
+                sum += xs[done + g][i] * y[i];
+            out[done + g] = sum;
+        }
+        done += now;
+    }
+}
+
+void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 vv = _mm256_loadu_ps(v + i);
+        for (int g = 0; g < count; ++g)
+            _mm256_storeu_ps(accs[g] + i,
+                             _mm256_fmadd_ps(vv, _mm256_set1_ps(ps[g]), _mm256_loadu_ps(accs[g] + i)));
+    }
+    for (; i < n; ++i)
+        for (int g = 0; g < count; ++g)
+            accs[g][i] =
+                _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(ps[g]), _mm_set_ss(accs[g][i])));
+}
+
+void weightedSumLanes8(const float* const* values, const float* p, int count, int64_t n, float* out) {
+    for (int64_t c = 0; c + 8 <= n; c += 8) {
+        __m256 acc[8];
+        for (int l = 0; l < 8; ++l)
+            acc[l] = _mm256_setzero_ps();
+        int i = 0;
+        for (; i + 8 <= count; i += 8)
+            for (int l = 0; l < 8; ++l)
+                acc[l] = _mm256_fmadd_ps(_mm256_loadu_ps(values[i + l] + c), _mm256_broadcast_ss(p + i + l),
+                                         acc[l]);
+        for (int l = 0; i + l < count; ++l)
+            acc[l] =
+                _mm256_fmadd_ps(_mm256_loadu_ps(values[i + l] + c), _mm256_broadcast_ss(p + i + l), acc[l]);
+        // ggml::hsum8 across the lanes, element by element: ((4+0)+(6+2)) + ((5+1)+(7+3)).
+        const __m256 t0 = _mm256_add_ps(acc[4], acc[0]), t1 = _mm256_add_ps(acc[5], acc[1]);
+        const __m256 t2 = _mm256_add_ps(acc[6], acc[2]), t3 = _mm256_add_ps(acc[7], acc[3]);
+        _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3)));
+    }
+}
+
 void fmaInto(float* acc, const float* v, float p, int64_t n) {
     const __m256 pv = _mm256_set1_ps(p);
     int64_t i = 0;

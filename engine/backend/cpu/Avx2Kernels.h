@@ -42,6 +42,17 @@ float dotF32Fused(const float* x, const float* y, int64_t n);
 // acc[i] = fma(v[i], p, acc[i]) for i < n.
 void fmaInto(float* acc, const float* v, float p, int64_t n);
 
+// out[g] = dotF32Fused(xs[g], y, n) for g < count: the queries of one KV head share y's loads.
+void dotsF32Fused(const float* const* xs, int count, const float* y, int64_t n, float* out);
+
+// out[d] = ggml::hsum8 over lanes l of acc[l][d], where acc[l][d] is the fused sum, in order, of
+// values[i][d] * p[i] over the i < count with i % 8 == l: attention's P.V for a multi-row batch whose
+// cells are 0..count-1 (llamafile's sgemm lanes). n is a multiple of 8.
+void weightedSumLanes8(const float* const* values, const float* p, int count, int64_t n, float* out);
+
+// fmaInto(accs[g], v, ps[g], n) for g < count, v loaded once.
+void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count, int64_t n);
+
 // out[i] = ggml::silu(gate[i]) * up[i] for i < n rounded down to a multiple of 8 (the caller does the
 // tail as ggml does, through libm).
 void siluMul(const float* gate, const float* up, float* out, int64_t n);

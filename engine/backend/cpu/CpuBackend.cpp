@@ -203,6 +203,28 @@ public:
         for (int t = 0; t < nTokens; ++t)
             work +=
                 int64_t(mask.prefix[size_t(t)]) + mask.extraBegin[size_t(t) + 1] - mask.extraBegin[size_t(t)];
+        if (exact() && cpuHasAvx2() && nTokens > 1) {
+            // Prefill: the query heads of one KV head together, so each key and value is loaded once
+            // for all of them. Every head's sums are those of attendExact (the same bits).
+            parallel(int64_t(nTokens) * shape.nHeadsKv, work * shape.nHeads * headDim * 2,
+                     [&](int64_t begin, int64_t end, int thread) {
+                         for (int64_t task = begin; task < end; ++task) {
+                             const int t = int(task / shape.nHeadsKv);
+                             const int kvHead = int(task % shape.nHeadsKv);
+                             const int32_t seq = mask.seqIds[size_t(t)];
+                             require(mask.prefix[size_t(t)] <= cache.length(seq), "attention",
+                                     "mask reaches past the cached tokens");
+                             for (int g0 = 0; g0 < groupSize; g0 += kMaxGroup) {
+                                 const int count = std::min(kMaxGroup, groupSize - g0);
+                                 const int64_t head0 =
+                                     int64_t(t) * shape.nHeads + int64_t(kvHead) * groupSize + g0;
+                                 attendGroupExact(q.data() + head0 * headDim, count, mask, t, cache, layer,
+                                                  kvHead, shape.scale, thread, out.data() + head0 * headDim);
+                             }
+                         }
+                     });
+            return;
+        }
         parallel(int64_t(nTokens) * shape.nHeads, work * shape.nHeads * headDim * 2,
                  [&](int64_t begin, int64_t end, int thread) {
                      std::vector<float>& scores = scratch_[size_t(thread)];
@@ -349,6 +371,100 @@ private:
         }
     }
 
+    static constexpr int kMaxGroup = 4;
+
+    // attendExact (batched) for `count` query heads of one KV head at once: q and out hold the heads
+    // one after another ([count][headDim]).
+    void attendGroupExact(const float* q, int count, const AttentionMask& mask, int t, const KvCache& cache,
+                          int layer, int kvHead, float scale, int thread, float* out) {
+        std::vector<float>& scratch = scratch_[size_t(thread)];
+        const int headDim = cache.headDim();
+        const int blockTokens = cache.blockTokens();
+        const std::vector<int>& table = cache.blockTable(mask.seqIds[size_t(t)]);
+        const int prefix = mask.prefix[size_t(t)];
+        const int extraBegin = mask.extraBegin[size_t(t)];
+        const int visible = prefix + mask.extraBegin[size_t(t) + 1] - extraBegin;
+        auto slotOf = [&](int i) { return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)]; };
+        const int64_t stride = int64_t(visible);
+        scratch.assign(size_t(count) * (size_t(visible) + 8 * size_t(headDim)), 0.0f);
+        float* scores = scratch.data();                        // [count][visible]
+        float* acc = scratch.data() + size_t(count) * visible; // [count][8 lanes][headDim]
+        const float* qs[kMaxGroup];
+        for (int g = 0; g < count; ++g)
+            qs[g] = q + int64_t(g) * headDim;
+        float maxScore[kMaxGroup], dots[kMaxGroup];
+        std::fill(maxScore, maxScore + count, -INFINITY);
+        for (int i = 0; i < visible; ++i) {
+            const int slot = slotOf(i);
+            const float* key = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
+                               int64_t(slot % blockTokens) * headDim;
+            avx2::dotsF32Fused(qs, count, key, headDim, dots);
+            for (int g = 0; g < count; ++g) {
+                scores[g * stride + i] = dots[g] * scale;
+                maxScore[g] = std::max(maxScore[g], scores[g * stride + i]);
+            }
+        }
+        float inverse[kMaxGroup];
+        for (int g = 0; g < count; ++g) {
+            float* row = scores + g * stride;
+            for (int i = 0; i < visible; ++i)
+                row[i] -= maxScore[g];
+            const int vectorized = visible & ~7;
+            if (vectorized > 0) avx2::expf8(row, row, vectorized);
+            for (int i = vectorized; i < visible; ++i)
+                row[i] = ggml::expf(row[i]);
+            double sum = 0.0;
+            float lanes[8] = {};
+            int group = -1;
+            for (int i = 0; i < visible; ++i) {
+                const int slot = slotOf(i);
+                if (slot / 8 != group) {
+                    if (group >= 0) sum += double(ggml::hsum8(lanes));
+                    std::fill(std::begin(lanes), std::end(lanes), 0.0f);
+                    group = slot / 8;
+                }
+                lanes[slot % 8] = row[i];
+            }
+            if (group >= 0) sum += double(ggml::hsum8(lanes));
+            inverse[g] = float(1.0 / sum);
+        }
+        if (visible == prefix && headDim % 8 == 0) {
+            // Causal rows see cells 0..visible-1: the lane of cell i is i % 8, so the accumulators
+            // stay in registers (weightedSumLanes8) and each head's P.V is one pass over the values.
+            std::vector<const float*>& values = valueRows_[size_t(thread)];
+            values.resize(size_t(visible));
+            for (int i = 0; i < visible; ++i)
+                values[size_t(i)] = cache.blockValues(layer, table[size_t(i / blockTokens)], kvHead) +
+                                    int64_t(i % blockTokens) * headDim;
+            for (int g = 0; g < count; ++g) {
+                float* p = scores + g * stride;
+                for (int i = 0; i < visible; ++i)
+                    p[i] *= inverse[g];
+                avx2::weightedSumLanes8(values.data(), p, visible, headDim, out + int64_t(g) * headDim);
+            }
+            return;
+        }
+        float* accs[kMaxGroup];
+        float ps[kMaxGroup];
+        for (int i = 0; i < visible; ++i) {
+            const int slot = slotOf(i);
+            const float* v = cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
+                             int64_t(slot % blockTokens) * headDim;
+            for (int g = 0; g < count; ++g) {
+                ps[g] = scores[g * stride + i] * inverse[g];
+                accs[g] = acc + (int64_t(g) * 8 + slot % 8) * headDim;
+            }
+            avx2::fmaIntoMany(accs, v, ps, count, headDim);
+        }
+        float lane[8];
+        for (int g = 0; g < count; ++g)
+            for (int d = 0; d < headDim; ++d) {
+                for (int l = 0; l < 8; ++l)
+                    lane[l] = acc[(int64_t(g) * 8 + l) * headDim + d];
+                out[int64_t(g) * headDim + d] = ggml::hsum8(lane);
+            }
+    }
+
     void parallel(int64_t n, int64_t work, const ThreadPool::RangeFn& body) {
         if (work < kMinParallelWork)
             body(0, n, 0);
@@ -447,7 +563,8 @@ private:
 
     CpuBackendOptions options_;
     ThreadPool pool_;
-    std::vector<std::vector<float>> scratch_; // per pool thread
+    std::vector<std::vector<float>> scratch_;                                       // per pool thread
+    std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())}; // per pool thread
     std::vector<ActivationBlock> activations_;
 };
 

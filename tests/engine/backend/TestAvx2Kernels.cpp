@@ -166,6 +166,38 @@ private slots:
                 accScalar[size_t(i)] = std::fma(a[size_t(i)], 0.37f, accScalar[size_t(i)]);
             for (int64_t i = 0; i < n; ++i)
                 QVERIFY(sameBits(accSimd[size_t(i)], accScalar[size_t(i)]));
+            // Several queries against one key, several accumulators from one value: each as alone.
+            const float* queries[3] = {a.data(), b.data(), a3.data()};
+            float dots[3];
+            avx2::dotsF32Fused(queries, 3, b2.data(), n, dots);
+            for (int g = 0; g < 3; ++g)
+                QVERIFY(sameBits(dots[g], ggml::dotF32(queries[g], b2.data(), n)));
+            // P.V with lanes by cell index: the scalar order of attendExact's batched rows.
+            if (n % 8 == 0) {
+                const int cells = 21;
+                std::vector<std::vector<float>> rowsOfV;
+                std::vector<const float*> pointers;
+                for (int i = 0; i < cells; ++i)
+                    rowsOfV.push_back(randomFloats(count, rng, 1.0f));
+                for (auto& r : rowsOfV)
+                    pointers.push_back(r.data());
+                const std::vector<float> p = randomFloats(size_t(cells), rng, 1.0f);
+                std::vector<float> got(count);
+                avx2::weightedSumLanes8(pointers.data(), p.data(), cells, n, got.data());
+                for (int64_t d = 0; d < n; ++d) {
+                    float lanes[8] = {};
+                    for (int i = 0; i < cells; ++i)
+                        lanes[i % 8] = std::fma(rowsOfV[size_t(i)][size_t(d)], p[size_t(i)], lanes[i % 8]);
+                    QVERIFY(sameBits(got[size_t(d)], ggml::hsum8(lanes)));
+                }
+            }
+            std::vector<float> many[2] = {accSimd, accSimd};
+            float* accs[2] = {many[0].data(), many[1].data()};
+            const float ps[2] = {0.25f, -1.5f};
+            avx2::fmaIntoMany(accs, b.data(), ps, 2, n);
+            for (int g = 0; g < 2; ++g)
+                for (int64_t i = 0; i < n; ++i)
+                    QVERIFY(sameBits(many[g][size_t(i)], std::fma(b[size_t(i)], ps[g], accSimd[size_t(i)])));
         }
     }
 
