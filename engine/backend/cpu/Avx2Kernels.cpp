@@ -245,6 +245,8 @@ template <DType kType> inline float loadWeight(const void* w, int64_t i) {
     }
 }
 
+template <DType kType> constexpr int kWeightBytes = kType == DType::F32 ? 4 : 2;
+
 inline float reduceLanes8(__m256 acc) {
     alignas(32) float l[8];
     _mm256_store_ps(l, acc);
@@ -264,6 +266,15 @@ void floatTile(const void* const* rows, const float* const* xs, int64_t n, float
         __m256 x[kTokens];
         for (int t = 0; t < kTokens; ++t)
             x[t] = _mm256_loadu_ps(xs[t] + i);
+        if constexpr (kTokens == 1) {
+            // Decode reads each row once, and a tile's rows are short separate streams that the
+            // hardware prefetcher keeps losing: fetch the memory after the last row (the next tile's
+            // rows, for a matrix stored row after row) at the tile's own pace, two lines a step.
+            const char* next = static_cast<const char*>(rows[kRows - 1]) + n * kWeightBytes<kType> +
+                               (i / 8) * 2 * 64 * kRows / 8;
+            _mm_prefetch(next, _MM_HINT_T0);
+            _mm_prefetch(next + 64, _MM_HINT_T0);
+        }
         for (int r = 0; r < kRows; ++r) {
             const __m256 w = loadWeights8<kType>(rows[r], i);
             for (int t = 0; t < kTokens; ++t)
@@ -296,6 +307,7 @@ void floatTileRows(const void* const* rows, const float* const* xs, int nTokens,
 template <DType kType>
 void floatTileOfType(const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
                      float* out, int64_t outStride) {
+    if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1>(rows, xs, n, out, outStride);
     switch (nRows) {
     case 1:
         return floatTileRows<kType, 1>(rows, xs, nTokens, n, out, outStride);
