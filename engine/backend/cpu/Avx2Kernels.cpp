@@ -401,6 +401,48 @@ void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count,
                 _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(ps[g]), _mm_set_ss(accs[g][i])));
 }
 
+void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, int64_t n, float* out) {
+    const int64_t whole = n & ~int64_t(31);
+    __m256 reduced[8];
+    for (int s = 0; s < 8; ++s) {
+        const float* y = ys[s < count ? s : 0];
+        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (int64_t i = 0; i < whole; i += 32)
+            for (int a = 0; a < 4; ++a)
+                acc[a] =
+                    _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * a), _mm256_loadu_ps(y + i + 8 * a), acc[a]);
+        reduced[s] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+    }
+    // Transpose 8x8 so that lane s of lanes[l] is element l of reduced[s].
+    const __m256 a0 = _mm256_unpacklo_ps(reduced[0], reduced[1]),
+                 a1 = _mm256_unpackhi_ps(reduced[0], reduced[1]);
+    const __m256 a2 = _mm256_unpacklo_ps(reduced[2], reduced[3]),
+                 a3 = _mm256_unpackhi_ps(reduced[2], reduced[3]);
+    const __m256 a4 = _mm256_unpacklo_ps(reduced[4], reduced[5]),
+                 a5 = _mm256_unpackhi_ps(reduced[4], reduced[5]);
+    const __m256 a6 = _mm256_unpacklo_ps(reduced[6], reduced[7]),
+                 a7 = _mm256_unpackhi_ps(reduced[6], reduced[7]);
+    const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+    const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+    const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+    const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+    const __m256 l0 = _mm256_permute2f128_ps(b0, b4, 0x20), l4 = _mm256_permute2f128_ps(b0, b4, 0x31);
+    const __m256 l1 = _mm256_permute2f128_ps(b1, b5, 0x20), l5 = _mm256_permute2f128_ps(b1, b5, 0x31);
+    const __m256 l2 = _mm256_permute2f128_ps(b2, b6, 0x20), l6 = _mm256_permute2f128_ps(b2, b6, 0x31);
+    const __m256 l3 = _mm256_permute2f128_ps(b3, b7, 0x20), l7 = _mm256_permute2f128_ps(b3, b7, 0x31);
+    // GGML_F32x8_REDUCE's last steps for eight dots at once: (t0 + t1) + (t2 + t3), t_k = l_k + l_k+4.
+    const __m256 t0 = _mm256_add_ps(l0, l4), t1 = _mm256_add_ps(l1, l5);
+    const __m256 t2 = _mm256_add_ps(l2, l6), t3 = _mm256_add_ps(l3, l7);
+    alignas(32) float sums[8];
+    _mm256_store_ps(sums, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
+    for (int s = 0; s < count; ++s) {
+        float sum = sums[s];
+        for (int64_t i = whole; i < n; ++i)
+            sum += x[i] * ys[s][i];
+        out[s] = sum;
+    }
+}
+
 void weightedSumLanes8(const float* const* values, const float* p, int count, int64_t n, float* out) {
     for (int64_t c = 0; c + 8 <= n; c += 8) {
         __m256 acc[8];

@@ -45,6 +45,10 @@ void fmaInto(float* acc, const float* v, float p, int64_t n);
 // out[g] = dotF32Fused(xs[g], y, n) for g < count: the queries of one KV head share y's loads.
 void dotsF32Fused(const float* const* xs, int count, const float* y, int64_t n, float* out);
 
+// out[s] = dotF32Fused(x, ys[s], n) for s < count (count <= 8): one query against eight keys, the
+// eight final reductions done at once on a transposed block.
+void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, int64_t n, float* out);
+
 // out[d] = ggml::hsum8 over lanes l of acc[l][d], where acc[l][d] is the fused sum, in order, of
 // values[i][d] * p[i] over the i < count with i % 8 == l: attention's P.V for a multi-row batch whose
 // cells are 0..count-1 (llamafile's sgemm lanes). n is a multiple of 8.

@@ -392,16 +392,23 @@ private:
         const float* qs[kMaxGroup];
         for (int g = 0; g < count; ++g)
             qs[g] = q + int64_t(g) * headDim;
-        float maxScore[kMaxGroup], dots[kMaxGroup];
+        float maxScore[kMaxGroup];
         std::fill(maxScore, maxScore + count, -INFINITY);
-        for (int i = 0; i < visible; ++i) {
-            const int slot = slotOf(i);
-            const float* key = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
-                               int64_t(slot % blockTokens) * headDim;
-            avx2::dotsF32Fused(qs, count, key, headDim, dots);
+        for (int i0 = 0; i0 < visible; i0 += 8) { // eight cells at a time, each query against them
+            const int n = std::min(8, visible - i0);
+            const float* keys[8];
+            for (int j = 0; j < n; ++j) {
+                const int slot = slotOf(i0 + j);
+                keys[j] = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
+                          int64_t(slot % blockTokens) * headDim;
+            }
+            float dots[8];
             for (int g = 0; g < count; ++g) {
-                scores[g * stride + i] = dots[g] * scale;
-                maxScore[g] = std::max(maxScore[g], scores[g * stride + i]);
+                avx2::dotsF32FusedTransposed(qs[g], keys, n, headDim, dots);
+                for (int j = 0; j < n; ++j) {
+                    scores[g * stride + i0 + j] = dots[j] * scale;
+                    maxScore[g] = std::max(maxScore[g], scores[g * stride + i0 + j]);
+                }
             }
         }
         float inverse[kMaxGroup];

@@ -172,6 +172,14 @@ private slots:
             avx2::dotsF32Fused(queries, 3, b2.data(), n, dots);
             for (int g = 0; g < 3; ++g)
                 QVERIFY(sameBits(dots[g], ggml::dotF32(queries[g], b2.data(), n)));
+            const float* keys[8] = {a.data(),  b.data(), a2.data(), a3.data(),
+                                    b2.data(), b.data(), a.data(),  a2.data()};
+            for (int count : {1, 5, 8}) {
+                float eight[8];
+                avx2::dotsF32FusedTransposed(a3.data(), keys, count, n, eight);
+                for (int k = 0; k < count; ++k)
+                    QVERIFY(sameBits(eight[k], ggml::dotF32(a3.data(), keys[k], n)));
+            }
             // P.V with lanes by cell index: the scalar order of attendExact's batched rows.
             if (n % 8 == 0) {
                 const int cells = 21;
