@@ -307,7 +307,11 @@ void floatTileRows(const void* const* rows, const float* const* xs, int nTokens,
 template <DType kType>
 void floatTileOfType(const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
                      float* out, int64_t outStride) {
-    if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1>(rows, xs, n, out, outStride);
+    if (nRows > 4) {
+        if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1>(rows, xs, n, out, outStride);
+        floatTileOfType<kType>(rows, 4, xs, nTokens, n, out, outStride);
+        return floatTileOfType<kType>(rows + 4, nRows - 4, xs, nTokens, n, out + 4, outStride);
+    }
     switch (nRows) {
     case 1:
         return floatTileRows<kType, 1>(rows, xs, nTokens, n, out, outStride);

@@ -31,8 +31,8 @@ void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* 
 // tail fused in order: the CPU backend's float dot. w is F32, F16 or BF16 (n elements); x floats.
 float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);
 
-// The same dot for nRows (1..4, or 8 with one token) weight rows x nTokens (1..3) activation rows at
-// once, all pairs in registers: out[t * outStride + r] = dotLanes8(type, rows[r], xs[t], n).
+// The same dot for nRows (1..8) weight rows x nTokens (1..3) activation rows at once, all pairs in
+// registers (up to 4 x 3, or 8 x 1): out[t * outStride + r] = dotLanes8(type, rows[r], xs[t], n).
 void floatDots(DType weightType, const void* const* rows, int nRows, const float* const* xs, int nTokens,
                int64_t n, float* out, int64_t outStride);
 

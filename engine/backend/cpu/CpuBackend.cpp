@@ -385,6 +385,21 @@ private:
         const int extraBegin = mask.extraBegin[size_t(t)];
         const int visible = prefix + mask.extraBegin[size_t(t) + 1] - extraBegin;
         auto slotOf = [&](int i) { return i < prefix ? i : mask.extras[size_t(extraBegin + i - prefix)]; };
+        // Where each block's rows of this layer and KV head start, looked up once per task.
+        std::vector<const float*>& blockK = blockKeys_[size_t(thread)];
+        std::vector<const float*>& blockV = blockValues_[size_t(thread)];
+        blockK.resize(table.size());
+        blockV.resize(table.size());
+        for (size_t b = 0; b < table.size(); ++b) {
+            blockK[b] = cache.blockKeys(layer, table[b], kvHead);
+            blockV[b] = cache.blockValues(layer, table[b], kvHead);
+        }
+        auto keyOf = [&](int slot) {
+            return blockK[size_t(slot / blockTokens)] + int64_t(slot % blockTokens) * headDim;
+        };
+        auto valueOf = [&](int slot) {
+            return blockV[size_t(slot / blockTokens)] + int64_t(slot % blockTokens) * headDim;
+        };
         const int64_t stride = int64_t(visible);
         scratch.assign(size_t(count) * (size_t(visible) + 8 * size_t(headDim)), 0.0f);
         float* scores = scratch.data();                        // [count][visible]
@@ -399,8 +414,7 @@ private:
             const float* keys[8];
             for (int j = 0; j < n; ++j) {
                 const int slot = slotOf(i0 + j);
-                keys[j] = cache.blockKeys(layer, table[size_t(slot / blockTokens)], kvHead) +
-                          int64_t(slot % blockTokens) * headDim;
+                keys[j] = keyOf(slot);
             }
             float dots[8];
             for (int g = 0; g < count; ++g) {
@@ -441,8 +455,7 @@ private:
             std::vector<const float*>& values = valueRows_[size_t(thread)];
             values.resize(size_t(visible));
             for (int i = 0; i < visible; ++i)
-                values[size_t(i)] = cache.blockValues(layer, table[size_t(i / blockTokens)], kvHead) +
-                                    int64_t(i % blockTokens) * headDim;
+                values[size_t(i)] = valueOf(i);
             for (int g = 0; g < count; ++g) {
                 float* p = scores + g * stride;
                 for (int i = 0; i < visible; ++i)
@@ -455,8 +468,7 @@ private:
         float ps[kMaxGroup];
         for (int i = 0; i < visible; ++i) {
             const int slot = slotOf(i);
-            const float* v = cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
-                             int64_t(slot % blockTokens) * headDim;
+            const float* v = valueOf(slot);
             for (int g = 0; g < count; ++g) {
                 ps[g] = scores[g * stride + i] * inverse[g];
                 accs[g] = acc + (int64_t(g) * 8 + slot % 8) * headDim;
@@ -574,8 +586,11 @@ private:
 
     CpuBackendOptions options_;
     ThreadPool pool_;
-    std::vector<std::vector<float>> scratch_;                                       // per pool thread
-    std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())}; // per pool thread
+    std::vector<std::vector<float>> scratch_; // per pool thread
+    // Per pool thread: attention's value rows and block starts.
+    std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
+    std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
+    std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
 };
 

@@ -146,17 +146,18 @@ private slots:
             // Tiles of up to 4 rows x 3 tokens give each pair's dot.
             const std::vector<float> a2 = randomFloats(count, rng, 3.0f), b2 = randomFloats(count, rng, 3.0f);
             const std::vector<float> a3 = randomFloats(count, rng, 3.0f);
-            const void* rows[4] = {a.data(), a2.data(), a3.data(), b2.data()};
-            const std::vector<float>* rowValues[4] = {&a, &a2, &a3, &b2};
+            const void* rows[8] = {a.data(), a2.data(), a3.data(), b2.data(),
+                                   b.data(), a.data(),  a3.data(), a2.data()};
+            const std::vector<float>* rowValues[8] = {&a, &a2, &a3, &b2, &b, &a, &a3, &a2};
             const float* tokens[3] = {b.data(), a3.data(), a.data()};
             const std::vector<float>* tokenValues[3] = {&b, &a3, &a};
-            for (int nr = 1; nr <= 4; ++nr)
+            for (int nr = 1; nr <= 8; ++nr)
                 for (int nt = 1; nt <= 3; ++nt) {
-                    float tile[3 * 4];
-                    avx2::floatDots(DType::F32, rows, nr, tokens, nt, n, tile, 4);
+                    float tile[3 * 8];
+                    avx2::floatDots(DType::F32, rows, nr, tokens, nt, n, tile, 8);
                     for (int t = 0; t < nt; ++t)
                         for (int r = 0; r < nr; ++r)
-                            QVERIFY(sameBits(tile[t * 4 + r], reference(*rowValues[r], *tokenValues[t])));
+                            QVERIFY(sameBits(tile[t * 8 + r], reference(*rowValues[r], *tokenValues[t])));
                 }
             QVERIFY(sameBits(avx2::dotF32Fused(a.data(), b.data(), n), ggml::dotF32(a.data(), b.data(), n)));
 
