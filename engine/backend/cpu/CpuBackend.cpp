@@ -372,6 +372,9 @@ private:
     }
 
     static constexpr int kMaxGroup = 4;
+    // Prefill matmuls go over the tokens in blocks of this many, so that a block's activations stay in
+    // the core's L2 while every row group passes (512 tokens of 1536 floats would not).
+    static constexpr int kTokenBlock = 64;
 
     // attendExact (batched) for `count` query heads of one KV head at once: q and out hold the heads
     // one after another ([count][headDim]).
@@ -501,16 +504,20 @@ private:
             constexpr int64_t kRowTile = 16;
             constexpr int kTokenTile = 3;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
+            const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
             const uint64_t rowStride = w.rowStride();
-            parallel(groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+            parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
                 const void* rowPointers[8];
                 const float* tokenPointers[3];
                 float tile[3 * 8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
-                for (int64_t g = begin; g < end; ++g) {
+                for (int64_t task = begin; task < end; ++task) {
+                    const int64_t g = task % groups;
+                    const int tBegin = int(task / groups * kTokenBlock);
+                    const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
-                    for (int t0 = 0; t0 < nTokens; t0 += kTokenTile) {
-                        const int nt = std::min(kTokenTile, nTokens - t0);
+                    for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
+                        const int nt = std::min(kTokenTile, tEnd - t0);
                         for (int t = 0; t < nt; ++t)
                             tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
                         for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
@@ -565,13 +572,17 @@ private:
         // while every pair meets; each output still sums its blocks in order (the same bits).
         constexpr int64_t kRowTile = 16;
         const int64_t tiles = (rows + kRowTile - 1) / kRowTile;
+        const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const uint64_t rowStride = w.rowStride();
-        parallel(tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+        parallel(tokenBlocks * tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
             float dots[4];
-            for (int64_t tile = begin; tile < end; ++tile) {
+            for (int64_t task = begin; task < end; ++task) {
+                const int64_t tile = task % tiles;
+                const int tBegin = int(task / tiles * kTokenBlock);
+                const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                for (int t0 = 0; t0 < nTokens; t0 += 4) {
-                    const int n = std::min(4, nTokens - t0);
+                for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
+                    const int n = std::min(4, tEnd - t0);
                     for (int64_t r = r0; r < r1; ++r) {
                         avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
                                             activations_.data() + int64_t(t0) * blocks, blocks, n, blocks,
