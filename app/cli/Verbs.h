@@ -16,6 +16,7 @@ VerbRunner addTokenizeVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addBenchVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags);
 

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     add(addGenerateVerb);
     add(addChatVerb);
     add(addBenchVerb);
+    add(addEvalVerb);
     add(addSynthVerb);
     add(addRunsVerb);
 

@@ -1,0 +1,111 @@
+#include "Verbs.h"
+#include "compress/Perplexity.h"
+#include "core/Error.h"
+#include "model/Transformer.h"
+#include "workbench/ModelSummary.h"
+#include "workbench/RunRecorder.h"
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace lathe::cli {
+namespace {
+
+std::string readText(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail(ErrorCategory::Io, "cannot read the text {}", path.string());
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+} // namespace
+
+VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
+    CLI::App* verb =
+        app.add_subcommand("eval", "Perplexity of a model over a text, as llama-perplexity computes it");
+    struct Args {
+        std::string model;
+        std::string text = LATHE_DEFAULT_EVAL_TEXT;
+        PerplexitySettings settings;
+    };
+    auto args = std::make_shared<Args>();
+    verb->add_option("MODEL", args->model, "A .gguf file or a Hugging Face model folder")->required();
+    verb->add_option("--text", args->text, "The text to score (default: the GPL-3 text in resources/text)")
+        ->capture_default_str();
+    verb->add_option("-c,--ctx", args->settings.contextTokens, "Tokens per chunk (llama-perplexity's -c)")
+        ->capture_default_str();
+    verb->add_option("--chunks", args->settings.maxChunks, "Most chunks to score (0 = all)")
+        ->capture_default_str();
+    return [&flags, args] {
+        const std::string text = readText(args->text);
+        std::unique_ptr<Session> session =
+            openSession(args->model, sessionOptions(flags, args->settings.contextTokens));
+        if (session->contextTokens() < args->settings.contextTokens)
+            fail(ErrorCategory::InvalidArgument, "the model's context is {} tokens, shorter than --ctx {}",
+                 session->contextTokens(), args->settings.contextTokens);
+        const ModelSummary summary = summarizeModel(session->files());
+        // As llama-perplexity: the model's own BOS rule, special-token text left as text.
+        const std::vector<int32_t> tokens = session->tokenizer().encode(text, true, false);
+        const bool addBos = session->tokenizer().spec().addBos;
+        nlohmann::json config = {{"verb", "eval"},
+                                 {"model", std::filesystem::absolute(args->model).string()},
+                                 {"text", std::filesystem::absolute(args->text).string()},
+                                 {"text_bytes", text.size()},
+                                 {"text_tokens", tokens.size()},
+                                 {"ctx", args->settings.contextTokens},
+                                 {"chunks", args->settings.maxChunks},
+                                 {"device", flags.device},
+                                 {"threads", session->threads()}};
+        std::unique_ptr<RunStore> store = openStoreForRecording(flags);
+        std::unique_ptr<RunRecorder> recorder;
+        if (store) recorder = std::make_unique<RunRecorder>(*store, RunKind::Eval, summary, config);
+
+        ProgressFn progress;
+        if (stderrIsTerminal() && !flags.json)
+            progress = [](double fraction, std::string_view) {
+                std::fprintf(stderr, "\r\033[Keval: %3d%%", int(fraction * 100));
+                if (fraction >= 1.0) std::fprintf(stderr, "\r\033[K");
+                std::fflush(stderr);
+            };
+        KvCache cache = session->transformer().makeCache(args->settings.contextTokens);
+        PerplexityResult r;
+        try {
+            r = evaluatePerplexity(session->transformer(), cache, tokens,
+                                   addBos ? session->tokenizer().bosId() : -1, args->settings, progress);
+        } catch (...) {
+            if (recorder) recorder->finish(RunStatus::Failed);
+            throw;
+        }
+        const std::vector<RunMetric> metrics = {{"perplexity", r.perplexity, ""},
+                                                {"perplexity_error", r.perplexityError, ""},
+                                                {"nll_per_token", r.meanNll, "nats"},
+                                                {"chunks", double(r.chunks), ""},
+                                                {"scored_tokens", double(r.scoredTokens), "tokens"}};
+        if (recorder) {
+            recorder->addMetrics(metrics);
+            recorder->finish(RunStatus::Done);
+        }
+        if (flags.json) {
+            printJson({{"run_id", recorder ? nlohmann::json(recorder->runId()) : nlohmann::json()},
+                       {"model", summary.name},
+                       {"perplexity", r.perplexity},
+                       {"perplexity_error", r.perplexityError},
+                       {"nll_per_token", r.meanNll},
+                       {"chunks", r.chunks},
+                       {"scored_tokens", r.scoredTokens},
+                       {"running_perplexity", r.runningPerplexity}});
+            return kExitOk;
+        }
+        std::cout << fmt::format("{}: {} chunks of {} tokens, {} tokens scored\n", summary.name, r.chunks,
+                                 args->settings.contextTokens, r.scoredTokens);
+        std::cout << fmt::format("PPL = {:.4f} +/- {:.5f}\n", r.perplexity, r.perplexityError);
+        if (recorder) std::cout << fmt::format("recorded as run {}\n", recorder->runId());
+        return kExitOk;
+    };
+}
+
+} // namespace lathe::cli
