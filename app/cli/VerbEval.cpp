@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace lathe::cli {
@@ -30,6 +31,7 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
     struct Args {
         std::string model;
         std::string text = LATHE_DEFAULT_EVAL_TEXT;
+        std::string base;
         PerplexitySettings settings;
     };
     auto args = std::make_shared<Args>();
@@ -40,6 +42,9 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
         ->capture_default_str();
     verb->add_option("--chunks", args->settings.maxChunks, "Most chunks to score (0 = all)")
         ->capture_default_str();
+    verb->add_option("--base", args->base,
+                     "The model MODEL was made from: adds its perplexity, the mean KL divergence "
+                     "KL(base || MODEL) and the top-1 agreement on the same positions");
     return [&flags, args] {
         const std::string text = readText(args->text);
         std::unique_ptr<Session> session =
@@ -72,10 +77,24 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
                 std::fflush(stderr);
             };
         KvCache cache = session->transformer().makeCache(args->settings.contextTokens);
+        const int32_t bos = addBos ? session->tokenizer().bosId() : -1;
         PerplexityResult r;
+        std::optional<BaseComparison> comparison;
         try {
-            r = evaluatePerplexity(session->transformer(), cache, tokens,
-                                   addBos ? session->tokenizer().bosId() : -1, args->settings, progress);
+            if (args->base.empty()) {
+                r = evaluatePerplexity(session->transformer(), cache, tokens, bos, args->settings, progress);
+            } else {
+                std::unique_ptr<Session> base =
+                    openSession(args->base, sessionOptions(flags, args->settings.contextTokens));
+                if (base->tokenizer().encode(text, true, false) != tokens)
+                    fail(ErrorCategory::InvalidArgument,
+                         "{} tokenizes the text differently from {}: not a base of the same vocabulary",
+                         args->base, args->model);
+                KvCache baseCache = base->transformer().makeCache(args->settings.contextTokens);
+                comparison = compareWithBase(session->transformer(), cache, base->transformer(), baseCache,
+                                             tokens, bos, args->settings, progress);
+                r = comparison->model;
+            }
         } catch (...) {
             if (recorder) recorder->finish(RunStatus::Failed);
             throw;
@@ -85,8 +104,15 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
                                                 {"nll_per_token", r.meanNll, "nats"},
                                                 {"chunks", double(r.chunks), ""},
                                                 {"scored_tokens", double(r.scoredTokens), "tokens"}};
+        std::vector<RunMetric> allMetrics = metrics;
+        if (comparison) {
+            allMetrics.push_back({"base_perplexity", comparison->base.perplexity, ""});
+            allMetrics.push_back({"kl_divergence", comparison->meanKl, "nats"});
+            allMetrics.push_back({"kl_divergence_error", comparison->klError, "nats"});
+            allMetrics.push_back({"top1_agreement", comparison->top1Agreement, ""});
+        }
         if (recorder) {
-            recorder->addMetrics(metrics);
+            recorder->addMetrics(allMetrics);
             recorder->finish(RunStatus::Done);
         }
         if (flags.json) {
@@ -97,12 +123,23 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
                        {"nll_per_token", r.meanNll},
                        {"chunks", r.chunks},
                        {"scored_tokens", r.scoredTokens},
-                       {"running_perplexity", r.runningPerplexity}});
+                       {"running_perplexity", r.runningPerplexity},
+                       {"base_perplexity",
+                        comparison ? nlohmann::json(comparison->base.perplexity) : nlohmann::json()},
+                       {"kl_divergence", comparison ? nlohmann::json(comparison->meanKl) : nlohmann::json()},
+                       {"top1_agreement",
+                        comparison ? nlohmann::json(comparison->top1Agreement) : nlohmann::json()}});
             return kExitOk;
         }
         std::cout << fmt::format("{}: {} chunks of {} tokens, {} tokens scored\n", summary.name, r.chunks,
                                  args->settings.contextTokens, r.scoredTokens);
         std::cout << fmt::format("PPL = {:.4f} +/- {:.5f}\n", r.perplexity, r.perplexityError);
+        if (comparison)
+            std::cout << fmt::format(
+                "base PPL = {:.4f} +/- {:.5f}; KL(base || model) = {:.6f} +/- {:.6f} nats; "
+                "top-1 agreement {:.2f}%\n",
+                comparison->base.perplexity, comparison->base.perplexityError, comparison->meanKl,
+                comparison->klError, 100.0 * comparison->top1Agreement);
         if (recorder) std::cout << fmt::format("recorded as run {}\n", recorder->runId());
         return kExitOk;
     };

@@ -11,6 +11,7 @@
 #include "core/Progress.h"
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -43,5 +44,23 @@ PerplexityResult evaluatePerplexity(LanguageModel& model, KvCache& cache, std::s
 
 // -log softmax(logits)[token] as llama-perplexity computes it.
 double negativeLogLikelihood(std::span<const float> logits, int32_t token);
+
+// A model against its base (the model it was compressed from) on the same scored positions.
+struct BaseComparison {
+    PerplexityResult model, base;
+    double meanKl = 0.0;      // mean over scored positions of KL(base || model), in nats
+    double klError = 0.0;     // standard error of that mean
+    double top1Agreement = 0; // share of scored positions where both models' most likely token agree
+};
+
+// Runs both models over the chunks of evaluatePerplexity (same chunking, BOS and scored positions);
+// the two must share a vocabulary. Each model uses its own cache.
+BaseComparison compareWithBase(LanguageModel& model, KvCache& cache, LanguageModel& base, KvCache& baseCache,
+                               std::span<const int32_t> tokens, int32_t bos,
+                               const PerplexitySettings& settings, const ProgressFn& progress = {},
+                               const CancelToken& cancel = {});
+
+// KL(p || q) for p = softmax(baseLogits), q = softmax(logits), in double.
+double klDivergence(std::span<const float> baseLogits, std::span<const float> logits);
 
 } // namespace lathe

@@ -119,6 +119,55 @@ private slots:
         QCOMPARE(r.perplexityError, 0.0);
     }
 
+    void klDivergenceOfKnownDistributions() {
+        // p = (1/4, 3/4), q = (1/2, 1/2): KL = 1/4 ln(1/2) + 3/4 ln(3/2).
+        const std::vector<float> p = {0.0f, std::log(3.0f)}, q = {5.0f, 5.0f};
+        QVERIFY(std::fabs(klDivergence(p, q) - (0.25 * std::log(0.5) + 0.75 * std::log(1.5))) < 1e-7);
+        QCOMPARE(klDivergence(p, p), 0.0);
+    }
+
+    void comparesAModelWithItsBase() {
+        std::vector<int32_t> tokens;
+        for (int i = 0; i < 48; ++i)
+            tokens.push_back(int32_t((i * 5) % 7));
+        ScriptedModel model, base;
+        KvCache cache(model.config(), 64, 4), baseCache(base.config(), 64, 4);
+        const BaseComparison same = compareWithBase(model, cache, base, baseCache, tokens, -1, {16, 0});
+        QCOMPARE(same.meanKl, 0.0);
+        QCOMPARE(same.top1Agreement, 1.0);
+        QCOMPARE(same.model.perplexity, same.base.perplexity);
+        QCOMPARE(same.model.perplexity, evaluatePerplexity(model, cache, tokens, -1, {16, 0}).perplexity);
+
+        // A model that always favours the base's least likely token: no top-1 agreement, and the mean
+        // KL is that of the two fixed rows.
+        class Contrary : public ScriptedModel {
+        public:
+            void forward(const Batch& batch, KvCache& cache, std::vector<float>& logits) override {
+                cache.append(0, batch.size());
+                logits.clear();
+                for (int row : batch.logitRows) {
+                    std::vector<float> r =
+                        logitsAfter(batch.tokens[size_t(row)], batch.positions[size_t(row)]);
+                    std::swap(r[size_t((batch.tokens[size_t(row)] + 1) % kVocab)],
+                              r[size_t((batch.tokens[size_t(row)] + 3) % kVocab)]);
+                    logits.insert(logits.end(), r.begin(), r.end());
+                }
+            }
+        } contrary;
+        const BaseComparison other = compareWithBase(contrary, cache, base, baseCache, tokens, -1, {16, 0});
+        QCOMPARE(other.top1Agreement, 0.0);
+        double kl = 0.0;
+        for (int c = 0; c < 3; ++c)
+            for (int j = 8; j < 15; ++j) {
+                const int32_t t = tokens[size_t(c * 16 + j)];
+                std::vector<float> p = logitsAfter(t, j), q = p;
+                std::swap(q[size_t((t + 1) % kVocab)], q[size_t((t + 3) % kVocab)]);
+                kl += klDivergence(p, q);
+            }
+        QVERIFY(std::fabs(other.meanKl - kl / 21.0) < 1e-12);
+        QVERIFY(other.meanKl > 0.1);
+    }
+
     void refusesTooShortATextAndStopsWhenCancelled() {
         ScriptedModel model;
         KvCache cache(model.config(), 64, 4);
