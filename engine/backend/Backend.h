@@ -10,8 +10,9 @@
 //
 // Weights: callers hand a stored tensor (io/TensorView.h, usually memory-mapped, any dtype that
 // io's dequantizeRow reads) to prepareWeight() once at load and keep the opaque handle; a backend may
-// repack or upload it there. Activations are host float arrays, row-major [nTokens][width]: the KV cache
-// is host memory (model/KvCache.h), and a device backend brings its own buffer handles with it.
+// repack or upload it there. Activations are row-major [nTokens][width] floats. model/KvCache.h owns the
+// cache's blocks, tables and host copy; a device backend may keep the rows themselves in its own memory
+// (backend/cuda does, replaying the cache's block copies).
 // Ops check their argument sizes and throw lathe::Error (Internal) on a mismatch: that is a caller bug.
 
 #include "backend/Activations.h"
