@@ -4,6 +4,7 @@
 #include "io/GgufEncoder.h"
 #include "io/GgufValue.h"
 #include "io/Quants.h"
+#include "model/RopeFreqFactors.h"
 #include "tokenizer/ByteLevel.h"
 
 #include <cmath>
@@ -25,6 +26,7 @@ struct PlannedTensor {
     DType dtype;
     int64_t cols, rows; // ggml order {cols, rows}; rows = 1 for vectors
     bool isNorm;
+    std::vector<float> values = {}; // fixed contents (rope_freqs); empty: random weights
     uint64_t bytes() const { return rowBytes(dtype, uint64_t(cols)) * uint64_t(rows); }
 };
 
@@ -33,6 +35,13 @@ std::vector<PlannedTensor> planTensors(const ModelConfig& c, DType dtype) {
     std::vector<PlannedTensor> t;
     t.push_back({"token_embd.weight", dtype, e, c.vocabSize, false});
     t.push_back({"output_norm.weight", DType::F32, e, 1, true});
+    // Llama-3 rope scaling as llama.cpp's converter stores it: the frequency divisors as a tensor
+    // (llama.cpp has no "llama3" scaling type, and a scaling factor key would mean linear scaling).
+    if (c.ropeLlama3.factor > 0.0f) {
+        const int dims = c.ropeDims > 0 ? c.ropeDims : c.headDim;
+        t.push_back({"rope_freqs.weight", DType::F32, dims / 2, 1, false,
+                     ropeLlama3FreqFactors(c.ropeLlama3, dims, c.ropeFreqBase)});
+    }
     if (!c.tiedEmbeddings) t.push_back({"output.weight", dtype, e, c.vocabSize, false});
     for (int layer = 0; layer < c.nLayers; ++layer) {
         const std::string blk = "blk." + std::to_string(layer) + ".";
@@ -97,13 +106,6 @@ std::vector<uint8_t> buildHeader(const SyntheticModelShape& shape, const std::ve
     u32("llama.vocab_size", uint32_t(c.vocabSize));
     f32("llama.attention.layer_norm_rms_epsilon", c.rmsEps);
     f32("llama.rope.freq_base", c.ropeFreqBase);
-    if (c.ropeLlama3.factor > 0.0f) {
-        str("llama.rope.scaling.type", "llama3");
-        f32("llama.rope.scaling.factor", c.ropeLlama3.factor);
-        f32("llama.rope.scaling.low_freq_factor", c.ropeLlama3.lowFreqFactor);
-        f32("llama.rope.scaling.high_freq_factor", c.ropeLlama3.highFreqFactor);
-        u32("llama.rope.scaling.original_context_length", uint32_t(c.ropeLlama3.originalContext));
-    }
     std::vector<std::string> tokens, merges;
     std::vector<int32_t> types;
     vocabulary(shape, tokens, types, merges);
@@ -239,8 +241,11 @@ uint64_t writeSyntheticModel(const std::filesystem::path& path, const SyntheticM
         row.resize(size_t(t.cols));
         encoded.resize(rowBytes(t.dtype, uint64_t(t.cols)));
         for (int64_t r = 0; r < t.rows; ++r) {
-            for (float& v : row)
-                v = t.isNorm ? 1.0f + 0.1f * random.symmetric() : kWeightScale * random.symmetric();
+            if (!t.values.empty())
+                row = t.values;
+            else
+                for (float& v : row)
+                    v = t.isNorm ? 1.0f + 0.1f * random.symmetric() : kWeightScale * random.symmetric();
             quantizeRow(t.dtype, row.data(), encoded.data(), t.cols);
             write(encoded.data(), encoded.size());
         }

@@ -1,6 +1,6 @@
 #include "model/Transformer.h"
 
-#include "backend/RopeFreqFactors.h"
+#include "model/RopeFreqFactors.h"
 #include "core/Error.h"
 #include "io/ModelFiles.h"
 #include "io/Quants.h"

@@ -7,6 +7,7 @@
 #include "io/ModelFiles.h"
 #include "io/Quants.h"
 #include "io/SyntheticModel.h"
+#include "model/RopeFreqFactors.h"
 #include "tokenizer/Tokenizer.h"
 
 #include <cmath>
@@ -88,6 +89,32 @@ TEST_CASE(rejectsFormatsItCannotWrite) {
         threw = true;
     }
     CHECK(threw);
+}
+
+// Llama-3 rope scaling goes into the file as llama.cpp's converter writes it: the divisors in a
+// rope_freqs.weight tensor and no scaling keys (llama.cpp rejects a "llama3" scaling type, and a
+// scaling factor key alone would read as linear scaling).
+TEST_CASE(llama3RopeScalingIsARopeFreqsTensor) {
+    SyntheticModelShape s = tinyShape();
+    s.config.ropeLlama3 = syntheticModelShape("llama3.2-1b")->config.ropeLlama3;
+    s.config.ropeFreqBase = 500000.0f;
+    const std::filesystem::path path = tempPath("-rope.gguf");
+    writeSyntheticModel(path, s, DType::Q8_0, 3);
+    {
+        const ModelFiles files = openModelFiles(path);
+        const TensorView* freqs = files.findTensor("rope_freqs.weight");
+        CHECK(freqs != nullptr);
+        if (freqs) {
+            CHECK(freqs->dtype == DType::F32 && freqs->elementCount() == 16);
+            const std::vector<float> want = ropeLlama3FreqFactors(s.config.ropeLlama3, 32, 500000.0f);
+            std::vector<float> got(16);
+            dequantizeRow(freqs->dtype, freqs->data, got.data(), 16);
+            CHECK(got == want);
+            CHECK(want.back() > 1.0f); // the low frequencies are scaled
+        }
+        CHECK(files.config.ropeLlama3.factor == 0.0f); // no scaling keys
+    }
+    std::filesystem::remove(path);
 }
 
 int main() {

@@ -1,4 +1,4 @@
-#include "backend/RopeFreqFactors.h"
+#include "model/RopeFreqFactors.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
 #include "io/Quants.h"

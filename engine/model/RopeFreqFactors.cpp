@@ -1,4 +1,4 @@
-#include "backend/RopeFreqFactors.h"
+#include "model/RopeFreqFactors.h"
 
 #include <cmath>
 #include <numbers>
