@@ -209,7 +209,10 @@ public:
             parallel(int64_t(nTokens) * shape.nHeadsKv, work * shape.nHeads * headDim * 2,
                      [&](int64_t begin, int64_t end, int thread) {
                          for (int64_t task = begin; task < end; ++task) {
-                             const int t = int(task / shape.nHeadsKv);
+                             // Rows in zigzag order (0, n-1, 1, n-2, ...): a causal row's work grows with
+                             // its position, so contiguous halves of this order carry equal work.
+                             const int order = int(task / shape.nHeadsKv);
+                             const int t = order % 2 == 0 ? order / 2 : nTokens - 1 - order / 2;
                              const int kvHead = int(task % shape.nHeadsKv);
                              const int32_t seq = mask.seqIds[size_t(t)];
                              require(mask.prefix[size_t(t)] <= cache.length(seq), "attention",
