@@ -199,6 +199,9 @@ public:
                 "attention", "mask arrays");
         const int groupSize = shape.nHeads / shape.nHeadsKv;
         const int blockTokens = cache.blockTokens();
+        // The cache allocates its host copy on first access: make that happen here, on one thread,
+        // rather than in the parallel readers below.
+        (void)cache.blockKeys(layer, 0, 0);
         int64_t work = 0;
         for (int t = 0; t < nTokens; ++t)
             work +=
