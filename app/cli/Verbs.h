@@ -17,6 +17,7 @@ VerbRunner addGenerateVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addBenchVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addQuantizeVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags);
 

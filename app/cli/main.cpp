@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     add(addChatVerb);
     add(addBenchVerb);
     add(addEvalVerb);
+    add(addQuantizeVerb);
     add(addSynthVerb);
     add(addRunsVerb);
 
