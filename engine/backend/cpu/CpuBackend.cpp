@@ -320,25 +320,14 @@ private:
     // cells (hsum) into a double. KQV: a multi-row batch goes through llamafile's sgemm (one 8-lane
     // accumulator per output, lane = slot % 8); a single row through ggml_vec_dot_f32 (4 accumulators,
     // accumulator (slot / 8) % 4). Cells outside the mask add exact zeros there, so they are skipped.
-    template <typename SlotOf, typename KeyOf, typename ValueOf>
-    static void attendExact(const float* qh, int visible, const SlotOf& slotOf, const KeyOf& keyOf,
-                            const ValueOf& valueOf, int headDim, float scale, bool batched,
-                            std::vector<float>& scratch, float* out) {
-        const int nAcc = batched ? 1 : 4;
-        scratch.assign(size_t(visible) + size_t(nAcc) * 8 * size_t(headDim), 0.0f);
-        float* scores = scratch.data();
-        float* acc = scratch.data() + visible; // [nAcc][8 lanes][headDim]
-        float maxScore = -INFINITY;
-        const bool simd = cpuHasAvx2();
-        for (int i = 0; i < visible; ++i) {
-            const float* key = keyOf(slotOf(i));
-            scores[i] = (simd ? avx2::dotF32Fused(qh, key, headDim) : ggml::dotF32(qh, key, headDim)) * scale;
-            maxScore = std::max(maxScore, scores[i]);
-        }
-        // exp(score - max) for every cell first (eight at a time where possible: same bits).
+    // Softmax as ggml's does it over a row of cells: scores[i] = exp(scores[i] - maxScore) (eight at a
+    // time where the processor allows: the same bits), summed per group of eight cells (hsum8, lane =
+    // slot % 8) into a double. Returns 1 / sum.
+    template <typename SlotOf>
+    static float softmaxExp(float* scores, int visible, float maxScore, const SlotOf& slotOf) {
         for (int i = 0; i < visible; ++i)
             scores[i] -= maxScore;
-        const int vectorized = simd ? visible & ~7 : 0;
+        const int vectorized = cpuHasAvx2() ? visible & ~7 : 0;
         if (vectorized > 0) avx2::expf8(scores, scores, vectorized);
         for (int i = vectorized; i < visible; ++i)
             scores[i] = ggml::expf(scores[i]);
@@ -355,7 +344,25 @@ private:
             lanes[slot % 8] = scores[i];
         }
         if (group >= 0) sum += double(ggml::hsum8(lanes));
-        const float inverse = float(1.0 / sum);
+        return float(1.0 / sum);
+    }
+
+    template <typename SlotOf, typename KeyOf, typename ValueOf>
+    static void attendExact(const float* qh, int visible, const SlotOf& slotOf, const KeyOf& keyOf,
+                            const ValueOf& valueOf, int headDim, float scale, bool batched,
+                            std::vector<float>& scratch, float* out) {
+        const int nAcc = batched ? 1 : 4;
+        scratch.assign(size_t(visible) + size_t(nAcc) * 8 * size_t(headDim), 0.0f);
+        float* scores = scratch.data();
+        float* acc = scratch.data() + visible; // [nAcc][8 lanes][headDim]
+        float maxScore = -INFINITY;
+        const bool simd = cpuHasAvx2();
+        for (int i = 0; i < visible; ++i) {
+            const float* key = keyOf(slotOf(i));
+            scores[i] = (simd ? avx2::dotF32Fused(qh, key, headDim) : ggml::dotF32(qh, key, headDim)) * scale;
+            maxScore = std::max(maxScore, scores[i]);
+        }
+        const float inverse = softmaxExp(scores, visible, maxScore, slotOf);
         for (int i = 0; i < visible; ++i) {
             const int slot = slotOf(i);
             const float p = scores[i] * inverse;
@@ -436,27 +443,7 @@ private:
         }
         float inverse[kMaxGroup];
         for (int g = 0; g < count; ++g) {
-            float* row = scores + g * stride;
-            for (int i = 0; i < visible; ++i)
-                row[i] -= maxScore[g];
-            const int vectorized = visible & ~7;
-            if (vectorized > 0) avx2::expf8(row, row, vectorized);
-            for (int i = vectorized; i < visible; ++i)
-                row[i] = ggml::expf(row[i]);
-            double sum = 0.0;
-            float lanes[8] = {};
-            int group = -1;
-            for (int i = 0; i < visible; ++i) {
-                const int slot = slotOf(i);
-                if (slot / 8 != group) {
-                    if (group >= 0) sum += double(ggml::hsum8(lanes));
-                    std::fill(std::begin(lanes), std::end(lanes), 0.0f);
-                    group = slot / 8;
-                }
-                lanes[slot % 8] = row[i];
-            }
-            if (group >= 0) sum += double(ggml::hsum8(lanes));
-            inverse[g] = float(1.0 / sum);
+            inverse[g] = softmaxExp(scores + g * stride, visible, maxScore[g], slotOf);
         }
         if (visible == prefix && headDim % 8 == 0) {
             // Causal rows see cells 0..visible-1: the lane of cell i is i % 8, so the accumulators
