@@ -6,6 +6,7 @@
 // Exits 77 (skipped) without a usable CUDA device.
 
 #include "GpuTest.h"
+#include "UsableDevice.h"
 #include "backend/cpu/CpuBackend.h"
 #include "backend/cuda/CudaBackend.h"
 #include "backend/cuda/CudaDevices.h"
@@ -154,16 +155,8 @@ TEST_CASE(decoderMatchesCpuInEachFormat) {
 }
 
 int main() {
-    std::string whyNone;
-    const std::vector<cuda::CudaDeviceInfo> devices = cuda::listCudaDevices(&whyNone);
-    if (devices.empty()) {
-        std::printf("SKIP: no CUDA device: %s\n", whyNone.c_str());
-        return gputest::kSkipped;
-    }
-    if (const std::string reason = cuda::unusableReason(devices.front()); !reason.empty()) {
-        std::printf("SKIP: %s: %s\n", devices.front().name.c_str(), reason.c_str());
-        return gputest::kSkipped;
-    }
-    gDevice = devices.front().ordinal;
+    const std::optional<cuda::CudaDeviceInfo> device = gputest::usableDevice();
+    if (!device) return gputest::kSkipped;
+    gDevice = device->ordinal;
     return gputest::runAll();
 }

@@ -5,6 +5,7 @@
 // CUDA graph capture/replay. Exits 77 (skipped) with the reason when no usable CUDA device exists.
 
 #include "GpuTest.h"
+#include "UsableDevice.h"
 #include "backend/Backend.h"
 #include "backend/cpu/CpuBackend.h"
 #include "backend/cuda/CudaBackend.h"
@@ -364,20 +365,10 @@ TEST_CASE(graphCapturedOnceThenReplayed) {
 }
 
 int main() {
-    std::string whyNone;
-    const std::vector<cuda::CudaDeviceInfo> devices = cuda::listCudaDevices(&whyNone);
-    if (devices.empty()) {
-        std::printf("SKIP: no CUDA device: %s\n", whyNone.c_str());
-        return gputest::kSkipped;
-    }
-    if (const std::string reason = cuda::unusableReason(devices.front()); !reason.empty()) {
-        std::printf("SKIP: %s: %s\n", devices.front().name.c_str(), reason.c_str());
-        return gputest::kSkipped;
-    }
-    std::printf("device: %s (sm_%d%d, %d SMs)\n", devices.front().name.c_str(), devices.front().computeMajor,
-                devices.front().computeMinor, devices.front().multiprocessors);
+    const std::optional<cuda::CudaDeviceInfo> device = gputest::usableDevice();
+    if (!device) return gputest::kSkipped;
     gCpu = makeCpuBackend(CpuBackendOptions{2, false});
-    gGpu = makeCudaBackend(devices.front().ordinal);
+    gGpu = makeCudaBackend(device->ordinal);
     const int rc = gputest::runAll();
     gGpu.reset();
     return rc;
