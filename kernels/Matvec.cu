@@ -157,6 +157,20 @@ __device__ __forceinline__ float dotChunk(const RawChunk<F>& raw, const float* x
     }
 }
 
+// Sums each row's lane partials across the warp; lane r writes row r0 + r (plus its bias).
+template <int kRows>
+__device__ __forceinline__ void storeRowSums(const float (&acc)[kRows], int lane, int64_t r0, int64_t rows,
+                                             const float* __restrict__ bias, float* __restrict__ out) {
+#pragma unroll
+    for (int r = 0; r < kRows; ++r) {
+        float v = acc[r];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
+    }
+}
+
 template <WeightFormat F, int kRows>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvecRowsKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
@@ -185,14 +199,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         for (int r = 0; r < kRows; ++r)
             acc[r] += dotChunk<F>(raw[r], xv, xSum);
     }
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-        float v = acc[r];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
-        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
-    }
+    storeRowSums<kRows>(acc, lane, r0, rows, bias, out);
 }
 
 // ---- Single-token decode of the quantized formats on integer units, as llama.cpp's mmvq does: x is
@@ -277,14 +284,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         for (int r = 0; r < kRows; ++r)
             acc[r] += dotChunkInt8<F>(raw[r], xw, ds, xqSum);
     }
-#pragma unroll
-    for (int r = 0; r < kRows; ++r) {
-        float v = acc[r];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
-        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
-    }
+    storeRowSums<kRows>(acc, lane, r0, rows, bias, out);
 }
 
 template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {

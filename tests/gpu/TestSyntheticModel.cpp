@@ -4,6 +4,7 @@
 // The named presets are checked for the published shapes of the real models.
 
 #include "GpuTest.h"
+#include "TinySyntheticShape.h"
 #include "io/ModelFiles.h"
 #include "io/Quants.h"
 #include "io/SyntheticModel.h"
@@ -19,17 +20,8 @@ using namespace lathe;
 namespace {
 
 SyntheticModelShape tinyShape() {
-    SyntheticModelShape s = *syntheticModelShape("smollm2-135m");
-    s.config.nLayers = 2;
-    s.config.nEmbd = 64;
-    s.config.nHeads = 2;
-    s.config.nHeadsKv = 1;
-    s.config.headDim = 32;
-    s.config.ropeDims = 32;
-    s.config.nFf = 96;
-    s.config.vocabSize = 30000; // holds the merge of every byte pair starting below 116 ("ab" included)
-    s.config.tiedEmbeddings = false;
-    return s;
+    return test::tinySyntheticShape(
+        30000 /* holds the merge of every byte pair starting below 116: "ab" included */);
 }
 
 std::filesystem::path tempPath(const char* name) {

@@ -4,6 +4,7 @@
 // grid); and a cancelled job leaves no file.
 
 #include "TestSupport.h"
+#include "TinySyntheticShape.h"
 #include "compress/RtnQuantizer.h"
 #include "core/Error.h"
 #include "io/GgufReader.h"
@@ -20,17 +21,7 @@ using namespace lathe;
 namespace {
 
 SyntheticModelShape tinyShape() {
-    SyntheticModelShape s = *syntheticModelShape("smollm2-135m");
-    s.config.nLayers = 2;
-    s.config.nEmbd = 64;
-    s.config.nHeads = 2;
-    s.config.nHeadsKv = 1;
-    s.config.headDim = 32;
-    s.config.ropeDims = 32;
-    s.config.nFf = 96;
-    s.config.vocabSize = 2000;
-    s.config.tiedEmbeddings = false;
-    return s;
+    return test::tinySyntheticShape();
 }
 
 // sqrt(sum (a - b)^2 / sum b^2) over a whole tensor.
