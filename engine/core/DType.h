@@ -1,6 +1,7 @@
 #pragma once
-// Element and block formats of stored tensors. Values are GGUF's type ids (stored in files and in
-// the run store — never renumber).
+// Element and block formats of stored tensors. Values are GGUF's type ids, plus Lathe's own formats
+// from 1000 up, outside GGUF's range (stored in files and in the run store — never renumber). A file
+// holding a Lathe-own type loads in Lathe only; llama.cpp refuses its unknown type id.
 
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +31,8 @@ enum class DType : uint32_t {
     I64 = 27,
     F64 = 28,
     BF16 = 30,
+    // Lathe's own formats (io/Quants.h holds their layouts).
+    LQ3_G128 = 1000, // 3-bit asymmetric codes, groups of 128: half d, m; u8 qs[48]
 };
 
 struct DTypeInfo {

@@ -157,6 +157,25 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
     }
 }
 
+void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n) {
+    // Eight codes fill three bytes exactly, so group g of a block is bytes 3g..3g+2 of qs: broadcast
+    // those 24 bits and shift each lane to its own code.
+    const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
+    const __m256i seven = _mm256_set1_epi32(7);
+    for (int64_t b = 0; b < n / 128; ++b) {
+        const uint8_t* p = row + b * 52;
+        const __m256 d = _mm256_set1_ps(half(p)), m = _mm256_set1_ps(half(p + 2));
+        const uint8_t* qs = p + 4;
+        float* y = out + b * 128;
+        for (int g = 0; g < 16; ++g) {
+            const uint8_t* q = qs + 3 * g;
+            const int bits = int(uint32_t(q[0]) | (uint32_t(q[1]) << 8) | (uint32_t(q[2]) << 16));
+            const __m256i codes = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(bits), shifts), seven);
+            _mm256_storeu_ps(y + 8 * g, _mm256_fmadd_ps(_mm256_cvtepi32_ps(codes), d, m));
+        }
+    }
+}
+
 namespace {
 
 template <DType kType, int kTokens>
@@ -512,6 +531,9 @@ namespace lathe::avx2 {
     fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
 }
 void quantizeActivations(const float*, int64_t, ActivationBlock*) {
+    unavailable();
+}
+void dequantizeLq3G128(const uint8_t*, float*, int64_t) {
     unavailable();
 }
 void quantizedDots(DType, const uint8_t*, const ActivationBlock*, int64_t, int, int64_t, float*) {

@@ -21,6 +21,10 @@ namespace lathe::avx2 {
 // quantizeActivations (ActivationQuant.h).
 void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 
+// dequantizeRow(DType::LQ3_G128, row, out, n) (io/Quants.h): n a multiple of 128. The same bits: a code
+// times an fp16 scale is exact in float, so the fused c * d + m rounds as the reference's mul-then-add.
+void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n);
+
 // Dot products of one weight row (nBlocks blocks of weightType: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with
 // nTokens (1..4) rows of quantized activations, x[t] = xs + t * xStride blocks; out[t] as
 // quantizedDot(weightType, row, x[t], nBlocks) gives. The weight blocks are unpacked once for all tokens.

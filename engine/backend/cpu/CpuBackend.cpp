@@ -314,6 +314,15 @@ private:
     // The default path: llama.cpp's CPU arithmetic bit for bit (see CpuBackendOptions).
     bool exact() const { return options_.quantizedActivations; }
 
+    // A stored row as floats, for the formats without an integer dot (K-quants, Lathe's LQ3_G128, and
+    // every block format in the float reference): the AVX2 decoder where one exists (same bits).
+    static void decodeRow(DType type, const void* row, float* out, int64_t n) {
+        if (type == DType::LQ3_G128 && cpuHasAvx2())
+            avx2::dequantizeLq3G128(static_cast<const uint8_t*>(row), out, n);
+        else
+            dequantizeRow(type, row, out, n);
+    }
+
     // One (row, head) of attention in llama.cpp's order (no flash attention, F32 cache). Its graph runs
     // over all nKv cache cells with masked ones at exp = 0, so lanes follow the cell index (slot):
     // KQ: ggml_vec_dot_f32 per cell, times scale. Softmax: ggml_v_expf per cell, summed per group of 8
@@ -490,25 +499,37 @@ private:
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
         const int64_t cols = w.rowLength();
         const int64_t rows = w.rowCount();
-        if (cpuHasAvx2() && (w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16)) {
+        if (cpuHasAvx2()) {
             // Tiles of 4 rows x 3 tokens (8 rows x 1 token in decode) straight from the stored rows, in
             // groups of kRowTile rows so that a group's rows stay in cache while every token passes.
             // Token tiles measured on SmolLM2 F16 pp512: 1 token 164 tok/s, 2 tokens 202, 3 tokens 208.
+            // Block formats first decode the group's rows into the thread's scratch (once per token
+            // block) and run as F32: each output is still dotF32 of the dequantized row (the same bits).
             constexpr int64_t kRowTile = 16;
             constexpr int kTokenTile = 3;
+            const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
+            const DType tileType = stored ? w.dtype : DType::F32;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
             const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
             const uint64_t rowStride = w.rowStride();
-            parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+            parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
                 const void* rowPointers[8];
                 const float* tokenPointers[3];
                 float tile[3 * 8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
+                std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
+                if (!stored) decoded.resize(size_t(kRowTile * cols));
+                const uint64_t stride = stored ? rowStride : uint64_t(cols) * sizeof(float);
                 for (int64_t task = begin; task < end; ++task) {
                     const int64_t g = task % groups;
                     const int tBegin = int(task / groups * kTokenBlock);
                     const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
+                    if (!stored)
+                        for (int64_t r = g * kRowTile; r < r1; ++r)
+                            decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
+                    const uint8_t* group = stored ? w.data + uint64_t(g * kRowTile) * rowStride
+                                                  : reinterpret_cast<const uint8_t*>(decoded.data());
                     for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
                         const int nt = std::min(kTokenTile, tEnd - t0);
                         for (int t = 0; t < nt; ++t)
@@ -516,8 +537,8 @@ private:
                         for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
                             const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
                             for (int r = 0; r < nr; ++r)
-                                rowPointers[r] = w.data + uint64_t(r0 + r) * rowStride;
-                            avx2::floatDots(w.dtype, rowPointers, nr, tokenPointers, nt, cols, tile, 8);
+                                rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                            avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tile, 8);
                             for (int t = 0; t < nt; ++t)
                                 for (int r = 0; r < nr; ++r)
                                     out[size_t(int64_t(t0 + t) * rows + r0 + r)] = tile[t * 8 + r];

@@ -159,7 +159,8 @@ public:
                 "tensor bytes are shorter than its shape");
         const int64_t cols = view.rowLength(), rows = view.rowCount();
         if (rows == 1 || !kernels::hasWeightKernels(int(view.dtype), cols)) {
-            // Vectors become floats; formats without device decoders (K-quants, Q5) become F16 here.
+            // Vectors become floats; formats without device decoders (K-quants, Q5, Lathe's LQ3_G128)
+            // become F16 here, through io's reference dequantizer.
             const bool vector = rows == 1;
             const DType format = vector ? DType::F32 : DType::F16;
             std::vector<float> row(static_cast<size_t>(cols));

@@ -1,6 +1,7 @@
 // The AVX2 kernels against their scalar references, bit for bit: every block format with an integer
 // dot (odd block counts, 1 to 4 tokens, extreme weights such as -128 in Q8_0), activation quantization,
-// the float dots over odd lengths in F32/F16/BF16, the fused dot and fma of attention, and ggml's exp
+// the LQ3_G128 row decoder, the float dots over odd lengths in
+// F32/F16/BF16, the fused dot and fma of attention, and ggml's exp
 // and silu over the whole float range (denormal results, overflow, infinities, NaN). Skipped on a
 // processor without AVX2/FMA/F16C.
 
@@ -9,6 +10,7 @@
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
 #include "core/Half.h"
+#include "io/Quants.h"
 
 #include <QTest>
 #include <bit>
@@ -83,6 +85,37 @@ private slots:
                 QVERIFY(sameBits(simd[size_t(b)].s, scalar[size_t(b)].s));
                 QVERIFY(std::memcmp(simd[size_t(b)].qs, scalar[size_t(b)].qs, 32) == 0);
             }
+        }
+    }
+
+    void lq3DequantizeMatchesScalar() {
+        std::mt19937 rng(6);
+        std::uniform_int_distribution<int> byte(0, 255);
+        for (int64_t blocks : {1, 2, 5, 12}) {
+            std::vector<uint8_t> row(size_t(blocks * 52));
+            for (auto& b : row)
+                b = uint8_t(byte(rng));
+            const std::vector<float> dm = randomFloats(size_t(2 * blocks), rng, 3.0f);
+            for (int64_t b = 0; b < blocks; ++b) {
+                const uint16_t d = floatToFp16(dm[size_t(2 * b)]), m = floatToFp16(dm[size_t(2 * b + 1)]);
+                std::memcpy(row.data() + b * 52, &d, 2);
+                std::memcpy(row.data() + b * 52 + 2, &m, 2);
+            }
+            if (blocks == 2) { // a subnormal fp16 scale
+                const uint16_t tiny = 0x0003;
+                std::memcpy(row.data(), &tiny, 2);
+            }
+            const size_t n = size_t(blocks * 128);
+            std::vector<float> simd(n), scalar(n);
+            avx2::dequantizeLq3G128(row.data(), simd.data(), int64_t(n));
+            dequantizeRow(DType::LQ3_G128, row.data(), scalar.data(), int64_t(n));
+            for (size_t i = 0; i < n; ++i)
+                if (!sameBits(simd[i], scalar[i]))
+                    QFAIL(qPrintable(QString("%1 blocks, element %2: %3 != %4")
+                                         .arg(blocks)
+                                         .arg(i)
+                                         .arg(double(simd[i]), 0, 'g', 9)
+                                         .arg(double(scalar[i]), 0, 'g', 9)));
         }
     }
 

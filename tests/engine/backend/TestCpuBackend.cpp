@@ -1,11 +1,14 @@
-#include "model/RopeFreqFactors.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
+#include "core/Half.h"
 #include "io/Quants.h"
 #include "model/KvCache.h"
+#include "model/RopeFreqFactors.h"
 
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 using namespace lathe;
@@ -203,6 +206,41 @@ private slots:
                                        .arg(got)
                                        .arg(expected)
                                        .arg(tolerance)));
+                }
+            }
+        }
+    }
+
+    // Lathe's own 3-bit format: no integer dot, so both modes take the float path (rows decoded, by the
+    // AVX2 decoder where there is one). Against a double product of io's reference dequantization, over
+    // decode, a small batch and more tokens than one prefill token block.
+    void lq3MatmulMatchesDoubleReference() {
+        const int64_t cols = 384, rows = 37;
+        const StoredTensor w(DType::LQ3_G128, cols, rows, randomValues(size_t(cols * rows), 21, 0.5f));
+        for (int nTokens : {1, 5, 70}) {
+            const std::vector<float> x = randomValues(size_t(nTokens * cols), 22, 2.0f);
+            for (bool quantized : {false, true}) {
+                auto backend = makeCpuBackend(CpuBackendOptions{3, quantized});
+                auto weight = backend->prepareWeight(w.view);
+                std::vector<float> out(size_t(nTokens * rows));
+                backend->matmul(*weight, x, nTokens, out);
+                for (int64_t r = 0; r < rows; ++r) {
+                    const std::vector<double> wr = w.row(r);
+                    for (int t = 0; t < nTokens; ++t) {
+                        double expected = 0, magnitude = 0;
+                        for (int64_t c = 0; c < cols; ++c) {
+                            expected += wr[size_t(c)] * x[size_t(t * cols + c)];
+                            magnitude += std::fabs(wr[size_t(c)] * x[size_t(t * cols + c)]);
+                        }
+                        const double got = out[size_t(t * rows + r)];
+                        QVERIFY2(std::fabs(got - expected) <= 1e-5 * magnitude + 1e-6,
+                                 qPrintable(QStringLiteral("row %1 token %2 of %3: %4 vs %5")
+                                                .arg(r)
+                                                .arg(t)
+                                                .arg(nTokens)
+                                                .arg(got)
+                                                .arg(expected)));
+                    }
                 }
             }
         }
