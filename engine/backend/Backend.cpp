@@ -18,6 +18,12 @@ const HostActivations& host(const Activations& buffer) {
 
 } // namespace
 
+void Backend::setActivationQuantization(ActivationQuantization mode) {
+    if (mode != ActivationQuantization::PerBlock)
+        fail(ErrorCategory::Unsupported, "backend {} cannot quantize activations {}", name(),
+             activationQuantizationName(mode));
+}
+
 std::unique_ptr<Activations> Backend::makeActivations() {
     return std::make_unique<HostActivations>();
 }

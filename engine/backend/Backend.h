@@ -14,6 +14,13 @@
 // cache's blocks, tables and host copy; a device backend may keep the rows themselves in its own memory
 // (backend/cuda does, replaying the cache's block copies).
 // Ops check their argument sizes and throw lathe::Error (Internal) on a mismatch: that is a caller bug.
+//
+// Activation quantization is a backend-wide setting, not a per-weight one: it belongs to the model
+// (GGUF `lathe.activation_quantization`, ModelConfig::activationQuantization), a backend computes for
+// one model at a time (each workbench Session owns its own), and the Transformer sets it once after
+// loading, before any forward. It applies where the backend quantizes activations for integer dot
+// products (the CPU backend's default mode, for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 weights); float paths,
+// including the CPU float reference, keep float activations in either mode.
 
 #include "backend/Activations.h"
 #include "io/TensorView.h"
@@ -83,6 +90,10 @@ public:
 
     // Takes a stored tensor (its bytes must outlive the handle).
     virtual std::unique_ptr<BackendWeight> prepareWeight(const TensorView& view) = 0;
+
+    // How matmuls quantize activations from now on (see above). The default accepts PerBlock only and
+    // throws lathe::Error (Unsupported) naming the backend for any other mode.
+    virtual void setActivationQuantization(ActivationQuantization mode);
 
     // out[t] = row tokens[t] of table ({cols, rows}), dequantized. out: [tokens.size()][cols].
     virtual void embed(const BackendWeight& table, std::span<const int32_t> tokens, std::span<float> out) = 0;

@@ -45,6 +45,17 @@ void readRopeScaling(const GgufFile& gguf, const std::string& arch, ModelConfig&
         positiveInt(gguf, prefix + "original_context_length", uint32_t(c.ropeLlama3.originalContext));
 }
 
+ActivationQuantization readActivationQuantization(const GgufFile& gguf) {
+    const std::string key = "lathe.activation_quantization";
+    const std::optional<std::string> mode = gguf.getString(key);
+    if (!mode || *mode == activationQuantizationName(ActivationQuantization::PerBlock))
+        return ActivationQuantization::PerBlock;
+    if (*mode == activationQuantizationName(ActivationQuantization::PerTokenInt8))
+        return ActivationQuantization::PerTokenInt8;
+    fail(ErrorCategory::InvalidFile, "{}: key '{}' is '{}' (Lathe reads per_token_int8 and per_block)",
+         gguf.name(), key, *mode);
+}
+
 int32_t tokenId(const GgufFile& gguf, const std::string& key, size_t nTokens) {
     const std::optional<uint32_t> id = gguf.getU32(key);
     if (!id) return -1;
@@ -116,6 +127,7 @@ ModelConfig modelConfigFromGguf(const GgufFile& gguf) {
     c.rmsEps = gguf.getF32(a + ".attention.layer_norm_rms_epsilon").value_or(c.rmsEps);
     c.ropeFreqBase = gguf.getF32(a + ".rope.freq_base").value_or(c.ropeFreqBase);
     readRopeScaling(gguf, a, c);
+    c.activationQuantization = readActivationQuantization(gguf);
     c.tiedEmbeddings = gguf.findTensor("output.weight") == nullptr;
 
     if (const auto vocab = gguf.getU32(a + ".vocab_size")) {

@@ -28,6 +28,16 @@ void requirePositiveFinite(const ModelConfig& c, const char* field, float value)
 
 } // namespace
 
+std::string_view activationQuantizationName(ActivationQuantization mode) {
+    switch (mode) {
+    case ActivationQuantization::PerBlock:
+        return "per_block";
+    case ActivationQuantization::PerTokenInt8:
+        return "per_token_int8";
+    }
+    return "unknown";
+}
+
 void ModelConfig::validate() const {
     requireRange(*this, "nLayers", nLayers, 1, kMaxLayers);
     requireRange(*this, "nEmbd", nEmbd, 1, kMaxWidth);

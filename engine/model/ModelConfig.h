@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace lathe {
 
@@ -20,24 +21,35 @@ struct RopeLlama3Scaling {
     int originalContext = 8192;
 };
 
+// How a backend quantizes activations for the integer dot products of block-quantized weights
+// (GGUF key `lathe.activation_quantization`; backend/Backend.h setActivationQuantization).
+enum class ActivationQuantization {
+    PerBlock,     // as ggml: one fp16 scale per 32 activations (absent key; the default)
+    PerTokenInt8, // "per_token_int8": one scale per activation row (SmoothQuant W8A8, dynamic per token)
+};
+
+// "per_block", "per_token_int8": the GGUF key's values.
+std::string_view activationQuantizationName(ActivationQuantization mode);
+
 struct ModelConfig {
     std::string architecture; // "llama", "qwen2", "mistral"
     std::string name;
     int nLayers = 0;
-    int nEmbd = 0;     // hidden size
+    int nEmbd = 0; // hidden size
     int nHeads = 0;
-    int nHeadsKv = 0;  // < nHeads for grouped-query attention
-    int headDim = 0;   // usually nEmbd / nHeads
-    int nFf = 0;       // feed-forward hidden size
+    int nHeadsKv = 0; // < nHeads for grouped-query attention
+    int headDim = 0;  // usually nEmbd / nHeads
+    int nFf = 0;      // feed-forward hidden size
     int vocabSize = 0;
     int contextLength = 0;
     float rmsEps = 1e-5f;
     float ropeFreqBase = 10000.0f;
-    int ropeDims = 0;  // dimensions rotated per head (== headDim for Llama)
+    int ropeDims = 0; // dimensions rotated per head (== headDim for Llama)
     RopeStyle ropeStyle = RopeStyle::Interleaved;
     RopeLlama3Scaling ropeLlama3;
     bool tiedEmbeddings = false; // output projection shares token_embd
     bool qkvBias = false;        // Qwen2
+    ActivationQuantization activationQuantization = ActivationQuantization::PerBlock;
 
     // Throws lathe::Error (InvalidFile) naming the first inconsistent field.
     void validate() const;

@@ -1,9 +1,9 @@
 #include "model/Transformer.h"
 
-#include "model/RopeFreqFactors.h"
 #include "core/Error.h"
 #include "io/ModelFiles.h"
 #include "io/Quants.h"
+#include "model/RopeFreqFactors.h"
 
 #include <cmath>
 #include <fmt/ranges.h>
@@ -89,6 +89,9 @@ Transformer::Transformer(const ModelFiles& files, Backend& backend)
         ropeFreqFactors_ = ropeLlama3FreqFactors(c.ropeLlama3, ropeDims, c.ropeFreqBase);
     }
     rope_ = RopeParams{ropeDims, c.ropeFreqBase, c.ropeStyle, ropeFreqFactors_};
+    // The model's activation quantization (per token for SmoothQuant W8A8 files): before any forward,
+    // and for every model, so a backend reused after another model does not keep that model's mode.
+    backend.setActivationQuantization(c.activationQuantization);
     attentionShape_ = AttentionShape{c.nHeads, c.nHeadsKv, c.headDim, 1.0f / std::sqrt(float(c.headDim))};
 }
 

@@ -30,7 +30,9 @@ public:
         std::function<void(std::string_view name, int layer, std::span<const float> values)>;
 
     // Checks that every tensor the config implies exists with the right shape (lathe::Error InvalidFile
-    // naming the tensor). `files` and `backend` must outlive the Transformer: weights stay in the files.
+    // naming the tensor). Sets the backend's activation quantization to the model's (Unsupported where the
+    // backend has no such mode). `files` and `backend` must outlive the Transformer: weights stay in the
+    // files.
     Transformer(const ModelFiles& files, Backend& backend);
 
     const ModelConfig& config() const override { return config_; }

@@ -66,6 +66,7 @@ nlohmann::json ModelSummary::toJson() const {
         {"kv_heads", config.nHeadsKv},
         {"head_dim", config.headDim},
         {"ffn", config.nFf},
+        {"activation_quantization", activationQuantizationName(config.activationQuantization)},
         {"vocab", config.vocabSize},
         {"context_length", config.contextLength},
         {"rms_eps", config.rmsEps},
@@ -97,6 +98,8 @@ std::string ModelSummary::toText() const {
     line("heads",
          fmt::format("{} query, {} key/value, head dim {}", config.nHeads, config.nHeadsKv, config.headDim));
     line("feed-forward", std::to_string(config.nFf));
+    if (config.activationQuantization != ActivationQuantization::PerBlock)
+        line("activations", std::string(activationQuantizationName(config.activationQuantization)));
     line("vocabulary", std::to_string(config.vocabSize));
     line("context", std::to_string(config.contextLength));
     line("rope",

@@ -76,6 +76,27 @@ void quantizeActivationsScalar(const float* x, int64_t n, ActivationBlock* out) 
     }
 }
 
+void quantizeActivationsPerTokenScalar(const float* x, int64_t n, ActivationBlock* out) {
+    float amax = 0.0f;
+    for (int64_t i = 0; i < n; ++i)
+        amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    for (int64_t b = 0; b < n / kActivationBlock; ++b) {
+        const float* xb = x + b * kActivationBlock;
+        int32_t sum = 0;
+        for (int j = 0; j < kActivationBlock; ++j) {
+            float r = std::nearbyint(xb[j] * id);
+            r = r > -127.0f ? r : -127.0f; // as maxps/minps: NaN becomes -127
+            r = r < 127.0f ? r : 127.0f;
+            out[b].qs[j] = int8_t(r);
+            sum += int(r);
+        }
+        out[b].d = d;
+        out[b].s = d * float(sum);
+    }
+}
+
 // Sums as ggml's AVX2 kernels do (vec_dot_*_q8_* and llamafile's tinyBLAS_Q0_AVX): eight lanes, lane k
 // holding the integer sum of elements 4k..4k+3 of each block, accumulated with a fused multiply-add by the
 // block's scale product, then reduced pairwise. Matching the order bit for bit keeps Lathe's greedy tokens
@@ -146,6 +167,13 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
         avx2::quantizeActivations(x, n, out);
     else
         quantizeActivationsScalar(x, n, out);
+}
+
+void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out) {
+    if (cpuHasAvx2())
+        avx2::quantizeActivationsPerToken(x, n, out);
+    else
+        quantizeActivationsPerTokenScalar(x, n, out);
 }
 
 float quantizedDot(DType weightType, const uint8_t* w, const ActivationBlock* x, int64_t nBlocks) {

@@ -6,6 +6,13 @@
 //
 // Quantization follows ggml's x86 (AVX2) path: id = 127 / max|x|, round half to even, the scale stored
 // as fp16 (here: a float holding that fp16 value).
+//
+// Per-token mode (ActivationQuantization::PerTokenInt8, SmoothQuant's W8A8 with dynamic per-token
+// scales): one scale s = max|x| / 127 over the whole row, codes rint(x * 127 / max|x|) clamped to
+// +-127, written into the same blocks (every block's d = s, kept in float: no fp16 rounding; its
+// s = s * sum(qs)). The integer dots then compute d_w * s * sum(q_w * q_x) per block: with Q8_0 weights
+// whose blocks all carry their row's scale, that is per-channel int8 weights times per-token int8
+// activations.
 
 #include "core/DType.h"
 
@@ -27,12 +34,17 @@ bool hasQuantizedDot(DType weightType);
 // x: n floats (n a multiple of 32) -> n / 32 blocks. Runs the AVX2 kernel where the processor has it.
 void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 
+// Per-token mode (above): x is one activation row of n floats (n a multiple of 32) -> n / 32 blocks.
+// Runs the AVX2 kernel where the processor has it.
+void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out);
+
 // Dot product of one stored weight row (nBlocks blocks of weightType) with quantized activations.
 // Runs the AVX2 kernel where the processor has it.
 float quantizedDot(DType weightType, const uint8_t* weightRow, const ActivationBlock* x, int64_t nBlocks);
 
-// The scalar references of the two above: the same bits, one lane at a time (tests, other processors).
+// The scalar references of the three above: the same bits, one lane at a time (tests, other processors).
 void quantizeActivationsScalar(const float* x, int64_t n, ActivationBlock* out);
+void quantizeActivationsPerTokenScalar(const float* x, int64_t n, ActivationBlock* out);
 float quantizedDotScalar(DType weightType, const uint8_t* weightRow, const ActivationBlock* x,
                          int64_t nBlocks);
 

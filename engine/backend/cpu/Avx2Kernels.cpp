@@ -157,6 +157,42 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
     }
 }
 
+void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    // max(|x|, amax) in this operand order ignores NaN as the scalar std::max(amax, |x|) does.
+    __m256 amax = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        amax = _mm256_max_ps(_mm256_andnot_ps(signBit, _mm256_loadu_ps(x + i)), amax);
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float maxAbs = _mm_cvtss_f32(m4);
+    const float d = maxAbs / 127.0f;
+    const __m256 id = _mm256_set1_ps(maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f);
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    for (int64_t b = 0; b < n / kActivationBlock; ++b) {
+        const float* xb = x + b * kActivationBlock;
+        __m256i sum = _mm256_setzero_si256();
+        for (int i = 0; i < 4; ++i) {
+            __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * i), id), _MM_ROUND_NEAREST);
+            r = _mm256_min_ps(_mm256_max_ps(r, lo), hi); // (r > lo ? r : lo), then (r < hi ? r : hi)
+            const __m256i q = _mm256_cvtps_epi32(r);
+            sum = _mm256_add_epi32(sum, q);
+            alignas(32) int32_t lanes[8];
+            _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
+            for (int l = 0; l < 8; ++l)
+                out[b].qs[8 * i + l] = int8_t(lanes[l]);
+        }
+        alignas(32) int32_t sums[8];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), sum);
+        int32_t total = 0;
+        for (int l = 0; l < 8; ++l)
+            total += sums[l];
+        out[b].d = d;
+        out[b].s = d * float(total);
+    }
+}
+
 void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n) {
     // Eight codes fill three bytes exactly, so group g of a block is bytes 3g..3g+2 of qs: broadcast
     // those 24 bits and shift each lane to its own code.
@@ -531,6 +567,9 @@ namespace lathe::avx2 {
     fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
 }
 void quantizeActivations(const float*, int64_t, ActivationBlock*) {
+    unavailable();
+}
+void quantizeActivationsPerToken(const float*, int64_t, ActivationBlock*) {
     unavailable();
 }
 void dequantizeLq3G128(const uint8_t*, float*, int64_t) {

@@ -21,6 +21,9 @@ namespace lathe::avx2 {
 // quantizeActivations (ActivationQuant.h).
 void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 
+// quantizeActivationsPerToken (ActivationQuant.h): one scale for the whole row.
+void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out);
+
 // dequantizeRow(DType::LQ3_G128, row, out, n) (io/Quants.h): n a multiple of 128. The same bits: a code
 // times an fp16 scale is exact in float, so the fused c * d + m rounds as the reference's mul-then-add.
 void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n);

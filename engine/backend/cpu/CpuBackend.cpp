@@ -67,9 +67,12 @@ public:
         : options_(options), pool_(options.threads), scratch_(size_t(pool_.threadCount())) {}
 
     std::string name() const override {
-        return fmt::format("cpu ({} threads{})", pool_.threadCount(),
-                           options_.quantizedActivations ? "" : ", float reference");
+        return fmt::format("cpu ({} threads{}{})", pool_.threadCount(),
+                           options_.quantizedActivations ? "" : ", float reference",
+                           perToken() ? ", per-token int8 activations" : "");
     }
+
+    void setActivationQuantization(ActivationQuantization mode) override { activationMode_ = mode; }
 
     std::unique_ptr<BackendWeight> prepareWeight(const TensorView& view) override {
         require(view.data != nullptr, "prepareWeight", "tensor has no data");
@@ -313,6 +316,9 @@ public:
 private:
     // The default path: llama.cpp's CPU arithmetic bit for bit (see CpuBackendOptions).
     bool exact() const { return options_.quantizedActivations; }
+    // Integer-dot matmuls quantize each activation row with one scale (ActivationQuant.h); only where
+    // activations are quantized at all (the float reference keeps float activations).
+    bool perToken() const { return activationMode_ == ActivationQuantization::PerTokenInt8; }
 
     // A stored row as floats, for the formats without an integer dot (K-quants, Lathe's LQ3_G128, and
     // every block format in the float reference): the AVX2 decoder where one exists (same bits).
@@ -569,9 +575,13 @@ private:
         const int64_t blocks = cols / kActivationBlock;
         require(cols % kActivationBlock == 0, "matmul", "quantized weight row is not whole blocks");
         activations_.resize(size_t(nTokens * blocks));
+        const bool rowScale = perToken();
         parallel(nTokens, int64_t(nTokens) * cols * 4, [&](int64_t begin, int64_t end, int) {
             for (int64_t t = begin; t < end; ++t)
-                quantizeActivations(x.data() + t * cols, cols, activations_.data() + t * blocks);
+                if (rowScale)
+                    quantizeActivationsPerToken(x.data() + t * cols, cols, activations_.data() + t * blocks);
+                else
+                    quantizeActivations(x.data() + t * cols, cols, activations_.data() + t * blocks);
         });
         if (!cpuHasAvx2()) {
             parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
@@ -617,6 +627,7 @@ private:
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
+    ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 
 } // namespace

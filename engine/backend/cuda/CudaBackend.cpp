@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <map>
+#include <spdlog/spdlog.h>
 #include <vector>
 
 namespace lathe {
@@ -174,6 +175,17 @@ public:
         }
         const size_t bytes = size_t(view.rowStride() * uint64_t(rows));
         return std::make_unique<CudaWeight>(view, view.dtype, upload(view.data, bytes));
+    }
+
+    // Per-token int8 activations are not implemented here: matmuls keep this backend's own activation
+    // handling (per-block int8 in the single-token mat-vec of Q4_0/Q4_1/Q8_0, fp16 in the GEMMs), which
+    // is near the per-token result but not equal to it. Said once per backend.
+    void setActivationQuantization(ActivationQuantization mode) override {
+        if (mode == ActivationQuantization::PerBlock || warnedActivationMode_) return;
+        warnedActivationMode_ = true;
+        spdlog::warn("{}: {} activations are not implemented on CUDA; matmuls keep per-block int8 (decode) "
+                     "and fp16 (prefill) activations",
+                     name(), activationQuantizationName(mode));
     }
 
     // ---- Buffer ops: queued on the stream, nothing waits until download().
@@ -590,6 +602,7 @@ private:
     int kvBlocks_ = 0, kvLayers_ = 0, kvHeads_ = 0, kvBlockTokens_ = 0, kvHeadDim_ = 0;
     DeviceArray kvPool_; // [block][layer][K|V][kvHead][slot][headDim] float
     double readBandwidth_ = 0.0;
+    bool warnedActivationMode_ = false;
 
     // Host-side index arrays and their device copies.
     DeviceMirroredArray<int32_t> tokenIds_, positions_, storeBlocks_, storeSlots_, attnTableOffset_,

@@ -1,6 +1,6 @@
 // The AVX2 kernels against their scalar references, bit for bit: every block format with an integer
 // dot (odd block counts, 1 to 4 tokens, extreme weights such as -128 in Q8_0), activation quantization,
-// the LQ3_G128 row decoder, the float dots over odd lengths in
+// per-token activation quantization, the LQ3_G128 row decoder, the float dots over odd lengths in
 // F32/F16/BF16, the fused dot and fma of attention, and ggml's exp
 // and silu over the whole float range (denormal results, overflow, infinities, NaN). Skipped on a
 // processor without AVX2/FMA/F16C.
@@ -86,6 +86,37 @@ private slots:
                 QVERIFY(std::memcmp(simd[size_t(b)].qs, scalar[size_t(b)].qs, 32) == 0);
             }
         }
+    }
+
+    // Per-token mode: one scale for the row, clamped codes. Rows whose largest value sits in different
+    // blocks, an all-zero row, and rows holding an infinity or a NaN (which must agree too).
+    void perTokenQuantizationMatchesScalar() {
+        std::mt19937 rng(5);
+        const float inf = std::numeric_limits<float>::infinity();
+        for (int variant = 0; variant < 6; ++variant)
+            for (int64_t blocks : {1, 3, 18, 129}) {
+                std::vector<float> x = randomFloats(size_t(blocks * 32), rng, 4.0f);
+                if (variant == 1) x[size_t(blocks * 32 - 1)] = -97.0f; // the max in the last block
+                if (variant == 2) std::fill(x.begin(), x.end(), 0.0f);
+                if (variant == 3) x[7] = inf;
+                if (variant == 4) x[size_t(blocks * 16)] = std::numeric_limits<float>::quiet_NaN();
+                if (variant == 5) x[0] = 1e-38f * float(variant); // tiny values around a normal max
+                const size_t count = size_t(blocks);
+                std::vector<ActivationBlock> simd(count), scalar(count);
+                avx2::quantizeActivationsPerToken(x.data(), blocks * 32, simd.data());
+                quantizeActivationsPerTokenScalar(x.data(), blocks * 32, scalar.data());
+                for (int64_t b = 0; b < blocks; ++b) {
+                    QVERIFY(sameBits(simd[size_t(b)].d, scalar[size_t(b)].d));
+                    QVERIFY(sameBits(simd[size_t(b)].s, scalar[size_t(b)].s));
+                    QVERIFY(std::memcmp(simd[size_t(b)].qs, scalar[size_t(b)].qs, 32) == 0);
+                }
+                if (variant == 1) {
+                    // The row's one scale: every block carries it, and only the max reaches -127.
+                    QCOMPARE(scalar[0].d, 97.0f / 127.0f);
+                    QCOMPARE(scalar[count - 1].d, 97.0f / 127.0f);
+                    QCOMPARE(int(scalar[count - 1].qs[31]), -127);
+                }
+            }
     }
 
     void lq3DequantizeMatchesScalar() {

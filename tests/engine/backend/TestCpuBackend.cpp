@@ -246,6 +246,118 @@ private slots:
         }
     }
 
+    void perTokenInt8MatmulIsExactW8A8_data() {
+        QTest::addColumn<DType>("type");
+        QTest::addColumn<int>("nTokens");
+        for (DType type : {DType::Q8_0, DType::Q4_0, DType::Q4_1})
+            for (int n : {1, 6})
+                QTest::addRow("%s x %d", dtypeName(type).data(), n) << type << n;
+    }
+    // Per-token int8 activations: the backend's result equals the integer arithmetic of W8A8 written out
+    // here from the weight bytes (one scale s = max|x| / 127 per token, codes rint(x / s) in +-127):
+    // sum over blocks of d_w * s * sum(q_w * q_x) (+ m_w * s * sum(q_x) for Q4_1), in double. Q8_0
+    // weights carry one scale per row in every block (per-channel int8). Activation blocks of very
+    // different magnitudes make the per-block (ggml) result differ, which shows the mode took effect.
+    void perTokenInt8MatmulIsExactW8A8() {
+        QFETCH(DType, type);
+        QFETCH(int, nTokens);
+        const int64_t cols = 256, rows = 19, blocks = cols / 32;
+        std::mt19937 rng(31);
+        std::vector<float> values = randomValues(size_t(cols * rows), 32, 0.3f);
+        StoredTensor w(type, cols, rows, values);
+        if (type == DType::Q8_0) { // per-channel: row r's blocks all hold scale d_r
+            std::uniform_int_distribution<int> code(-127, 127);
+            for (int64_t r = 0; r < rows; ++r)
+                for (int64_t b = 0; b < blocks; ++b) {
+                    uint8_t* block = w.bytes.data() + r * blocks * 34 + b * 34;
+                    const uint16_t d = floatToFp16(0.01f + 0.003f * float(r));
+                    std::memcpy(block, &d, 2);
+                    for (int j = 0; j < 32; ++j)
+                        block[2 + j] = uint8_t(int8_t(code(rng)));
+                }
+        }
+        std::vector<float> x = randomValues(size_t(nTokens * cols), 33, 1.0f);
+        for (int t = 0; t < nTokens; ++t)
+            for (int64_t c = 0; c < cols; ++c)
+                x[size_t(t * cols + c)] *= float(1 << (3 * ((c / 32 + t) % 4))); // blocks at 1, 8, 64, 512
+
+        // The reference, from the bytes.
+        auto halfAt = [](const uint8_t* p) {
+            uint16_t h;
+            std::memcpy(&h, p, 2);
+            return double(fp16ToFloat(h));
+        };
+        std::vector<double> expected(size_t(nTokens * rows)), magnitude(expected.size());
+        for (int t = 0; t < nTokens; ++t) {
+            const float* xt = x.data() + t * cols;
+            float amax = 0.0f;
+            for (int64_t c = 0; c < cols; ++c)
+                amax = std::max(amax, std::fabs(xt[c]));
+            const float scale = amax / 127.0f, inverse = 127.0f / amax;
+            std::vector<int> qx(static_cast<size_t>(cols));
+            for (int64_t c = 0; c < cols; ++c)
+                qx[size_t(c)] = int(std::clamp(std::nearbyint(xt[c] * inverse), -127.0f, 127.0f));
+            for (int64_t r = 0; r < rows; ++r) {
+                double sum = 0, mag = 0;
+                for (int64_t b = 0; b < blocks; ++b) {
+                    const uint8_t* block = w.view.row(r) + b * rowBytes(type, 32);
+                    int64_t dot = 0, xSum = 0, absDot = 0, absXSum = 0; // abs: the float rounding's scale
+                    for (int j = 0; j < 32; ++j) {
+                        int q = 0;
+                        if (type == DType::Q8_0) q = int8_t(block[2 + j]);
+                        const uint8_t* nibbles = block + (type == DType::Q4_1 ? 4 : 2);
+                        if (type != DType::Q8_0) q = j < 16 ? nibbles[j] & 0x0f : nibbles[j - 16] >> 4;
+                        if (type == DType::Q4_0) q -= 8;
+                        dot += int64_t(q) * qx[size_t(b * 32 + j)];
+                        xSum += qx[size_t(b * 32 + j)];
+                        absDot += std::abs(int64_t(q) * qx[size_t(b * 32 + j)]);
+                        absXSum += std::abs(qx[size_t(b * 32 + j)]);
+                    }
+                    const double dw = halfAt(block), mw = type == DType::Q4_1 ? halfAt(block + 2) : 0.0;
+                    sum += dw * double(scale) * double(dot) + mw * double(scale) * double(xSum);
+                    mag += std::fabs(dw * double(scale)) * double(absDot) +
+                           std::fabs(mw * double(scale)) * double(absXSum);
+                }
+                expected[size_t(t * rows + r)] = sum;
+                magnitude[size_t(t * rows + r)] = mag;
+            }
+        }
+
+        for (int threads : {1, 3}) {
+            auto backend = makeCpuBackend(CpuBackendOptions{threads, true});
+            auto weight = backend->prepareWeight(w.view);
+            std::vector<float> perBlock(expected.size()), perToken(expected.size());
+            backend->matmul(*weight, x, nTokens, perBlock);
+            backend->setActivationQuantization(ActivationQuantization::PerTokenInt8);
+            QVERIFY(QString::fromStdString(backend->name()).contains("per-token"));
+            backend->matmul(*weight, x, nTokens, perToken);
+            double perBlockDeviation = 0;
+            for (size_t i = 0; i < expected.size(); ++i) {
+                QVERIFY2(std::fabs(double(perToken[i]) - expected[i]) <= 2e-6 * magnitude[i] + 1e-12,
+                         qPrintable(QStringLiteral("output %1: %2 vs %3 (magnitude %4)")
+                                        .arg(i)
+                                        .arg(double(perToken[i]), 0, 'g', 9)
+                                        .arg(expected[i], 0, 'g', 9)
+                                        .arg(magnitude[i])));
+                perBlockDeviation =
+                    std::max(perBlockDeviation, std::fabs(double(perBlock[i]) - expected[i]) / magnitude[i]);
+            }
+            QVERIFY2(perBlockDeviation > 1e-4, qPrintable(QString::number(perBlockDeviation)));
+            backend->setActivationQuantization(ActivationQuantization::PerBlock);
+            std::vector<float> again(expected.size());
+            backend->matmul(*weight, x, nTokens, again);
+            QCOMPARE(again, perBlock);
+        }
+        // The float reference keeps float activations in either mode.
+        auto reference = referenceBackend();
+        auto weight = reference->prepareWeight(w.view);
+        std::vector<float> plain(expected.size()), withMode(expected.size());
+        reference->matmul(*weight, x, nTokens, plain);
+        reference->setActivationQuantization(ActivationQuantization::PerTokenInt8);
+        reference->matmul(*weight, x, nTokens, withMode);
+        QCOMPARE(withMode, plain);
+    }
+
     void embedGathersDequantizedRows() {
         auto backend = referenceBackend();
         const StoredTensor table(DType::Q8_0, 64, 10, randomValues(640, 7));

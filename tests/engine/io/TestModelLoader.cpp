@@ -238,6 +238,40 @@ private slots:
                 std::string::npos);
     }
 
+    // lathe.activation_quantization: absent or per_block -> PerBlock; per_token_int8 -> PerTokenInt8;
+    // anything else (or another type) names the key.
+    void activationQuantizationKey() {
+        test::TempDir dir;
+        test::tinyModelWriter().writeFile(dir.file("plain.gguf"));
+        QCOMPARE(openModelFiles(dir.file("plain.gguf")).config.activationQuantization,
+                 ActivationQuantization::PerBlock);
+        for (const char* value : {"per_block", "per_token_int8"}) {
+            GgufWriter w = test::tinyModelWriter();
+            w.setString("lathe.activation_quantization", value);
+            w.writeFile(dir.file("mode.gguf"));
+            QCOMPARE(activationQuantizationName(
+                         openModelFiles(dir.file("mode.gguf")).config.activationQuantization),
+                     std::string_view(value));
+        }
+        GgufWriter unknown = test::tinyModelWriter();
+        unknown.setString("lathe.activation_quantization", "per_channel_fp8");
+        unknown.writeFile(dir.file("unknown.gguf"));
+        std::string message = errorOf(dir.file("unknown.gguf"));
+        QVERIFY2(message.find("lathe.activation_quantization") != std::string::npos &&
+                     message.find("per_channel_fp8") != std::string::npos,
+                 message.c_str());
+        try {
+            (void)openModelFiles(dir.file("unknown.gguf"));
+        } catch (const Error& e) {
+            QCOMPARE(e.category(), ErrorCategory::InvalidFile);
+        }
+        GgufWriter number = test::tinyModelWriter();
+        number.setU32("lathe.activation_quantization", 1);
+        number.writeFile(dir.file("number.gguf"));
+        message = errorOf(dir.file("number.gguf"));
+        QVERIFY2(message.find("lathe.activation_quantization") != std::string::npos, message.c_str());
+    }
+
     void notAModel() {
         test::TempDir dir;
         writeText(dir.file("notes.txt"), "hello");

@@ -149,6 +149,44 @@ private slots:
         }
     }
 
+    // A SmoothQuant-style W8A8 file (Q8_0 matrices, lathe.activation_quantization = per_token_int8):
+    // the Transformer hands the mode to the backend, whose logits stay near the float reference and
+    // differ from the same weights run with ggml's per-block activations.
+    void perTokenInt8ModelSetsTheBackendsMode() {
+        TinyModelSpec spec;
+        spec.matrixType = DType::Q8_0;
+        spec.embdType = DType::Q8_0;
+        test::TempDir dir;
+        const ModelFiles perBlockFiles = writeAndOpen(dir, spec, "per-block.gguf");
+        spec.activationQuantization = "per_token_int8";
+        const ModelFiles perTokenFiles = writeAndOpen(dir, spec, "per-token.gguf");
+        QCOMPARE(perBlockFiles.config.activationQuantization, ActivationQuantization::PerBlock);
+        QCOMPARE(perTokenFiles.config.activationQuantization, ActivationQuantization::PerTokenInt8);
+        const std::vector<double> expected =
+            test::NaiveLlama(perTokenFiles).forward(kPrompt, iota(int(kPrompt.size())), [](int i, int j) {
+                return j <= i;
+            });
+        auto run = [&](const ModelFiles& files, Backend& backend) {
+            Transformer model(files, backend);
+            KvCache cache = model.makeCache(64);
+            std::vector<float> logits;
+            model.forward(Batch::sequence(kPrompt, 0, 0, true), cache, logits);
+            return logits;
+        };
+        auto backend = makeCpuBackend(2);
+        const std::vector<float> perToken = run(perTokenFiles, *backend);
+        QVERIFY(QString::fromStdString(backend->name()).contains("per-token"));
+        const double diff = relativeMaxDiff(perToken, expected);
+        qDebug("per-token int8 activations: relative max diff %.3g", diff);
+        QVERIFY2(diff < 0.03, qPrintable(QString::number(diff)));
+        // The same backend, next model per block: the mode follows the model.
+        const std::vector<float> perBlock = run(perBlockFiles, *backend);
+        QVERIFY(!QString::fromStdString(backend->name()).contains("per-token"));
+        QVERIFY(perBlock != perToken);
+        auto fresh = makeCpuBackend(2);
+        QCOMPARE(run(perBlockFiles, *fresh), perBlock);
+    }
+
     void incrementalDecodeEqualsPrefill() {
         TinyModelSpec spec;
         spec.matrixType = DType::Q4_1;

@@ -36,6 +36,7 @@ struct TinyModelSpec {
     DType matrixType = DType::F32; // attention and feed-forward matrices
     DType embdType = DType::F32;
     uint32_t seed = 7;
+    std::string activationQuantization; // lathe.activation_quantization; empty: the key is absent
 
     int headDim() const { return nEmbd / nHeads; }
     bool bias() const { return architecture == "qwen2"; }
@@ -114,6 +115,8 @@ inline void writeTinyGguf(const std::filesystem::path& path, const TinyModelSpec
     g.setU32(a + ".block_count", uint32_t(s.nLayers));
     g.setU32(a + ".embedding_length", uint32_t(s.nEmbd));
     g.setU32(a + ".feed_forward_length", uint32_t(s.nFf));
+    if (!s.activationQuantization.empty())
+        g.setString("lathe.activation_quantization", s.activationQuantization);
     g.setU32(a + ".attention.head_count", uint32_t(s.nHeads));
     g.setU32(a + ".attention.head_count_kv", uint32_t(s.nHeadsKv));
     g.setU32(a + ".context_length", 256);
