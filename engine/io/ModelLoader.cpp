@@ -5,6 +5,7 @@
 #include "io/MappedFile.h"
 #include "io/Quants.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <fcntl.h>
@@ -43,6 +44,27 @@ void readRopeScaling(const GgufFile& gguf, const std::string& arch, ModelConfig&
         gguf.getF32(prefix + "high_freq_factor").value_or(c.ropeLlama3.highFreqFactor);
     c.ropeLlama3.originalContext =
         positiveInt(gguf, prefix + "original_context_length", uint32_t(c.ropeLlama3.originalContext));
+}
+
+// `{arch}.feed_forward_length`: one width, or (as llama.cpp also accepts) one per layer. Widths that
+// are all equal collapse to the single form; nFf is always the widest.
+void readFeedForwardWidths(const GgufFile& gguf, const std::string& key, ModelConfig& c) {
+    const GgufValue* value = gguf.find(key);
+    if (!value || !value->isArray()) {
+        c.nFf = positiveInt(gguf, key);
+        return;
+    }
+    const std::optional<std::vector<int32_t>> widths = gguf.getI32Array(key);
+    if (int64_t(widths->size()) != c.nLayers)
+        fail(ErrorCategory::InvalidFile, "{}: key '{}' holds {} widths but the model has {} layers",
+             gguf.name(), key, widths->size(), c.nLayers);
+    for (size_t layer = 0; layer < widths->size(); ++layer)
+        if ((*widths)[layer] <= 0)
+            fail(ErrorCategory::InvalidFile, "{}: key '{}' is {} for layer {} (must be positive)",
+                 gguf.name(), key, (*widths)[layer], layer);
+    c.nFf = *std::max_element(widths->begin(), widths->end());
+    if (std::any_of(widths->begin(), widths->end(), [&](int32_t w) { return w != c.nFf; }))
+        c.layerFf.assign(widths->begin(), widths->end());
 }
 
 ActivationQuantization readActivationQuantization(const GgufFile& gguf) {
@@ -118,7 +140,7 @@ ModelConfig modelConfigFromGguf(const GgufFile& gguf) {
     c.name = gguf.getString("general.name").value_or("");
     c.nLayers = positiveInt(gguf, a + ".block_count");
     c.nEmbd = positiveInt(gguf, a + ".embedding_length");
-    c.nFf = positiveInt(gguf, a + ".feed_forward_length");
+    readFeedForwardWidths(gguf, a + ".feed_forward_length", c);
     c.nHeads = positiveInt(gguf, a + ".attention.head_count");
     c.nHeadsKv = positiveInt(gguf, a + ".attention.head_count_kv", uint32_t(c.nHeads));
     c.headDim = positiveInt(gguf, a + ".attention.key_length", uint32_t(c.nEmbd / c.nHeads));
@@ -198,13 +220,14 @@ TokenizerSpec tokenizerSpecFromGguf(const GgufFile& gguf) {
 
 void checkModelTensors(const ModelFiles& files) {
     const ModelConfig& c = files.config;
-    const int64_t e = c.nEmbd, v = c.vocabSize, ff = c.nFf;
+    const int64_t e = c.nEmbd, v = c.vocabSize;
     const int64_t q = int64_t(c.nHeads) * c.headDim, kv = int64_t(c.nHeadsKv) * c.headDim;
     expectTensor(files, "token_embd.weight", {e, v, 1, 1});
     expectTensor(files, "output_norm.weight", {e, 1, 1, 1});
     if (!c.tiedEmbeddings) expectTensor(files, "output.weight", {e, v, 1, 1});
     for (int layer = 0; layer < c.nLayers; ++layer) {
         const std::string blk = "blk." + std::to_string(layer) + ".";
+        const int64_t ff = c.ffOf(layer);
         expectTensor(files, blk + "attn_norm.weight", {e, 1, 1, 1});
         expectTensor(files, blk + "attn_q.weight", {e, q, 1, 1});
         expectTensor(files, blk + "attn_k.weight", {e, kv, 1, 1});

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace lathe {
@@ -54,6 +55,19 @@ void ModelConfig::validate() const {
         fail(ErrorCategory::InvalidFile, "model '{}': ropeDims {} is odd (RoPE rotates pairs)", name,
              ropeDims);
     requireRange(*this, "nFf", nFf, 1, kMaxWidth);
+    if (!layerFf.empty()) {
+        if (int64_t(layerFf.size()) != nLayers)
+            fail(ErrorCategory::InvalidFile, "model '{}': layerFf has {} feed-forward widths for {} layers",
+                 name, layerFf.size(), nLayers);
+        for (size_t layer = 0; layer < layerFf.size(); ++layer)
+            if (layerFf[layer] < 1 || layerFf[layer] > kMaxWidth)
+                fail(ErrorCategory::InvalidFile, "model '{}': layerFf[{}] is {} (must be 1..{})", name, layer,
+                     layerFf[layer], kMaxWidth);
+        const int widest = *std::max_element(layerFf.begin(), layerFf.end());
+        if (nFf != widest)
+            fail(ErrorCategory::InvalidFile,
+                 "model '{}': nFf is {} but the widest layer's feed-forward is {}", name, nFf, widest);
+    }
     requireRange(*this, "vocabSize", vocabSize, 1, kMaxVocab);
     requireRange(*this, "contextLength", contextLength, 1, 1 << 30);
     requirePositiveFinite(*this, "rmsEps", rmsEps);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace lathe {
 
@@ -39,7 +40,10 @@ struct ModelConfig {
     int nHeads = 0;
     int nHeadsKv = 0; // < nHeads for grouped-query attention
     int headDim = 0;  // usually nEmbd / nHeads
-    int nFf = 0;      // feed-forward hidden size
+    int nFf = 0;      // feed-forward hidden size; the largest layer's when layerFf is set
+    // Per-layer feed-forward widths (GGUF `{arch}.feed_forward_length` as an array, e.g. after
+    // structured pruning): [nLayers], or empty when every layer has nFf.
+    std::vector<int> layerFf;
     int vocabSize = 0;
     int contextLength = 0;
     float rmsEps = 1e-5f;
@@ -50,6 +54,9 @@ struct ModelConfig {
     bool tiedEmbeddings = false; // output projection shares token_embd
     bool qkvBias = false;        // Qwen2
     ActivationQuantization activationQuantization = ActivationQuantization::PerBlock;
+
+    // Feed-forward width of a layer (0 <= layer < nLayers).
+    int ffOf(int layer) const { return layerFf.empty() ? nFf : layerFf[size_t(layer)]; }
 
     // Throws lathe::Error (InvalidFile) naming the first inconsistent field.
     void validate() const;

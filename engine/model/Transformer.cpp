@@ -71,9 +71,12 @@ Transformer::Transformer(const ModelFiles& files, Backend& backend)
         }
         l.wo = loadWeight(files, backend, name("attn_output.weight"), qDim, c.nEmbd);
         l.ffnNorm = loadWeight(files, backend, name("ffn_norm.weight"), c.nEmbd, 1);
-        l.gate = loadWeight(files, backend, name("ffn_gate.weight"), c.nEmbd, c.nFf);
-        l.up = loadWeight(files, backend, name("ffn_up.weight"), c.nEmbd, c.nFf);
-        l.down = loadWeight(files, backend, name("ffn_down.weight"), c.nFf, c.nEmbd);
+        // Each layer's own feed-forward width (pruned models differ by layer); the gate/up buffers
+        // take each call's size, so nothing else depends on it.
+        const int64_t ff = c.ffOf(i);
+        l.gate = loadWeight(files, backend, name("ffn_gate.weight"), c.nEmbd, ff);
+        l.up = loadWeight(files, backend, name("ffn_up.weight"), c.nEmbd, ff);
+        l.down = loadWeight(files, backend, name("ffn_down.weight"), ff, c.nEmbd);
     }
 
     // llama.cpp's converter stores Llama-3 scaling as rope_freqs.weight; prefer it when present.

@@ -30,9 +30,9 @@ public:
         std::function<void(std::string_view name, int layer, std::span<const float> values)>;
 
     // Checks that every tensor the config implies exists with the right shape (lathe::Error InvalidFile
-    // naming the tensor). Sets the backend's activation quantization to the model's (Unsupported where the
-    // backend has no such mode). `files` and `backend` must outlive the Transformer: weights stay in the
-    // files.
+    // naming the tensor), each layer's feed-forward with its own width (ModelConfig::ffOf). Sets the
+    // backend's activation quantization to the model's (Unsupported where the backend has no such mode).
+    // `files` and `backend` must outlive the Transformer: weights stay in the files.
     Transformer(const ModelFiles& files, Backend& backend);
 
     const ModelConfig& config() const override { return config_; }
@@ -54,9 +54,9 @@ private:
         std::unique_ptr<BackendWeight> bq, bk, bv; // {rows of wq/wk/wv}, only with qkvBias
         std::unique_ptr<BackendWeight> wo;         // {nHeads * headDim, nEmbd}
         std::unique_ptr<BackendWeight> ffnNorm;    // {nEmbd}
-        std::unique_ptr<BackendWeight> gate;       // {nEmbd, nFf}
-        std::unique_ptr<BackendWeight> up;         // {nEmbd, nFf}
-        std::unique_ptr<BackendWeight> down;       // {nFf, nEmbd}
+        std::unique_ptr<BackendWeight> gate;       // {nEmbd, ffOf(layer)}
+        std::unique_ptr<BackendWeight> up;         // {nEmbd, ffOf(layer)}
+        std::unique_ptr<BackendWeight> down;       // {ffOf(layer), nEmbd}
     };
 
     void validateBatch(const Batch& batch, const KvCache& cache) const;

@@ -2,7 +2,9 @@
 
 #include "tokenizer/ChatTemplate.h"
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace lathe {
@@ -66,6 +68,7 @@ nlohmann::json ModelSummary::toJson() const {
         {"kv_heads", config.nHeadsKv},
         {"head_dim", config.headDim},
         {"ffn", config.nFf},
+        {"ffn_per_layer", config.layerFf}, // empty when every layer has "ffn"
         {"activation_quantization", activationQuantizationName(config.activationQuantization)},
         {"vocab", config.vocabSize},
         {"context_length", config.contextLength},
@@ -97,7 +100,13 @@ std::string ModelSummary::toText() const {
     line("hidden", std::to_string(config.nEmbd));
     line("heads",
          fmt::format("{} query, {} key/value, head dim {}", config.nHeads, config.nHeadsKv, config.headDim));
-    line("feed-forward", std::to_string(config.nFf));
+    if (config.layerFf.empty()) {
+        line("feed-forward", std::to_string(config.nFf));
+    } else {
+        const auto [narrowest, widest] = std::minmax_element(config.layerFf.begin(), config.layerFf.end());
+        line("feed-forward",
+             fmt::format("{}..{} by layer: {}", *narrowest, *widest, fmt::join(config.layerFf, ", ")));
+    }
     if (config.activationQuantization != ActivationQuantization::PerBlock)
         line("activations", std::string(activationQuantizationName(config.activationQuantization)));
     line("vocabulary", std::to_string(config.vocabSize));

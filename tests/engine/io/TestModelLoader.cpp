@@ -272,6 +272,46 @@ private slots:
         QVERIFY2(message.find("lathe.activation_quantization") != std::string::npos, message.c_str());
     }
 
+    // {arch}.feed_forward_length as an array of u32 or i32, one per layer (the tensors here all have
+    // 96 channels, so only equal widths load; tests/engine/model/TestTransformerFfnWidths has the rest).
+    void feedForwardWidthArrays() {
+        test::TempDir dir;
+        GgufWriter u32 = test::tinyModelWriter();
+        u32.set("llama.feed_forward_length", {GgufArray(std::vector<uint32_t>{96, 96})});
+        u32.writeFile(dir.file("u32.gguf"));
+        const ModelFiles files = openModelFiles(dir.file("u32.gguf"));
+        QCOMPARE(files.config.nFf, 96);
+        QVERIFY(files.config.layerFf.empty());
+
+        GgufWriter i32 = test::tinyModelWriter();
+        i32.setI32Array("llama.feed_forward_length", {96, 64});
+        i32.writeFile(dir.file("i32.gguf"));
+        std::string message = errorOf(dir.file("i32.gguf"));
+        QVERIFY2(message.find("tensor 'blk.1.ffn_gate.weight' has shape [64, 96], expected [64, 64]") !=
+                     std::string::npos,
+                 message.c_str());
+
+        GgufWriter three = test::tinyModelWriter();
+        three.setI32Array("llama.feed_forward_length", {96, 96, 96});
+        three.writeFile(dir.file("three.gguf"));
+        message = errorOf(dir.file("three.gguf"));
+        QVERIFY2(message.find("key 'llama.feed_forward_length' holds 3 widths but the model has 2 layers") !=
+                     std::string::npos,
+                 message.c_str());
+
+        GgufWriter huge = test::tinyModelWriter();
+        huge.set("llama.feed_forward_length", {GgufArray(std::vector<uint32_t>{96, 0x80000000u})});
+        huge.writeFile(dir.file("huge.gguf"));
+        message = errorOf(dir.file("huge.gguf"));
+        QVERIFY2(message.find("llama.feed_forward_length") != std::string::npos, message.c_str());
+
+        GgufWriter strings = test::tinyModelWriter();
+        strings.setStringArray("llama.feed_forward_length", {"96", "96"});
+        strings.writeFile(dir.file("strings.gguf"));
+        message = errorOf(dir.file("strings.gguf"));
+        QVERIFY2(message.find("llama.feed_forward_length") != std::string::npos, message.c_str());
+    }
+
     void notAModel() {
         test::TempDir dir;
         writeText(dir.file("notes.txt"), "hello");

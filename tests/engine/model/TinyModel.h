@@ -36,9 +36,11 @@ struct TinyModelSpec {
     DType matrixType = DType::F32; // attention and feed-forward matrices
     DType embdType = DType::F32;
     uint32_t seed = 7;
+    std::vector<int> layerFf;           // per-layer feed-forward widths (written as an array); empty: nFf
     std::string activationQuantization; // lathe.activation_quantization; empty: the key is absent
 
     int headDim() const { return nEmbd / nHeads; }
+    int ffOf(int layer) const { return layerFf.empty() ? nFf : layerFf[size_t(layer)]; }
     bool bias() const { return architecture == "qwen2"; }
 };
 
@@ -79,9 +81,9 @@ inline TinyWeights makeTinyWeights(const TinyModelSpec& s) {
         }
         add(b + "attn_output.weight", s.nEmbd, q, 1.0f / std::sqrt(float(q)));
         add(b + "ffn_norm.weight", 1, s.nEmbd, 0.1f, 1.0f);
-        add(b + "ffn_gate.weight", s.nFf, s.nEmbd, in);
-        add(b + "ffn_up.weight", s.nFf, s.nEmbd, in);
-        add(b + "ffn_down.weight", s.nEmbd, s.nFf, 1.0f / std::sqrt(float(s.nFf)));
+        add(b + "ffn_gate.weight", s.ffOf(l), s.nEmbd, in);
+        add(b + "ffn_up.weight", s.ffOf(l), s.nEmbd, in);
+        add(b + "ffn_down.weight", s.nEmbd, s.ffOf(l), 1.0f / std::sqrt(float(s.ffOf(l))));
     }
     return w;
 }
@@ -114,7 +116,10 @@ inline void writeTinyGguf(const std::filesystem::path& path, const TinyModelSpec
     g.setString("general.name", "tiny");
     g.setU32(a + ".block_count", uint32_t(s.nLayers));
     g.setU32(a + ".embedding_length", uint32_t(s.nEmbd));
-    g.setU32(a + ".feed_forward_length", uint32_t(s.nFf));
+    if (s.layerFf.empty())
+        g.setU32(a + ".feed_forward_length", uint32_t(s.nFf));
+    else
+        g.setI32Array(a + ".feed_forward_length", std::vector<int32_t>(s.layerFf.begin(), s.layerFf.end()));
     if (!s.activationQuantization.empty())
         g.setString("lathe.activation_quantization", s.activationQuantization);
     g.setU32(a + ".attention.head_count", uint32_t(s.nHeads));
