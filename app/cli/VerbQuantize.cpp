@@ -1,3 +1,4 @@
+#include "VariantJob.h"
 #include "Verbs.h"
 #include "compress/RtnQuantizer.h"
 #include "core/Error.h"
@@ -15,17 +16,53 @@ namespace lathe::cli {
 
 VerbRunner addQuantizeVerb(CLI::App& app, const CommonFlags& flags) {
     CLI::App* verb = app.add_subcommand(
-        "quantize", "Round-to-nearest weight quantization of a GGUF model into a format llama.cpp loads");
+        "quantize", "Quantize a GGUF model's weights: --type for plain RTN into a llama.cpp block format, or "
+                    "--method rtn|awq|gptq|smoothquant for grouped, calibrated quantization (a variant: "
+                    "evaluated against its parent and recorded)");
     struct Args {
-        std::string model, type, output;
+        std::string model, type, output, method;
+        int bits = 4, group = 128;
+        bool symmetric = false, noActOrder = false;
+        double damp = 0.01, alpha = 0.5;
+        VariantEvaluationFlags evaluation;
     };
     auto args = std::make_shared<Args>();
     verb->add_option("MODEL", args->model, "A .gguf file")->required();
-    verb->add_option("--type", args->type,
-                     "q8_0 (8-bit g32), q4_0 (4-bit g32), q4_1 (4-bit g32 with minimum) or f16")
-        ->required();
+    verb->add_option(
+        "--type", args->type,
+        "Whole-model RTN: q8_0 (8-bit g32), q4_0 (4-bit g32), q4_1 (4-bit g32 with minimum) or f16");
+    verb->add_option("--method", args->method,
+                     "rtn, awq, gptq or smoothquant (W8A8) of the transformer blocks' matrices");
+    verb->add_option("--bits", args->bits, "3, 4 or 8 (--method)")->capture_default_str();
+    verb->add_option("--group", args->group, "Group size: 32, 64, 128, or 0 for per channel (--method)")
+        ->capture_default_str();
+    verb->add_flag("--sym", args->symmetric, "Symmetric grid (zero exact; 8-bit is always symmetric)");
+    verb->add_option("--damp", args->damp, "GPTQ damping, share of mean(diag H)")->capture_default_str();
+    verb->add_flag("--no-act-order", args->noActOrder, "GPTQ: columns in stored order");
+    verb->add_option("--alpha", args->alpha, "SmoothQuant migration strength")->capture_default_str();
     verb->add_option("-o,--output", args->output, "The new .gguf file")->required();
+    addVariantEvaluationFlags(*verb, args->evaluation, true);
     return [&flags, args] {
+        if (args->method.empty() == args->type.empty())
+            fail(ErrorCategory::InvalidArgument, "quantize: give either --type or --method");
+        if (!args->method.empty()) {
+            nlohmann::json step = {{"method", args->method}};
+            if (args->method == "smoothquant") {
+                step["alpha"] = args->alpha;
+            } else {
+                step["bits"] = args->bits;
+                step["group"] = args->group;
+                step["symmetric"] = args->symmetric || args->bits == 8;
+                step["damp"] = args->damp;
+                step["act_order"] = !args->noActOrder;
+            }
+            if (args->method != "rtn" && args->method != "awq" && args->method != "gptq" &&
+                args->method != "smoothquant")
+                fail(ErrorCategory::InvalidArgument,
+                     "quantize: unknown method '{}' (rtn, awq, gptq, smoothquant)", args->method);
+            const Recipe recipe = Recipe::fromJson({{"steps", {step}}});
+            return runVariantJob(flags, "quantize", args->model, recipe, args->output, args->evaluation);
+        }
         const std::optional<DType> parsed = dtypeFromName(args->type);
         if (!parsed)
             fail(ErrorCategory::InvalidArgument, "unknown type '{}': expected q8_0, q4_0, q4_1 or f16",

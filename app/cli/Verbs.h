@@ -18,6 +18,8 @@ VerbRunner addChatVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addBenchVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addQuantizeVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addPruneVerb(CLI::App& app, const CommonFlags& flags);
+VerbRunner addRecipeVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addSynthVerb(CLI::App& app, const CommonFlags& flags);
 VerbRunner addRunsVerb(CLI::App& app, const CommonFlags& flags);
 

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
     add(addBenchVerb);
     add(addEvalVerb);
     add(addQuantizeVerb);
+    add(addPruneVerb);
+    add(addRecipeVerb);
     add(addSynthVerb);
     add(addRunsVerb);
 

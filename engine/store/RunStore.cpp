@@ -126,7 +126,8 @@ std::vector<ModelRecord> RunStore::listModels() {
     });
 }
 
-int64_t RunStore::registerVariant(int64_t modelId, const std::string& path, const nlohmann::json& recipe) {
+int64_t RunStore::registerVariant(int64_t modelId, const std::string& path, const nlohmann::json& recipe,
+                                  std::optional<int64_t> runId) {
     std::lock_guard lock(mutex_);
     return sqlGuard(path_, fmt::format("registering variant {} of model {}", path, modelId), [&] {
         Transaction transaction(*db_);
@@ -138,6 +139,13 @@ int64_t RunStore::registerVariant(int64_t modelId, const std::string& path, cons
         insert.bind(4, nowEpochMs());
         insert.exec();
         const int64_t id = db_->getLastInsertRowid();
+        if (runId) {
+            SQLite::Statement link(*db_, "UPDATE runs SET variant_id = ? WHERE id = ?");
+            link.bind(1, id);
+            link.bind(2, *runId);
+            if (link.exec() != 1)
+                fail(ErrorCategory::InvalidArgument, "variant {}: run {} does not exist", path, *runId);
+        }
         transaction.commit();
         return id;
     });

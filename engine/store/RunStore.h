@@ -53,7 +53,9 @@ public:
     int64_t registerModel(const ModelRecord& model);
     std::optional<ModelRecord> getModel(int64_t id);
     std::vector<ModelRecord> listModels();
-    int64_t registerVariant(int64_t modelId, const std::string& path, const nlohmann::json& recipe);
+    // With runId, the run that made the variant is linked to it in the same transaction.
+    int64_t registerVariant(int64_t modelId, const std::string& path, const nlohmann::json& recipe,
+                            std::optional<int64_t> runId = {});
     std::optional<VariantRecord> getVariant(int64_t id);
 
     // Runs. beginRun commits the row as 'running' before returning.

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fmt/format.h>
 #include <numeric>
 #include <random>
@@ -32,7 +33,18 @@ std::vector<int32_t> pseudoRandomTokens(int count, int vocabSize, uint64_t seed)
     return tokens;
 }
 
+// VmHWM (it can be reset through /proc/self/clear_refs, so that one process can measure several models
+// one after another), else the lifetime peak from getrusage.
 uint64_t peakRss() {
+    if (std::FILE* f = std::fopen("/proc/self/status", "r")) {
+        char line[256];
+        unsigned long long kib = 0;
+        bool found = false;
+        while (!found && std::fgets(line, sizeof line, f))
+            found = std::sscanf(line, "VmHWM: %llu kB", &kib) == 1;
+        std::fclose(f);
+        if (found) return uint64_t(kib) * 1024;
+    }
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return uint64_t(usage.ru_maxrss) * 1024; // Linux reports KiB

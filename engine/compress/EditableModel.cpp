@@ -1,0 +1,258 @@
+#include "compress/EditableModel.h"
+
+#include "compress/RtnQuantizer.h"
+#include "core/Error.h"
+#include "io/GgufWriter.h"
+#include "io/Quants.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace lathe {
+
+std::string_view blockMatrixName(BlockMatrix which) {
+    switch (which) {
+    case BlockMatrix::AttnQ:
+        return "attn_q";
+    case BlockMatrix::AttnK:
+        return "attn_k";
+    case BlockMatrix::AttnV:
+        return "attn_v";
+    case BlockMatrix::AttnOutput:
+        return "attn_output";
+    case BlockMatrix::FfnGate:
+        return "ffn_gate";
+    case BlockMatrix::FfnUp:
+        return "ffn_up";
+    case BlockMatrix::FfnDown:
+        return "ffn_down";
+    }
+    return "?";
+}
+
+EditableModel::EditableModel(const std::filesystem::path& path)
+    : path_(path), gguf_(GgufFile::open(path)), source_(std::make_unique<ModelFiles>(openModelFiles(path))),
+      config_(source_->config) {
+    if (source_->format != ModelFormat::Gguf)
+        fail(ErrorCategory::Unsupported, "{}: compression reads GGUF files", path.string());
+    ffWidths_.resize(size_t(config_.nLayers));
+    for (int l = 0; l < config_.nLayers; ++l)
+        ffWidths_[size_t(l)] = int(source_->tensor(tensorName(l, BlockMatrix::FfnGate)).rowCount());
+}
+
+EditableModel::~EditableModel() = default;
+
+std::string EditableModel::tensorName(int layer, BlockMatrix which) const {
+    if (layer < 0 || layer >= config_.nLayers)
+        fail(ErrorCategory::Internal, "EditableModel: layer {} of {}", layer, config_.nLayers);
+    return "blk." + std::to_string(layer) + "." + std::string(blockMatrixName(which)) + ".weight";
+}
+
+std::string EditableModel::normName(int layer, bool ffn) const {
+    return "blk." + std::to_string(layer) + (ffn ? ".ffn_norm.weight" : ".attn_norm.weight");
+}
+
+const EditableModel::Edit* EditableModel::findEdit(const std::string& name) const {
+    const auto it = matrices_.find(name);
+    return it == matrices_.end() ? nullptr : &it->second;
+}
+
+FloatMatrix& EditableModel::matrix(int layer, BlockMatrix which) {
+    const std::string name = tensorName(layer, which);
+    Edit& edit = matrices_[name];
+    if (edit.quantized)
+        fail(ErrorCategory::InvalidArgument, "{} is already quantized: quantization must be the last step",
+             name);
+    if (!edit.values) {
+        const TensorView& t = source_->tensor(name);
+        FloatMatrix m;
+        m.rows = t.rowCount();
+        m.cols = t.rowLength();
+        m.values.resize(size_t(m.rows * m.cols));
+        for (int64_t r = 0; r < m.rows; ++r)
+            dequantizeRow(t.dtype, t.row(r), m.values.data() + r * m.cols, m.cols);
+        edit.values = std::move(m);
+    }
+    return *edit.values;
+}
+
+std::vector<float>& EditableModel::norm(int layer, bool ffn) {
+    const std::string name = normName(layer, ffn);
+    auto it = norms_.find(name);
+    if (it == norms_.end()) {
+        const TensorView& t = source_->tensor(name);
+        std::vector<float> values(size_t(t.elementCount()));
+        dequantizeRow(t.dtype, t.data, values.data(), t.elementCount());
+        it = norms_.emplace(name, std::move(values)).first;
+    }
+    return it->second;
+}
+
+int EditableModel::ffWidth(int layer) const {
+    return ffWidths_.at(size_t(layer));
+}
+
+void EditableModel::setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMatrix down) {
+    const int64_t ff = gate.rows;
+    if (up.rows != ff || down.cols != ff || gate.cols != config_.nEmbd || up.cols != config_.nEmbd ||
+        down.rows != config_.nEmbd || ff <= 0)
+        fail(ErrorCategory::Internal, "setFfn: inconsistent shapes for layer {}", layer);
+    for (BlockMatrix which : {BlockMatrix::FfnGate, BlockMatrix::FfnUp, BlockMatrix::FfnDown})
+        if (isQuantized(layer, which))
+            fail(ErrorCategory::InvalidArgument, "layer {}: the FFN is already quantized", layer);
+    matrices_[tensorName(layer, BlockMatrix::FfnGate)].values = std::move(gate);
+    matrices_[tensorName(layer, BlockMatrix::FfnUp)].values = std::move(up);
+    matrices_[tensorName(layer, BlockMatrix::FfnDown)].values = std::move(down);
+    ffWidths_[size_t(layer)] = int(ff);
+}
+
+void EditableModel::setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized) {
+    FloatMatrix& m = matrix(layer, which);
+    if (m.rows != quantized.rows || m.cols != quantized.cols)
+        fail(ErrorCategory::Internal, "setQuantized: shape of {}", tensorName(layer, which));
+    m.values = quantized.dequantized();
+    matrices_[tensorName(layer, which)].quantized = std::move(quantized);
+}
+
+bool EditableModel::isQuantized(int layer, BlockMatrix which) const {
+    const Edit* e = findEdit(tensorName(layer, which));
+    return e && e->quantized;
+}
+
+void EditableModel::setMetadata(const std::string& key, GgufValue value) {
+    for (auto& [k, v] : extraMetadata_)
+        if (k == key) {
+            v = std::move(value);
+            return;
+        }
+    extraMetadata_.emplace_back(key, std::move(value));
+}
+
+const GgufValue* EditableModel::metadata(const std::string& key) const {
+    for (const auto& [k, v] : extraMetadata_)
+        if (k == key) return &v;
+    return gguf_.find(key);
+}
+
+ModelFiles EditableModel::currentFiles() {
+    ModelFiles files;
+    files.format = source_->format;
+    files.path = source_->path;
+    files.totalBytes = source_->totalBytes;
+    files.config = config_;
+    files.config.nFf = *std::max_element(ffWidths_.begin(), ffWidths_.end());
+    if (std::any_of(ffWidths_.begin(), ffWidths_.end(), [&](int w) { return w != files.config.nFf; }))
+        files.config.layerFf = ffWidths_;
+    files.tokenizer = source_->tokenizer;
+    files.tensors = source_->tensors;
+    files.mappings = source_->mappings;
+    auto floatView = [](const std::string& name, int64_t rows, int64_t cols, const float* data) {
+        TensorView v;
+        v.name = name;
+        v.dtype = DType::F32;
+        v.nDims = rows > 1 ? 2 : 1;
+        v.shape = {cols, rows, 1, 1};
+        v.data = reinterpret_cast<const uint8_t*>(data);
+        v.nbytes = uint64_t(rows * cols) * sizeof(float);
+        return v;
+    };
+    for (const auto& [name, edit] : matrices_)
+        if (edit.values)
+            files.tensors[name] =
+                floatView(name, edit.values->rows, edit.values->cols, edit.values->values.data());
+    for (const auto& [name, values] : norms_)
+        files.tensors[name] = floatView(name, 1, int64_t(values.size()), values.data());
+    return files;
+}
+
+WriteCounts EditableModel::write(const std::filesystem::path& output, DType storage,
+                                 const ProgressFn& progress, const CancelToken& cancel) const {
+    if (!canQuantize(storage) || dtypeInfo(storage).blockSize > 32)
+        fail(ErrorCategory::InvalidArgument, "storage format {} cannot hold changed weights",
+             dtypeName(storage));
+    GgufWriter writer;
+    for (const auto& [key, value] : gguf_.metadata())
+        writer.set(key, value);
+    const std::string ffKey = config_.architecture + ".feed_forward_length";
+    if (std::any_of(ffWidths_.begin(), ffWidths_.end(), [&](int w) { return w != ffWidths_[0]; }))
+        writer.set(ffKey, {GgufArray(std::vector<int32_t>(ffWidths_.begin(), ffWidths_.end()))});
+    else
+        writer.setU32(ffKey, uint32_t(ffWidths_[0]));
+    for (const auto& [key, value] : extraMetadata_)
+        writer.set(key, value);
+
+    // general.file_type names the format most block weights are stored in, where llama.cpp has a name
+    // for it (llama.cpp only prints it).
+    std::map<DType, int64_t> weightsByFormat;
+    WriteCounts counts;
+    std::vector<float> row;
+    const std::vector<TensorView>& tensors = gguf_.tensors();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+        cancel.throwIfCancelled();
+        const TensorView& t = tensors[i];
+        const bool blockMatrix = t.name.rfind("blk.", 0) == 0 && t.nDims == 2;
+        if (const Edit* edit = findEdit(t.name); edit && edit->values) {
+            const FloatMatrix& m = *edit->values;
+            DType format = storage;
+            std::vector<uint8_t> bytes;
+            if (edit->quantized) {
+                format = storageFormatFor(edit->quantized->spec, m.cols);
+                bytes = encodeQuantized(*edit->quantized);
+            } else {
+                if (m.cols % dtypeInfo(storage).blockSize != 0)
+                    fail(ErrorCategory::InvalidArgument, "{}: rows of {} do not fit {} blocks", t.name,
+                         m.cols, dtypeName(storage));
+                const uint64_t stride = rowBytes(storage, uint64_t(m.cols));
+                bytes.resize(size_t(stride * uint64_t(m.rows)));
+                for (int64_t r = 0; r < m.rows; ++r)
+                    quantizeRow(storage, m.values.data() + r * m.cols, bytes.data() + size_t(r) * stride,
+                                m.cols);
+            }
+            writer.addTensor(t.name, format, {m.cols, m.rows}, bytes);
+            ++counts.changedTensors;
+            weightsByFormat[format] += m.rows * m.cols;
+            // Zeros as stored: decode what was written.
+            const uint64_t stride = rowBytes(format, uint64_t(m.cols));
+            row.resize(size_t(m.cols));
+            for (int64_t r = 0; r < m.rows; ++r) {
+                dequantizeRow(format, bytes.data() + size_t(r) * stride, row.data(), m.cols);
+                counts.zeroBlockWeights += std::count(row.begin(), row.end(), 0.0f);
+            }
+            counts.blockWeights += m.rows * m.cols;
+        } else if (auto n = norms_.find(t.name); n != norms_.end()) {
+            const auto* bytes = reinterpret_cast<const uint8_t*>(n->second.data());
+            writer.addTensor(t.name, DType::F32, {int64_t(n->second.size())},
+                             std::span(bytes, n->second.size() * sizeof(float)));
+            ++counts.changedTensors;
+        } else {
+            std::vector<int64_t> shape(t.shape.begin(), t.shape.begin() + std::max(t.nDims, 1));
+            writer.addTensorView(t.name, t.dtype, shape, std::span(t.data, size_t(t.nbytes)));
+            ++counts.keptTensors;
+            if (blockMatrix) {
+                weightsByFormat[t.dtype] += t.elementCount();
+                row.resize(size_t(t.rowLength()));
+                for (int64_t r = 0; r < t.rowCount(); ++r) {
+                    dequantizeRow(t.dtype, t.row(r), row.data(), t.rowLength());
+                    counts.zeroBlockWeights += std::count(row.begin(), row.end(), 0.0f);
+                }
+                counts.blockWeights += t.elementCount();
+            }
+        }
+        reportProgress(progress, 0.95 * double(i + 1) / double(tensors.size()), t.name);
+    }
+    if (!weightsByFormat.empty()) {
+        const DType dominant =
+            std::max_element(weightsByFormat.begin(), weightsByFormat.end(),
+                             [](const auto& a, const auto& b) { return a.second < b.second; })
+                ->first;
+        if (dominant == DType::F16 || dominant == DType::Q4_0 || dominant == DType::Q4_1 ||
+            dominant == DType::Q8_0)
+            writer.setU32("general.file_type", llamaFileType(dominant));
+    }
+    cancel.throwIfCancelled();
+    writer.writeFile(output);
+    reportProgress(progress, 1.0, "written");
+    return counts;
+}
+
+} // namespace lathe

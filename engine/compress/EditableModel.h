@@ -1,0 +1,96 @@
+#pragma once
+// A GGUF model as the compression steps see it: the seven matrices of each transformer block and the
+// two norms that feed them as floats a step may change, everything else (embeddings, output head,
+// final norm, tokenizer, metadata) as stored. Steps that need calibration run the model as it stands
+// (currentFiles() feeds a Transformer), so each step sees what the previous steps left. write() turns
+// it into a GGUF file: quantized matrices in their grid's block format, other changed matrices in a
+// storage format, untouched tensors copied byte for byte.
+
+#include "compress/QuantGrid.h"
+#include "core/Cancel.h"
+#include "core/DType.h"
+#include "core/Progress.h"
+#include "io/GgufReader.h"
+#include "io/ModelFiles.h"
+
+#include <array>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lathe {
+
+enum class BlockMatrix { AttnQ, AttnK, AttnV, AttnOutput, FfnGate, FfnUp, FfnDown };
+inline constexpr std::array<BlockMatrix, 7> kBlockMatrices = {
+    BlockMatrix::AttnQ,   BlockMatrix::AttnK, BlockMatrix::AttnV,  BlockMatrix::AttnOutput,
+    BlockMatrix::FfnGate, BlockMatrix::FfnUp, BlockMatrix::FfnDown};
+std::string_view blockMatrixName(BlockMatrix which); // "attn_q", ..., "ffn_down"
+
+struct FloatMatrix {
+    int64_t rows = 0, cols = 0; // rows: outputs, cols: inputs (y = W x)
+    std::vector<float> values;  // [rows][cols]
+};
+
+struct WriteCounts {
+    int64_t changedTensors = 0, keptTensors = 0;
+    int64_t blockWeights = 0, zeroBlockWeights = 0; // over the block matrices, as written
+};
+
+class EditableModel {
+public:
+    // Opens a GGUF model (lathe::Error naming what is wrong).
+    explicit EditableModel(const std::filesystem::path& path);
+    ~EditableModel();
+
+    const ModelConfig& config() const { return config_; }
+    const ModelFiles& sourceFiles() const { return *source_; }
+    const std::filesystem::path& path() const { return path_; }
+
+    // The matrix as floats (dequantized from the file on first use); a step may change the values but
+    // not the shape (use setFfn for that).
+    FloatMatrix& matrix(int layer, BlockMatrix which);
+    // attn_norm (ffn = false) or ffn_norm weights as floats.
+    std::vector<float>& norm(int layer, bool ffn);
+    // Feed-forward width of a layer (after structured pruning it differs per layer).
+    int ffWidth(int layer) const;
+    // Replaces a layer's FFN by one of another width: gate/up [ff][nEmbd], down [nEmbd][ff].
+    void setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMatrix down);
+    // Fixes how a matrix is stored; its float values become the grid's values.
+    void setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized);
+    bool isQuantized(int layer, BlockMatrix which) const;
+    // Extra metadata for the written file (e.g. lathe.activation_quantization for W8A8).
+    void setMetadata(const std::string& key, GgufValue value);
+    // The metadata value of the written file for `key` (set here, else the source's), or null.
+    const GgufValue* metadata(const std::string& key) const;
+
+    // The model as it stands, for a Transformer; valid until the next change.
+    ModelFiles currentFiles();
+
+    // Writes the GGUF atomically (nothing is left behind on failure or cancel). storage: the format of
+    // changed matrices without a grid (F32, F16, BF16, Q8_0, Q4_0, Q4_1).
+    WriteCounts write(const std::filesystem::path& output, DType storage, const ProgressFn& progress = {},
+                      const CancelToken& cancel = {}) const;
+
+private:
+    struct Edit {
+        std::optional<FloatMatrix> values;
+        std::optional<QuantizedMatrix> quantized;
+    };
+    std::string tensorName(int layer, BlockMatrix which) const;
+    std::string normName(int layer, bool ffn) const;
+    const Edit* findEdit(const std::string& name) const;
+
+    std::filesystem::path path_;
+    GgufFile gguf_;
+    std::unique_ptr<ModelFiles> source_;
+    ModelConfig config_;
+    std::vector<int> ffWidths_;                       // [nLayers]
+    std::map<std::string, Edit> matrices_;            // changed block matrices by tensor name
+    std::map<std::string, std::vector<float>> norms_; // changed norms by tensor name
+    std::vector<std::pair<std::string, GgufValue>> extraMetadata_;
+};
+
+} // namespace lathe
