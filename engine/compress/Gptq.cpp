@@ -8,7 +8,7 @@
 
 namespace lathe {
 
-GptqHessian prepareGptqHessian(SquareMatrix h, double damp, bool actOrder) {
+GptqHessian prepareGptqHessian(SquareMatrix h, double damp, bool actOrder, ThreadPool* pool) {
     GptqHessian out;
     out.dead.resize(size_t(h.n));
     for (int64_t i = 0; i < h.n; ++i)
@@ -21,7 +21,7 @@ GptqHessian prepareGptqHessian(SquareMatrix h, double damp, bool actOrder) {
                          [&](int64_t a, int64_t b) { return h.at(a, a) > h.at(b, b); });
     SquareMatrix p = actOrder ? permuted(h, out.order) : std::move(h);
     dampen(p, damp);
-    out.u = inverseCholeskyUpper(p);
+    out.u = inverseCholeskyUpper(p, pool);
     return out;
 }
 

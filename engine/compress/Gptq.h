@@ -35,7 +35,7 @@ struct GptqHessian {
     SquareMatrix u;             // upper Cholesky factor of the damped H⁻¹, in `order`
 };
 
-GptqHessian prepareGptqHessian(SquareMatrix h, double damp, bool actOrder);
+GptqHessian prepareGptqHessian(SquareMatrix h, double damp, bool actOrder, ThreadPool* pool = nullptr);
 
 // w: [rows][cols]. pool: optional, rows are independent and split over its threads.
 QuantizedMatrix quantizeGptq(std::span<const float> w, int64_t rows, int64_t cols, const GptqHessian& hessian,

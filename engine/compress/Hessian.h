@@ -12,6 +12,8 @@
 
 namespace lathe {
 
+class ThreadPool;
+
 // A dense square matrix, row-major [n][n].
 struct SquareMatrix {
     int64_t n = 0;
@@ -22,7 +24,9 @@ struct SquareMatrix {
 };
 
 // H = 2/nTokens · Xᵀ X. x: [nTokens][cols].
-SquareMatrix inputHessian(std::span<const float> x, int64_t nTokens, int64_t cols);
+// pool (optional): the rows of H are split over its threads, here and in inverseCholeskyUpper.
+SquareMatrix inputHessian(std::span<const float> x, int64_t nTokens, int64_t cols,
+                          ThreadPool* pool = nullptr);
 
 // Inputs that never fire (H[i][i] == 0) are given H[i][i] = 1 so that H stays invertible; their
 // weights have no effect on the output and are free (GPTQ zeroes them). Returns how many there were.
@@ -33,7 +37,7 @@ void dampen(SquareMatrix& h, double dampFraction);
 
 // The upper-triangular U with H⁻¹ = Uᵀ U (GPTQ's "Hinv"). Throws lathe::Error (InvalidArgument) when
 // H is not positive definite.
-SquareMatrix inverseCholeskyUpper(const SquareMatrix& h);
+SquareMatrix inverseCholeskyUpper(const SquareMatrix& h, ThreadPool* pool = nullptr);
 
 // Symmetric permutation: out[i][j] = h[perm[i]][perm[j]].
 SquareMatrix permuted(const SquareMatrix& h, std::span<const int64_t> perm);

@@ -273,8 +273,8 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                  {InputSite::AttnNorm, InputSite::AttnMix, InputSite::FfnNorm, InputSite::FfnMix}) {
                 cancel.throwIfCancelled();
                 const SiteActivations& a = activations->at(l, site);
-                const GptqHessian h =
-                    prepareGptqHessian(inputHessian(a.rows, a.tokens, a.width), step.damp, step.actOrder);
+                const GptqHessian h = prepareGptqHessian(inputHessian(a.rows, a.tokens, a.width, &pool),
+                                                         step.damp, step.actOrder, &pool);
                 for (BlockMatrix which : kBlockMatrices)
                     if (inputSiteOf(which) == site) {
                         cancel.throwIfCancelled();
@@ -321,7 +321,7 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                  {InputSite::AttnNorm, InputSite::AttnMix, InputSite::FfnNorm, InputSite::FfnMix}) {
                 cancel.throwIfCancelled();
                 const SiteActivations& a = activations->at(l, site);
-                const SquareMatrix h = inputHessian(a.rows, a.tokens, a.width);
+                const SquareMatrix h = inputHessian(a.rows, a.tokens, a.width, &pool);
                 for (BlockMatrix which : kBlockMatrices)
                     if (inputSiteOf(which) == site) {
                         cancel.throwIfCancelled();
