@@ -28,6 +28,11 @@ void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out
 // times an fp16 scale is exact in float, so the fused c * d + m rounds as the reference's mul-then-add.
 void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n);
 
+// out[r] = dotLanes8(F32, dequantized rows[r], x, n) for nRows (1..8) LQ3_G128 rows of n elements (a
+// multiple of 128) against one activation row, the weights decoded in registers: the decode matmul,
+// which would otherwise write every row out and read it back.
+void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, float* out);
+
 // Dot products of one weight row (nBlocks blocks of weightType: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) with
 // nTokens (1..4) rows of quantized activations, x[t] = xs + t * xStride blocks; out[t] as
 // quantizedDot(weightType, row, x[t], nBlocks) gives. The weight blocks are unpacked once for all tokens.

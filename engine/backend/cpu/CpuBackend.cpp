@@ -515,6 +515,9 @@ private:
             constexpr int kTokenTile = 3;
             const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
             const DType tileType = stored ? w.dtype : DType::F32;
+            // Decode of LQ3_G128 dots straight from the stored rows, decoding in registers (same bits).
+            const bool fused = w.dtype == DType::LQ3_G128 && nTokens == 1;
+            const bool decode = !stored && !fused;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
             const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
             const uint64_t rowStride = w.rowStride();
@@ -524,18 +527,18 @@ private:
                 float tile[3 * 8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
                 std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
-                if (!stored) decoded.resize(size_t(kRowTile * cols));
-                const uint64_t stride = stored ? rowStride : uint64_t(cols) * sizeof(float);
+                if (decode) decoded.resize(size_t(kRowTile * cols));
+                const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : rowStride;
                 for (int64_t task = begin; task < end; ++task) {
                     const int64_t g = task % groups;
                     const int tBegin = int(task / groups * kTokenBlock);
                     const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
-                    if (!stored)
+                    if (decode)
                         for (int64_t r = g * kRowTile; r < r1; ++r)
                             decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
-                    const uint8_t* group = stored ? w.data + uint64_t(g * kRowTile) * rowStride
-                                                  : reinterpret_cast<const uint8_t*>(decoded.data());
+                    const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
+                                                  : w.data + uint64_t(g * kRowTile) * rowStride;
                     for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
                         const int nt = std::min(kTokenTile, tEnd - t0);
                         for (int t = 0; t < nt; ++t)
@@ -544,7 +547,11 @@ private:
                             const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
                             for (int r = 0; r < nr; ++r)
                                 rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                            avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tile, 8);
+                            if (fused)
+                                avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
+                                              tokenPointers[0], cols, tile);
+                            else
+                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tile, 8);
                             for (int t = 0; t < nt; ++t)
                                 for (int r = 0; r < nr; ++r)
                                     out[size_t(int64_t(t0 + t) * rows + r0 + r)] = tile[t * 8 + r];

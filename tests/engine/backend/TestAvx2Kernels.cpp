@@ -1,9 +1,8 @@
 // The AVX2 kernels against their scalar references, bit for bit: every block format with an integer
 // dot (odd block counts, 1 to 4 tokens, extreme weights such as -128 in Q8_0), activation quantization,
-// per-token activation quantization, the LQ3_G128 row decoder, the float dots over odd lengths in
-// F32/F16/BF16, the fused dot and fma of attention, and ggml's exp
-// and silu over the whole float range (denormal results, overflow, infinities, NaN). Skipped on a
-// processor without AVX2/FMA/F16C.
+// per-token activation quantization, the LQ3_G128 row decoder and decode dots, the float dots over odd
+// lengths in F32/F16/BF16, the fused dot and fma of attention, and ggml's exp and silu over the whole float
+// range (denormal results, overflow, infinities, NaN). Skipped on a processor without AVX2/FMA/F16C.
 
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2Kernels.h"
@@ -140,6 +139,35 @@ private slots:
             std::vector<float> simd(n), scalar(n);
             avx2::dequantizeLq3G128(row.data(), simd.data(), int64_t(n));
             dequantizeRow(DType::LQ3_G128, row.data(), scalar.data(), int64_t(n));
+            // The decode dots, weights decoded in registers: CpuBackend's eight-lane fused dot of each
+            // dequantized row (eight rows here: the same row at different offsets of a longer buffer).
+            const std::vector<float> x = randomFloats(n, rng, 2.0f);
+            std::vector<uint8_t> many(row.size() * 8);
+            for (int r = 0; r < 8; ++r) { // row r: the blocks rotated by r
+                for (int64_t b = 0; b < blocks; ++b)
+                    std::memcpy(many.data() + size_t(r) * row.size() + size_t(b * 52),
+                                row.data() + size_t((b + r) % blocks * 52), 52);
+            }
+            const uint8_t* rows[8];
+            float want[8];
+            for (int r = 0; r < 8; ++r) {
+                rows[r] = many.data() + size_t(r) * row.size();
+                std::vector<float> w(n);
+                dequantizeRow(DType::LQ3_G128, rows[r], w.data(), int64_t(n));
+                float lanes[8] = {};
+                for (size_t i = 0; i < n; i += 8)
+                    for (int l = 0; l < 8; ++l)
+                        lanes[l] = std::fma(w[i + size_t(l)], x[i + size_t(l)], lanes[l]);
+                want[r] = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
+                          ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+            }
+            for (int nRows = 1; nRows <= 8; ++nRows) {
+                float got[8];
+                avx2::lq3Dots(rows, nRows, x.data(), int64_t(n), got);
+                for (int r = 0; r < nRows; ++r)
+                    QVERIFY2(sameBits(got[r], want[r]),
+                             qPrintable(QString("%1 blocks, %2 rows, row %3").arg(blocks).arg(nRows).arg(r)));
+            }
             for (size_t i = 0; i < n; ++i)
                 if (!sameBits(simd[i], scalar[i]))
                     QFAIL(qPrintable(QString("%1 blocks, element %2: %3 != %4")

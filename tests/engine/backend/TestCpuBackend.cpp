@@ -217,13 +217,16 @@ private slots:
     void lq3MatmulMatchesDoubleReference() {
         const int64_t cols = 384, rows = 37;
         const StoredTensor w(DType::LQ3_G128, cols, rows, randomValues(size_t(cols * rows), 21, 0.5f));
+        std::vector<float> decodeOut; // nTokens = 1: decoded in registers, the same bits as token 0 below
         for (int nTokens : {1, 5, 70}) {
-            const std::vector<float> x = randomValues(size_t(nTokens * cols), 22, 2.0f);
+            const std::vector<float> x = randomValues(size_t(nTokens * cols), 22, 2.0f); // same first row
             for (bool quantized : {false, true}) {
                 auto backend = makeCpuBackend(CpuBackendOptions{3, quantized});
                 auto weight = backend->prepareWeight(w.view);
                 std::vector<float> out(size_t(nTokens * rows));
                 backend->matmul(*weight, x, nTokens, out);
+                if (nTokens == 1) decodeOut = out;
+                QCOMPARE(std::vector<float>(out.begin(), out.begin() + rows), decodeOut);
                 for (int64_t r = 0; r < rows; ++r) {
                     const std::vector<double> wr = w.row(r);
                     for (int t = 0; t < nTokens; ++t) {
