@@ -194,7 +194,7 @@ int64_t pruneWanda(std::span<float> w, int64_t rows, int64_t cols, std::span<con
 }
 
 int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMatrix hessian,
-                       const SparsityPattern& pattern, double damp, int blockSize) {
+                       const SparsityPattern& pattern, double damp, int blockSize, ThreadPool* pool) {
     checkMatrix(w, rows, cols, pattern);
     if (hessian.n != cols || int64_t(hessian.values.size()) != cols * cols)
         fail(ErrorCategory::InvalidArgument, "sparsegpt: a {}x{} Hessian for {} columns", hessian.n,
@@ -208,7 +208,7 @@ int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMat
         dead[size_t(j)] = hessian.at(j, j) == 0.0;
     fixDeadInputs(hessian);
     dampen(hessian, damp);
-    const SquareMatrix u = inverseCholeskyUpper(hessian);
+    const SquareMatrix u = inverseCholeskyUpper(hessian, pool);
     hessian = {}; // cols² doubles no longer needed
 
     int64_t block = blockSize;

@@ -20,6 +20,8 @@
 
 namespace lathe {
 
+class ThreadPool;
+
 struct SparsityPattern {
     // Unstructured: the share of each row's weights set to zero, rounded down to whole weights
     // (floor(sparsity · cols), with a 1e-9 allowance so that 0.29 · 100 gives 29). Not used with N:M.
@@ -67,7 +69,8 @@ int64_t pruneWanda(std::span<float> w, int64_t rows, int64_t cols, std::span<con
 // (InvalidArgument) for a hessian of the wrong size, blockSize <= 0, damp < 0, or when H is not
 // positive definite.
 int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMatrix hessian,
-                       const SparsityPattern& pattern, double damp = 0.01, int blockSize = 128);
+                       const SparsityPattern& pattern, double damp = 0.01, int blockSize = 128,
+                       ThreadPool* pool = nullptr); // pool: for the inverse Cholesky factor
 
 // Structured pruning of a SwiGLU FFN y = down · (silu(gate · x) ⊙ (up · x)).
 // gate, up: [ff][nEmbd]; down: [nEmbd][ff]; a channel j is row j of gate and up and column j of down.

@@ -326,7 +326,7 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                     if (inputSiteOf(which) == site) {
                         cancel.throwIfCancelled();
                         FloatMatrix& m = model.matrix(l, which);
-                        pruneSparseGpt(m.values, m.rows, m.cols, h, pattern, step.damp);
+                        pruneSparseGpt(m.values, m.rows, m.cols, h, pattern, step.damp, 128, &pool);
                     }
             }
             layerDone(l);
