@@ -228,11 +228,11 @@ int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMat
             tile.run(w.data() + r0 * cols, std::min(kTileRows, rows - r0));
         }
     };
-    std::vector<std::thread> pool;
+    std::vector<std::thread> workers;
     for (int64_t i = 1; i < threads; ++i)
-        pool.emplace_back(worker);
+        workers.emplace_back(worker);
     worker();
-    for (std::thread& t : pool)
+    for (std::thread& t : workers)
         t.join();
     return rows * pattern.zerosPerRow(cols);
 }
