@@ -1,13 +1,12 @@
 #include "EngineWorker.h"
 
-#include "workbench/RunRecorder.h"
-
 #include "core/Error.h"
 #include "monitor/EngineMetrics.h"
 #include "monitor/MetricRegistry.h"
 #include "store/Environment.h"
 #include "store/RunStore.h"
 #include "workbench/ModelSummary.h"
+#include "workbench/RunRecorder.h"
 #include "workbench/Session.h"
 
 #include <chrono>
@@ -45,6 +44,7 @@ EngineWorker::EngineWorker(RunStore& store, MetricRegistry& metrics, const Monit
     qRegisterMetaType<LoadedModel>();
     qRegisterMetaType<ReplyOutcome>();
     qRegisterMetaType<BenchOutcome>();
+    qRegisterMetaType<VariantOutcome>();
 }
 
 EngineWorker::~EngineWorker() = default;
@@ -54,10 +54,10 @@ void EngineWorker::stop() {
     cancel_.cancel();
 }
 
-CancelToken EngineWorker::beginJob() {
+CancelToken EngineWorker::beginJob(CancelToken token) {
     busy_ = true;
     std::lock_guard lock(cancelMutex_);
-    cancel_ = CancelToken();
+    cancel_ = std::move(token);
     return cancel_;
 }
 
@@ -290,6 +290,41 @@ void EngineWorker::runBench(const BenchJob& job) {
     }
     emit runEnded(outcome.runId);
     emit benchFinished(outcome);
+    endJob();
+}
+
+void EngineWorker::buildVariant(const VariantJob& job) {
+    const CancelToken cancel = beginJob(job.cancel);
+    VariantOutcome outcome;
+    outcome.id = job.id;
+    emit stateChanged(tr("Optimizing"));
+    SessionOptions options;
+    options.threads = threads_;
+    if (session_) options.device = session_->options().device;
+    // The engine may report once per tensor; the page needs a few updates a second, and every
+    // change of stage.
+    std::mutex progressMutex;
+    Clock::time_point lastReport;
+    std::string lastStage;
+    const ProgressFn progress = [&](double fraction, std::string_view stage) {
+        std::lock_guard lock(progressMutex);
+        const Clock::time_point now = Clock::now();
+        if (stage == lastStage && now - lastReport < std::chrono::milliseconds(100) && fraction < 1.0) return;
+        lastReport = now;
+        lastStage = stage;
+        emit variantProgress(job.id, fraction, QString::fromUtf8(stage.data(), qsizetype(stage.size())));
+    };
+    progress(0.0, "opening the model");
+    try {
+        outcome.result = lathe::buildVariant(job.parent.toStdString(), job.recipe, job.output.toStdString(),
+                                             job.evaluation, options, &store_, progress, cancel);
+    } catch (const Error& e) {
+        outcome.cancelled = e.category() == ErrorCategory::Cancelled;
+        if (!outcome.cancelled) outcome.error = qs(e.what());
+    } catch (const std::exception& e) {
+        outcome.error = qs(e.what());
+    }
+    emit variantFinished(outcome);
     endJob();
 }
 

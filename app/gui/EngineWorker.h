@@ -10,10 +10,12 @@
 
 #include "AppContext.h"
 #include "Benchmark.h"
+#include "compress/Recipe.h"
 #include "core/Cancel.h"
 #include "decode/Generator.h"
 #include "store/RunRecords.h"
 #include "tokenizer/ChatTemplate.h"
+#include "workbench/VariantBuilder.h"
 
 #include <QObject>
 #include <QString>
@@ -77,13 +79,31 @@ struct BenchOutcome {
     QString error;
 };
 
+// A compressed variant of `parent` built by the Optimize page. The page keeps a copy of `cancel`, so a
+// cancel pressed while the job still waits behind another one is not lost.
+struct VariantJob {
+    quint64 id = 0;
+    QString parent; // the model file the recipe is applied to
+    Recipe recipe;
+    QString output;
+    VariantEvaluation evaluation;
+    CancelToken cancel;
+};
+
+struct VariantOutcome {
+    quint64 id = 0;
+    VariantResult result; // filled on success
+    bool cancelled = false;
+    QString error; // empty on success and on cancel
+};
+
 class EngineWorker : public QObject {
     Q_OBJECT
 public:
     EngineWorker(RunStore& store, MetricRegistry& metrics, const MonitorClock& clock, int threads);
     ~EngineWorker() override;
 
-    // Thread-safe: cancels whatever runs now (a load, a reply, a benchmark).
+    // Thread-safe: cancels whatever runs now (a load, a reply, a benchmark, a variant build).
     void stop();
     // Thread-safe.
     bool isBusy() const { return busy_.load(); }
@@ -92,6 +112,8 @@ public:
     void loadModel(const QString& path);
     void generateReply(const ReplyJob& job);
     void runBench(const BenchJob& job);
+    // Applies the recipe, measures the variant beside its parent and records it in the store.
+    void buildVariant(const VariantJob& job);
 
     // Runs `work` on the worker thread (queued) with a fresh cancel token installed.
     template <typename Work> void post(Work work) {
@@ -110,9 +132,11 @@ signals:
     void replyFinished(const lathe::gui::ReplyOutcome& outcome);
     void benchProgress(quint64 jobId, double fraction, const QString& stage);
     void benchFinished(const lathe::gui::BenchOutcome& outcome);
+    void variantProgress(quint64 jobId, double fraction, const QString& stage);
+    void variantFinished(const lathe::gui::VariantOutcome& outcome);
 
 private:
-    CancelToken beginJob();
+    CancelToken beginJob(CancelToken token = {});
     void endJob();
     void persistPartial(qint64 messageId, const std::string& text, const MessageStats& stats, bool complete);
 
@@ -132,3 +156,4 @@ private:
 Q_DECLARE_METATYPE(lathe::gui::LoadedModel)
 Q_DECLARE_METATYPE(lathe::gui::ReplyOutcome)
 Q_DECLARE_METATYPE(lathe::gui::BenchOutcome)
+Q_DECLARE_METATYPE(lathe::gui::VariantOutcome)

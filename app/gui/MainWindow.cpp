@@ -5,6 +5,7 @@
 #include "EngineWorker.h"
 #include "ModelsPage.h"
 #include "MonitorPage.h"
+#include "OptimizePage.h"
 #include "RunsPage.h"
 #include "core/BuildInfo.h"
 #include "core/Paths.h"
@@ -69,10 +70,12 @@ MainWindow::MainWindow(AppContext& context, QWidget* parent) : QMainWindow(paren
 
     modelsPage_ = new ModelsPage(context_, pages_);
     chatPage_ = new ChatPage(context_, pages_);
+    optimizePage_ = new OptimizePage(context_, pages_);
     monitorPage_ = new MonitorPage(context_, pages_);
     runsPage_ = new RunsPage(context_, pages_);
     addPage(modelsPage_, tr("Models"));
     addPage(chatPage_, tr("Chat"));
+    addPage(optimizePage_, tr("Optimize"));
     addPage(monitorPage_, tr("Monitor"));
     addPage(runsPage_, tr("Runs"));
     connect(sidebar_, &QListWidget::currentRowChanged, pages_, &QStackedWidget::setCurrentIndex);
@@ -153,6 +156,12 @@ MainWindow::MainWindow(AppContext& context, QWidget* parent) : QMainWindow(paren
     connect(modelsPage_, &ModelsPage::statusMessage, this, &MainWindow::showStatus);
     connect(chatPage_, &ChatPage::statusMessage, this, &MainWindow::showStatus);
     connect(runsPage_, &RunsPage::statusMessage, this, &MainWindow::showStatus);
+    connect(optimizePage_, &OptimizePage::statusMessage, this, &MainWindow::showStatus);
+    connect(optimizePage_, &OptimizePage::modelsPageRequested, this, [this] { showPage(ModelsPageIndex); });
+    connect(optimizePage_, &OptimizePage::loadVariantRequested, this, [this](const QString& path) {
+        openModel(path); // registered, then loaded, as a dropped file is
+        showPage(ChatPageIndex);
+    });
 
     QSettings settings;
     if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1280, 800);
@@ -247,6 +256,7 @@ void MainWindow::onModelLoaded(const LoadedModel& model) {
     modelLabel_->setText(tr("Model: %1").arg(model.name));
     deviceLabel_->setText(tr("Device: %1 · %2 threads").arg(model.device.toUpper()).arg(model.threads));
     chatPage_->setActiveModel(id, model.name, model.chatTemplate);
+    optimizePage_->setActiveModel(id, model.name, model.path);
     modelsPage_->setActiveModel(id);
     QSettings().setValue("engine/lastModelPath", model.path);
     showStatus(tr("Loaded %1 (%2 tokens of context)").arg(model.name).arg(model.contextTokens));

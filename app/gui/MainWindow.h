@@ -1,5 +1,5 @@
 #pragma once
-// The main window: a sidebar of pages (Models, Chat, Monitor, Runs), a status bar with the active
+// The main window: a sidebar of pages (Models, Chat, Optimize, Monitor, Runs), a status bar with the active
 // model, device and engine state, drops of model files anywhere, and persistent layout. Adding a
 // page is one addPage() call.
 
@@ -17,13 +17,15 @@ class AppContext;
 class ChatPage;
 class ModelsPage;
 class MonitorPage;
+class OptimizePage;
 class RunsPage;
 struct LoadedModel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
 public:
-    enum Page { ModelsPageIndex, ChatPageIndex, MonitorPageIndex, RunsPageIndex };
+    // The order of the sidebar (and of addPage() calls).
+    enum Page { ModelsPageIndex, ChatPageIndex, OptimizePageIndex, MonitorPageIndex, RunsPageIndex };
 
     explicit MainWindow(AppContext& context, QWidget* parent = nullptr);
     ~MainWindow() override;
@@ -43,6 +45,7 @@ public:
 
     ModelsPage* modelsPage() const { return modelsPage_; }
     ChatPage* chatPage() const { return chatPage_; }
+    OptimizePage* optimizePage() const { return optimizePage_; }
     MonitorPage* monitorPage() const { return monitorPage_; }
     RunsPage* runsPage() const { return runsPage_; }
 
@@ -66,6 +69,7 @@ private:
     QStackedWidget* pages_;
     ModelsPage* modelsPage_;
     ChatPage* chatPage_;
+    OptimizePage* optimizePage_;
     MonitorPage* monitorPage_;
     RunsPage* runsPage_;
     QLabel* modelLabel_;

@@ -3,12 +3,15 @@
 #include "ChatPage.h"
 #include "MainWindow.h"
 #include "ModelsPage.h"
+#include "OptimizePage.h"
+#include "RecipeEditor.h"
 #include "RunTableModel.h"
 #include "RunsPage.h"
 
 #include <QApplication>
 #include <QDir>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QItemSelectionModel>
 #include <QSortFilterProxyModel>
 #include <QTableView>
@@ -30,7 +33,7 @@ Autopilot::Autopilot(MainWindow& window, AutopilotPlan plan, QObject* parent)
     : QObject(parent), window_(window), plan_(std::move(plan)) {}
 
 void Autopilot::start() {
-    if (plan_.send.isEmpty() && !plan_.bench) {
+    if (plan_.send.isEmpty() && !plan_.bench && plan_.optimize.isEmpty()) {
         QTimer::singleShot(500, this, &Autopilot::takeScreenshots);
         return;
     }
@@ -66,6 +69,27 @@ void Autopilot::afterReply() {
 }
 
 void Autopilot::afterBench() {
+    if (plan_.optimize.isEmpty()) return afterOptimize();
+    window_.showPage(MainWindow::OptimizePageIndex);
+    OptimizePage* page = window_.optimizePage();
+    if (!page->editor()->applyPreset(plan_.optimize)) return afterOptimize();
+    VariantEvaluation evaluation = page->evaluation();
+    evaluation.perplexity.maxChunks = 4; // enough for the picture
+    evaluation.repetitions = 1;
+    page->setEvaluation(evaluation);
+    if (!plan_.optimizeDir.isEmpty()) {
+        QDir().mkpath(plan_.optimizeDir);
+        page->setOutputPath(QDir(plan_.optimizeDir).filePath(QFileInfo(page->outputPath()).fileName()));
+    }
+    connect(
+        page, &OptimizePage::buildFinished, this, [this] { afterOptimize(); }, Qt::SingleShotConnection);
+    if (!page->startBuild()) {
+        disconnect(page, &OptimizePage::buildFinished, this, nullptr);
+        afterOptimize();
+    }
+}
+
+void Autopilot::afterOptimize() {
     QTimer::singleShot(300, this, &Autopilot::takeScreenshots);
 }
 

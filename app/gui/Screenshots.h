@@ -1,6 +1,7 @@
 #pragma once
 // Drives the window without a user, for the screenshot script and the kill-and-restart test:
-// waits for the model, optionally sends a chat message and runs a benchmark, then grabs every page
+// waits for the model, optionally sends a chat message, runs a benchmark and builds a variant on the
+// Optimize page, then grabs every page
 // at each requested size into PNG files and quits.
 
 #include <QObject>
@@ -14,6 +15,8 @@ class MainWindow;
 struct AutopilotPlan {
     QString send;          // a chat message to send once the model is loaded
     bool bench = false;    // run a short benchmark after the reply
+    QString optimize;      // a recipe preset to build on the Optimize page after that ("RTN int8")
+    QString optimizeDir;   // where the variant goes (empty: next to the model)
     QString screenshotDir; // empty: no screenshots
     QList<QSize> sizes;    // window sizes for the screenshots
     bool quitWhenDone = false;
@@ -29,6 +32,7 @@ private:
     void afterModel();
     void afterReply();
     void afterBench();
+    void afterOptimize();
     void takeScreenshots();
 
     MainWindow& window_;

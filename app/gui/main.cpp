@@ -1,5 +1,6 @@
 // lathe: the desktop workbench. Usage: lathe [MODEL] [--db PATH] [--threads N]
-//   [--send TEXT] [--bench] [--screenshots DIR --sizes 1280x800,1920x1080] [--quit]
+//   [--send TEXT] [--bench] [--optimize PRESET [--optimize-dir DIR]]
+//   [--screenshots DIR --sizes 1280x800,1920x1080] [--quit]
 
 #include "AppContext.h"
 #include "MainWindow.h"
@@ -32,12 +33,16 @@ int main(int argc, char** argv) {
     const QCommandLineOption threads("threads", "Engine threads (0 = all)", "n", "0");
     const QCommandLineOption send("send", "Send this chat message once the model is loaded", "text");
     const QCommandLineOption bench("bench", "Run a short benchmark after the chat message");
+    const QCommandLineOption optimize(
+        "optimize", "Build a variant with this recipe preset after that (\"RTN int8\")", "preset");
+    const QCommandLineOption optimizeDir(
+        "optimize-dir", "Folder for the --optimize variant (default: next to the model)", "dir");
     const QCommandLineOption screenshots("screenshots", "Save a PNG of every page into this folder", "dir");
     const QCommandLineOption sizes("sizes", "Window sizes for --screenshots", "WxH,...",
                                    "1280x800,1920x1080");
     const QCommandLineOption quit("quit", "Quit when the --send/--bench/--screenshots work is done");
     const QCommandLineOption logLevel("log-level", "trace, debug, info, warn, error, off", "level", "info");
-    parser.addOptions({db, threads, send, bench, screenshots, sizes, quit, logLevel});
+    parser.addOptions({db, threads, send, bench, optimize, optimizeDir, screenshots, sizes, quit, logLevel});
     parser.process(app);
 
     lathe::setupLogging(parser.value(logLevel).toStdString(), lathe::userDataDir() / "logs");
@@ -62,6 +67,8 @@ int main(int argc, char** argv) {
     lathe::gui::AutopilotPlan plan;
     plan.send = parser.value(send);
     plan.bench = parser.isSet(bench);
+    plan.optimize = parser.value(optimize);
+    plan.optimizeDir = parser.value(optimizeDir);
     plan.screenshotDir = parser.value(screenshots);
     for (const QString& size : parser.value(sizes).split(',', Qt::SkipEmptyParts)) {
         const QStringList wh = size.split('x');
@@ -69,7 +76,7 @@ int main(int argc, char** argv) {
     }
     plan.quitWhenDone = parser.isSet(quit);
     std::unique_ptr<lathe::gui::Autopilot> autopilot;
-    if (!plan.send.isEmpty() || plan.bench || !plan.screenshotDir.isEmpty()) {
+    if (!plan.send.isEmpty() || plan.bench || !plan.optimize.isEmpty() || !plan.screenshotDir.isEmpty()) {
         autopilot = std::make_unique<lathe::gui::Autopilot>(window, plan);
         autopilot->start();
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Screenshots of every page of the desktop app under Xvfb, at 1280x800 and 1920x1080, with real
-# content: the app loads the default model, answers one chat message, runs a short benchmark, then
-# grabs each page (Runs with the chat and benchmark runs compared) and quits.
+# content: the app loads the default model, answers one chat message, runs a short benchmark, builds an
+# RTN int8 variant on the Optimize page (written into the temporary folder), then grabs each page (Runs
+# with the two newest runs compared) and quits.
 #   tests/gui/make-screenshots.sh [OUT_DIR] [BUILD_DIR]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -21,5 +22,5 @@ export XDG_CONFIG_HOME="$work/config"
 export QT_QPA_PLATFORM=xcb
 xvfb-run -a -s "-screen 0 1920x1080x24" "$app" "$model" --db "$work/lathe.db" \
   --send "Explain in three short bullet points what a lathe is used for, then give a one-line Python example." \
-  --bench --screenshots "$out" --sizes 1280x800,1920x1080 --quit
+  --bench --optimize "RTN int8" --optimize-dir "$work/variants" --screenshots "$out" --sizes 1280x800,1920x1080 --quit
 ls -1 "$out"/*.png
