@@ -398,20 +398,14 @@ QString OptimizePage::shapeProblem(const Recipe& recipe) const {
         std::vector<std::pair<int, QString>> widths = {{hidden, tr("attention and feed-forward input")},
                                                        {heads * headDim, tr("attention output")}};
         if (!ffnResized) widths.push_back({ffn, tr("feed-forward output")});
-        for (const auto& [width, what] : widths) {
-            if (width % step.quant.group == 0) continue;
-            int fits = 0;
-            for (int g : {128, 64, 32})
-                if (!fits && std::all_of(widths.begin(), widths.end(),
-                                         [g](const auto& w) { return w.first % g == 0; }))
-                    fits = g;
-            return tr("Groups of %1 do not divide the %2 weights of a row of this model's %3 matrices: "
-                      "choose %4.")
-                .arg(step.quant.group)
-                .arg(width)
-                .arg(what)
-                .arg(fits ? tr("groups of %1, or per channel").arg(fits) : tr("per channel"));
-        }
+        // A row that is not whole groups ends in a shorter group (576 = 4 x 128 + 64); only the stored
+        // blocks of 32 must fit.
+        for (const auto& [width, what] : widths)
+            if (width % 32 != 0)
+                return tr("The %1 weights of a row of this model's %2 matrices are not whole blocks of 32, "
+                          "which every stored quantized format needs.")
+                    .arg(width)
+                    .arg(what);
     }
     return {};
 }

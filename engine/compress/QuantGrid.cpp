@@ -103,7 +103,7 @@ DType storageFormatFor(const QuantSpec& spec, int64_t cols) {
     case 4:
         return spec.symmetric ? DType::Q4_0 : DType::Q4_1;
     case 3:
-        if (spec.groupLength(cols) % 128 == 0 && cols % 128 == 0) return DType::LQ3_G128;
+        if (spec.groupLength(cols) % 64 == 0 && cols % 64 == 0) return DType::LQ3_64;
         return DType::Q4_1;
     default:
         fail(ErrorCategory::InvalidArgument, "quantization: no stored format for {} bits", spec.bits);
@@ -149,10 +149,10 @@ std::vector<uint8_t> encodeQuantized(const QuantizedMatrix& m) {
                     dst[offset + j] = uint8_t((codes[j] & 0x0f) | ((codes[j + 16] & 0x0f) << 4));
                 break;
             }
-            case DType::LQ3_G128: // half d, m; u8 qs[48]: code j at bits 3j..3j+2, x = code * d + m
+            case DType::LQ3_64: // half d, m; u8 qs[24]: code j at bits 3j..3j+2, x = code * d + m
                 putHalf(dst, p.scale);
                 putHalf(dst + 2, p.min);
-                for (int j = 0; j < 128; ++j) {
+                for (int j = 0; j < 64; ++j) {
                     const int bit = 3 * j;
                     const unsigned v = unsigned(codes[j] & 7u) << (bit % 8);
                     dst[4 + bit / 8] |= uint8_t(v & 0xffu);

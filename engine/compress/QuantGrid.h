@@ -11,7 +11,8 @@
 // every value exactly:
 //   8-bit symmetric     -> Q8_0 (each block of 32 carries its group's scale)
 //   4-bit symmetric     -> Q4_0           4-bit asymmetric -> Q4_1
-//   3-bit, group a multiple of 128 (or per channel on rows of 128s) -> LQ3_G128 (Lathe's own, 3.25 bpw)
+//   3-bit, group a multiple of 64 (or per channel) on rows of 64s -> LQ3_64 (Lathe's own, 3.5 bpw; a
+//                       group of 128 repeats its scale and minimum in both blocks of 64)
 //   3-bit otherwise     -> Q4_1 (exact, at 4-bit size)
 
 #include "core/DType.h"

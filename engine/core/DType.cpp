@@ -31,7 +31,7 @@ constexpr std::array kInfos = {
     DTypeInfo{DType::I64, "i64", 1, 8, false},
     DTypeInfo{DType::F64, "f64", 1, 8, false},
     DTypeInfo{DType::BF16, "bf16", 1, 2, false},
-    DTypeInfo{DType::LQ3_G128, "lq3_g128", 128, 52, true},
+    DTypeInfo{DType::LQ3_64, "lq3_64", 64, 28, true},
 };
 
 } // namespace

@@ -32,7 +32,7 @@ enum class DType : uint32_t {
     F64 = 28,
     BF16 = 30,
     // Lathe's own formats (io/Quants.h holds their layouts).
-    LQ3_G128 = 1000, // 3-bit asymmetric codes, groups of 128: half d, m; u8 qs[48]
+    LQ3_64 = 1000, // 3-bit asymmetric codes, blocks of 64: half d, m; u8 qs[24] (3.5 bits per weight)
 };
 
 struct DTypeInfo {

@@ -224,10 +224,10 @@ void dequantizeQ8_K(const uint8_t* b, float* y) {
 
 // ---- Lathe's own formats ----------------------------------------------------------------------
 
-constexpr int kLq3Block = 128;
+constexpr int kLq3Block = 64;
 
 // The 3-bit code of element j: bits 3j..3j+2 of qs as one little-endian stream. The second byte is
-// read only when the code straddles into it (never past qs[47], which would be the next block).
+// read only when the code straddles into it (never past qs[23], which would be the next block).
 inline int lq3Code(const uint8_t* qs, int j) {
     const int bit = 3 * j, byte = bit / 8, shift = bit % 8;
     unsigned v = qs[byte];
@@ -235,7 +235,7 @@ inline int lq3Code(const uint8_t* qs, int j) {
     return int((v >> shift) & 7u);
 }
 
-void dequantizeLQ3_G128(const uint8_t* b, float* y) {
+void dequantizeLQ3_64(const uint8_t* b, float* y) {
     const float d = halfAt(b), m = halfAt(b + 2);
     const uint8_t* qs = b + 4;
     for (int j = 0; j < kLq3Block; ++j)
@@ -270,8 +270,8 @@ BlockDecoder blockDecoderFor(DType type) {
         return dequantizeQ6_K;
     case DType::Q8_K:
         return dequantizeQ8_K;
-    case DType::LQ3_G128:
-        return dequantizeLQ3_G128;
+    case DType::LQ3_64:
+        return dequantizeLQ3_64;
     default:
         return nullptr;
     }
@@ -377,7 +377,7 @@ void quantizeQ8_0(const float* x, uint8_t* b) {
 
 // Asymmetric round-to-nearest over the block's range; d and m are rounded to fp16 before the codes are
 // chosen, so the codes fit the values the decoder will use.
-void quantizeLQ3_G128(const float* x, uint8_t* b) {
+void quantizeLQ3_64(const float* x, uint8_t* b) {
     float min, max;
     minMax(x, kLq3Block, min, max);
     const float d = fp16ToFloat(floatToFp16((max - min) / 7));
@@ -385,7 +385,7 @@ void quantizeLQ3_G128(const float* x, uint8_t* b) {
     putHalf(b, d);
     putHalf(b + 2, m);
     uint8_t* qs = b + 4;
-    std::memset(qs, 0, 48);
+    std::memset(qs, 0, 24);
     for (int j = 0; j < kLq3Block; ++j) {
         const float q = d != 0.0f ? std::round((x[j] - m) / d) : 0.0f;
         const unsigned code = q >= 7.0f ? 7u : q > 0.0f ? unsigned(q) : 0u; // NaN -> 0
@@ -409,8 +409,8 @@ BlockEncoder blockEncoderFor(DType type) {
         return quantizeQ5_1;
     case DType::Q8_0:
         return quantizeQ8_0;
-    case DType::LQ3_G128:
-        return quantizeLQ3_G128;
+    case DType::LQ3_64:
+        return quantizeLQ3_64;
     default:
         return nullptr;
     }

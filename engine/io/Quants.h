@@ -17,9 +17,10 @@
 //   Q6_K (256): u8 ql[128]; u8 qh[64]; i8 scales[16]; half d           16 groups of 16
 //   Q8_K (256): float d; i8 qs[256]; i16 bsums[16]
 // Lathe's own (type ids from 1000, core/DType.h):
-//   LQ3_G128 (128): half d, m; u8 qs[48]      x[j] = c_j * d + m, c_j in 0..7 the 3-bit code of element j:
+//   LQ3_64 (64):  half d, m; u8 qs[24]      x[j] = c_j * d + m, c_j in 0..7 the 3-bit code of element j:
 //                   bits 3j..3j+2 of qs read as one little-endian bit stream (byte 3j/8, shift 3j%8; a
-//                   code may straddle two bytes). Quantizer: asymmetric round-to-nearest per block,
+//                   code may straddle two bytes). Blocks of 64 fit rows of 576 (SmolLM2) where 128
+//                   would not; a coarser group is the same d, m in consecutive blocks. Quantizer: asymmetric round-to-nearest per block,
 //                   d = (max - min) / 7 and m = min, both rounded to fp16 first, c = clamp(round((x - m)
 //                   / d), 0, 7) with round half away from zero (c = 0 where d is 0).
 
@@ -35,7 +36,7 @@ void dequantizeRow(DType type, const void* src, float* dst, int64_t n);
 
 // Encodes n floats into `dst` as ggml's reference quantizer does (same rounding, same bytes), or as the
 // layout comment above says for Lathe's own formats.
-// Supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, LQ3_G128.
+// Supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, LQ3_64.
 void quantizeRow(DType type, const float* src, void* dst, int64_t n);
 
 bool canDequantize(DType type);

@@ -120,14 +120,14 @@ inline __m256 expVector(__m256 x) {
                                          _mm256_andnot_ps(c, _mm256_fmadd_ps(k, j, k)))));
 }
 
-// LQ3_G128: eight codes fill three bytes exactly, so group g (elements 8g..8g+7) of a block is bytes
+// LQ3_64: eight codes fill three bytes exactly, so group g (elements 8g..8g+7) of a block is bytes
 // 3g..3g+2 of qs. Those 24 bits are broadcast and each lane shifted to its own code; the value is
 // c * d + m, fused (c * d is exact in float, so this rounds as the reference's mul-then-add).
 // shifts = {0, 3, ..., 21}, seven = 7 in every lane (built by the caller, in AVX2 code).
 inline __m256 lq3Group(const uint8_t* qs, int g, __m256 d, __m256 m, __m256i shifts, __m256i seven) {
     const uint8_t* q = qs + 3 * g;
     uint32_t bits;
-    if (g < 15)
+    if (g < 7)
         std::memcpy(&bits, q, sizeof bits); // the fourth byte lands above bit 23, which no lane keeps
     else
         bits = uint32_t(q[0]) | (uint32_t(q[1]) << 8) | (uint32_t(q[2]) << 16); // qs ends here
@@ -208,13 +208,13 @@ void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out
     }
 }
 
-void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n) {
+void dequantizeLq3(const uint8_t* row, float* out, int64_t n) {
     const __m256i shifts = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), seven = _mm256_set1_epi32(7);
-    for (int64_t b = 0; b < n / 128; ++b) {
-        const uint8_t* p = row + b * 52;
+    for (int64_t b = 0; b < n / 64; ++b) {
+        const uint8_t* p = row + b * 28;
         const __m256 d = _mm256_set1_ps(half(p)), m = _mm256_set1_ps(half(p + 2));
-        for (int g = 0; g < 16; ++g)
-            _mm256_storeu_ps(out + b * 128 + 8 * g, lq3Group(p + 4, g, d, m, shifts, seven));
+        for (int g = 0; g < 8; ++g)
+            _mm256_storeu_ps(out + b * 64 + 8 * g, lq3Group(p + 4, g, d, m, shifts, seven));
     }
 }
 
@@ -417,17 +417,17 @@ template <int kRows> void lq3Tile(const uint8_t* const* rows, const float* x, in
     __m256 acc[kRows];
     for (int r = 0; r < kRows; ++r)
         acc[r] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / 128; ++b) {
+    for (int64_t b = 0; b < n / 64; ++b) {
         __m256 d[kRows], m[kRows];
         for (int r = 0; r < kRows; ++r) {
-            d[r] = _mm256_set1_ps(half(rows[r] + b * 52));
-            m[r] = _mm256_set1_ps(half(rows[r] + b * 52 + 2));
+            d[r] = _mm256_set1_ps(half(rows[r] + b * 28));
+            m[r] = _mm256_set1_ps(half(rows[r] + b * 28 + 2));
         }
-        for (int g = 0; g < 16; ++g) {
-            const __m256 xv = _mm256_loadu_ps(x + b * 128 + 8 * g);
+        for (int g = 0; g < 8; ++g) {
+            const __m256 xv = _mm256_loadu_ps(x + b * 64 + 8 * g);
             for (int r = 0; r < kRows; ++r)
                 acc[r] =
-                    _mm256_fmadd_ps(lq3Group(rows[r] + b * 52 + 4, g, d[r], m[r], shifts, seven), xv, acc[r]);
+                    _mm256_fmadd_ps(lq3Group(rows[r] + b * 28 + 4, g, d[r], m[r], shifts, seven), xv, acc[r]);
         }
     }
     for (int r = 0; r < kRows; ++r)
@@ -618,7 +618,7 @@ void quantizeActivations(const float*, int64_t, ActivationBlock*) {
 void quantizeActivationsPerToken(const float*, int64_t, ActivationBlock*) {
     unavailable();
 }
-void dequantizeLq3G128(const uint8_t*, float*, int64_t) {
+void dequantizeLq3(const uint8_t*, float*, int64_t) {
     unavailable();
 }
 void lq3Dots(const uint8_t* const*, int, const float*, int64_t, float*) {

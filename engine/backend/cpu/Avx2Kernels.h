@@ -24,12 +24,12 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out);
 // quantizeActivationsPerToken (ActivationQuant.h): one scale for the whole row.
 void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out);
 
-// dequantizeRow(DType::LQ3_G128, row, out, n) (io/Quants.h): n a multiple of 128. The same bits: a code
+// dequantizeRow(DType::LQ3_64, row, out, n) (io/Quants.h): n a multiple of 64. The same bits: a code
 // times an fp16 scale is exact in float, so the fused c * d + m rounds as the reference's mul-then-add.
-void dequantizeLq3G128(const uint8_t* row, float* out, int64_t n);
+void dequantizeLq3(const uint8_t* row, float* out, int64_t n);
 
-// out[r] = dotLanes8(F32, dequantized rows[r], x, n) for nRows (1..8) LQ3_G128 rows of n elements (a
-// multiple of 128) against one activation row, the weights decoded in registers: the decode matmul,
+// out[r] = dotLanes8(F32, dequantized rows[r], x, n) for nRows (1..8) LQ3_64 rows of n elements (a
+// multiple of 64) against one activation row, the weights decoded in registers: the decode matmul,
 // which would otherwise write every row out and read it back.
 void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, float* out);
 

@@ -320,11 +320,11 @@ private:
     // activations are quantized at all (the float reference keeps float activations).
     bool perToken() const { return activationMode_ == ActivationQuantization::PerTokenInt8; }
 
-    // A stored row as floats, for the formats without an integer dot (K-quants, Lathe's LQ3_G128, and
+    // A stored row as floats, for the formats without an integer dot (K-quants, Lathe's LQ3_64, and
     // every block format in the float reference): the AVX2 decoder where one exists (same bits).
     static void decodeRow(DType type, const void* row, float* out, int64_t n) {
-        if (type == DType::LQ3_G128 && cpuHasAvx2())
-            avx2::dequantizeLq3G128(static_cast<const uint8_t*>(row), out, n);
+        if (type == DType::LQ3_64 && cpuHasAvx2())
+            avx2::dequantizeLq3(static_cast<const uint8_t*>(row), out, n);
         else
             dequantizeRow(type, row, out, n);
     }
@@ -515,8 +515,8 @@ private:
             constexpr int kTokenTile = 3;
             const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
             const DType tileType = stored ? w.dtype : DType::F32;
-            // Decode of LQ3_G128 dots straight from the stored rows, decoding in registers (same bits).
-            const bool fused = w.dtype == DType::LQ3_G128 && nTokens == 1;
+            // Decode of LQ3_64 dots straight from the stored rows, decoding in registers (same bits).
+            const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
             const bool decode = !stored && !fused;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
             const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;

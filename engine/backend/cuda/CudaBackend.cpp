@@ -160,7 +160,7 @@ public:
                 "tensor bytes are shorter than its shape");
         const int64_t cols = view.rowLength(), rows = view.rowCount();
         if (rows == 1 || !kernels::hasWeightKernels(int(view.dtype), cols)) {
-            // Vectors become floats; formats without device decoders (K-quants, Q5, Lathe's LQ3_G128)
+            // Vectors become floats; formats without device decoders (K-quants, Q5, Lathe's LQ3_64)
             // become F16 here, through io's reference dequantizer.
             const bool vector = rows == 1;
             const DType format = vector ? DType::F32 : DType::F16;

@@ -1,6 +1,6 @@
 #pragma once
 // The CUDA backend: every Backend op on one GPU. Weights are uploaded once at prepareWeight (plain
-// and Q4_0/Q4_1/Q8_0 formats as stored, other formats, Lathe's LQ3_G128 included, expanded to F16 on
+// and Q4_0/Q4_1/Q8_0 formats as stored, other formats, Lathe's LQ3_64 included, expanded to F16 on
 // the host). Per-token int8 activations (setActivationQuantization) are not implemented: a warning,
 // and the per-block / fp16 activation paths stay. Activations live
 // in device buffers (makeActivations), so a forward pass queues its ops on one stream and waits only

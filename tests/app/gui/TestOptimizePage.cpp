@@ -218,13 +218,13 @@ private slots:
         QVERIFY(!page.startBuild());
         page.setActiveModel(modelId, "tiny", parent);
 
-        // Groups of 64 do not divide the tiny model's 96 feed-forward channels (ffn_down's rows).
+        // Groups of 64 on the tiny model's 96 feed-forward channels (ffn_down's rows) end in a short
+        // group of 32, which the engine stores: no problem.
         editRtnInt8(page.editor());
         RecipeStep step = page.editor()->step(0);
         step.quant.group = 64;
         page.editor()->setStep(0, step);
-        QVERIFY2(page.problemText().contains("96"), qPrintable(page.problemText()));
-        QVERIFY(!page.startBuild());
+        QVERIFY2(page.problemText().isEmpty(), qPrintable(page.problemText()));
         step.quant.group = 32;
         page.editor()->setStep(0, step);
         QVERIFY(page.problemText().isEmpty());

@@ -1,6 +1,6 @@
 // The AVX2 kernels against their scalar references, bit for bit: every block format with an integer
 // dot (odd block counts, 1 to 4 tokens, extreme weights such as -128 in Q8_0), activation quantization,
-// per-token activation quantization, the LQ3_G128 row decoder and decode dots, the float dots over odd
+// per-token activation quantization, the LQ3_64 row decoder and decode dots, the float dots over odd
 // lengths in F32/F16/BF16, the fused dot and fma of attention, and ggml's exp and silu over the whole float
 // range (denormal results, overflow, infinities, NaN). Skipped on a processor without AVX2/FMA/F16C.
 
@@ -122,38 +122,38 @@ private slots:
         std::mt19937 rng(6);
         std::uniform_int_distribution<int> byte(0, 255);
         for (int64_t blocks : {1, 2, 5, 12}) {
-            std::vector<uint8_t> row(size_t(blocks * 52));
+            std::vector<uint8_t> row(size_t(blocks * 28));
             for (auto& b : row)
                 b = uint8_t(byte(rng));
             const std::vector<float> dm = randomFloats(size_t(2 * blocks), rng, 3.0f);
             for (int64_t b = 0; b < blocks; ++b) {
                 const uint16_t d = floatToFp16(dm[size_t(2 * b)]), m = floatToFp16(dm[size_t(2 * b + 1)]);
-                std::memcpy(row.data() + b * 52, &d, 2);
-                std::memcpy(row.data() + b * 52 + 2, &m, 2);
+                std::memcpy(row.data() + b * 28, &d, 2);
+                std::memcpy(row.data() + b * 28 + 2, &m, 2);
             }
             if (blocks == 2) { // a subnormal fp16 scale
                 const uint16_t tiny = 0x0003;
                 std::memcpy(row.data(), &tiny, 2);
             }
-            const size_t n = size_t(blocks * 128);
+            const size_t n = size_t(blocks * 64);
             std::vector<float> simd(n), scalar(n);
-            avx2::dequantizeLq3G128(row.data(), simd.data(), int64_t(n));
-            dequantizeRow(DType::LQ3_G128, row.data(), scalar.data(), int64_t(n));
+            avx2::dequantizeLq3(row.data(), simd.data(), int64_t(n));
+            dequantizeRow(DType::LQ3_64, row.data(), scalar.data(), int64_t(n));
             // The decode dots, weights decoded in registers: CpuBackend's eight-lane fused dot of each
             // dequantized row (eight rows here: the same row at different offsets of a longer buffer).
             const std::vector<float> x = randomFloats(n, rng, 2.0f);
             std::vector<uint8_t> many(row.size() * 8);
             for (int r = 0; r < 8; ++r) { // row r: the blocks rotated by r
                 for (int64_t b = 0; b < blocks; ++b)
-                    std::memcpy(many.data() + size_t(r) * row.size() + size_t(b * 52),
-                                row.data() + size_t((b + r) % blocks * 52), 52);
+                    std::memcpy(many.data() + size_t(r) * row.size() + size_t(b * 28),
+                                row.data() + size_t((b + r) % blocks * 28), 28);
             }
             const uint8_t* rows[8];
             float want[8];
             for (int r = 0; r < 8; ++r) {
                 rows[r] = many.data() + size_t(r) * row.size();
                 std::vector<float> w(n);
-                dequantizeRow(DType::LQ3_G128, rows[r], w.data(), int64_t(n));
+                dequantizeRow(DType::LQ3_64, rows[r], w.data(), int64_t(n));
                 float lanes[8] = {};
                 for (size_t i = 0; i < n; i += 8)
                     for (int l = 0; l < 8; ++l)

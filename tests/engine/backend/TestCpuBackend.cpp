@@ -216,7 +216,7 @@ private slots:
     // decode, a small batch and more tokens than one prefill token block.
     void lq3MatmulMatchesDoubleReference() {
         const int64_t cols = 384, rows = 37;
-        const StoredTensor w(DType::LQ3_G128, cols, rows, randomValues(size_t(cols * rows), 21, 0.5f));
+        const StoredTensor w(DType::LQ3_64, cols, rows, randomValues(size_t(cols * rows), 21, 0.5f));
         std::vector<float> decodeOut; // nTokens = 1: decoded in registers, the same bits as token 0 below
         for (int nTokens : {1, 5, 70}) {
             const std::vector<float> x = randomValues(size_t(nTokens * cols), 22, 2.0f); // same first row

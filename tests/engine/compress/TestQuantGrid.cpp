@@ -44,8 +44,9 @@ private slots:
         QTest::newRow("w4 g128 sym, short last group") << 4 << 128 << true << 576 << int(DType::Q4_0);
         QTest::newRow("w4 g64 asym") << 4 << 64 << false << 192 << int(DType::Q4_1);
         QTest::newRow("w4 per-channel asym") << 4 << 0 << false << 96 << int(DType::Q4_1);
-        QTest::newRow("w3 g128 asym") << 3 << 128 << false << 256 << int(DType::LQ3_G128);
-        QTest::newRow("w3 g128 sym") << 3 << 128 << true << 256 << int(DType::LQ3_G128);
+        QTest::newRow("w3 g128 asym, short last group") << 3 << 128 << false << 576 << int(DType::LQ3_64);
+        QTest::newRow("w3 g128 sym") << 3 << 128 << true << 256 << int(DType::LQ3_64);
+        QTest::newRow("w3 g64 asym") << 3 << 64 << false << 192 << int(DType::LQ3_64);
         QTest::newRow("w3 g32 in a 4-bit container") << 3 << 32 << false << 96 << int(DType::Q4_1);
     }
     void storedFormatHoldsTheGridExactly() {

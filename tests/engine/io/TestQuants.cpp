@@ -305,53 +305,53 @@ private slots:
         QCOMPARE(y[255], 47.625f);
     }
 
-    // LQ3_G128: codes written as bytes by hand. The octal number 76543210 is codes 0..7 of three bytes
+    // LQ3_64: codes written as bytes by hand. The octal number 76543210 is codes 0..7 of three bytes
     // (0x88, 0xc6, 0xfa little-endian); codes 2 and 5 of each such group straddle a byte boundary.
-    void lq3_g128() {
-        QCOMPARE(dtypeInfo(DType::LQ3_G128).blockSize, 128u);
-        QCOMPARE(dtypeInfo(DType::LQ3_G128).blockBytes, 52u);
-        QVERIFY(dtypeInfoFor(1000).has_value() && dtypeInfoFor(1000)->type == DType::LQ3_G128);
-        QCOMPARE(dtypeFromName("LQ3_G128"), std::optional<DType>(DType::LQ3_G128));
-        QCOMPARE(dtypeName(DType::LQ3_G128), std::string_view("lq3_g128"));
+    void lq3_64() {
+        QCOMPARE(dtypeInfo(DType::LQ3_64).blockSize, 64u);
+        QCOMPARE(dtypeInfo(DType::LQ3_64).blockBytes, 28u);
+        QVERIFY(dtypeInfoFor(1000).has_value() && dtypeInfoFor(1000)->type == DType::LQ3_64);
+        QCOMPARE(dtypeFromName("LQ3_64"), std::optional<DType>(DType::LQ3_64));
+        QCOMPARE(dtypeName(DType::LQ3_64), std::string_view("lq3_64"));
 
-        std::vector<uint8_t> b(52 * 2, 0);
+        std::vector<uint8_t> b(28 * 2, 0);
         putHalf(b, 0, 0x3800); // d = 0.5
         putHalf(b, 2, 0xbc00); // m = -1
-        for (int g = 0; g < 16; ++g) {
+        for (int g = 0; g < 8; ++g) {
             b[4 + 3 * g] = 0x88;
             b[5 + 3 * g] = 0xc6;
             b[6 + 3 * g] = 0xfa;
         }
-        // Second block: d = 2, m = 0.25; only elements 2 (code 7: bits 6..8, bytes 0 and 1), 125 (code 3:
-        // bits 375..377, byte 46 bit 7 and byte 47 bits 0..1) and 127 (code 5: bits 381..383, byte 47).
-        putHalf(b, 52, 0x4000);
-        putHalf(b, 54, 0x3400);
-        b[56 + 0] = 0xc0;
-        b[56 + 1] = 0x01;
-        b[56 + 46] = 0x80;
-        b[56 + 47] = 0xa1; // 5 << 5 | 3 >> 1
-        const auto y = decode(DType::LQ3_G128, b);
-        for (int j = 0; j < 128; ++j)
+        // Second block: d = 2, m = 0.25; only elements 2 (code 7: bits 6..8, bytes 0 and 1), 61 (code 3:
+        // bits 183..185, byte 22 bit 7 and byte 23 bits 0..1) and 63 (code 5: bits 189..191, byte 23).
+        putHalf(b, 28, 0x4000);
+        putHalf(b, 30, 0x3400);
+        b[32 + 0] = 0xc0;
+        b[32 + 1] = 0x01;
+        b[32 + 22] = 0x80;
+        b[32 + 23] = 0xa1; // 5 << 5 | 3 >> 1
+        const auto y = decode(DType::LQ3_64, b);
+        for (int j = 0; j < 64; ++j)
             QCOMPARE(y[size_t(j)], float(j % 8) * 0.5f - 1.0f);
-        for (int j = 0; j < 128; ++j) {
-            const float code = j == 2 ? 7.0f : j == 125 ? 3.0f : j == 127 ? 5.0f : 0.0f;
-            QCOMPARE(y[size_t(128 + j)], code * 2.0f + 0.25f);
+        for (int j = 0; j < 64; ++j) {
+            const float code = j == 2 ? 7.0f : j == 61 ? 3.0f : j == 63 ? 5.0f : 0.0f;
+            QCOMPARE(y[size_t(64 + j)], code * 2.0f + 0.25f);
         }
     }
 
-    void lq3_g128Quantizer() {
+    void lq3_64Quantizer() {
         // x = (j % 8) / 2 - 1: min -1, max 2.5, d = 3.5 / 7 = 0.5 and m = -1 exactly; codes j % 8.
-        std::vector<float> x(128);
-        for (int j = 0; j < 128; ++j)
+        std::vector<float> x(64);
+        for (int j = 0; j < 64; ++j)
             x[size_t(j)] = float(j % 8) * 0.5f - 1.0f;
-        auto q = test::quantized(DType::LQ3_G128, x);
-        QCOMPARE(q.size(), size_t(52));
+        auto q = test::quantized(DType::LQ3_64, x);
+        QCOMPARE(q.size(), size_t(28));
         uint16_t d, m;
         std::memcpy(&d, q.data(), 2);
         std::memcpy(&m, q.data() + 2, 2);
         QCOMPARE(d, uint16_t(0x3800));
         QCOMPARE(m, uint16_t(0xbc00));
-        for (int g = 0; g < 16; ++g) {
+        for (int g = 0; g < 8; ++g) {
             QCOMPARE(q[size_t(4 + 3 * g)], uint8_t(0x88));
             QCOMPARE(q[size_t(5 + 3 * g)], uint8_t(0xc6));
             QCOMPARE(q[size_t(6 + 3 * g)], uint8_t(0xfa));
@@ -363,7 +363,7 @@ private slots:
         x[2] = 2.5f;
         x[3] = 2.49f;
         x[5] = 6.51f;
-        q = test::quantized(DType::LQ3_G128, x);
+        q = test::quantized(DType::LQ3_64, x);
         std::memcpy(&d, q.data(), 2);
         QCOMPARE(d, uint16_t(0x3c00));
         // Codes 0, 7, 3, 2, 0, 7, 0, 0 at bits 0, 3, 6, 9, 12, 15, ...: byte 0 = 7 << 3 | 3 << 6 = 0xf8
@@ -371,40 +371,40 @@ private slots:
         QCOMPARE(q[4], uint8_t(0xf8));
         QCOMPARE(q[5], uint8_t(0x84));
         QCOMPARE(q[6], uint8_t(0x03));
-        const auto y = decode(DType::LQ3_G128, q);
+        const auto y = decode(DType::LQ3_64, q);
         QCOMPARE(y[2], 3.0f);
         QCOMPARE(y[3], 2.0f);
         QCOMPARE(y[5], 7.0f);
 
         // A constant block: d = 0, every code 0, x = m.
         std::fill(x.begin(), x.end(), -0.75f);
-        q = test::quantized(DType::LQ3_G128, x);
+        q = test::quantized(DType::LQ3_64, x);
         std::memcpy(&d, q.data(), 2);
         QCOMPARE(d, uint16_t(0));
-        for (float v : decode(DType::LQ3_G128, q))
+        for (float v : decode(DType::LQ3_64, q))
             QCOMPARE(v, -0.75f);
     }
 
     // Random rows: every decoded value is c * d + m for the code the rule picks with the stored
     // (fp16) d and m, and within half a step (plus m's fp16 rounding) of the input.
-    void lq3_g128RoundTrip() {
-        const auto x = test::randomFloats(128 * 6, 11, 2.0f);
-        const auto bytes = test::quantized(DType::LQ3_G128, x);
+    void lq3_64RoundTrip() {
+        const auto x = test::randomFloats(64 * 6, 11, 2.0f);
+        const auto bytes = test::quantized(DType::LQ3_64, x);
         std::vector<float> y(x.size());
-        dequantizeRow(DType::LQ3_G128, bytes.data(), y.data(), int64_t(x.size()));
-        for (size_t block = 0; block < x.size() / 128; ++block) {
+        dequantizeRow(DType::LQ3_64, bytes.data(), y.data(), int64_t(x.size()));
+        for (size_t block = 0; block < x.size() / 64; ++block) {
             uint16_t dh, mh;
-            std::memcpy(&dh, bytes.data() + block * 52, 2);
-            std::memcpy(&mh, bytes.data() + block * 52 + 2, 2);
+            std::memcpy(&dh, bytes.data() + block * 28, 2);
+            std::memcpy(&mh, bytes.data() + block * 28 + 2, 2);
             const float d = fp16ToFloat(dh), m = fp16ToFloat(mh);
-            float lo = x[block * 128], hi = lo;
-            for (size_t j = block * 128; j < block * 128 + 128; ++j) {
+            float lo = x[block * 64], hi = lo;
+            for (size_t j = block * 64; j < block * 64 + 64; ++j) {
                 lo = std::min(lo, x[j]);
                 hi = std::max(hi, x[j]);
             }
             QCOMPARE(dh, floatToFp16((hi - lo) / 7));
             QCOMPARE(mh, floatToFp16(lo));
-            for (size_t j = block * 128; j < block * 128 + 128; ++j) {
+            for (size_t j = block * 64; j < block * 64 + 64; ++j) {
                 const float code = std::clamp(std::round((x[j] - m) / d), 0.0f, 7.0f);
                 QCOMPARE(y[j], code * d + m);
                 QVERIFY(std::fabs(y[j] - x[j]) <= 0.5f * d * 1.001f + std::fabs(m - lo) + 1e-6f);

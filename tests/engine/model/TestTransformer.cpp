@@ -124,17 +124,17 @@ private slots:
         QVERIFY2(diff < 0.03, qPrintable(QString::number(diff)));
     }
 
-    // Lathe's own 3-bit weights (rows of 128: nEmbd 128, nFf 256) through both CPU modes against the
+    // Lathe's own 3-bit weights (rows of 64s: nEmbd 128, nFf 256) through both CPU modes against the
     // naive double forward pass over the same stored weights (read through io's reference decoder).
     void lq3WeightsMatchNaiveReference() {
         TinyModelSpec spec;
         spec.nEmbd = 128;
         spec.nFf = 256;
-        spec.matrixType = DType::LQ3_G128;
-        spec.embdType = DType::LQ3_G128;
+        spec.matrixType = DType::LQ3_64;
+        spec.embdType = DType::LQ3_64;
         test::TempDir dir;
         const ModelFiles files = writeAndOpen(dir, spec);
-        QCOMPARE(files.tensor("blk.1.ffn_down.weight").dtype, DType::LQ3_G128);
+        QCOMPARE(files.tensor("blk.1.ffn_down.weight").dtype, DType::LQ3_64);
         const std::vector<double> expected = test::NaiveLlama(files).forward(
             kPrompt, iota(int(kPrompt.size())), [](int i, int j) { return j <= i; });
         for (bool quantized : {false, true}) {
@@ -144,7 +144,7 @@ private slots:
             std::vector<float> logits;
             model.forward(Batch::sequence(kPrompt, 0, 0, true), cache, logits);
             const double diff = relativeMaxDiff(logits, expected);
-            qDebug("lq3_g128, %s: relative max diff %.3g", quantized ? "default" : "float reference", diff);
+            qDebug("lq3_64, %s: relative max diff %.3g", quantized ? "default" : "float reference", diff);
             QVERIFY2(diff < 2e-5, qPrintable(QString::number(diff)));
         }
     }
