@@ -109,13 +109,19 @@ CalibrationActivations collectActivations(const ModelFiles& files,
     const ModelConfig& c = model.config();
     CalibrationActivations out;
     out.layers.resize(size_t(c.nLayers));
+    size_t done = 0; // chunks finished
     int maxChunk = 0;
     for (const auto& chunk : chunks)
         maxChunk = std::max(maxChunk, int(chunk.size()));
     model.setDebugCallback([&](std::string_view name, int layer, std::span<const float> values) {
         InputSite site;
-        if (name == "attn_norm")
+        if (name == "attn_norm") {
+            // A chunk takes seconds on a busy machine: cancel and report between layers, not chunks.
+            cancel.throwIfCancelled();
+            reportProgress(progress, (double(done) + double(layer) / double(c.nLayers)) / double(chunks.size()),
+                           "calibration");
             site = InputSite::AttnNorm;
+        }
         else if (name == "kqv_out")
             site = InputSite::AttnMix;
         else if (name == "ffn_norm")
@@ -130,6 +136,7 @@ CalibrationActivations collectActivations(const ModelFiles& files,
     KvCache cache = model.makeCache(maxChunk);
     std::vector<float> logits;
     for (size_t i = 0; i < chunks.size(); ++i) {
+        done = i;
         cancel.throwIfCancelled();
         const auto& chunk = chunks[i];
         Batch batch;
