@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <fstream>
+#include <malloc.h>
 #include <sstream>
 
 namespace lathe {
@@ -26,8 +27,10 @@ std::string readText(const std::filesystem::path& path) {
 }
 
 // Lets the next peak-RSS reading (VmHWM) start from the current resident size, so each model's bench
-// reports its own peak. Where the kernel does not allow it, the reading stays the process's lifetime peak.
+// reports its own peak (plus the process's own baseline). Where the kernel does not allow it, the reading
+// stays the process's lifetime peak.
 void resetPeakRss() {
+    malloc_trim(0); // hand back what calibration and evaluation freed, or it would count as the model's
     std::ofstream clear("/proc/self/clear_refs");
     if (clear) clear << "5";
 }

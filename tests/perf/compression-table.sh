@@ -77,10 +77,16 @@ rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
 first = rows[0][1]
 mib = lambda b: b / 2**20
 print(f"{os.path.basename(model)}; ctx {ctx}, chunks {chunks or 'all'}, {threads} threads; "
-      "KL = KL(parent || variant) in nats; tok/s = tg128 mean ± sd")
+      "KL = KL(parent || variant) in nats; tok/s = tg128 mean ± sd; peak RSS of the process while decoding "
+      "(parent: median of its runs)")
 print(f"{'variant':<18} {'size MiB':>9} {'PPL':>16} {'KL':>8} {'top-1':>7} {'tok/s':>14} {'peak RSS MiB':>13}")
+# The parent is measured beside every variant: its speed is the mean ± sd of those measurements.
+base = [r["base_tokens_per_second"] for _, r in rows]
+mean = sum(base) / len(base)
+sd = (sum((v - mean) ** 2 for v in base) / (len(base) - 1)) ** 0.5 if len(base) > 1 else 0.0
+rss = sorted(r["base_peak_rss_bytes"] for _, r in rows)[len(rows) // 2]
 print(f"{'parent':<18} {mib(first['input_bytes']):>9.1f} {first['base_perplexity']:>16.4f} {'':>8} {'':>7} "
-      f"{first['base_tokens_per_second']:>14.1f} {mib(first['base_peak_rss_bytes']):>13.1f}")
+      f"{f'{mean:.1f} ± {sd:.1f}':>14} {mib(rss):>13.1f}")
 for name, r in rows:
     ppl = f"{r['perplexity']:.4f} ± {r['perplexity_error']:.3f}"
     tps = f"{r['tokens_per_second']:.1f} ± {r['tokens_per_second_sd']:.1f}"
