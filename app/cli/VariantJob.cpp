@@ -50,16 +50,15 @@ void addVariantEvaluationFlags(CLI::App& verb, VariantEvaluationFlags& flags, bo
     if (calibration) {
         verb.add_option("--calib", flags.calibrationText,
                         "Calibration text (default: GPL-2 and LGPL-2.1 texts in resources/text)");
-        verb.add_option("--calib-tokens", flags.calibrationTokens, "Calibration tokens (chunks of 512)")
-            ->capture_default_str();
+        verb.add_option("--calib-tokens", flags.calibrationTokens,
+                        "Calibration tokens, in chunks of 512 (default: the recipe's, else 2048)");
     }
 }
 
 int runVariantJob(const CommonFlags& flags, const std::string& verbName, const std::string& model,
                   Recipe recipe, const std::string& output, const VariantEvaluationFlags& evaluationFlags) {
     if (!evaluationFlags.calibrationText.empty()) recipe.calibration.text = evaluationFlags.calibrationText;
-    if (evaluationFlags.calibrationTokens != 2048)
-        recipe.calibration.tokens = evaluationFlags.calibrationTokens;
+    if (evaluationFlags.calibrationTokens > 0) recipe.calibration.tokens = evaluationFlags.calibrationTokens;
     recipe.validate();
     VariantEvaluation evaluation;
     evaluation.quality = !evaluationFlags.noEval;

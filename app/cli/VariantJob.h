@@ -19,7 +19,7 @@ struct VariantEvaluationFlags {
     std::string text;
     int contextTokens = 512;
     int chunks = 0;
-    int calibrationTokens = 2048;
+    int calibrationTokens = 0; // 0: the recipe's (2048 by default)
     std::string calibrationText;
 };
 void addVariantEvaluationFlags(CLI::App& verb, VariantEvaluationFlags& flags, bool calibration);
