@@ -135,6 +135,26 @@ inline __m256 lq3Group(const uint8_t* qs, int g, __m256 d, __m256 m, __m256i shi
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(codes), d, m);
 }
 
+// The largest of the eight lanes.
+inline float maxLane(__m256 v) {
+    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    return _mm_cvtss_f32(m4);
+}
+
+// Stores eight int32 codes (each within int8) as int8 and returns their sum.
+inline int32_t storeCodes(__m256i q, int8_t* qs) {
+    alignas(32) int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
+    int32_t sum = 0;
+    for (int l = 0; l < 8; ++l) {
+        qs[l] = int8_t(lanes[l]);
+        sum += lanes[l];
+    }
+    return sum;
+}
+
 } // namespace
 
 void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
@@ -147,26 +167,14 @@ void quantizeActivations(const float* x, int64_t n, ActivationBlock* out) {
             v[i] = _mm256_loadu_ps(xb + 8 * i);
             amax = _mm256_max_ps(amax, _mm256_andnot_ps(signBit, v[i]));
         }
-        __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
-        m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-        m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-        const float maxAbs = _mm_cvtss_f32(m4);
+        const float maxAbs = maxLane(amax);
         const float d = maxAbs / 127.0f;
         const __m256 id = _mm256_set1_ps(maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f);
-        __m256i sum = _mm256_setzero_si256();
-        for (int i = 0; i < 4; ++i) {
-            const __m256i q = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_ROUND_NEAREST));
-            sum = _mm256_add_epi32(sum, q);
-            alignas(32) int32_t lanes[8];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
-            for (int l = 0; l < 8; ++l)
-                out[b].qs[8 * i + l] = int8_t(lanes[l]);
-        }
-        alignas(32) int32_t sums[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), sum);
         int32_t total = 0;
-        for (int l = 0; l < 8; ++l)
-            total += sums[l];
+        for (int i = 0; i < 4; ++i)
+            total +=
+                storeCodes(_mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[i], id), _MM_ROUND_NEAREST)),
+                           out[b].qs + 8 * i);
         out[b].d = roundedToHalf(d);
         out[b].s = roundedToHalf(d * float(total));
     }
@@ -178,31 +186,18 @@ void quantizeActivationsPerToken(const float* x, int64_t n, ActivationBlock* out
     __m256 amax = _mm256_setzero_ps();
     for (int64_t i = 0; i < n; i += 8)
         amax = _mm256_max_ps(_mm256_andnot_ps(signBit, _mm256_loadu_ps(x + i)), amax);
-    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(amax, 1), _mm256_castps256_ps128(amax));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float maxAbs = _mm_cvtss_f32(m4);
+    const float maxAbs = maxLane(amax);
     const float d = maxAbs / 127.0f;
     const __m256 id = _mm256_set1_ps(maxAbs != 0.0f ? 127.0f / maxAbs : 0.0f);
     const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
     for (int64_t b = 0; b < n / kActivationBlock; ++b) {
         const float* xb = x + b * kActivationBlock;
-        __m256i sum = _mm256_setzero_si256();
+        int32_t total = 0;
         for (int i = 0; i < 4; ++i) {
             __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(xb + 8 * i), id), _MM_ROUND_NEAREST);
             r = _mm256_min_ps(_mm256_max_ps(r, lo), hi); // (r > lo ? r : lo), then (r < hi ? r : hi)
-            const __m256i q = _mm256_cvtps_epi32(r);
-            sum = _mm256_add_epi32(sum, q);
-            alignas(32) int32_t lanes[8];
-            _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), q);
-            for (int l = 0; l < 8; ++l)
-                out[b].qs[8 * i + l] = int8_t(lanes[l]);
+            total += storeCodes(_mm256_cvtps_epi32(r), out[b].qs + 8 * i);
         }
-        alignas(32) int32_t sums[8];
-        _mm256_store_si256(reinterpret_cast<__m256i*>(sums), sum);
-        int32_t total = 0;
-        for (int l = 0; l < 8; ++l)
-            total += sums[l];
         out[b].d = d;
         out[b].s = d * float(total);
     }
