@@ -6,6 +6,7 @@
 #include "store/RunStore.h"
 #include "widgets/DropZone.h"
 #include "widgets/EmptyState.h"
+#include "widgets/ErrorBanner.h"
 #include "widgets/KeyValueCard.h"
 #include "widgets/Theme.h"
 
@@ -72,21 +73,7 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     dropZone_->setFixedHeight(78);
     layout->addWidget(dropZone_);
 
-    errorBanner_ = new QFrame(this);
-    errorBanner_->setObjectName("errorBanner");
-    errorBanner_->setStyleSheet(
-        "QFrame#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 6px; }");
-    auto* bannerLayout = new QHBoxLayout(errorBanner_);
-    bannerLayout->setContentsMargins(12, 8, 8, 8);
-    errorLabel_ = new QLabel(errorBanner_);
-    errorLabel_->setWordWrap(true);
-    errorLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    errorLabel_->setStyleSheet("color: #8a1c1c; background: transparent; border: none;");
-    auto* dismiss = new QToolButton(errorBanner_);
-    dismiss->setText(tr("Dismiss"));
-    bannerLayout->addWidget(errorLabel_, 1);
-    bannerLayout->addWidget(dismiss, 0, Qt::AlignTop);
-    errorBanner_->setVisible(false);
+    errorBanner_ = new widgets::ErrorBanner(this);
     layout->addWidget(errorBanner_);
 
     auto* splitter = new QSplitter(Qt::Horizontal, this);
@@ -199,7 +186,6 @@ ModelsPage::ModelsPage(AppContext& context, QWidget* parent) : QWidget(parent), 
     splitter->setSizes({300, 900});
     layout->addWidget(splitter, 1);
 
-    connect(dismiss, &QToolButton::clicked, errorBanner_, &QWidget::hide);
     connect(dropZone_, &widgets::DropZone::pathsDropped, this, &ModelsPage::addModelPaths);
     auto browseFile = [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open a model"), {},
@@ -273,13 +259,12 @@ void ModelsPage::onInspected(const InspectionResult& result) {
 }
 
 void ModelsPage::showError(const QString& text) {
-    errorLabel_->setText(text);
-    errorBanner_->show();
+    errorBanner_->showError(text);
     emit statusMessage(text);
 }
 
 QString ModelsPage::errorText() const {
-    return errorBanner_->isVisible() ? errorLabel_->text() : QString();
+    return errorBanner_->errorText();
 }
 
 void ModelsPage::refresh() {

@@ -17,6 +17,7 @@ class QStackedWidget;
 namespace lathe::widgets {
 class DropZone;
 class EmptyState;
+class ErrorBanner;
 class KeyValueCard;
 } // namespace lathe::widgets
 
@@ -63,8 +64,7 @@ private:
     ModelListModel* model_;
     QListView* list_;
     widgets::DropZone* dropZone_;
-    QWidget* errorBanner_;
-    QLabel* errorLabel_;
+    widgets::ErrorBanner* errorBanner_;
     QStackedWidget* detailStack_;
     widgets::EmptyState* emptyDetail_;
     QLabel* cardTitle_;

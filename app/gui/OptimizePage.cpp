@@ -7,6 +7,7 @@
 #include "VariantTableModel.h"
 #include "store/RunStore.h"
 #include "widgets/EmptyState.h"
+#include "widgets/ErrorBanner.h"
 #include "widgets/Theme.h"
 
 #include <QCheckBox>
@@ -196,21 +197,7 @@ OptimizePage::OptimizePage(AppContext& context, QWidget* parent) : QWidget(paren
     stage_->setWordWrap(true);
     widgets::setRole(stage_, "muted");
     runLayout->addWidget(stage_);
-    errorBanner_ = new QFrame(runCard);
-    errorBanner_->setObjectName("errorBanner");
-    errorBanner_->setStyleSheet(
-        "QFrame#errorBanner { background: #fdecea; border: 1px solid #f5c2c0; border-radius: 6px; }");
-    auto* bannerLayout = new QHBoxLayout(errorBanner_);
-    bannerLayout->setContentsMargins(10, 6, 6, 6);
-    errorLabel_ = new QLabel(errorBanner_);
-    errorLabel_->setWordWrap(true);
-    errorLabel_->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    errorLabel_->setStyleSheet("color: #8a1c1c; background: transparent; border: none;");
-    auto* dismiss = new QToolButton(errorBanner_);
-    dismiss->setText(tr("Dismiss"));
-    bannerLayout->addWidget(errorLabel_, 1);
-    bannerLayout->addWidget(dismiss, 0, Qt::AlignTop);
-    errorBanner_->setVisible(false);
+    errorBanner_ = new widgets::ErrorBanner(runCard);
     runLayout->addWidget(errorBanner_);
     runLayout->addStretch(1);
     top->addWidget(runCard);
@@ -282,7 +269,6 @@ OptimizePage::OptimizePage(AppContext& context, QWidget* parent) : QWidget(paren
     });
     connect(buildButton_, &QPushButton::clicked, this, [this] { startBuild(); });
     connect(cancelButton_, &QPushButton::clicked, this, &OptimizePage::cancelBuild);
-    connect(dismiss, &QToolButton::clicked, errorBanner_, &QWidget::hide);
     connect(table_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
             [this] { updateControls(); });
     connect(variants_, &QAbstractItemModel::modelReset, this, [this] { updateControls(); });
@@ -449,7 +435,7 @@ QString OptimizePage::problemText() const {
 }
 
 QString OptimizePage::errorText() const {
-    return errorBanner_->isHidden() ? QString() : errorLabel_->text();
+    return errorBanner_->errorText();
 }
 
 QString OptimizePage::stageText() const {
@@ -551,8 +537,7 @@ void OptimizePage::onFinished(const VariantOutcome& outcome) {
 }
 
 void OptimizePage::showError(const QString& text) {
-    errorLabel_->setText(text);
-    errorBanner_->show();
+    errorBanner_->showError(text);
     emit statusMessage(text);
 }
 

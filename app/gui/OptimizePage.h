@@ -22,6 +22,7 @@ class QTableView;
 
 namespace lathe::widgets {
 class EmptyState;
+class ErrorBanner;
 } // namespace lathe::widgets
 
 namespace lathe::gui {
@@ -102,8 +103,7 @@ private:
     QPushButton* cancelButton_;
     QProgressBar* progress_;
     QLabel* stage_;
-    QWidget* errorBanner_;
-    QLabel* errorLabel_;
+    widgets::ErrorBanner* errorBanner_;
     QLabel* variantsTitle_;
     VariantTableModel* variants_;
     QTableView* table_;
