@@ -60,7 +60,7 @@ const EditableModel::Edit* EditableModel::findEdit(const std::string& name) cons
 FloatMatrix& EditableModel::matrix(int layer, BlockMatrix which) {
     const std::string name = tensorName(layer, which);
     Edit& edit = matrices_[name];
-    if (edit.quantized)
+    if (edit.encoded)
         fail(ErrorCategory::InvalidArgument, "{} is already quantized: quantization must be the last step",
              name);
     if (!edit.values) {
@@ -107,16 +107,18 @@ void EditableModel::setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMat
 }
 
 void EditableModel::setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized) {
-    FloatMatrix& m = matrix(layer, which);
+    const FloatMatrix& m = matrix(layer, which);
     if (m.rows != quantized.rows || m.cols != quantized.cols)
         fail(ErrorCategory::Internal, "setQuantized: shape of {}", tensorName(layer, which));
-    m.values = quantized.dequantized();
-    matrices_[tensorName(layer, which)].quantized = std::move(quantized);
+    Edit& edit = matrices_[tensorName(layer, which)];
+    edit.encoded =
+        Encoded{storageFormatFor(quantized.spec, m.cols), m.rows, m.cols, encodeQuantized(quantized)};
+    edit.values.reset();
 }
 
 bool EditableModel::isQuantized(int layer, BlockMatrix which) const {
     const Edit* e = findEdit(tensorName(layer, which));
-    return e && e->quantized;
+    return e && e->encoded;
 }
 
 void EditableModel::setMetadata(const std::string& key, GgufValue value) {
@@ -156,10 +158,18 @@ ModelFiles EditableModel::currentFiles() {
         v.nbytes = uint64_t(rows * cols) * sizeof(float);
         return v;
     };
-    for (const auto& [name, edit] : matrices_)
+    for (const auto& [name, edit] : matrices_) {
         if (edit.values)
             files.tensors[name] =
                 floatView(name, edit.values->rows, edit.values->cols, edit.values->values.data());
+        if (edit.encoded) {
+            TensorView v = floatView(name, edit.encoded->rows, edit.encoded->cols, nullptr);
+            v.dtype = edit.encoded->format;
+            v.data = edit.encoded->bytes.data();
+            v.nbytes = edit.encoded->bytes.size();
+            files.tensors[name] = v;
+        }
+    }
     for (const auto& [name, values] : norms_)
         files.tensors[name] = floatView(name, 1, int64_t(values.size()), values.data());
     return files;
@@ -191,34 +201,41 @@ WriteCounts EditableModel::write(const std::filesystem::path& output, DType stor
         cancel.throwIfCancelled();
         const TensorView& t = tensors[i];
         const bool blockMatrix = t.name.rfind("blk.", 0) == 0 && t.nDims == 2;
-        if (const Edit* edit = findEdit(t.name); edit && edit->values) {
-            const FloatMatrix& m = *edit->values;
+        if (const Edit* edit = findEdit(t.name); edit && (edit->values || edit->encoded)) {
+            const int64_t rows = edit->encoded ? edit->encoded->rows : edit->values->rows;
+            const int64_t cols = edit->encoded ? edit->encoded->cols : edit->values->cols;
             DType format = storage;
-            std::vector<uint8_t> bytes;
-            if (edit->quantized) {
-                format = storageFormatFor(edit->quantized->spec, m.cols);
-                bytes = encodeQuantized(*edit->quantized);
+            std::vector<uint8_t> encodedHere;
+            std::span<const uint8_t> bytes;
+            if (edit->encoded) {
+                format = edit->encoded->format;
+                bytes = edit->encoded->bytes;
             } else {
+                const FloatMatrix& m = *edit->values;
                 if (m.cols % dtypeInfo(storage).blockSize != 0)
                     fail(ErrorCategory::InvalidArgument, "{}: rows of {} do not fit {} blocks", t.name,
                          m.cols, dtypeName(storage));
                 const uint64_t stride = rowBytes(storage, uint64_t(m.cols));
-                bytes.resize(size_t(stride * uint64_t(m.rows)));
+                encodedHere.resize(size_t(stride * uint64_t(m.rows)));
                 for (int64_t r = 0; r < m.rows; ++r)
-                    quantizeRow(storage, m.values.data() + r * m.cols, bytes.data() + size_t(r) * stride,
-                                m.cols);
+                    quantizeRow(storage, m.values.data() + r * m.cols,
+                                encodedHere.data() + size_t(r) * stride, m.cols);
+                bytes = encodedHere;
             }
-            writer.addTensor(t.name, format, {m.cols, m.rows}, bytes);
+            if (edit->encoded)
+                writer.addTensorView(t.name, format, {cols, rows}, bytes); // kept alive by this model
+            else
+                writer.addTensor(t.name, format, {cols, rows}, bytes);
             ++counts.changedTensors;
-            weightsByFormat[format] += m.rows * m.cols;
+            weightsByFormat[format] += rows * cols;
             // Zeros as stored: decode what was written.
-            const uint64_t stride = rowBytes(format, uint64_t(m.cols));
-            row.resize(size_t(m.cols));
-            for (int64_t r = 0; r < m.rows; ++r) {
-                dequantizeRow(format, bytes.data() + size_t(r) * stride, row.data(), m.cols);
+            const uint64_t stride = rowBytes(format, uint64_t(cols));
+            row.resize(size_t(cols));
+            for (int64_t r = 0; r < rows; ++r) {
+                dequantizeRow(format, bytes.data() + size_t(r) * stride, row.data(), cols);
                 counts.zeroBlockWeights += std::count(row.begin(), row.end(), 0.0f);
             }
-            counts.blockWeights += m.rows * m.cols;
+            counts.blockWeights += rows * cols;
         } else if (auto n = norms_.find(t.name); n != norms_.end()) {
             const auto* bytes = reinterpret_cast<const uint8_t*>(n->second.data());
             writer.addTensor(t.name, DType::F32, {int64_t(n->second.size())},

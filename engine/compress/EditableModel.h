@@ -58,7 +58,8 @@ public:
     int ffWidth(int layer) const;
     // Replaces a layer's FFN by one of another width: gate/up [ff][nEmbd], down [nEmbd][ff].
     void setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMatrix down);
-    // Fixes how a matrix is stored; its float values become the grid's values.
+    // Fixes how a matrix is stored: it is kept encoded in its grid's block format (the float copy is
+    // freed, so a model is never held whole in floats) and runs as stored from then on.
     void setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized);
     bool isQuantized(int layer, BlockMatrix which) const;
     // Extra metadata for the written file (e.g. lathe.activation_quantization for W8A8).
@@ -75,9 +76,14 @@ public:
                       const CancelToken& cancel = {}) const;
 
 private:
+    struct Encoded {
+        DType format = DType::F32;
+        int64_t rows = 0, cols = 0;
+        std::vector<uint8_t> bytes; // rows of `format`
+    };
     struct Edit {
-        std::optional<FloatMatrix> values;
-        std::optional<QuantizedMatrix> quantized;
+        std::optional<FloatMatrix> values; // changed, not yet encoded
+        std::optional<Encoded> encoded;    // quantized
     };
     std::string tensorName(int layer, BlockMatrix which) const;
     std::string normName(int layer, bool ffn) const;
