@@ -115,8 +115,8 @@ std::optional<VariantRow> variantRowFromRun(const RunRecord& run, const std::vec
     row.perplexityError = metricOf(m, "perplexity_error");
     row.klDivergence = metricOf(m, "kl_divergence");
     row.top1Agreement = metricOf(m, "top1_agreement");
-    row.tokensPerSecond = metricOf(m, "tokens_per_second");
-    row.parentTokensPerSecond = metricOf(m, "base_tokens_per_second");
+    row.tokensPerSecond = metricOf(m, "decode_tokens_per_s");
+    row.parentTokensPerSecond = metricOf(m, "base_decode_tokens_per_s");
     row.peakRssBytes = metricOf(m, "peak_rss_bytes");
     return row;
 }
@@ -131,7 +131,7 @@ VariantRow parentRowFromRun(const QString& parentPath, const RunRecord& run,
     row.createdMs = run.startedMs;
     row.bytes = metricOf(m, "input_bytes");
     row.perplexity = metricOf(m, "base_perplexity");
-    row.tokensPerSecond = metricOf(m, "base_tokens_per_second");
+    row.tokensPerSecond = metricOf(m, "base_decode_tokens_per_s");
     return row;
 }
 

@@ -142,9 +142,9 @@ VariantResult buildVariant(const std::filesystem::path& parent, const Recipe& re
                 metrics.push_back({"top1_agreement", result.top1Agreement, ""});
             }
             if (evaluation.speed) {
-                metrics.push_back({"tokens_per_second", result.variant.tokensPerSecond, "tok/s"});
-                metrics.push_back({"tokens_per_second_sd", result.variant.tokensPerSecondSd, "tok/s"});
-                metrics.push_back({"base_tokens_per_second", result.parent.tokensPerSecond, "tok/s"});
+                metrics.push_back({"decode_tokens_per_s", result.variant.tokensPerSecond, "tok/s"});
+                metrics.push_back({"decode_tokens_per_s_sd", result.variant.tokensPerSecondSd, "tok/s"});
+                metrics.push_back({"base_decode_tokens_per_s", result.parent.tokensPerSecond, "tok/s"});
                 metrics.push_back({"peak_rss_bytes", double(result.variant.peakRssBytes), "B"});
                 metrics.push_back({"base_peak_rss_bytes", double(result.parent.peakRssBytes), "B"});
             }
