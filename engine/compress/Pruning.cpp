@@ -193,6 +193,22 @@ int64_t pruneWanda(std::span<float> w, int64_t rows, int64_t cols, std::span<con
     });
 }
 
+SparseGptHessian prepareSparseGptHessian(SquareMatrix hessian, double damp, ThreadPool* pool) {
+    if (int64_t(hessian.values.size()) != hessian.n * hessian.n)
+        fail(ErrorCategory::InvalidArgument, "sparsegpt: a Hessian of {} values for {} columns",
+             hessian.values.size(), hessian.n);
+    if (!(damp >= 0.0 && std::isfinite(damp)))
+        fail(ErrorCategory::InvalidArgument, "sparsegpt: damping {} is not a share >= 0", damp);
+    SparseGptHessian out;
+    out.dead.resize(size_t(hessian.n), 0);
+    for (int64_t j = 0; j < hessian.n; ++j)
+        out.dead[size_t(j)] = hessian.at(j, j) == 0.0;
+    fixDeadInputs(hessian);
+    dampen(hessian, damp);
+    out.u = inverseCholeskyUpper(hessian, pool);
+    return out;
+}
+
 int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMatrix hessian,
                        const SparsityPattern& pattern, double damp, int blockSize, ThreadPool* pool) {
     checkMatrix(w, rows, cols, pattern);
@@ -200,16 +216,19 @@ int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMat
         fail(ErrorCategory::InvalidArgument, "sparsegpt: a {}x{} Hessian for {} columns", hessian.n,
              hessian.n, cols);
     if (blockSize <= 0) fail(ErrorCategory::InvalidArgument, "sparsegpt: block size {}", blockSize);
-    if (!(damp >= 0.0 && std::isfinite(damp)))
-        fail(ErrorCategory::InvalidArgument, "sparsegpt: damping {} is not a share >= 0", damp);
+    return pruneSparseGpt(w, rows, cols, prepareSparseGptHessian(std::move(hessian), damp, pool), pattern,
+                          blockSize);
+}
 
-    std::vector<uint8_t> dead(size_t(cols), 0);
-    for (int64_t j = 0; j < cols; ++j)
-        dead[size_t(j)] = hessian.at(j, j) == 0.0;
-    fixDeadInputs(hessian);
-    dampen(hessian, damp);
-    const SquareMatrix u = inverseCholeskyUpper(hessian, pool);
-    hessian = {}; // cols² doubles no longer needed
+int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, const SparseGptHessian& hessian,
+                       const SparsityPattern& pattern, int blockSize) {
+    checkMatrix(w, rows, cols, pattern);
+    if (hessian.u.n != cols)
+        fail(ErrorCategory::InvalidArgument, "sparsegpt: a factor of {} columns for {} columns", hessian.u.n,
+             cols);
+    if (blockSize <= 0) fail(ErrorCategory::InvalidArgument, "sparsegpt: block size {}", blockSize);
+    const SquareMatrix& u = hessian.u;
+    const std::vector<uint8_t>& dead = hessian.dead;
 
     int64_t block = blockSize;
     if (pattern.isNm()) block = (block + pattern.m - 1) / pattern.m * pattern.m;

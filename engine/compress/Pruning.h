@@ -70,7 +70,18 @@ int64_t pruneWanda(std::span<float> w, int64_t rows, int64_t cols, std::span<con
 // positive definite.
 int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, SquareMatrix hessian,
                        const SparsityPattern& pattern, double damp = 0.01, int blockSize = 128,
-                       ThreadPool* pool = nullptr); // pool: for the inverse Cholesky factor
+                       ThreadPool* pool = nullptr);
+
+// The part of SparseGPT that depends only on the inputs (dead inputs, damping, U), which every matrix
+// reading the same inputs shares (attn_q/k/v; ffn_gate/up): prepare it once, prune each matrix with it.
+struct SparseGptHessian {
+    std::vector<uint8_t> dead; // [cols] inputs that never fire
+    SquareMatrix u;            // upper Cholesky factor of the damped H⁻¹
+};
+SparseGptHessian prepareSparseGptHessian(SquareMatrix hessian, double damp, ThreadPool* pool = nullptr);
+int64_t pruneSparseGpt(std::span<float> w, int64_t rows, int64_t cols, const SparseGptHessian& hessian,
+                       const SparsityPattern& pattern,
+                       int blockSize = 128); // pool: for the inverse Cholesky factor
 
 // Structured pruning of a SwiGLU FFN y = down · (silu(gate · x) ⊙ (up · x)).
 // gate, up: [ff][nEmbd]; down: [nEmbd][ff]; a channel j is row j of gate and up and column j of down.

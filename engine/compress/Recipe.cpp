@@ -321,12 +321,14 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                  {InputSite::AttnNorm, InputSite::AttnMix, InputSite::FfnNorm, InputSite::FfnMix}) {
                 cancel.throwIfCancelled();
                 const SiteActivations& a = activations->at(l, site);
-                const SquareMatrix h = inputHessian(a.rows, a.tokens, a.width, &pool);
+                // One factor per input, shared by the matrices that read it (q/k/v, gate/up).
+                const SparseGptHessian h =
+                    prepareSparseGptHessian(inputHessian(a.rows, a.tokens, a.width, &pool), step.damp, &pool);
                 for (BlockMatrix which : kBlockMatrices)
                     if (inputSiteOf(which) == site) {
                         cancel.throwIfCancelled();
                         FloatMatrix& m = model.matrix(l, which);
-                        pruneSparseGpt(m.values, m.rows, m.cols, h, pattern, step.damp, 128, &pool);
+                        pruneSparseGpt(m.values, m.rows, m.cols, h, pattern);
                     }
             }
             layerDone(l);
