@@ -1,6 +1,7 @@
 #include "Verbs.h"
 #include "compress/Perplexity.h"
 #include "core/Error.h"
+#include "core/TextFile.h"
 #include "model/Transformer.h"
 #include "workbench/ModelSummary.h"
 #include "workbench/RunRecorder.h"
@@ -13,17 +14,6 @@
 #include <sstream>
 
 namespace lathe::cli {
-namespace {
-
-std::string readText(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot read the text {}", path.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-} // namespace
 
 VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
     CLI::App* verb =
@@ -46,7 +36,7 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
                      "The model MODEL was made from: adds its perplexity, the mean KL divergence "
                      "KL(base || MODEL) and the top-1 agreement on the same positions");
     return [&flags, args] {
-        const std::string text = readText(args->text);
+        const std::string text = readTextFile(args->text, "text");
         std::unique_ptr<Session> session =
             openSession(args->model, sessionOptions(flags, args->settings.contextTokens));
         if (session->contextTokens() < args->settings.contextTokens)

@@ -3,6 +3,7 @@
 #include "backend/Backend.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
+#include "core/TextFile.h"
 #include "model/Batch.h"
 #include "model/KvCache.h"
 #include "model/Transformer.h"
@@ -75,16 +76,13 @@ std::vector<float> SiteActivations::channelMaxAbs() const {
 std::vector<std::vector<int32_t>> calibrationChunks(const ModelFiles& files,
                                                     const CalibrationSettings& settings) {
     const std::filesystem::path path = settings.text.empty() ? defaultCalibrationText() : settings.text;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot read the calibration text {}", path.string());
-    std::ostringstream text;
-    text << in.rdbuf();
+    const std::string text = readTextFile(path, "calibration text");
     if (settings.contextTokens < 16 || settings.tokens < 16)
         fail(ErrorCategory::InvalidArgument,
              "calibration: {} tokens in chunks of {} is too few (16 at least)", settings.tokens,
              settings.contextTokens);
     const Tokenizer tokenizer(files.tokenizer);
-    const std::vector<int32_t> tokens = tokenizer.encode(text.str(), true, false);
+    const std::vector<int32_t> tokens = tokenizer.encode(text, true, false);
     if (tokens.size() < 16)
         fail(ErrorCategory::InvalidArgument, "the calibration text {} has only {} tokens", path.string(),
              tokens.size());
@@ -118,11 +116,11 @@ CalibrationActivations collectActivations(const ModelFiles& files,
         if (name == "attn_norm") {
             // A chunk takes seconds on a busy machine: cancel and report between layers, not chunks.
             cancel.throwIfCancelled();
-            reportProgress(progress, (double(done) + double(layer) / double(c.nLayers)) / double(chunks.size()),
+            reportProgress(progress,
+                           (double(done) + double(layer) / double(c.nLayers)) / double(chunks.size()),
                            "calibration");
             site = InputSite::AttnNorm;
-        }
-        else if (name == "kqv_out")
+        } else if (name == "kqv_out")
             site = InputSite::AttnMix;
         else if (name == "ffn_norm")
             site = InputSite::FfnNorm;

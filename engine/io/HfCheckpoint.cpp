@@ -2,6 +2,7 @@
 // model.safetensors.index.json), tokenizer.json and tokenizer_config.json.
 
 #include "core/Error.h"
+#include "core/TextFile.h"
 #include "io/MappedFile.h"
 #include "io/ModelLoader.h"
 #include "io/SafetensorsFile.h"
@@ -20,14 +21,6 @@
 
 namespace lathe {
 namespace {
-
-std::string readText(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot open {}", path.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 int intField(const nlohmann::json& config, const std::string& name, const char* key,
              std::optional<int> fallback) {
@@ -136,8 +129,8 @@ void loadTokenizer(const std::filesystem::path& folder, ModelFiles& files) {
 #ifdef LATHE_HAVE_HF_TOKENIZER
     const auto configPath = folder / "tokenizer_config.json";
     const std::string configText =
-        std::filesystem::exists(configPath) ? readText(configPath) : std::string("{}");
-    files.tokenizer = tokenizerSpecFromHuggingFace(readText(tokenizerPath), configText);
+        std::filesystem::exists(configPath) ? readTextFile(configPath, "model config") : std::string("{}");
+    files.tokenizer = tokenizerSpecFromHuggingFace(readTextFile(tokenizerPath, "tokenizer"), configText);
 #else
         // The tokenizer.json reader is not in this build yet: the weights and config still load, and the
         // empty TokenizerSpec makes any attempt to tokenize fail visibly.
@@ -204,7 +197,7 @@ ModelFiles openHuggingFaceFolder(const std::filesystem::path& folder) {
     files.format = ModelFormat::HuggingFaceFolder;
     files.path = folder;
     const auto configPath = folder / "config.json";
-    files.config = modelConfigFromHfConfig(readText(configPath), configPath.string());
+    files.config = modelConfigFromHfConfig(readTextFile(configPath, "model config"), configPath.string());
     if (files.config.name.empty()) files.config.name = folder.filename().string();
     files.config.validate();
     loadWeights(folder, files);

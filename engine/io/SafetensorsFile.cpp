@@ -2,6 +2,7 @@
 
 #include "core/CheckedMath.h"
 #include "core/Error.h"
+#include "core/TextFile.h"
 #include "io/MappedFile.h"
 
 #include <algorithm>
@@ -182,11 +183,7 @@ std::map<std::string, std::string> parseSafetensorsIndex(const std::string& json
 }
 
 std::map<std::string, std::string> readSafetensorsIndex(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot open {}: {}", path.string(), std::strerror(errno));
-    std::ostringstream text;
-    text << in.rdbuf();
-    return parseSafetensorsIndex(text.str(), path.string());
+    return parseSafetensorsIndex(readTextFile(path, "safetensors index"), path.string());
 }
 
 } // namespace lathe

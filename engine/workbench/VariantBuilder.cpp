@@ -2,6 +2,7 @@
 
 #include "compress/Calibration.h"
 #include "core/Error.h"
+#include "core/TextFile.h"
 #include "model/KvCache.h"
 #include "model/Transformer.h"
 #include "store/RunStore.h"
@@ -17,14 +18,6 @@
 namespace lathe {
 
 namespace {
-
-std::string readText(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot read the evaluation text {}", path.string());
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 // Lets the next peak-RSS reading (VmHWM) start from the current resident size, so each model's bench
 // reports its own peak (plus the process's own baseline). Where the kernel does not allow it, the reading
@@ -98,7 +91,7 @@ VariantResult buildVariant(const std::filesystem::path& parent, const Recipe& re
         if (evaluation.quality) {
             const std::filesystem::path textPath =
                 evaluation.text.empty() ? defaultEvaluationText() : evaluation.text;
-            const std::string text = readText(textPath);
+            const std::string text = readTextFile(textPath, "evaluation text");
             SessionOptions sessionOptions = options;
             sessionOptions.contextTokens = evaluation.perplexity.contextTokens;
             std::unique_ptr<Session> base = Session::open(parent, sessionOptions, {}, cancel);

@@ -2,6 +2,7 @@
 
 #include "core/Error.h"
 #include "core/Paths.h"
+#include "core/TextFile.h"
 
 #include <cstdlib>
 #include <fstream>
@@ -39,11 +40,7 @@ TempDir::~TempDir() {
 }
 
 std::string readFileText(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) fail(ErrorCategory::Io, "cannot open {}", path.string());
-    std::ostringstream out;
-    out << in.rdbuf();
-    return out.str();
+    return readTextFile(path, "test file");
 }
 
 void writeFileBytes(const std::filesystem::path& path, const std::string& bytes) {
