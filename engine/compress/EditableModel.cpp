@@ -36,6 +36,7 @@ EditableModel::EditableModel(const std::filesystem::path& path)
     if (source_->format != ModelFormat::Gguf)
         fail(ErrorCategory::Unsupported, "{}: compression reads GGUF files", path.string());
     ffWidths_.resize(size_t(config_.nLayers));
+    headCounts_.assign(size_t(config_.nLayers), {config_.nHeads, config_.nHeadsKv});
     for (int l = 0; l < config_.nLayers; ++l)
         ffWidths_[size_t(l)] = int(source_->tensor(tensorName(l, BlockMatrix::FfnGate)).rowCount());
 }
@@ -78,14 +79,21 @@ FloatMatrix& EditableModel::matrix(int layer, BlockMatrix which) {
 
 std::vector<float>& EditableModel::norm(int layer, bool ffn) {
     const std::string name = normName(layer, ffn);
-    auto it = norms_.find(name);
-    if (it == norms_.end()) {
-        const TensorView& t = source_->tensor(name);
-        std::vector<float> values(size_t(t.elementCount()));
-        dequantizeRow(t.dtype, t.data, values.data(), t.elementCount());
-        it = norms_.emplace(name, std::move(values)).first;
+    std::vector<float>* values = vector(name);
+    if (!values) fail(ErrorCategory::InvalidFile, "{}: tensor {} is missing", path_.string(), name);
+    return *values;
+}
+
+std::vector<float>* EditableModel::vector(const std::string& tensorName) {
+    auto it = vectors_.find(tensorName);
+    if (it == vectors_.end()) {
+        const TensorView* t = source_->findTensor(tensorName);
+        if (!t) return nullptr;
+        std::vector<float> values(size_t(t->elementCount()));
+        dequantizeRow(t->dtype, t->data, values.data(), t->elementCount());
+        it = vectors_.emplace(tensorName, std::move(values)).first;
     }
-    return it->second;
+    return &it->second;
 }
 
 int EditableModel::ffWidth(int layer) const {
@@ -104,6 +112,55 @@ void EditableModel::setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMat
     matrices_[tensorName(layer, BlockMatrix::FfnUp)].values = std::move(up);
     matrices_[tensorName(layer, BlockMatrix::FfnDown)].values = std::move(down);
     ffWidths_[size_t(layer)] = int(ff);
+}
+
+void EditableModel::setAttention(int layer, int nHeads, int nHeadsKv, FloatMatrix q, FloatMatrix k,
+                                 FloatMatrix v, FloatMatrix o, std::vector<float> bq, std::vector<float> bk,
+                                 std::vector<float> bv) {
+    const int64_t d = config_.headDim, e = config_.nEmbd;
+    if (nHeads <= 0 || nHeadsKv <= 0 || nHeads % nHeadsKv != 0 || q.rows != nHeads * d ||
+        k.rows != nHeadsKv * d || v.rows != nHeadsKv * d || q.cols != e || k.cols != e || v.cols != e ||
+        o.rows != e || o.cols != q.rows || (!bq.empty() && int64_t(bq.size()) != q.rows) ||
+        (!bk.empty() && int64_t(bk.size()) != k.rows) || (!bv.empty() && int64_t(bv.size()) != v.rows))
+        fail(ErrorCategory::Internal, "setAttention: inconsistent shapes for layer {}", layer);
+    for (BlockMatrix which :
+         {BlockMatrix::AttnQ, BlockMatrix::AttnK, BlockMatrix::AttnV, BlockMatrix::AttnOutput})
+        if (isQuantized(layer, which))
+            fail(ErrorCategory::InvalidArgument, "layer {}: the attention is already quantized", layer);
+    const std::string prefix = "blk." + std::to_string(layer) + ".";
+    const std::pair<std::vector<float>&, const char*> biases[] = {
+        {bq, "attn_q.bias"}, {bk, "attn_k.bias"}, {bv, "attn_v.bias"}};
+    for (auto& [values, name] : biases) {
+        const bool stored = source_->findTensor(prefix + name) != nullptr;
+        if (stored != !values.empty())
+            fail(ErrorCategory::Internal, "setAttention: layer {} {} {}", layer, name,
+                 stored ? "is missing" : "does not exist in the model");
+        if (stored) vectors_[prefix + name] = std::move(values);
+    }
+    matrices_[tensorName(layer, BlockMatrix::AttnQ)].values = std::move(q);
+    matrices_[tensorName(layer, BlockMatrix::AttnK)].values = std::move(k);
+    matrices_[tensorName(layer, BlockMatrix::AttnV)].values = std::move(v);
+    matrices_[tensorName(layer, BlockMatrix::AttnOutput)].values = std::move(o);
+    headCounts_[size_t(layer)] = {nHeads, nHeadsKv};
+    if (std::all_of(headCounts_.begin(), headCounts_.end(),
+                    [&](const auto& c) { return c == headCounts_[0]; })) {
+        config_.nHeads = nHeads;
+        config_.nHeadsKv = nHeadsKv;
+    }
+}
+
+bool EditableModel::headsChanged() const {
+    return headCounts_[0] != std::pair(source_->config.nHeads, source_->config.nHeadsKv);
+}
+
+void EditableModel::requireUniformHeads(const char* what) const {
+    for (size_t l = 1; l < headCounts_.size(); ++l)
+        if (headCounts_[l] != headCounts_[0])
+            fail(
+                ErrorCategory::Internal,
+                "{}: layer {} has {} heads ({} KV) but layer 0 has {} ({}); GGUF llama models have one count",
+                what, l, headCounts_[l].first, headCounts_[l].second, headCounts_[0].first,
+                headCounts_[0].second);
 }
 
 void EditableModel::setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized) {
@@ -137,6 +194,7 @@ const GgufValue* EditableModel::metadata(const std::string& key) const {
 }
 
 ModelFiles EditableModel::currentFiles() {
+    requireUniformHeads("EditableModel::currentFiles");
     ModelFiles files;
     files.format = source_->format;
     files.path = source_->path;
@@ -170,7 +228,7 @@ ModelFiles EditableModel::currentFiles() {
             files.tensors[name] = v;
         }
     }
-    for (const auto& [name, values] : norms_)
+    for (const auto& [name, values] : vectors_)
         files.tensors[name] = floatView(name, 1, int64_t(values.size()), values.data());
     return files;
 }
@@ -180,9 +238,18 @@ WriteCounts EditableModel::write(const std::filesystem::path& output, DType stor
     if (!canQuantize(storage) || dtypeInfo(storage).blockSize > 32)
         fail(ErrorCategory::InvalidArgument, "storage format {} cannot hold changed weights",
              dtypeName(storage));
+    requireUniformHeads("EditableModel::write");
     GgufWriter writer;
     for (const auto& [key, value] : gguf_.metadata())
         writer.set(key, value);
+    if (headsChanged()) {
+        // The head size no longer follows from embedding / head_count, so it is written out.
+        const std::string a = config_.architecture + ".attention.";
+        writer.setU32(a + "head_count", uint32_t(config_.nHeads));
+        writer.setU32(a + "head_count_kv", uint32_t(config_.nHeadsKv));
+        writer.setU32(a + "key_length", uint32_t(config_.headDim));
+        writer.setU32(a + "value_length", uint32_t(config_.headDim));
+    }
     const std::string ffKey = config_.architecture + ".feed_forward_length";
     if (std::any_of(ffWidths_.begin(), ffWidths_.end(), [&](int w) { return w != ffWidths_[0]; }))
         writer.set(ffKey, {GgufArray(std::vector<int32_t>(ffWidths_.begin(), ffWidths_.end()))});
@@ -236,7 +303,7 @@ WriteCounts EditableModel::write(const std::filesystem::path& output, DType stor
                 counts.zeroBlockWeights += std::count(row.begin(), row.end(), 0.0f);
             }
             counts.blockWeights += rows * cols;
-        } else if (auto n = norms_.find(t.name); n != norms_.end()) {
+        } else if (auto n = vectors_.find(t.name); n != vectors_.end()) {
             const auto* bytes = reinterpret_cast<const uint8_t*>(n->second.data());
             writer.addTensor(t.name, DType::F32, {int64_t(n->second.size())},
                              std::span(bytes, n->second.size() * sizeof(float)));

@@ -58,6 +58,16 @@ public:
     int ffWidth(int layer) const;
     // Replaces a layer's FFN by one of another width: gate/up [ff][nEmbd], down [nEmbd][ff].
     void setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMatrix down);
+    // Replaces a layer's attention by one with other head counts: q [nHeads·headDim][nEmbd], k and v
+    // [nHeadsKv·headDim][nEmbd], o [nEmbd][nHeads·headDim]; biases (models with a Q/K/V bias) sized as
+    // the rows, else empty. Every layer must end with the same counts before currentFiles() or write()
+    // (a GGUF llama model has one head_count); config() follows once they all agree.
+    void setAttention(int layer, int nHeads, int nHeadsKv, FloatMatrix q, FloatMatrix k, FloatMatrix v,
+                      FloatMatrix o, std::vector<float> bq = {}, std::vector<float> bk = {},
+                      std::vector<float> bv = {});
+    // A 1-D tensor of the file as floats (dequantized on first use; a step may change the values), or
+    // null when the model has no such tensor (e.g. "blk.0.attn_q.bias" of a model without biases).
+    std::vector<float>* vector(const std::string& tensorName);
     // Fixes how a matrix is stored: it is kept encoded in its grid's block format (the float copy is
     // freed, so a model is never held whole in floats) and runs as stored from then on.
     void setQuantized(int layer, BlockMatrix which, QuantizedMatrix quantized);
@@ -88,14 +98,17 @@ private:
     std::string tensorName(int layer, BlockMatrix which) const;
     std::string normName(int layer, bool ffn) const;
     const Edit* findEdit(const std::string& name) const;
+    bool headsChanged() const;
+    void requireUniformHeads(const char* what) const;
 
     std::filesystem::path path_;
     GgufFile gguf_;
     std::unique_ptr<ModelFiles> source_;
     ModelConfig config_;
-    std::vector<int> ffWidths_;                       // [nLayers]
-    std::map<std::string, Edit> matrices_;            // changed block matrices by tensor name
-    std::map<std::string, std::vector<float>> norms_; // changed norms by tensor name
+    std::vector<int> ffWidths_;                         // [nLayers]
+    std::vector<std::pair<int, int>> headCounts_;       // [nLayers] (nHeads, nHeadsKv)
+    std::map<std::string, Edit> matrices_;              // changed block matrices by tensor name
+    std::map<std::string, std::vector<float>> vectors_; // changed 1-D tensors (norms, biases) by name
     std::vector<std::pair<std::string, GgufValue>> extraMetadata_;
 };
 

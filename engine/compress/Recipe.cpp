@@ -31,6 +31,7 @@ constexpr MethodName kMethods[] = {
     {CompressMethod::Wanda, "wanda"},
     {CompressMethod::SparseGpt, "sparsegpt"},
     {CompressMethod::FfnChannels, "ffn_channels"},
+    {CompressMethod::AttnHeads, "attn_heads"},
 };
 
 CompressMethod methodFromName(const std::string& name) {
@@ -38,13 +39,18 @@ CompressMethod methodFromName(const std::string& name) {
         if (m.name == name) return m.method;
     fail(ErrorCategory::InvalidArgument,
          "recipe: unknown method '{}' (rtn, awq, gptq, smoothquant, magnitude, wanda, sparsegpt, "
-         "ffn_channels)",
+         "ffn_channels, attn_heads)",
          name);
 }
 
 bool isPruning(CompressMethod m) {
     return m == CompressMethod::Magnitude || m == CompressMethod::Wanda || m == CompressMethod::SparseGpt ||
-           m == CompressMethod::FfnChannels;
+           m == CompressMethod::FfnChannels || m == CompressMethod::AttnHeads;
+}
+
+// Structured: whole channels or heads leave, so no weight becomes a zero that a grid must keep.
+bool isStructured(CompressMethod m) {
+    return m == CompressMethod::FfnChannels || m == CompressMethod::AttnHeads;
 }
 
 template <typename T> T field(const nlohmann::json& step, const char* key, T fallback, size_t index) {
@@ -86,6 +92,8 @@ std::string RecipeStep::describe() const {
         return fmt::format("smoothquant w8a8 a{:.2g}", alpha);
     case CompressMethod::FfnChannels:
         return fmt::format("ffn_channels {:.0f}%", sparsity * 100.0);
+    case CompressMethod::AttnHeads:
+        return fmt::format("attn_heads {:.0f}% {}", sparsity * 100.0, headUnitName(headUnit));
     default:
         if (patternM > 0) return fmt::format("{} {}:{}", name, patternN, patternM);
         return fmt::format("{} {:.0f}%", name, sparsity * 100.0);
@@ -107,8 +115,13 @@ Recipe Recipe::fromJson(const nlohmann::json& json) {
         step.quant.bits = field<int>(s, "bits", step.method == CompressMethod::SmoothQuant ? 8 : 4, i);
         step.quant.group = field<int>(s, "group", 128, i);
         step.quant.symmetric = field<bool>(s, "symmetric", step.quant.bits == 8, i);
-        step.sparsity =
-            field<double>(s, "sparsity", step.method == CompressMethod::FfnChannels ? 0.25 : 0.5, i);
+        step.sparsity = field<double>(s, "sparsity", isStructured(step.method) ? 0.25 : 0.5, i);
+        const std::string unit = field<std::string>(s, "unit", "query", i);
+        if (const std::optional<HeadUnit> parsed = headUnitFromName(unit))
+            step.headUnit = *parsed;
+        else
+            fail(ErrorCategory::InvalidArgument, "recipe: steps[{}].unit '{}' is not query or group", i,
+                 unit);
         const std::string pattern = field<std::string>(s, "pattern", "", i);
         if (!pattern.empty() && pattern != "unstructured") {
             if (std::sscanf(pattern.c_str(), "%d:%d", &step.patternN, &step.patternM) != 2)
@@ -159,6 +172,10 @@ nlohmann::json Recipe::toJson() const {
         case CompressMethod::SmoothQuant:
             j["alpha"] = s.alpha;
             break;
+        case CompressMethod::AttnHeads:
+            j["sparsity"] = s.sparsity;
+            j["unit"] = headUnitName(s.headUnit);
+            break;
         case CompressMethod::SparseGpt:
             j["damp"] = s.damp;
             [[fallthrough]];
@@ -205,6 +222,7 @@ void Recipe::validate() const {
                      s.alpha);
             break;
         case CompressMethod::FfnChannels:
+        case CompressMethod::AttnHeads:
             if (!(s.sparsity > 0.0 && s.sparsity < 1.0))
                 fail(ErrorCategory::InvalidArgument, "recipe: step {}: sparsity {} is outside (0, 1)", i + 1,
                      s.sparsity);
@@ -219,7 +237,7 @@ void Recipe::validate() const {
         if (s.method == CompressMethod::Awq && (s.awqGrid < 1 || s.awqGrid > 100))
             fail(ErrorCategory::InvalidArgument, "recipe: step {}: grid {} is outside 1..100", i + 1,
                  s.awqGrid);
-        if (isPruning(s.method)) pruned = true;
+        if (isPruning(s.method) && !isStructured(s.method)) pruned = true;
     }
     if (calibration.tokens < 16 || calibration.contextTokens < 16)
         fail(ErrorCategory::InvalidArgument, "recipe: calibration needs at least 16 tokens in chunks of 16");
@@ -356,6 +374,42 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
             layerDone(l);
         }
         report.notes.push_back(fmt::format("ffn_channels: {} of {} channels removed", removed, total));
+        return;
+    }
+    case CompressMethod::AttnHeads: {
+        const HeadLayout layout{config.nHeads, config.nHeadsKv, config.headDim};
+        const int remove = headUnitsToRemove(layout, step.headUnit, step.sparsity);
+        const int64_t e = config.nEmbd;
+        HeadSelection keep;
+        for (int l = 0; l < layers; ++l) {
+            cancel.throwIfCancelled();
+            const SiteActivations& mix = activations->at(l, InputSite::AttnMix);
+            const std::vector<double> importance =
+                headImportance(model.matrix(l, BlockMatrix::AttnOutput).values, e, mix.rows, mix.tokens,
+                               layout, step.headUnit, &pool);
+            keep = selectHeads(importance, layout, step.headUnit, remove);
+            AttentionWeights full;
+            full.q = std::move(model.matrix(l, BlockMatrix::AttnQ).values);
+            full.k = std::move(model.matrix(l, BlockMatrix::AttnK).values);
+            full.v = std::move(model.matrix(l, BlockMatrix::AttnV).values);
+            full.o = std::move(model.matrix(l, BlockMatrix::AttnOutput).values);
+            const std::string prefix = fmt::format("blk.{}.", l);
+            for (auto [bias, name] : {std::pair{&full.bq, "attn_q.bias"}, std::pair{&full.bk, "attn_k.bias"},
+                                      std::pair{&full.bv, "attn_v.bias"}})
+                if (const std::vector<float>* stored = model.vector(prefix + name)) *bias = *stored;
+            AttentionWeights kept = keepAttentionHeads(full, e, layout, keep);
+            const int64_t qRows = int64_t(keep.queryHeads.size()) * config.headDim;
+            const int64_t kvRows = int64_t(keep.kvHeads.size()) * config.headDim;
+            model.setAttention(
+                l, int(keep.queryHeads.size()), int(keep.kvHeads.size()),
+                FloatMatrix{qRows, e, std::move(kept.q)}, FloatMatrix{kvRows, e, std::move(kept.k)},
+                FloatMatrix{kvRows, e, std::move(kept.v)}, FloatMatrix{e, qRows, std::move(kept.o)},
+                std::move(kept.bq), std::move(kept.bk), std::move(kept.bv));
+            layerDone(l);
+        }
+        report.notes.push_back(
+            fmt::format("attn_heads: {} of {} query heads and {} of {} KV heads kept per layer",
+                        keep.queryHeads.size(), layout.nHeads, keep.kvHeads.size(), layout.nHeadsKv));
         return;
     }
     }

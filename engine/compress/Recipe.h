@@ -15,10 +15,14 @@
 //   smoothquant             alpha: W8A8, weights per-channel int8, activations int8 per token at run time
 //   magnitude | wanda | sparsegpt   sparsity (0..1) or pattern "N:M" (e.g. "2:4"); sparsegpt also damp
 //   ffn_channels            sparsity: share of each layer's FFN channels removed (matrices shrink)
+//   attn_heads              sparsity: share of each layer's attention heads removed, rounded to whole
+//                           units; unit "query" (query heads within each KV group) or "group" (KV heads
+//                           with their query heads); see compress/HeadPruning.h
 // At most one quantizing step (rtn, awq, gptq, smoothquant), and it comes last. "storage" is the format
 // of changed weights that no quantizing step encodes (pruned weights): q8_0 by default, f16 or f32.
 
 #include "compress/Calibration.h"
+#include "compress/HeadPruning.h"
 #include "compress/QuantGrid.h"
 #include "core/Cancel.h"
 #include "core/DType.h"
@@ -32,22 +36,33 @@
 
 namespace lathe {
 
-enum class CompressMethod { Rtn, Awq, Gptq, SmoothQuant, Magnitude, Wanda, SparseGpt, FfnChannels };
+enum class CompressMethod {
+    Rtn,
+    Awq,
+    Gptq,
+    SmoothQuant,
+    Magnitude,
+    Wanda,
+    SparseGpt,
+    FfnChannels,
+    AttnHeads
+};
 
-std::string_view compressMethodName(CompressMethod method); // "rtn", "awq", ..., "ffn_channels"
+std::string_view compressMethodName(CompressMethod method); // "rtn", "awq", ..., "ffn_channels", "attn_heads"
 bool isQuantizing(CompressMethod method);
 bool needsCalibration(CompressMethod method); // all but rtn and magnitude
 
 struct RecipeStep {
     CompressMethod method = CompressMethod::Rtn;
     QuantSpec quant;       // rtn, awq, gptq
-    double sparsity = 0.5; // pruning: share of weights (or FFN channels) removed
-    int patternN = 0;      // N:M semi-structured pattern: keep N of every M consecutive inputs;
-    int patternM = 0;      //   0:0 = unstructured
-    double damp = 0.01;    // gptq, sparsegpt: diagonal damping as a share of mean(diag H)
-    bool actOrder = true;  // gptq: columns by decreasing H[i][i], groups kept in place
-    double alpha = 0.5;    // smoothquant migration strength
-    int awqGrid = 20;      // awq: scale exponents 0, 1/grid, ..., (grid-1)/grid are tried
+    double sparsity = 0.5; // pruning: share of weights (or FFN channels, or attention heads) removed
+    HeadUnit headUnit = HeadUnit::Query; // attn_heads: what is removed
+    int patternN = 0;                    // N:M semi-structured pattern: keep N of every M consecutive inputs;
+    int patternM = 0;                    //   0:0 = unstructured
+    double damp = 0.01;                  // gptq, sparsegpt: diagonal damping as a share of mean(diag H)
+    bool actOrder = true;                // gptq: columns by decreasing H[i][i], groups kept in place
+    double alpha = 0.5;                  // smoothquant migration strength
+    int awqGrid = 20;                    // awq: scale exponents 0, 1/grid, ..., (grid-1)/grid are tried
 
     std::string describe() const; // "gptq w4 g128 sym", "wanda 2:4", ...
 };
