@@ -12,6 +12,7 @@
 //    8 so indices stay compile-time).
 // Lane partial sums meet in a warp shuffle reduction. Rows-per-warp choices: tests/gpu/RESULTS.md.
 
+#include "kernels/ActivationQuant.cuh"
 #include "kernels/Matvec.cuh"
 #include "kernels/QuantBlocks.cuh"
 
@@ -212,27 +213,35 @@ struct QuantizedX {
     const float2* ds; // [cols/32]: (dx, s)
 };
 
+// rowAmax: null for one scale per block (fp16-rounded, as ggml); else the row's max |x|, one float scale
+// for every block (per-token mode: codes clamped to ±127, NaN to −127, as the CPU backend does).
 __global__ void quantizeXKernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
-                                float2* __restrict__ ds) {
+                                float2* __restrict__ ds, const float* __restrict__ rowAmax) {
     const int64_t block = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
     if (block >= blocks) return;
     const int lane = threadIdx.x & 31;
     const float v = x[block * 32 + lane];
     float amax = fabsf(v);
+    if (rowAmax) {
+        amax = *rowAmax;
+    } else {
 #pragma unroll
-    for (int offset = 16; offset > 0; offset >>= 1)
-        amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+        for (int offset = 16; offset > 0; offset >>= 1)
+            amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    }
     const float d = amax / 127.0f;
     const float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
-    const int value = __float2int_rn(v * inverse);
+    const int value =
+        rowAmax ? int(fminf(fmaxf(rintf(v * inverse), -127.0f), 127.0f)) : __float2int_rn(v * inverse);
     int sum = value;
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1)
         sum += __shfl_xor_sync(0xffffffffu, sum, offset);
     q[block * 32 + lane] = int8_t(value);
     if (lane == 0)
-        ds[block] =
-            make_float2(__half2float(__float2half_rn(d)), __half2float(__float2half_rn(d * float(sum))));
+        ds[block] = rowAmax ? make_float2(d, d * float(sum))
+                            : make_float2(__half2float(__float2half_rn(d)),
+                                          __half2float(__float2half_rn(d * float(sum))));
 }
 
 // xqSum: Σxq of the block (Q4_0's offset of 8).
@@ -291,9 +300,14 @@ template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, 
     const int64_t blocks = a.cols / 32;
     int8_t* q = static_cast<int8_t*>(a.scratch);
     float2* ds = reinterpret_cast<float2*>(q + a.cols);
+    float* rowAmax = nullptr;
+    if (a.perTokenActivations) {
+        rowAmax = reinterpret_cast<float*>(ds + blocks);
+        rowAbsMax(a.x, 1, a.cols, rowAmax, stream);
+    }
     constexpr int kQuantWarps = 8;
     quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
-        a.x, blocks, q, ds);
+        a.x, blocks, q, ds, rowAmax);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
     const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
     matvecInt8Kernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(

@@ -20,10 +20,13 @@ struct MatvecArgs {
     // Device scratch of matvecScratchBytes(cols) bytes, 16-byte aligned: with it, one token against a
     // Q4_0/Q4_1/Q8_0 weight runs on int8 (x quantized per 32-block); null keeps float activations.
     void* scratch = nullptr;
+    // With scratch: quantize x with one scale over the whole row instead of one per 32-block (per-token
+    // int8 activations, kernels/ActivationQuant.cuh), scale kept in float.
+    bool perTokenActivations = false;
 };
 
 inline int64_t matvecScratchBytes(int64_t cols) {
-    return cols + (cols / 32) * 8;
+    return cols + (cols / 32) * 8 + 16; // codes, (d, s) per block, the row's max |x|
 }
 
 // False when the format or shape has no kernel (the caller then dequantizes and uses GEMM).

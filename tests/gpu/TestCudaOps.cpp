@@ -121,6 +121,44 @@ TEST_CASE(matmulEveryFormatAndBatch) {
             }
 }
 
+// SmoothQuant W8A8: per-token int8 activations, CUDA against the CPU backend's integer path in the same
+// mode. An outlier channel makes one scale per row differ from one per block, so the mode must matter.
+TEST_CASE(matmulPerTokenInt8Activations) {
+    std::unique_ptr<Backend> cpuPerToken = makeCpuBackend(CpuBackendOptions{2, true});
+    std::unique_ptr<Backend> cpuPerBlock = makeCpuBackend(CpuBackendOptions{2, true});
+    cpuPerToken->setActivationQuantization(ActivationQuantization::PerTokenInt8);
+    gGpu->setActivationQuantization(ActivationQuantization::PerTokenInt8);
+    for (DType dtype : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0})
+        for (int nTokens : {1, 3, 64}) {
+            const int64_t cols = 576, rows = 1536;
+            HostWeight w(dtype, cols, rows, 5);
+            std::vector<float> x = randomFloats(size_t(nTokens * cols), uint32_t(100 + nTokens));
+            for (int t = 0; t < nTokens; ++t)
+                x[size_t(t * cols + 7)] = 40.0f; // the outlier channel
+            auto wc = cpuPerToken->prepareWeight(w.view), wb = cpuPerBlock->prepareWeight(w.view);
+            auto wg = gGpu->prepareWeight(w.view);
+            std::vector<float> cpu(size_t(nTokens * rows)), block(cpu.size()), gpu(cpu.size());
+            cpuPerToken->matmul(*wc, x, nTokens, cpu);
+            cpuPerBlock->matmul(*wb, x, nTokens, block);
+            gGpu->matmul(*wg, x, nTokens, gpu);
+            const bool int8Path = nTokens == 1 && dtype != DType::Q5_0;
+            CHECK(compare(fmt::format("per-token {} t={}", dtypeName(dtype), nTokens).c_str(), gpu, cpu,
+                          nTokens > 8 ? kTolGemm
+                          : int8Path  ? 1e-10
+                                      : kTolFloat * 100));
+            // Per-block activations give another result (by far more than the tolerances): the mode is
+            // applied, not ignored.
+            double err = 0.0, ref = 0.0;
+            for (size_t i = 0; i < cpu.size(); ++i) {
+                err += double(block[i] - cpu[i]) * double(block[i] - cpu[i]);
+                ref += double(cpu[i]) * double(cpu[i]);
+            }
+            std::printf("    per-block differs from per-token by nmse %.3e\n", err / ref);
+            CHECK(err / ref > 1e-4);
+        }
+    gGpu->setActivationQuantization(ActivationQuantization::PerBlock);
+}
+
 TEST_CASE(embedRmsNormSwigluAdd) {
     for (DType dtype : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_0}) {
         HostWeight table(dtype, 576, 1000, 3);

@@ -6,6 +6,7 @@
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/Quants.h"
+#include "kernels/ActivationQuant.cuh"
 #include "kernels/Attention.cuh"
 #include "kernels/Dequant.cuh"
 #include "kernels/Elementwise.cuh"
@@ -177,16 +178,11 @@ public:
         return std::make_unique<CudaWeight>(view, view.dtype, upload(view.data, bytes));
     }
 
-    // Per-token int8 activations are not implemented here: matmuls keep this backend's own activation
-    // handling (per-block int8 in the single-token mat-vec of Q4_0/Q4_1/Q8_0, fp16 in the GEMMs), which
-    // is near the per-token result but not equal to it. Said once per backend.
-    void setActivationQuantization(ActivationQuantization mode) override {
-        if (mode == ActivationQuantization::PerBlock || warnedActivationMode_) return;
-        warnedActivationMode_ = true;
-        spdlog::warn("{}: {} activations are not implemented on CUDA; matmuls keep per-block int8 (decode) "
-                     "and fp16 (prefill) activations",
-                     name(), activationQuantizationName(mode));
-    }
+    // Per-token int8 activations (SmoothQuant W8A8) apply, as on the CPU, to weights with an integer
+    // dot product there (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0). One token on Q4_0/Q4_1/Q8_0 runs on int8 with
+    // the row's scale; other shapes multiply the activations as those codes give them (fake-quantized,
+    // kernels/ActivationQuant.cuh), in float or, through cuBLAS, in fp16.
+    void setActivationQuantization(ActivationQuantization mode) override { activationMode_ = mode; }
 
     // ---- Buffer ops: queued on the stream, nothing waits until download().
 
@@ -257,13 +253,25 @@ public:
         args.nTokens = nTokens;
         args.bias = biasData;
         args.out = device(out);
-        PoolBuffer scratch;
-        if (nTokens == 1 && kernels::hasWeightKernels(int(w.deviceFormat()), cols)) {
+        PoolBuffer scratch, quantizedX;
+        const DType stored = w.view().dtype;
+        const bool perToken = activationMode_ == ActivationQuantization::PerTokenInt8 &&
+                              (stored == DType::Q4_0 || stored == DType::Q4_1 || stored == DType::Q5_0 ||
+                               stored == DType::Q5_1 || stored == DType::Q8_0);
+        const DType format = w.deviceFormat();
+        const bool int8Decode = nTokens == 1 && kernels::hasWeightKernels(int(format), cols) &&
+                                (format == DType::Q4_0 || format == DType::Q4_1 || format == DType::Q8_0);
+        if (nTokens == 1 && kernels::hasWeightKernels(int(format), cols) && (int8Decode || !perToken)) {
             scratch = PoolBuffer(pool_, size_t(kernels::matvecScratchBytes(cols)));
             args.scratch = scratch.get();
+            args.perTokenActivations = perToken;
+        } else if (perToken) {
+            quantizedX = PoolBuffer(pool_, x.size() * sizeof(float));
+            kernels::fakeQuantizePerToken(device(x), nTokens, cols, quantizedX.get<float>(), stream_);
+            args.x = quantizedX.get<float>();
         }
         if (!kernels::matvec(args, stream_)) {
-            gemm(w, device(x), nTokens, device(out));
+            gemm(w, args.x, nTokens, device(out));
             if (biasData) kernels::addBias(device(out), biasData, nTokens, rows, stream_);
         }
         LATHE_CUDA_CHECK(cudaGetLastError());
@@ -602,7 +610,7 @@ private:
     int kvBlocks_ = 0, kvLayers_ = 0, kvHeads_ = 0, kvBlockTokens_ = 0, kvHeadDim_ = 0;
     DeviceArray kvPool_; // [block][layer][K|V][kvHead][slot][headDim] float
     double readBandwidth_ = 0.0;
-    bool warnedActivationMode_ = false;
+    ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 
     // Host-side index arrays and their device copies.
     DeviceMirroredArray<int32_t> tokenIds_, positions_, storeBlocks_, storeSlots_, attnTableOffset_,
