@@ -61,6 +61,33 @@ bool usesQuantSpec(CompressMethod m) {
     return m == CompressMethod::Rtn || m == CompressMethod::Awq || m == CompressMethod::Gptq;
 }
 
+// The model's summary as the store keeps it (null when unknown).
+nlohmann::json modelSummary(AppContext& context, int64_t modelId) {
+    if (modelId <= 0) return {};
+    try {
+        const std::optional<ModelRecord> model = context.store().getModel(modelId);
+        if (model && model->summary.is_object()) return model->summary;
+    } catch (const std::exception&) {
+    }
+    return {};
+}
+
+int summaryInt(const nlohmann::json& summary, const char* key) {
+    const auto it = summary.find(key);
+    return it != summary.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+// The attention layout from a summary, when it holds one the engine could prune.
+std::optional<HeadLayout> summaryHeadLayout(const nlohmann::json& summary) {
+    if (!summary.is_object()) return std::nullopt;
+    const HeadLayout layout{summaryInt(summary, "heads"), summaryInt(summary, "kv_heads"),
+                            summaryInt(summary, "head_dim")};
+    if (layout.nHeads <= 0 || layout.nHeadsKv <= 0 || layout.headDim <= 0 ||
+        layout.nHeads % layout.nHeadsKv != 0)
+        return std::nullopt;
+    return layout;
+}
+
 bool samePath(const QString& a, const QString& b) {
     return !a.isEmpty() && !b.isEmpty() && QFileInfo(a).absoluteFilePath() == QFileInfo(b).absoluteFilePath();
 }
@@ -310,6 +337,7 @@ void OptimizePage::setActiveModel(int64_t modelId, const QString& name, const QS
         variantsTitle_->setText(tr("Variants of %1").arg(info.fileName()));
     }
     if (changed) outputChosen_ = false;
+    editor_->setHeadLayout(summaryHeadLayout(modelSummary(context_, modelId)));
     updateOutput();
     updateProblem();
     refreshVariants();
@@ -359,28 +387,44 @@ void OptimizePage::updateOutput() {
 }
 
 QString OptimizePage::shapeProblem(const Recipe& recipe) const {
-    if (modelId_ <= 0) return {};
-    std::optional<ModelRecord> model;
-    try {
-        model = context_.store().getModel(modelId_);
-    } catch (const std::exception&) {
-        return {};
+    const nlohmann::json s = modelSummary(context_, modelId_);
+    if (!s.is_object()) return {};
+    // Head pruning removes the same whole units from every layer: a share that rounds to none or all of
+    // them cannot run, and the heads that remain are attn_output's width for the steps after it.
+    std::optional<HeadLayout> layout = summaryHeadLayout(s);
+    bool headsPruned = false;
+    for (size_t i = 0; i < recipe.steps.size() && layout; ++i) {
+        if (recipe.steps[i].method != CompressMethod::AttnHeads) continue;
+        try {
+            layout = headLayoutAfter(*layout, recipe.steps[i]);
+            headsPruned = true;
+        } catch (const std::exception& e) {
+            return tr("Step %1 (%2) cannot run on this model: %3")
+                .arg(i + 1)
+                .arg(QString::fromStdString(recipe.steps[i].describe()), QString::fromStdString(e.what()));
+        }
     }
-    if (!model || !model->summary.is_object()) return {};
-    const nlohmann::json& s = model->summary;
-    const auto number = [&](const char* key) {
-        const auto it = s.find(key);
-        return it != s.end() && it->is_number_integer() ? it->get<int>() : 0;
-    };
-    const int hidden = number("hidden"), heads = number("heads"), headDim = number("head_dim"),
-              ffn = number("ffn");
+    const int hidden = summaryInt(s, "hidden"), headDim = summaryInt(s, "head_dim"),
+              ffn = summaryInt(s, "ffn");
+    const int heads = layout ? layout->nHeads : summaryInt(s, "heads");
     if (hidden <= 0 || heads <= 0 || headDim <= 0 || ffn <= 0) return {};
+    // Pruned heads are stored in the recipe's format when no step quantizes them; Q8_0 needs whole blocks.
+    const bool quantized = std::any_of(recipe.steps.begin(), recipe.steps.end(),
+                                       [](const RecipeStep& step) { return isQuantizing(step.method); });
+    const int storageBlock = int(dtypeInfo(recipe.storage).blockSize);
+    if (headsPruned && !quantized && storageBlock > 1 && heads * headDim % storageBlock != 0)
+        return tr("After head pruning, a row of this model's attention output matrices holds %1 weights, "
+                  "which are not whole blocks of %2 for %3: store changed weights as F16.")
+            .arg(heads * headDim)
+            .arg(storageBlock)
+            .arg(QString::fromUtf8(dtypeName(recipe.storage).data()).toUpper());
     bool ffnResized = false;
     for (const RecipeStep& step : recipe.steps) {
         if (step.method == CompressMethod::FfnChannels) ffnResized = true;
         if (!usesQuantSpec(step.method) || step.quant.group <= 0) continue;
         // The input widths of the block matrices: attn_q/k/v and ffn_gate/up read the hidden state,
-        // attn_output the heads, ffn_down the feed-forward channels (unknown once channels are removed).
+        // attn_output the heads (those left after head pruning, which comes first: a recipe quantizes
+        // last), ffn_down the feed-forward channels (unknown once channels are removed).
         std::vector<std::pair<int, QString>> widths = {{hidden, tr("attention and feed-forward input")},
                                                        {heads * headDim, tr("attention output")}};
         if (!ffnResized) widths.push_back({ffn, tr("feed-forward output")});

@@ -27,8 +27,9 @@ namespace lathe::gui {
 namespace {
 
 constexpr CompressMethod kMethods[] = {
-    CompressMethod::Rtn,       CompressMethod::Awq,   CompressMethod::Gptq,      CompressMethod::SmoothQuant,
-    CompressMethod::Magnitude, CompressMethod::Wanda, CompressMethod::SparseGpt, CompressMethod::FfnChannels,
+    CompressMethod::Rtn,         CompressMethod::Awq,         CompressMethod::Gptq,
+    CompressMethod::SmoothQuant, CompressMethod::Magnitude,   CompressMethod::Wanda,
+    CompressMethod::SparseGpt,   CompressMethod::FfnChannels, CompressMethod::AttnHeads,
 };
 
 bool usesQuantSpec(CompressMethod m) {
@@ -39,6 +40,16 @@ bool usesPattern(CompressMethod m) {
 }
 bool usesDamp(CompressMethod m) {
     return m == CompressMethod::Gptq || m == CompressMethod::SparseGpt;
+}
+
+bool fitsHeadLayout(const HeadLayout& layout) {
+    return layout.nHeads > 0 && layout.nHeadsKv > 0 && layout.headDim > 0 &&
+           layout.nHeads % layout.nHeadsKv == 0;
+}
+
+// "33%", as Recipe::describe() writes shares (and no space for a line break to fall into).
+QString percent(double share) {
+    return QString::number(share * 100.0, 'f', 0) + QLatin1Char('%');
 }
 
 // Selects the item whose data is `value`, adding one when a loaded recipe holds a value the list lacks.
@@ -95,6 +106,8 @@ QString compressMethodLabel(CompressMethod method) {
         return QObject::tr("SparseGPT pruning");
     case CompressMethod::FfnChannels:
         return QObject::tr("FFN channel pruning");
+    case CompressMethod::AttnHeads:
+        return QObject::tr("Attention-head pruning");
     }
     return {};
 }
@@ -118,8 +131,102 @@ QString compressMethodHint(CompressMethod method) {
         return QObject::tr("Zeroes weights and updates the others to make up for them.");
     case CompressMethod::FfnChannels:
         return QObject::tr("Removes whole feed-forward channels: the matrices shrink.");
+    case CompressMethod::AttnHeads:
+        return QObject::tr(
+            "Removes the attention heads that change each layer's output least, the same number "
+            "in every layer: the attention matrices shrink.");
     }
     return {};
+}
+
+QString headUnitLabel(HeadUnit unit) {
+    switch (unit) {
+    case HeadUnit::Query:
+        return QObject::tr("query heads within each KV group");
+    case HeadUnit::Group:
+        return QObject::tr("whole KV groups");
+    }
+    return {};
+}
+
+HeadLayout headLayoutAfter(const HeadLayout& layout, const RecipeStep& step) {
+    if (step.method != CompressMethod::AttnHeads) return layout;
+    const int remove = headUnitsToRemove(layout, step.headUnit, step.sparsity);
+    HeadLayout after = layout;
+    if (step.headUnit == HeadUnit::Query && layout.groupSize() > 1) {
+        after.nHeads -= remove * layout.nHeadsKv; // the same number from every group
+    } else {
+        after.nHeads -= remove * layout.groupSize(); // whole groups (a head is its own group without GQA)
+        after.nHeadsKv -= remove;
+    }
+    return after;
+}
+
+QString describeHeadPruning(const HeadLayout& layout, const RecipeStep& step) {
+    if (step.method != CompressMethod::AttnHeads || !fitsHeadLayout(layout)) return {};
+    const int group = layout.groupSize();
+    const bool withinGroups = step.headUnit == HeadUnit::Query && group > 1;
+    const int units = withinGroups ? group : layout.nHeadsKv; // what headUnitsToRemove rounds to
+    try {
+        const HeadLayout after = headLayoutAfter(layout, step);
+        const int remove = withinGroups ? (layout.nHeads - after.nHeads) / layout.nHeadsKv
+                                        : layout.nHeadsKv - after.nHeadsKv;
+        const QString share = percent(double(remove) / units);
+        if (group == 1)
+            return QObject::tr(
+                       "On this model every query head has its own KV head, so both units remove whole "
+                       "heads: each layer loses %1 of its %2 (%3) and keeps %4.")
+                .arg(remove)
+                .arg(units)
+                .arg(share)
+                .arg(after.nHeads);
+        if (withinGroups && layout.nHeadsKv == 1)
+            return QObject::tr(
+                       "On this model each layer loses %1 of its %2 query heads (%3) and keeps %4, and "
+                       "the one KV head they read.")
+                .arg(remove)
+                .arg(group)
+                .arg(share)
+                .arg(after.nHeads);
+        if (withinGroups)
+            return QObject::tr(
+                       "On this model each layer loses %1 of the %2 query heads in each of its %3 KV groups "
+                       "(%4 of the heads) and keeps %5 of %6 query heads and all %3 KV heads.")
+                .arg(remove)
+                .arg(group)
+                .arg(layout.nHeadsKv)
+                .arg(share)
+                .arg(after.nHeads)
+                .arg(layout.nHeads);
+        return QObject::tr(
+                   "On this model each layer loses %1 of its %2 KV groups, each a KV head with %3 query "
+                   "heads (%4 of the heads), and keeps %5 of %6 query heads and %7 of %2 KV heads: the "
+                   "KV cache shrinks with them.")
+            .arg(remove)
+            .arg(units)
+            .arg(group)
+            .arg(share)
+            .arg(after.nHeads)
+            .arg(layout.nHeads)
+            .arg(after.nHeadsKv);
+    } catch (const std::exception&) {
+        // The share rounds to none or all of the units: say which shares this model allows.
+    }
+    if (units == 1)
+        return group > 1 ? QObject::tr("This model has a single KV group per layer, which cannot go: remove "
+                                       "query heads within it instead.")
+                         : QObject::tr("This model has a single attention head per layer: none can go.");
+    const QString where = withinGroups
+                              ? QObject::tr("Each KV group of this model has %1 query heads").arg(units)
+                          : group > 1 ? QObject::tr("Each layer of this model has %1 KV groups").arg(units)
+                                      : QObject::tr("Each layer of this model has %1 heads").arg(units);
+    if (units == 2)
+        return QObject::tr("%1, and the share rounds to whole ones: only %2 (1 of them) removes some but not "
+                           "all.")
+            .arg(where, percent(0.5));
+    return QObject::tr("%1, and the share rounds to whole ones: use %2 to %3 (1 to %4 of them).")
+        .arg(where, percent(1.0 / units), percent(double(units - 1) / units))
+        .arg(units - 1);
 }
 
 RecipeEditor::RecipeEditor(QWidget* parent) : QWidget(parent) {
@@ -212,6 +319,26 @@ RecipeEditor::RecipeEditor(QWidget* parent) : QWidget(parent) {
     pattern_->addItem(tr("4:8 (keep 4 of every 8)"), QStringLiteral("4:8"));
     sparsity_ = doubleBox(1, 95, 5, 1, stepBox_);
     sparsity_->setSuffix(tr(" %"));
+    headUnit_ = new QComboBox(stepBox_);
+    headUnit_->setObjectName("headUnit");
+    headUnit_->addItem(headUnitLabel(HeadUnit::Query), int(HeadUnit::Query));
+    headUnit_->setItemData(
+        0,
+        tr("The same number of query heads leaves every KV group; the KV heads (and the KV "
+           "cache) stay"),
+        Qt::ToolTipRole);
+    headUnit_->addItem(headUnitLabel(HeadUnit::Group), int(HeadUnit::Group));
+    headUnit_->setItemData(
+        1,
+        tr("Whole KV groups leave: a KV head with every query head that reads it, so the KV "
+           "cache shrinks too"),
+        Qt::ToolTipRole);
+    headUnit_->setToolTip(tr("What a layer loses: query heads from every KV group, or whole KV groups"));
+    headNote_ = new QLabel(stepBox_);
+    headNote_->setObjectName("headPruningNote");
+    headNote_->setWordWrap(true);
+    headNote_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    widgets::setRole(headNote_, "muted");
     damp_ = doubleBox(0.0001, 1, 0.005, 4, stepBox_);
     damp_->setToolTip(tr("Added to the Hessian's diagonal, as a share of its mean"));
     actOrder_ = new QCheckBox(tr("largest activations first"), stepBox_);
@@ -227,6 +354,7 @@ RecipeEditor::RecipeEditor(QWidget* parent) : QWidget(parent) {
     stepForm_->addRow(tr("Group"), group_);
     stepForm_->addRow(QString(), symmetric_);
     stepForm_->addRow(tr("Pattern"), pattern_);
+    stepForm_->addRow(tr("Unit"), headUnit_);
     stepForm_->addRow(tr("Sparsity"), sparsity_);
     stepForm_->addRow(tr("Damping"), damp_);
     stepForm_->addRow(tr("Act order"), actOrder_);
@@ -261,6 +389,9 @@ RecipeEditor::RecipeEditor(QWidget* parent) : QWidget(parent) {
     stepForm_->addRow(tr("Text"), calibrationTextRow_);
     stepLayout->addWidget(sectionLabel(tr("Selected step"), stepBox_));
     stepLayout->addWidget(stepHint_);
+    // Outside the form: a word-wrapped label in a QFormLayout with hidden rows corrupts memory in Qt 6.4's
+    // height-for-width layout (valgrind: invalid writes under QFormLayout::heightForWidth).
+    stepLayout->addWidget(headNote_);
     stepLayout->addLayout(stepForm_);
     right->addWidget(stepBox_);
     right->addStretch(1);
@@ -296,7 +427,7 @@ RecipeEditor::RecipeEditor(QWidget* parent) : QWidget(parent) {
         refreshItem(current_);
         emitChanged();
     };
-    for (QComboBox* box : {method_, bits_, group_, pattern_})
+    for (QComboBox* box : {method_, bits_, group_, pattern_, headUnit_})
         connect(box, &QComboBox::currentIndexChanged, this, fieldChanged);
     for (QCheckBox* box : {symmetric_, actOrder_})
         connect(box, &QCheckBox::toggled, this, fieldChanged);
@@ -345,6 +476,25 @@ void RecipeEditor::setRecipe(const Recipe& recipe) {
     emitChanged();
 }
 
+void RecipeEditor::setHeadLayout(std::optional<HeadLayout> layout) {
+    if (layout && !fitsHeadLayout(*layout)) layout.reset();
+    headLayout_ = layout;
+    updateVisibility();
+}
+
+QString RecipeEditor::headPruningNote() const {
+    if (!headLayout_ || current_ < 0 || current_ >= stepCount()) return {};
+    // The steps before this one may have removed heads already.
+    HeadLayout layout = *headLayout_;
+    try {
+        for (int i = 0; i < current_; ++i)
+            layout = headLayoutAfter(layout, steps_[size_t(i)]);
+    } catch (const std::exception&) {
+        return {}; // an earlier step cannot run; the page says so
+    }
+    return describeHeadPruning(layout, steps_[size_t(current_)]);
+}
+
 QString RecipeEditor::validationError() const {
     try {
         recipe().validate();
@@ -357,7 +507,7 @@ QString RecipeEditor::validationError() const {
 int RecipeEditor::addStep(CompressMethod method) {
     RecipeStep step;
     step.method = method;
-    if (method == CompressMethod::FfnChannels) step.sparsity = 0.25;
+    if (method == CompressMethod::FfnChannels || method == CompressMethod::AttnHeads) step.sparsity = 0.25;
     if (method == CompressMethod::Rtn) {
         // A new RTN step starts as llama.cpp's Q8_0: 8-bit, symmetric, groups of 32.
         step.quant.bits = 8;
@@ -477,6 +627,7 @@ bool RecipeEditor::isFieldVisible(const QString& field) const {
         {"symmetric", symmetric_}, {"pattern", pattern_},    {"sparsity", sparsity_},
         {"damp", damp_},           {"act_order", actOrder_}, {"alpha", alpha_},
         {"grid", awqGrid_},        {"storage", storage_},    {"calibration", calibrationTokens_},
+        {"unit", headUnit_},       {"head_note", headNote_},
     };
     for (const auto& [name, widget] : fields)
         if (field == QLatin1String(name)) return widget->isVisibleTo(this);
@@ -522,6 +673,7 @@ void RecipeEditor::showStep() {
             s.patternM > 0 ? QStringLiteral("%1:%2").arg(s.patternN).arg(s.patternM) : QString();
         selectData(pattern_, pattern, pattern);
         sparsity_->setValue(s.sparsity * 100.0);
+        selectData(headUnit_, int(s.headUnit), QString::fromUtf8(headUnitName(s.headUnit).data()));
         damp_->setValue(s.damp);
         actOrder_->setChecked(s.actOrder);
         alpha_->setValue(s.alpha);
@@ -543,6 +695,7 @@ void RecipeEditor::readStepFields() {
     s.patternN = pattern.size() == 2 ? pattern[0].toInt() : 0;
     s.patternM = pattern.size() == 2 ? pattern[1].toInt() : 0;
     s.sparsity = sparsity_->value() / 100.0;
+    s.headUnit = HeadUnit(headUnit_->currentData().toInt());
     s.damp = damp_->value();
     s.actOrder = actOrder_->isChecked();
     s.alpha = alpha_->value();
@@ -558,14 +711,26 @@ void RecipeEditor::updateVisibility() {
         stepForm_->setRowVisible(group_, usesQuantSpec(m));
         stepForm_->setRowVisible(symmetric_, usesQuantSpec(m));
         stepForm_->setRowVisible(pattern_, usesPattern(m));
-        stepForm_->setRowVisible(sparsity_,
-                                 m == CompressMethod::FfnChannels || (usesPattern(m) && s.patternM == 0));
+        const bool structured = m == CompressMethod::FfnChannels || m == CompressMethod::AttnHeads;
+        stepForm_->setRowVisible(sparsity_, structured || (usesPattern(m) && s.patternM == 0));
+        stepForm_->setRowVisible(headUnit_, m == CompressMethod::AttnHeads);
         stepForm_->setRowVisible(damp_, usesDamp(m));
         stepForm_->setRowVisible(actOrder_, m == CompressMethod::Gptq);
         stepForm_->setRowVisible(alpha_, m == CompressMethod::SmoothQuant);
         stepForm_->setRowVisible(awqGrid_, m == CompressMethod::Awq);
         if (auto* label = qobject_cast<QLabel*>(stepForm_->labelForField(sparsity_)))
-            label->setText(m == CompressMethod::FfnChannels ? tr("Channels removed") : tr("Sparsity"));
+            label->setText(m == CompressMethod::FfnChannels ? tr("Channels removed")
+                           : m == CompressMethod::AttnHeads ? tr("Heads removed")
+                                                            : tr("Sparsity"));
+        sparsity_->setToolTip(
+            m == CompressMethod::FfnChannels ? tr("Share of each layer's feed-forward channels")
+            : m == CompressMethod::AttnHeads
+                ? tr("Share of each layer's heads, rounded to whole units (the same number in "
+                     "every layer)")
+                : tr("Share of each row's weights set to zero"));
+        const QString note = headPruningNote();
+        headNote_->setText(note);
+        headNote_->setVisible(!note.isEmpty());
     }
     const bool calibrate = std::any_of(steps_.begin(), steps_.end(),
                                        [](const RecipeStep& s) { return needsCalibration(s.method); });

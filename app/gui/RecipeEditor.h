@@ -1,11 +1,13 @@
 #pragma once
 // Edits a compression recipe: an ordered list of steps (add by method, remove, reorder), the fields of
 // the selected step (only those its method uses), calibration settings, presets, and recipe JSON files.
-// The editor holds no model: what a recipe means for one model's shapes is the page's concern.
+// The editor holds no model: what a recipe means for one model's shapes is the page's concern. The page
+// may pass the model's attention layout, so that a head-pruning step can say what its share removes.
 
 #include "compress/Recipe.h"
 
 #include <QWidget>
+#include <optional>
 
 class QCheckBox;
 class QComboBox;
@@ -30,6 +32,11 @@ public:
     void setRecipe(const Recipe& recipe);
     // Recipe::validate()'s message, empty when the recipe is valid.
     QString validationError() const;
+    // The attention layout of the model the recipe is for (nullopt: none known). A selected
+    // head-pruning step then says how many heads its share removes there, or which shares are possible.
+    void setHeadLayout(std::optional<HeadLayout> layout);
+    // That sentence for the selected step (shown under its hint), empty when it does not apply.
+    QString headPruningNote() const;
 
     int stepCount() const { return int(steps_.size()); }
     int currentStep() const { return current_; }
@@ -69,6 +76,7 @@ private:
     std::vector<RecipeStep> steps_;
     int current_ = -1;
     bool loading_ = false;
+    std::optional<HeadLayout> headLayout_;
 
     QComboBox* preset_;
     QLineEdit* name_;
@@ -86,6 +94,8 @@ private:
     QCheckBox* symmetric_;
     QComboBox* pattern_;
     QDoubleSpinBox* sparsity_;
+    QComboBox* headUnit_;
+    QLabel* headNote_;
     QDoubleSpinBox* damp_;
     QCheckBox* actOrder_;
     QDoubleSpinBox* alpha_;
@@ -103,5 +113,15 @@ private:
 QString compressMethodLabel(CompressMethod method);
 // What the method does, in a sentence (tooltips and the step hint).
 QString compressMethodHint(CompressMethod method);
+// "query heads within each KV group", "whole KV groups".
+QString headUnitLabel(HeadUnit unit);
+
+// The attention layout a model of `layout` has after `step`: fewer heads after an attn_heads step (the
+// same count in every layer, as the engine removes them), `layout` itself after any other step. Throws
+// lathe::Error (headUnitsToRemove's message) when the step's share removes none or all of the units.
+HeadLayout headLayoutAfter(const HeadLayout& layout, const RecipeStep& step);
+// What `step` (attn_heads) removes from a model of `layout`, or which shares that model allows; one
+// sentence for the editor's note.
+QString describeHeadPruning(const HeadLayout& layout, const RecipeStep& step);
 
 } // namespace lathe::gui

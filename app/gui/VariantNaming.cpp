@@ -29,6 +29,11 @@ QString stepSlug(const RecipeStep& step) {
         [[fallthrough]];
     case CompressMethod::FfnChannels:
         return QStringLiteral("%1-%2").arg(method).arg(qRound(step.sparsity * 100));
+    case CompressMethod::AttnHeads: // the unit matters as much as the share: "attn-heads-34-group"
+        return QStringLiteral("%1-%2-%3")
+            .arg(method)
+            .arg(qRound(step.sparsity * 100))
+            .arg(QString::fromUtf8(headUnitName(step.headUnit).data()));
     }
     return method;
 }

@@ -1,6 +1,7 @@
 // The Optimize page on a tiny synthetic model: a recipe built through the editor runs on the engine
 // worker and its variant appears beside the parent (from this session, and again from the store alone);
-// a cancelled build leaves no file and no variant; problems and failures show in the page.
+// a cancelled build leaves no file and no variant; problems and failures show in the page; head pruning
+// is checked against the model's heads before it runs.
 
 #include "ChatPage.h"
 #include "GuiTestSupport.h"
@@ -21,6 +22,7 @@
 #include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
+#include <algorithm>
 #include <filesystem>
 
 using namespace lathe;
@@ -29,8 +31,9 @@ using namespace lathe::gui;
 namespace {
 
 // A 2-layer F16 model, registered in the store as a drop registers it.
-int64_t addTinyModel(AppContext& context, const QString& path) {
-    writeSyntheticModel(path.toStdString(), test::tinySyntheticShape(), DType::F16, 5);
+int64_t addTinyModel(AppContext& context, const QString& path,
+                     const SyntheticModelShape& shape = test::tinySyntheticShape()) {
+    writeSyntheticModel(path.toStdString(), shape, DType::F16, 5);
     const InspectionResult inspected = inspectModelPath(path);
     if (!inspected.record) qFatal("tiny model did not validate: %s", qPrintable(inspected.error));
     return context.store().registerModel(*inspected.record);
@@ -244,6 +247,90 @@ private slots:
         QVERIFY(page.errorText().contains(outcome.error));
         QVERIFY(!QFileInfo::exists(page.outputPath()));
         QCOMPARE(page.variantModel()->rowCount(), 1);
+    }
+
+    void headPruningIsCheckedAgainstTheModel() {
+        QTemporaryDir dir;
+        auto context = test::makeContext(dir, false, 2);
+        const QString parent = dir.filePath("tiny.F16.gguf");
+        const int64_t modelId = addTinyModel(*context, parent);
+        OptimizePage page(*context);
+        page.resize(1280, 800);
+        page.show();
+        page.setActiveModel(modelId, "tiny", parent);
+        RecipeEditor* editor = page.editor();
+        editor->setRecipe(Recipe{});
+        const int index = editor->addStep(CompressMethod::AttnHeads);
+
+        // The tiny model's 2 query heads read 1 KV head: its one KV group cannot go.
+        RecipeStep step = editor->step(index);
+        step.headUnit = HeadUnit::Group;
+        step.sparsity = 0.5;
+        editor->setStep(index, step);
+        QVERIFY(editor->validationError().isEmpty()); // a valid recipe, only not for this model
+        QVERIFY2(page.problemText().startsWith("Step 1 (attn_heads 50% group)"),
+                 qPrintable(page.problemText()));
+        QVERIFY(!page.startBuild());
+        QVERIFY2(editor->headPruningNote().contains("single KV group"),
+                 qPrintable(editor->headPruningNote()));
+
+        // One of its two query heads can.
+        step.headUnit = HeadUnit::Query;
+        editor->setStep(index, step);
+        QVERIFY2(page.problemText().isEmpty(), qPrintable(page.problemText()));
+        QVERIFY2(editor->headPruningNote().contains("loses 1 of its 2 query heads"),
+                 qPrintable(editor->headPruningNote()));
+        const QString expected = dir.filePath("tiny.attn-heads-50-query.gguf");
+        QCOMPARE(page.outputPath(), expected);
+        page.setEvaluation(quickEvaluation());
+        QVERIFY(page.startBuild());
+        const VariantOutcome outcome = waitForBuild(page);
+        QVERIFY2(outcome.error.isEmpty(), qPrintable(outcome.error));
+        QVERIFY(QFileInfo::exists(expected));
+        const std::vector<std::string>& notes = outcome.result.report.notes;
+        QVERIFY(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+            return n.find("1 of 2 query heads and 1 of 1 KV heads kept") != std::string::npos;
+        }));
+        // The variant's stored recipe keeps the unit, for "Edit its recipe".
+        QCOMPARE(page.variantModel()->rowCount(), 2);
+        const VariantRow* row = page.variantModel()->rowAt(1);
+        QCOMPARE(row->recipeJson["steps"][0]["unit"].get<std::string>(), std::string("query"));
+        QCOMPARE(page.variantModel()->rowAt(0)->path, parent);
+    }
+
+    void prunedHeadsMustFillTheStoredBlocks() {
+        // 4 heads of 16, each with its own KV head: a quarter of them leaves attn_output rows of 3 x 16 = 48
+        // weights, which Q8_0's blocks of 32 cannot hold; half of them leaves 2 x 16 = 32.
+        SyntheticModelShape shape = test::tinySyntheticShape();
+        shape.config.nHeads = 4;
+        shape.config.nHeadsKv = 4;
+        shape.config.headDim = 16;
+        shape.config.ropeDims = 16;
+        QTemporaryDir dir;
+        auto context = test::makeContext(dir, false, 2);
+        const QString parent = dir.filePath("narrow.F16.gguf");
+        const int64_t modelId = addTinyModel(*context, parent, shape);
+        OptimizePage page(*context);
+        page.setActiveModel(modelId, "narrow", parent);
+        RecipeEditor* editor = page.editor();
+        editor->setRecipe(Recipe{});
+        const int index = editor->addStep(CompressMethod::AttnHeads); // a quarter: 1 of 4 heads, 3 x 16 left
+        QCOMPARE(editor->step(index).sparsity, 0.25);
+        QVERIFY2(page.problemText().contains("48 weights") && page.problemText().contains("F16"),
+                 qPrintable(page.problemText()));
+        Recipe recipe = editor->recipe();
+        recipe.storage = DType::F16;
+        editor->setRecipe(recipe);
+        QVERIFY2(page.problemText().isEmpty(), qPrintable(page.problemText()));
+        // A quantizer after it would store those rows in groups of 32 as well.
+        editor->addStep(CompressMethod::Rtn);
+        QVERIFY2(page.problemText().contains("48") && page.problemText().contains("attention output"),
+                 qPrintable(page.problemText()));
+        // Half of the heads leave 2 x 16 = 32: whole blocks.
+        RecipeStep step = editor->step(0);
+        step.sparsity = 0.5;
+        editor->setStep(0, step);
+        QVERIFY2(page.problemText().isEmpty(), qPrintable(page.problemText()));
     }
 
     void loadInChatMakesTheVariantTheCurrentModel() {

@@ -37,6 +37,25 @@ private slots:
         QCOMPARE(recipeSlug(perChannel), QString("awq-w4-pc"));
         QCOMPARE(recipeSlug(Recipe{}), QString("variant"));
     }
+
+    void headPruningNamesItsShareAndUnit() {
+        const Recipe groups = findRecipePreset("Attention heads 1/3 (KV groups)")->recipe;
+        QCOMPARE(recipeSlug(groups), QString("attn-heads-34-group"));
+        QCOMPARE(defaultVariantPath("/m/SmolLM2-135M-Instruct.Q4_1.gguf", groups),
+                 QString("/m/SmolLM2-135M-Instruct.attn-heads-34-group.gguf"));
+        // The same share with the other unit is another model, so another file.
+        Recipe query = groups;
+        query.steps[0].headUnit = HeadUnit::Query;
+        query.steps[0].sparsity = 0.33;
+        QCOMPARE(recipeSlug(query), QString("attn-heads-33-query"));
+        RecipeStep awq;
+        awq.method = CompressMethod::Awq;
+        awq.quant.bits = 4;
+        awq.quant.group = 128;
+        awq.quant.symmetric = true;
+        query.steps.push_back(awq);
+        QCOMPARE(recipeSlug(query), QString("attn-heads-33-query+awq-w4-g128-sym"));
+    }
 };
 
 QTEST_MAIN(TestVariantNaming)
