@@ -107,7 +107,7 @@ QString compressMethodLabel(CompressMethod method) {
     case CompressMethod::FfnChannels:
         return QObject::tr("FFN channel pruning");
     case CompressMethod::AttnHeads:
-        return QObject::tr("Attention-head pruning");
+        return QObject::tr("Head pruning");
     }
     return {};
 }

@@ -61,6 +61,13 @@ int headUnitsToRemove(const HeadLayout& layout, HeadUnit unit, double sparsity) 
     checkLayout(layout);
     const int units = unitsPerChoice(layout, unit);
     const int remove = int(std::lround(sparsity * double(units)));
+    if (units == 1)
+        fail(ErrorCategory::InvalidArgument,
+             "attention heads: each layer has a single {}, which cannot be removed{}",
+             layout.groupSize() > 1 ? "KV group" : "head",
+             unit == HeadUnit::Group && layout.groupSize() > 1
+                 ? "; the query unit removes query heads within it"
+                 : "");
     if (!(sparsity > 0.0 && sparsity < 1.0) || remove < 1 || remove >= units) {
         const std::string what =
             prunesWithinGroups(layout, unit)

@@ -142,6 +142,15 @@ private slots:
             QVERIFY2(message.contains("1/3") && message.contains("2/3"), e.what());
         }
         QVERIFY_THROWS_EXCEPTION(Error, headUnitsToRemove(HeadLayout{6, 4, 8}, HeadUnit::Query, 0.5));
+        // Multi-query attention: one KV group, which cannot go, but its query heads can.
+        const HeadLayout mqa{4, 1, 8};
+        QCOMPARE(headUnitsToRemove(mqa, HeadUnit::Query, 0.5), 2);
+        try {
+            headUnitsToRemove(mqa, HeadUnit::Group, 0.5);
+            QFAIL("a single KV group was removable");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).contains("single KV group"), e.what());
+        }
     }
 
     void selectionDropsTheLeastImportantAndKeepsTheGroupRule() {
