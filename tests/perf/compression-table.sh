@@ -50,6 +50,8 @@ variants=(
     "wanda-2of4|prune --method wanda --pattern 2:4"
     "sparsegpt-2of4|prune --method sparsegpt --pattern 2:4"
     "ffn-channels-25|prune --method channels --sparsity 0.25"
+    "attn-heads-33-query|prune --method heads --unit query --sparsity 0.34"
+    "attn-heads-33-group|prune --method heads --unit group --sparsity 0.34"
 )
 for entry in "${variants[@]}"; do
     name="${entry%%|*}" args="${entry#*|}"
@@ -72,24 +74,24 @@ if not rows:
     sys.exit("no results")
 order = ["rtn-w8", "rtn-w4-g128", "awq-w4-g128", "gptq-w4-g128", "rtn-w3-g128", "awq-w3-g128",
          "gptq-w3-g128", "smoothquant-w8a8", "magnitude-50", "wanda-50", "sparsegpt-50", "magnitude-2of4",
-         "wanda-2of4", "sparsegpt-2of4", "ffn-channels-25"]
+         "wanda-2of4", "sparsegpt-2of4", "ffn-channels-25", "attn-heads-33-query", "attn-heads-33-group"]
 rows.sort(key=lambda r: order.index(r[0]) if r[0] in order else len(order))
 first = rows[0][1]
 mib = lambda b: b / 2**20
 print(f"{os.path.basename(model)}; ctx {ctx}, chunks {chunks or 'all'}, {threads} threads; "
       "KL = KL(parent || variant) in nats; tok/s = tg128 mean ± sd; peak RSS of the process while decoding "
       "(parent: median of its runs)")
-print(f"{'variant':<18} {'size MiB':>9} {'PPL':>16} {'KL':>8} {'top-1':>7} {'tok/s':>14} {'peak RSS MiB':>13}")
+print(f"{'variant':<19} {'size MiB':>9} {'PPL':>16} {'KL':>8} {'top-1':>7} {'tok/s':>14} {'peak RSS MiB':>13}")
 # The parent is measured beside every variant: its speed is the mean ± sd of those measurements.
 base = [r["base_tokens_per_second"] for _, r in rows]
 mean = sum(base) / len(base)
 sd = (sum((v - mean) ** 2 for v in base) / (len(base) - 1)) ** 0.5 if len(base) > 1 else 0.0
 rss = sorted(r["base_peak_rss_bytes"] for _, r in rows)[len(rows) // 2]
-print(f"{'parent':<18} {mib(first['input_bytes']):>9.1f} {first['base_perplexity']:>16.4f} {'':>8} {'':>7} "
+print(f"{'parent':<19} {mib(first['input_bytes']):>9.1f} {first['base_perplexity']:>16.4f} {'':>8} {'':>7} "
       f"{f'{mean:.1f} ± {sd:.1f}':>14} {mib(rss):>13.1f}")
 for name, r in rows:
     ppl = f"{r['perplexity']:.4f} ± {r['perplexity_error']:.3f}"
     tps = f"{r['tokens_per_second']:.1f} ± {r['tokens_per_second_sd']:.1f}"
-    print(f"{name:<18} {mib(r['output_bytes']):>9.1f} {ppl:>16} {r['kl_divergence']:>8.4f} "
+    print(f"{name:<19} {mib(r['output_bytes']):>9.1f} {ppl:>16} {r['kl_divergence']:>8.4f} "
           f"{100 * r['top1_agreement']:>6.1f}% {tps:>14} {mib(r['peak_rss_bytes']):>13.1f}")
 PY
