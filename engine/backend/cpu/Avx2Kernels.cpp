@@ -567,6 +567,92 @@ void weightedSumLanes8(const float* const* values, const float* p, int count, in
     }
 }
 
+namespace {
+
+// ggml::hsum8's order across the eight lanes: ((4+0)+(6+2)) + ((5+1)+(7+3)).
+inline float reduceHsum8(__m256 acc) {
+    alignas(32) float l[8];
+    _mm256_store_ps(l, acc);
+    return ((l[4] + l[0]) + (l[6] + l[2])) + ((l[5] + l[1]) + (l[7] + l[3]));
+}
+
+// kRows x kTokens dots with lane i % 8, the last partial group of cells loaded under a mask (the lanes
+// past n add fma(0, 0, acc), which leaves acc as it is: it is never -0).
+// One step of eight cells; masked: only the lanes `mask` selects are read (the others load 0).
+template <int kRows, int kTokens, bool kMasked>
+inline void cellStep(const float* const* rows, const float* const* xs, int64_t i, __m256i mask,
+                     __m256 (&acc)[kRows][kTokens]) {
+    __m256 x[kTokens];
+    for (int t = 0; t < kTokens; ++t)
+        x[t] = kMasked ? _mm256_maskload_ps(xs[t] + i, mask) : _mm256_loadu_ps(xs[t] + i);
+    for (int r = 0; r < kRows; ++r) {
+        const __m256 w = kMasked ? _mm256_maskload_ps(rows[r] + i, mask) : _mm256_loadu_ps(rows[r] + i);
+        for (int t = 0; t < kTokens; ++t)
+            acc[r][t] = _mm256_fmadd_ps(w, x[t], acc[r][t]);
+    }
+}
+
+// kRows x kTokens dots with lane i % 8, the last partial group of cells loaded under a mask (the lanes
+// past n add fma(0, 0, acc), which leaves acc as it is: it is never -0).
+template <int kRows, int kTokens>
+void cellTile(const float* const* rows, const float* const* xs, int64_t n, float* out, int64_t outStride) {
+    __m256 acc[kRows][kTokens];
+    for (int r = 0; r < kRows; ++r)
+        for (int t = 0; t < kTokens; ++t)
+            acc[r][t] = _mm256_setzero_ps();
+    const __m256i all = _mm256_set1_epi32(-1);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        cellStep<kRows, kTokens, false>(rows, xs, i, all, acc);
+    if (i < n) {
+        const __m256i mask =
+            _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n - i)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        cellStep<kRows, kTokens, true>(rows, xs, i, mask, acc);
+    }
+    for (int r = 0; r < kRows; ++r)
+        for (int t = 0; t < kTokens; ++t)
+            out[t * outStride + r] = reduceHsum8(acc[r][t]);
+}
+
+template <int kRows>
+void cellTileRows(const float* const* rows, const float* const* xs, int nTokens, int64_t n, float* out,
+                  int64_t outStride) {
+    switch (nTokens) {
+    case 1:
+        return cellTile<kRows, 1>(rows, xs, n, out, outStride);
+    case 2:
+        return cellTile<kRows, 2>(rows, xs, n, out, outStride);
+    default:
+        return cellTile<kRows, 3>(rows, xs, n, out, outStride);
+    }
+}
+
+} // namespace
+
+void cellLaneDots(const float* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
+                  float* out, int64_t outStride) {
+    for (int t0 = 0; t0 < nTokens; t0 += 3) {
+        const int nt = nTokens - t0 < 3 ? nTokens - t0 : 3;
+        for (int r0 = 0; r0 < nRows; r0 += 4) {
+            const int nr = nRows - r0 < 4 ? nRows - r0 : 4;
+            float* o = out + t0 * outStride + r0;
+            switch (nr) {
+            case 1:
+                cellTileRows<1>(rows + r0, xs + t0, nt, n, o, outStride);
+                break;
+            case 2:
+                cellTileRows<2>(rows + r0, xs + t0, nt, n, o, outStride);
+                break;
+            case 3:
+                cellTileRows<3>(rows + r0, xs + t0, nt, n, o, outStride);
+                break;
+            default:
+                cellTileRows<4>(rows + r0, xs + t0, nt, n, o, outStride);
+            }
+        }
+    }
+}
+
 void fmaInto(float* acc, const float* v, float p, int64_t n) {
     const __m256 pv = _mm256_set1_ps(p);
     int64_t i = 0;
@@ -626,6 +712,9 @@ float dotLanes8(DType, const void*, const float*, int64_t) {
     unavailable();
 }
 float dotF32Fused(const float*, const float*, int64_t) {
+    unavailable();
+}
+void cellLaneDots(const float* const*, int, const float* const*, int, int64_t, float*, int64_t) {
     unavailable();
 }
 void fmaInto(float*, const float*, float, int64_t) {

@@ -66,6 +66,13 @@ void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, i
 // cells are 0..count-1 (llamafile's sgemm lanes). n is a multiple of 8.
 void weightedSumLanes8(const float* const* values, const float* p, int count, int64_t n, float* out);
 
+// weightedSumLanes8 in dot-product form, for values stored transposed: out[t * outStride + r] = ggml::hsum8
+// over lanes l of the fused sum, in order, of rows[r][i] * xs[t][i] over the i < n with i % 8 == l. Equal
+// to weightedSumLanes8 with values[i][r] = rows[r][i] and p = xs[t]; reads nothing past n. Any nRows and
+// nTokens (tiles of 4 rows x 3 tokens in registers).
+void cellLaneDots(const float* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
+                  float* out, int64_t outStride);
+
 // fmaInto(accs[g], v, ps[g], n) for g < count, v loaded once.
 void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count, int64_t n);
 

@@ -212,6 +212,8 @@ public:
         if (exact() && cpuHasAvx2() && nTokens > 1) {
             // Prefill: the query heads of one KV head together, so each key and value is loaded once
             // for all of them. Every head's sums are those of attendExact (the same bits).
+            const bool transposed = nTokens >= kTransposedValuesMinTokens && mask.extras.empty() &&
+                                    transposeValues(mask, cache, layer);
             parallel(int64_t(nTokens) * shape.nHeadsKv, work * shape.nHeads * headDim * 2,
                      [&](int64_t begin, int64_t end, int thread) {
                          for (int64_t task = begin; task < end; ++task) {
@@ -227,8 +229,17 @@ public:
                                  const int count = std::min(kMaxGroup, groupSize - g0);
                                  const int64_t head0 =
                                      int64_t(t) * shape.nHeads + int64_t(kvHead) * groupSize + g0;
+                                 const float* valuesT = nullptr;
+                                 int64_t valuesTStride = 0;
+                                 if (transposed) {
+                                     const TransposedValues& tv = transposedOf(seq);
+                                     valuesTStride = tv.stride;
+                                     valuesT = valuesT_.data() + tv.offset +
+                                               size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                                 }
                                  attendGroupExact(q.data() + head0 * headDim, count, mask, t, cache, layer,
-                                                  kvHead, shape.scale, thread, out.data() + head0 * headDim);
+                                                  kvHead, shape.scale, thread, out.data() + head0 * headDim,
+                                                  valuesT, valuesTStride);
                              }
                          }
                      });
@@ -400,14 +411,82 @@ private:
     }
 
     static constexpr int kMaxGroup = 4;
+    // Batches of at least this many causal rows read the values transposed (see transposeValues).
+    static constexpr int kTransposedValuesMinTokens = 16;
+
+    // Each sequence's values of one layer as [kvHead][headDim][cell] (cells 0..cells-1, rows of
+    // `stride` floats), so that P.V becomes dots along contiguous rows (avx2::cellLaneDots) instead of
+    // eight-lane sums over rows scattered in the cache: the same bits, with the values read once per
+    // row of P rather than once per eight dimensions. Made once per layer for the whole batch.
+    struct TransposedValues {
+        int32_t seq = 0;
+        int cells = 0;
+        int64_t stride = 0;
+        size_t offset = 0; // into valuesT_
+    };
+    std::vector<TransposedValues> transposed_;
+    std::vector<float> valuesT_;
+
+    const TransposedValues& transposedOf(int32_t seq) const {
+        for (const TransposedValues& tv : transposed_)
+            if (tv.seq == seq) return tv;
+        fail(ErrorCategory::Internal, "attention: no transposed values for sequence {}", seq);
+    }
+
+    // Causal rows only (no extras): a row sees cells 0..prefix-1 of its sequence.
+    bool transposeValues(const AttentionMask& mask, const KvCache& cache, int layer) {
+        const int headDim = cache.headDim();
+        const int nHeadsKv = cache.nHeadsKv();
+        const int blockTokens = cache.blockTokens();
+        if (headDim % 8 != 0) return false;
+        transposed_.clear();
+        for (int t = 0; t < mask.size(); ++t) {
+            const int32_t seq = mask.seqIds[size_t(t)];
+            auto it = std::find_if(transposed_.begin(), transposed_.end(),
+                                   [seq](const TransposedValues& tv) { return tv.seq == seq; });
+            if (it == transposed_.end()) it = transposed_.insert(transposed_.end(), TransposedValues{seq});
+            it->cells = std::max(it->cells, int(mask.prefix[size_t(t)]));
+        }
+        size_t total = 0;
+        for (TransposedValues& tv : transposed_) {
+            if (tv.cells > cache.length(tv.seq)) return false; // attention's own check says so
+            tv.stride = (tv.cells + 7) / 8 * 8;
+            tv.offset = total;
+            total += size_t(nHeadsKv) * size_t(headDim) * size_t(tv.stride);
+        }
+        valuesT_.resize(total);
+        const int64_t tasks = int64_t(transposed_.size()) * nHeadsKv;
+        parallel(tasks, int64_t(total), [&](int64_t begin, int64_t end, int) {
+            for (int64_t task = begin; task < end; ++task) {
+                const TransposedValues& tv = transposed_[size_t(task / nHeadsKv)];
+                const int kvHead = int(task % nHeadsKv);
+                const std::vector<int>& table = cache.blockTable(tv.seq);
+                float* dst =
+                    valuesT_.data() + tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
+                    const float* block = cache.blockValues(layer, table[size_t(cell0 / blockTokens)], kvHead);
+                    const int n = std::min(blockTokens, tv.cells - cell0);
+                    for (int d = 0; d < headDim; ++d) {
+                        float* row = dst + int64_t(d) * tv.stride + cell0;
+                        for (int i = 0; i < n; ++i)
+                            row[i] = block[int64_t(i) * headDim + d];
+                    }
+                }
+            }
+        });
+        return true;
+    }
     // Prefill matmuls go over the tokens in blocks of this many, so that a block's activations stay in
     // the core's L2 while every row group passes (512 tokens of 1536 floats would not).
     static constexpr int kTokenBlock = 64;
 
     // attendExact (batched) for `count` query heads of one KV head at once: q and out hold the heads
     // one after another ([count][headDim]).
+    // valuesT: this sequence's and KV head's values transposed ([headDim][stride], transposeValues), or
+    // null to read them from the cache.
     void attendGroupExact(const float* q, int count, const AttentionMask& mask, int t, const KvCache& cache,
-                          int layer, int kvHead, float scale, int thread, float* out) {
+                          int layer, int kvHead, float scale, int thread, float* out,
+                          const float* valuesT = nullptr, int64_t valuesTStride = 0) {
         std::vector<float>& scratch = scratch_[size_t(thread)];
         const int headDim = cache.headDim();
         const int blockTokens = cache.blockTokens();
@@ -459,6 +538,23 @@ private:
         float inverse[kMaxGroup];
         for (int g = 0; g < count; ++g) {
             inverse[g] = softmaxExp(scores + g * stride, visible, maxScore[g], slotOf);
+        }
+        if (visible == prefix && valuesT) {
+            // P.V as dots of P's rows with the transposed values' rows: cell i in lane i % 8, the
+            // sums reduced as ggml::hsum8, which is what weightedSumLanes8 computes below.
+            std::vector<const float*>& rows = valueRows_[size_t(thread)];
+            rows.resize(size_t(headDim));
+            for (int d = 0; d < headDim; ++d)
+                rows[size_t(d)] = valuesT + int64_t(d) * valuesTStride;
+            const float* ps[kMaxGroup];
+            for (int g = 0; g < count; ++g) {
+                float* p = scores + g * stride;
+                for (int i = 0; i < visible; ++i)
+                    p[i] *= inverse[g];
+                ps[g] = p;
+            }
+            avx2::cellLaneDots(rows.data(), headDim, ps, count, visible, out, headDim);
+            return;
         }
         if (visible == prefix && headDim % 8 == 0) {
             // Causal rows see cells 0..visible-1: the lane of cell i is i % 8, so the accumulators

@@ -302,6 +302,59 @@ private slots:
         }
     }
 
+    // P.V with the values transposed: each output is the lane-by-cell sum weightedSumLanes8 gives, and
+    // nothing past the cells is read (NaN placed there must not reach a result).
+    void cellLaneDotsMatchWeightedSum() {
+        std::mt19937 rng(77);
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        for (int cells : {1, 7, 8, 9, 21, 64, 70})
+            for (int nRows : {1, 3, 4, 9})
+                for (int nTokens : {1, 2, 3, 4, 5}) {
+                    std::vector<std::vector<float>> rows(static_cast<size_t>(nRows)),
+                        xs(static_cast<size_t>(nTokens));
+                    std::vector<const float*> rowPointers, xPointers;
+                    for (auto& r : rows) {
+                        r = randomFloats(size_t(cells), rng, 1.0f);
+                        r.resize(size_t(cells) + 8, nan);
+                        rowPointers.push_back(r.data());
+                    }
+                    for (auto& x : xs) {
+                        x = randomFloats(size_t(cells), rng, 1.0f);
+                        x.resize(size_t(cells) + 8, nan);
+                        xPointers.push_back(x.data());
+                    }
+                    const int64_t outStride = nRows + 2;
+                    std::vector<float> out(size_t(nTokens * outStride), -7.0f);
+                    avx2::cellLaneDots(rowPointers.data(), nRows, xPointers.data(), nTokens, cells,
+                                       out.data(), outStride);
+                    // The reference: weightedSumLanes8 over values[i][r] = rows[r][i] (n = 8 columns).
+                    std::vector<std::vector<float>> values(size_t(cells), std::vector<float>(8, 0.0f));
+                    std::vector<const float*> valuePointers;
+                    for (int i = 0; i < cells; ++i) {
+                        for (int r = 0; r < nRows && r < 8; ++r)
+                            values[size_t(i)][size_t(r)] = rows[size_t(r)][size_t(i)];
+                        valuePointers.push_back(values[size_t(i)].data());
+                    }
+                    for (int t = 0; t < nTokens; ++t) {
+                        float expected[8];
+                        avx2::weightedSumLanes8(valuePointers.data(), xs[size_t(t)].data(), cells, 8,
+                                                expected);
+                        for (int r = 0; r < nRows; ++r) {
+                            float lanes[8] = {};
+                            for (int i = 0; i < cells; ++i)
+                                lanes[i % 8] = std::fma(rows[size_t(r)][size_t(i)], xs[size_t(t)][size_t(i)],
+                                                        lanes[i % 8]);
+                            const float got = out[size_t(t * outStride + r)];
+                            QVERIFY2(sameBits(got, ggml::hsum8(lanes)),
+                                     qPrintable(
+                                         QString("cells %1 rows %2 tokens %3").arg(cells).arg(nRows).arg(t)));
+                            if (r < 8) QVERIFY(sameBits(got, expected[r]));
+                        }
+                        QCOMPARE(out[size_t(t * outStride + nRows)], -7.0f); // outside the tile: untouched
+                    }
+                }
+    }
+
     void expAndSiluMatchScalarOverTheRange() {
         std::vector<float> x;
         for (float v = -200.0f; v <= 200.0f; v += 0.173f)

@@ -378,6 +378,47 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, backend->embed(*weight, bad, one));
     }
 
+    // A prefill batch of 40 causal rows (P.V on transposed values) gives each row the bits it gets in
+    // batches of two rows (P.V straight from the cache), with GQA and a cache of several blocks.
+    void prefillAttentionRowsMatchSmallBatches() {
+        const int nHeads = 6, nHeadsKv = 2, headDim = 16, nRows = 40, cached = 13;
+        KvCache cache(cacheConfig(nHeadsKv, headDim), 128, 8);
+        cache.append(3, cached + nRows);
+        const std::vector<float> k = randomValues(size_t((cached + nRows) * nHeadsKv * headDim), 21, 1.5f);
+        const std::vector<float> v = randomValues(size_t((cached + nRows) * nHeadsKv * headDim), 22);
+        for (int s = 0; s < cached + nRows; ++s)
+            for (int h = 0; h < nHeadsKv; ++h) {
+                std::copy_n(&k[size_t((s * nHeadsKv + h) * headDim)], headDim, cache.key(0, 3, s, h));
+                std::copy_n(&v[size_t((s * nHeadsKv + h) * headDim)], headDim, cache.value(0, 3, s, h));
+            }
+        const std::vector<float> q = randomValues(size_t(nRows * nHeads * headDim), 23);
+        const AttentionShape shape{nHeads, nHeadsKv, headDim, 0.25f};
+        auto maskOf = [](int first, int count) {
+            AttentionMask m;
+            m.clear();
+            for (int i = 0; i < count; ++i) {
+                m.seqIds.push_back(3);
+                m.prefix.push_back(cached + first + i + 1);
+                m.extraBegin.push_back(0);
+            }
+            return m;
+        };
+        // The default (ggml-exact) mode, whose prefill path this is.
+        auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+        std::vector<float> whole(q.size());
+        backend->attention(q, shape, maskOf(0, nRows), cache, 0, whole);
+        const int64_t rowFloats = int64_t(nHeads) * headDim;
+        for (int first = 0; first < nRows; first += 2) {
+            const std::span<const float> rows(q.data() + first * rowFloats, size_t(2 * rowFloats));
+            std::vector<float> pair(rows.size());
+            backend->attention(rows, shape, maskOf(first, 2), cache, 0, pair);
+            for (int64_t i = 0; i < 2 * rowFloats; ++i)
+                QVERIFY2(
+                    std::memcmp(&pair[size_t(i)], &whole[size_t(first * rowFloats + i)], sizeof(float)) == 0,
+                    qPrintable(QString("row %1, value %2").arg(first + i / rowFloats).arg(i % rowFloats)));
+        }
+    }
+
     // Grouped-query attention against a naive softmax that repeats each KV head for its query heads,
     // and against the backend itself run on a cache holding the repeated heads (plain multi-head).
     void attentionGroupsHeadsAndFollowsMask() {
