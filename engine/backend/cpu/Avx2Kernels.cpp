@@ -244,59 +244,6 @@ void dotsOf(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int6
         out[t] = kOffset ? total(acc[t]) + offsets[t] : total(acc[t]);
 }
 
-// Two rows at once: each weight block and activation block is loaded once for the pairs it meets, and
-// eight independent accumulators keep the FMA pipes busy. Each output sums its blocks as dotsOf does.
-template <DType kType, int kTokens>
-void dotsOfTwoRows(const uint8_t* row0, const uint8_t* row1, const ActivationBlock* xs, int64_t xStride,
-                   int64_t nBlocks, float* out, int64_t outStride) {
-    constexpr bool kOffset = kType == DType::Q4_1 || kType == DType::Q5_1;
-    __m256 acc0[kTokens], acc1[kTokens];
-    float offsets0[kTokens], offsets1[kTokens];
-    for (int t = 0; t < kTokens; ++t) {
-        acc0[t] = acc1[t] = _mm256_setzero_ps();
-        offsets0[t] = offsets1[t] = 0.0f;
-    }
-    const __m256i ones = _mm256_set1_epi16(1);
-    for (int64_t b = 0; b < nBlocks; ++b) {
-        const Block w0 = loadBlock(kType, row0, b), w1 = loadBlock(kType, row1, b);
-        const __m256i u0 = kOffset ? w0.q : _mm256_sign_epi8(w0.q, w0.q);
-        const __m256i u1 = kOffset ? w1.q : _mm256_sign_epi8(w1.q, w1.q);
-        for (int t = 0; t < kTokens; ++t) {
-            const ActivationBlock& x = xs[t * xStride + b];
-            if (kOffset) {
-                offsets0[t] += w0.m * x.s;
-                offsets1[t] += w1.m * x.s;
-            }
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-            const __m256i y0 = kOffset ? y : _mm256_sign_epi8(y, w0.q);
-            const __m256i y1 = kOffset ? y : _mm256_sign_epi8(y, w1.q);
-            const __m256i lanes0 = _mm256_madd_epi16(_mm256_maddubs_epi16(u0, y0), ones);
-            const __m256i lanes1 = _mm256_madd_epi16(_mm256_maddubs_epi16(u1, y1), ones);
-            acc0[t] = _mm256_fmadd_ps(_mm256_set1_ps(w0.d * x.d), _mm256_cvtepi32_ps(lanes0), acc0[t]);
-            acc1[t] = _mm256_fmadd_ps(_mm256_set1_ps(w1.d * x.d), _mm256_cvtepi32_ps(lanes1), acc1[t]);
-        }
-    }
-    for (int t = 0; t < kTokens; ++t) {
-        out[t * outStride] = kOffset ? total(acc0[t]) + offsets0[t] : total(acc0[t]);
-        out[t * outStride + 1] = kOffset ? total(acc1[t]) + offsets1[t] : total(acc1[t]);
-    }
-}
-
-template <DType kType>
-void dotsOfTwoRowsType(const uint8_t* row0, const uint8_t* row1, const ActivationBlock* xs, int64_t xStride,
-                       int nTokens, int64_t nBlocks, float* out, int64_t outStride) {
-    switch (nTokens) {
-    case 1:
-        return dotsOfTwoRows<kType, 1>(row0, row1, xs, xStride, nBlocks, out, outStride);
-    case 2:
-        return dotsOfTwoRows<kType, 2>(row0, row1, xs, xStride, nBlocks, out, outStride);
-    case 3:
-        return dotsOfTwoRows<kType, 3>(row0, row1, xs, xStride, nBlocks, out, outStride);
-    default:
-        return dotsOfTwoRows<kType, 4>(row0, row1, xs, xStride, nBlocks, out, outStride);
-    }
-}
-
 template <DType kType>
 void dotsOfType(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks,
                 float* out) {
@@ -313,22 +260,6 @@ void dotsOfType(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, 
 }
 
 } // namespace
-
-void quantizedDotsTwoRows(DType type, const uint8_t* row0, const uint8_t* row1, const ActivationBlock* xs,
-                          int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride) {
-    switch (type) {
-    case DType::Q4_0:
-        return dotsOfTwoRowsType<DType::Q4_0>(row0, row1, xs, xStride, nTokens, nBlocks, out, outStride);
-    case DType::Q4_1:
-        return dotsOfTwoRowsType<DType::Q4_1>(row0, row1, xs, xStride, nTokens, nBlocks, out, outStride);
-    case DType::Q5_0:
-        return dotsOfTwoRowsType<DType::Q5_0>(row0, row1, xs, xStride, nTokens, nBlocks, out, outStride);
-    case DType::Q5_1:
-        return dotsOfTwoRowsType<DType::Q5_1>(row0, row1, xs, xStride, nTokens, nBlocks, out, outStride);
-    default:
-        return dotsOfTwoRowsType<DType::Q8_0>(row0, row1, xs, xStride, nTokens, nBlocks, out, outStride);
-    }
-}
 
 void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens,
                    int64_t nBlocks, float* out) {
@@ -775,10 +706,6 @@ void lq3Dots(const uint8_t* const*, int, const float*, int64_t, float*) {
     unavailable();
 }
 void quantizedDots(DType, const uint8_t*, const ActivationBlock*, int64_t, int, int64_t, float*) {
-    unavailable();
-}
-void quantizedDotsTwoRows(DType, const uint8_t*, const uint8_t*, const ActivationBlock*, int64_t, int,
-                          int64_t, float*, int64_t) {
     unavailable();
 }
 float dotLanes8(DType, const void*, const float*, int64_t) {

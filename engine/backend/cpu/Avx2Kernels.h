@@ -39,11 +39,6 @@ void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, f
 void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
                    int nTokens, int64_t nBlocks, float* out);
 
-// quantizedDots for two weight rows at once: out[t * outStride + r] for rows r = 0, 1 (the same bits).
-void quantizedDotsTwoRows(DType weightType, const uint8_t* row0, const uint8_t* row1,
-                          const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks,
-                          float* out, int64_t outStride);
-
 // sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced ((0+4)+(1+5))+((2+6)+(3+7)), the
 // tail fused in order: the CPU backend's float dot. w is F32, F16 or BF16 (n elements); x floats.
 float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);

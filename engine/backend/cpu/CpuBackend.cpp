@@ -710,13 +710,7 @@ private:
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
                     const int n = std::min(4, tEnd - t0);
-                    int64_t r = r0;
-                    for (; r + 2 <= r1; r += 2)
-                        avx2::quantizedDotsTwoRows(w.dtype, w.data + uint64_t(r) * rowStride,
-                                                   w.data + uint64_t(r + 1) * rowStride,
-                                                   activations_.data() + int64_t(t0) * blocks, blocks, n,
-                                                   blocks, out.data() + int64_t(t0) * rows + r, rows);
-                    for (; r < r1; ++r) {
+                    for (int64_t r = r0; r < r1; ++r) {
                         avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
                                             activations_.data() + int64_t(t0) * blocks, blocks, n, blocks,
                                             dots);
