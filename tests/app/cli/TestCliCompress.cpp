@@ -58,7 +58,14 @@ private slots:
         expectUserError(runCli({"--db", db, "quantize", model, "--method", "gptq", "--bits", "5", "-o", out}),
                         "bits");
         expectUserError(runCli({"--db", db, "quantize", model, "--method", "zip", "-o", out}), "zip");
-        expectUserError(runCli({"--db", db, "prune", model, "--method", "heads", "-o", out}), "head");
+        expectUserError(runCli({"--db", db, "prune", model, "--method", "heads", "--unit", "kv", "-o", out}),
+                        "kv");
+        // Two query heads in one KV group: a tenth of them is no head at all.
+        expectUserError(
+            runCli({"--db", db, "prune", model, "--method", "heads", "--sparsity", "0.1", "-o", out}), "1/2");
+        expectUserError(
+            runCli({"--db", db, "prune", model, "--method", "heads", "--unit", "group", "-o", out}),
+            "single");
         expectUserError(
             runCli({"--db", db, "prune", model, "--method", "wanda", "--pattern", "4:2", "-o", out}), "4");
         QFile bad(dir.filePath("bad.json"));
