@@ -61,6 +61,18 @@ const EditableModel::Edit* EditableModel::findEdit(const std::string& name) cons
 FloatMatrix& EditableModel::matrix(int layer, BlockMatrix which) {
     const std::string name = tensorName(layer, which);
     Edit& edit = matrices_[name];
+    if (edit.encoded && edit.slice) {
+        // A slice of the stored bytes becomes floats when a step wants to change it.
+        const Encoded& e = *edit.encoded;
+        FloatMatrix m{e.rows, e.cols, std::vector<float>(size_t(e.rows * e.cols))};
+        const uint64_t stride = rowBytes(e.format, uint64_t(e.cols));
+        for (int64_t r = 0; r < e.rows; ++r)
+            dequantizeRow(e.format, e.bytes.data() + size_t(r) * stride, m.values.data() + r * e.cols,
+                          e.cols);
+        edit.values = std::move(m);
+        edit.encoded.reset();
+        edit.slice = false;
+    }
     if (edit.encoded)
         fail(ErrorCategory::InvalidArgument, "{} is already quantized: quantization must be the last step",
              name);
@@ -108,9 +120,9 @@ void EditableModel::setFfn(int layer, FloatMatrix gate, FloatMatrix up, FloatMat
     for (BlockMatrix which : {BlockMatrix::FfnGate, BlockMatrix::FfnUp, BlockMatrix::FfnDown})
         if (isQuantized(layer, which))
             fail(ErrorCategory::InvalidArgument, "layer {}: the FFN is already quantized", layer);
-    matrices_[tensorName(layer, BlockMatrix::FfnGate)].values = std::move(gate);
-    matrices_[tensorName(layer, BlockMatrix::FfnUp)].values = std::move(up);
-    matrices_[tensorName(layer, BlockMatrix::FfnDown)].values = std::move(down);
+    replaceValues(tensorName(layer, BlockMatrix::FfnGate), std::move(gate));
+    replaceValues(tensorName(layer, BlockMatrix::FfnUp), std::move(up));
+    replaceValues(tensorName(layer, BlockMatrix::FfnDown), std::move(down));
     ffWidths_[size_t(layer)] = int(ff);
 }
 
@@ -137,16 +149,73 @@ void EditableModel::setAttention(int layer, int nHeads, int nHeadsKv, FloatMatri
                  stored ? "is missing" : "does not exist in the model");
         if (stored) vectors_[prefix + name] = std::move(values);
     }
-    matrices_[tensorName(layer, BlockMatrix::AttnQ)].values = std::move(q);
-    matrices_[tensorName(layer, BlockMatrix::AttnK)].values = std::move(k);
-    matrices_[tensorName(layer, BlockMatrix::AttnV)].values = std::move(v);
-    matrices_[tensorName(layer, BlockMatrix::AttnOutput)].values = std::move(o);
-    headCounts_[size_t(layer)] = {nHeads, nHeadsKv};
+    replaceValues(tensorName(layer, BlockMatrix::AttnQ), std::move(q));
+    replaceValues(tensorName(layer, BlockMatrix::AttnK), std::move(k));
+    replaceValues(tensorName(layer, BlockMatrix::AttnV), std::move(v));
+    replaceValues(tensorName(layer, BlockMatrix::AttnOutput), std::move(o));
+    setHeadCounts(layer, nHeads, nHeadsKv);
+}
+
+void EditableModel::setHeadCounts(int layer, int nHeads, int nHeadsKv) {
+    if (nHeads <= 0 || nHeadsKv <= 0 || nHeads % nHeadsKv != 0)
+        fail(ErrorCategory::Internal, "setHeadCounts: {} heads, {} KV heads in layer {}", nHeads, nHeadsKv,
+             layer);
+    headCounts_.at(size_t(layer)) = {nHeads, nHeadsKv};
     if (std::all_of(headCounts_.begin(), headCounts_.end(),
                     [&](const auto& c) { return c == headCounts_[0]; })) {
         config_.nHeads = nHeads;
         config_.nHeadsKv = nHeadsKv;
     }
+}
+
+void EditableModel::replaceValues(const std::string& name, FloatMatrix values) {
+    Edit& edit = matrices_[name];
+    edit.values = std::move(values);
+    edit.encoded.reset();
+    edit.slice = false;
+}
+
+const TensorView* EditableModel::untouched(int layer, BlockMatrix which) const {
+    const std::string name = tensorName(layer, which);
+    return findEdit(name) ? nullptr : &source_->tensor(name);
+}
+
+void EditableModel::keepStored(int layer, BlockMatrix which, const Ranges& rowRanges,
+                               const Ranges& columnRanges) {
+    const TensorView* t = untouched(layer, which);
+    if (!t) fail(ErrorCategory::Internal, "keepStored: {} was changed before", tensorName(layer, which));
+    const int64_t block = dtypeInfo(t->dtype).blockSize;
+    const uint64_t blockBytes = rowBytes(t->dtype, uint64_t(block));
+    auto count = [](const Ranges& ranges, int64_t limit, int64_t granularity) {
+        int64_t n = 0, last = 0;
+        for (const auto& [begin, end] : ranges) {
+            if (begin < last || end <= begin || end > limit || begin % granularity != 0 ||
+                end % granularity != 0)
+                fail(ErrorCategory::Internal, "keepStored: range [{}, {}) of {} (granularity {})", begin, end,
+                     limit, granularity);
+            n += end - begin;
+            last = end;
+        }
+        return n;
+    };
+    Encoded e;
+    e.format = t->dtype;
+    e.rows = count(rowRanges, t->rowCount(), 1);
+    e.cols = count(columnRanges, t->rowLength(), block);
+    const uint64_t stride = rowBytes(e.format, uint64_t(e.cols));
+    e.bytes.resize(size_t(stride * uint64_t(e.rows)));
+    uint8_t* out = e.bytes.data();
+    for (const auto& [r0, r1] : rowRanges)
+        for (int64_t r = r0; r < r1; ++r)
+            for (const auto& [c0, c1] : columnRanges) {
+                const uint64_t bytes = uint64_t((c1 - c0) / block) * blockBytes;
+                std::memcpy(out, t->row(r) + uint64_t(c0 / block) * blockBytes, bytes);
+                out += bytes;
+            }
+    Edit& edit = matrices_[tensorName(layer, which)];
+    edit.values.reset();
+    edit.encoded = std::move(e);
+    edit.slice = true;
 }
 
 bool EditableModel::headsChanged() const {
@@ -175,7 +244,7 @@ void EditableModel::setQuantized(int layer, BlockMatrix which, QuantizedMatrix q
 
 bool EditableModel::isQuantized(int layer, BlockMatrix which) const {
     const Edit* e = findEdit(tensorName(layer, which));
-    return e && e->encoded;
+    return e && e->encoded && !e->slice;
 }
 
 void EditableModel::setMetadata(const std::string& key, GgufValue value) {

@@ -65,6 +65,18 @@ public:
     void setAttention(int layer, int nHeads, int nHeadsKv, FloatMatrix q, FloatMatrix k, FloatMatrix v,
                       FloatMatrix o, std::vector<float> bq = {}, std::vector<float> bk = {},
                       std::vector<float> bv = {});
+    // The count of a layer's heads as the model stands (after head pruning they differ from the file's
+    // until every layer agrees). Sets them without touching the matrices: a step that slices the
+    // matrices with keepStored calls it to say what the slices hold.
+    void setHeadCounts(int layer, int nHeads, int nHeadsKv);
+    // The stored tensor of a matrix no step has touched yet, or null.
+    const TensorView* untouched(int layer, BlockMatrix which) const;
+    // Replaces an untouched matrix by a slice of its stored bytes, bit for bit: the rows in rowRanges,
+    // and of each row the columns in columnRanges, each range [begin, end) in order. Column ranges must
+    // hold whole blocks of the stored format. The slice stays editable: matrix() decodes it.
+    using Ranges = std::vector<std::pair<int64_t, int64_t>>;
+    void keepStored(int layer, BlockMatrix which, const Ranges& rowRanges, const Ranges& columnRanges);
+
     // A 1-D tensor of the file as floats (dequantized on first use; a step may change the values), or
     // null when the model has no such tensor (e.g. "blk.0.attn_q.bias" of a model without biases).
     std::vector<float>* vector(const std::string& tensorName);
@@ -93,12 +105,14 @@ private:
     };
     struct Edit {
         std::optional<FloatMatrix> values; // changed, not yet encoded
-        std::optional<Encoded> encoded;    // quantized
+        std::optional<Encoded> encoded;    // quantized, or a slice of the stored bytes (keepStored)
+        bool slice = false;                // encoded is a slice, which later steps may still change
     };
     std::string tensorName(int layer, BlockMatrix which) const;
     std::string normName(int layer, bool ffn) const;
     const Edit* findEdit(const std::string& name) const;
     bool headsChanged() const;
+    void replaceValues(const std::string& name, FloatMatrix values); // drops any encoded form
     void requireUniformHeads(const char* what) const;
 
     std::filesystem::path path_;

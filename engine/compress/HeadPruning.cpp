@@ -168,20 +168,8 @@ HeadSelection selectHeads(std::span<const double> importance, const HeadLayout& 
     return keep;
 }
 
-AttentionWeights keepAttentionHeads(const AttentionWeights& full, int64_t nEmbd, const HeadLayout& layout,
-                                    const HeadSelection& keep) {
+void checkHeadSelection(const HeadLayout& layout, const HeadSelection& keep) {
     checkLayout(layout);
-    const int64_t d = layout.headDim;
-    const int64_t qRows = int64_t(layout.nHeads) * d, kvRows = int64_t(layout.nHeadsKv) * d;
-    if (int64_t(full.q.size()) != qRows * nEmbd || int64_t(full.k.size()) != kvRows * nEmbd ||
-        int64_t(full.v.size()) != kvRows * nEmbd || int64_t(full.o.size()) != nEmbd * qRows)
-        fail(ErrorCategory::InvalidArgument, "attention heads: q/k/v/o sizes do not fit {} x {}", qRows,
-             nEmbd);
-    if ((!full.bq.empty() && int64_t(full.bq.size()) != qRows) ||
-        (!full.bk.empty() && int64_t(full.bk.size()) != kvRows) ||
-        (!full.bv.empty() && int64_t(full.bv.size()) != kvRows))
-        fail(ErrorCategory::InvalidArgument, "attention heads: Q/K/V biases do not fit {} and {} rows", qRows,
-             kvRows);
     auto checkKept = [](const std::vector<int>& kept, int count, const char* what) {
         for (size_t i = 0; i < kept.size(); ++i)
             if (kept[i] < 0 || kept[i] >= count || (i > 0 && kept[i] <= kept[i - 1]))
@@ -202,6 +190,23 @@ AttentionWeights keepAttentionHeads(const AttentionWeights& full, int64_t nEmbd,
             fail(ErrorCategory::InvalidArgument,
                  "attention heads: query head {} would read another KV head after pruning",
                  keep.queryHeads[i]);
+}
+
+AttentionWeights keepAttentionHeads(const AttentionWeights& full, int64_t nEmbd, const HeadLayout& layout,
+                                    const HeadSelection& keep) {
+    checkLayout(layout);
+    const int64_t d = layout.headDim;
+    const int64_t qRows = int64_t(layout.nHeads) * d, kvRows = int64_t(layout.nHeadsKv) * d;
+    if (int64_t(full.q.size()) != qRows * nEmbd || int64_t(full.k.size()) != kvRows * nEmbd ||
+        int64_t(full.v.size()) != kvRows * nEmbd || int64_t(full.o.size()) != nEmbd * qRows)
+        fail(ErrorCategory::InvalidArgument, "attention heads: q/k/v/o sizes do not fit {} x {}", qRows,
+             nEmbd);
+    if ((!full.bq.empty() && int64_t(full.bq.size()) != qRows) ||
+        (!full.bk.empty() && int64_t(full.bk.size()) != kvRows) ||
+        (!full.bv.empty() && int64_t(full.bv.size()) != kvRows))
+        fail(ErrorCategory::InvalidArgument, "attention heads: Q/K/V biases do not fit {} and {} rows", qRows,
+             kvRows);
+    checkHeadSelection(layout, keep);
 
     AttentionWeights out;
     for (int h : keep.queryHeads) {

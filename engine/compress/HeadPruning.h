@@ -58,6 +58,10 @@ struct HeadSelection {
 HeadSelection selectHeads(std::span<const double> importance, const HeadLayout& layout, HeadUnit unit,
                           int remove);
 
+// Throws lathe::Error (InvalidArgument) unless both lists ascend within range, are not empty, and every
+// kept query head still reads its own KV head under h' / groupSize'.
+void checkHeadSelection(const HeadLayout& layout, const HeadSelection& keep);
+
 // Rows of q (k, v) of the kept query (KV) heads, and the matching columns of attn_output.
 struct AttentionWeights {
     std::vector<float> q, k, v;    // [heads · headDim][nEmbd]

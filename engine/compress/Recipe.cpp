@@ -9,6 +9,7 @@
 #include "compress/SmoothQuant.h"
 #include "core/Error.h"
 #include "core/ThreadPool.h"
+#include "io/Quants.h"
 
 #include <chrono>
 #include <cmath>
@@ -381,25 +382,73 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
         const int remove = headUnitsToRemove(layout, step.headUnit, step.sparsity);
         const int64_t e = config.nEmbd;
         HeadSelection keep;
+        int sliced = 0;
         for (int l = 0; l < layers; ++l) {
             cancel.throwIfCancelled();
             const SiteActivations& mix = activations->at(l, InputSite::AttnMix);
+            // Matrices no earlier step touched keep their stored bytes: whole rows of q/k/v and whole
+            // blocks of attn_output's rows are copied, so nothing is re-encoded and the format stays.
+            const TensorView* stored[4] = {
+                model.untouched(l, BlockMatrix::AttnQ), model.untouched(l, BlockMatrix::AttnK),
+                model.untouched(l, BlockMatrix::AttnV), model.untouched(l, BlockMatrix::AttnOutput)};
+            const bool slice = stored[0] && stored[1] && stored[2] && stored[3] &&
+                               config.headDim % dtypeInfo(stored[3]->dtype).blockSize == 0;
+            std::vector<float> woStored;
+            if (slice) {
+                woStored.resize(size_t(stored[3]->elementCount()));
+                for (int64_t r = 0; r < stored[3]->rowCount(); ++r)
+                    dequantizeRow(stored[3]->dtype, stored[3]->row(r),
+                                  woStored.data() + r * stored[3]->rowLength(), stored[3]->rowLength());
+            }
             const std::vector<double> importance =
-                headImportance(model.matrix(l, BlockMatrix::AttnOutput).values, e, mix.rows, mix.tokens,
-                               layout, step.headUnit, &pool);
+                headImportance(slice ? woStored : model.matrix(l, BlockMatrix::AttnOutput).values, e,
+                               mix.rows, mix.tokens, layout, step.headUnit, &pool);
             keep = selectHeads(importance, layout, step.headUnit, remove);
+            checkHeadSelection(layout, keep);
+            const std::string prefix = fmt::format("blk.{}.", l);
+            const int64_t d = config.headDim;
+            auto rangesOf = [d](const std::vector<int>& heads) {
+                EditableModel::Ranges ranges;
+                for (int h : heads)
+                    if (!ranges.empty() && ranges.back().second == h * d)
+                        ranges.back().second += d;
+                    else
+                        ranges.emplace_back(h * d, (h + 1) * d);
+                return ranges;
+            };
+            if (slice) {
+                const EditableModel::Ranges queryRows = rangesOf(keep.queryHeads),
+                                            kvRows = rangesOf(keep.kvHeads);
+                const EditableModel::Ranges allColumns = {{0, e}}, allRows = {{0, e}};
+                model.keepStored(l, BlockMatrix::AttnQ, queryRows, allColumns);
+                model.keepStored(l, BlockMatrix::AttnK, kvRows, allColumns);
+                model.keepStored(l, BlockMatrix::AttnV, kvRows, allColumns);
+                model.keepStored(l, BlockMatrix::AttnOutput, allRows, queryRows);
+                for (auto [name, ranges] :
+                     {std::pair{"attn_q.bias", &queryRows}, std::pair{"attn_k.bias", &kvRows},
+                      std::pair{"attn_v.bias", &kvRows}})
+                    if (std::vector<float>* bias = model.vector(prefix + name)) {
+                        std::vector<float> kept;
+                        for (const auto& [begin, end] : *ranges)
+                            kept.insert(kept.end(), bias->begin() + begin, bias->begin() + end);
+                        *bias = std::move(kept);
+                    }
+                model.setHeadCounts(l, int(keep.queryHeads.size()), int(keep.kvHeads.size()));
+                ++sliced;
+                layerDone(l);
+                continue;
+            }
             AttentionWeights full;
             full.q = std::move(model.matrix(l, BlockMatrix::AttnQ).values);
             full.k = std::move(model.matrix(l, BlockMatrix::AttnK).values);
             full.v = std::move(model.matrix(l, BlockMatrix::AttnV).values);
             full.o = std::move(model.matrix(l, BlockMatrix::AttnOutput).values);
-            const std::string prefix = fmt::format("blk.{}.", l);
             for (auto [bias, name] : {std::pair{&full.bq, "attn_q.bias"}, std::pair{&full.bk, "attn_k.bias"},
                                       std::pair{&full.bv, "attn_v.bias"}})
                 if (const std::vector<float>* stored = model.vector(prefix + name)) *bias = *stored;
             AttentionWeights kept = keepAttentionHeads(full, e, layout, keep);
-            const int64_t qRows = int64_t(keep.queryHeads.size()) * config.headDim;
-            const int64_t kvRows = int64_t(keep.kvHeads.size()) * config.headDim;
+            const int64_t qRows = int64_t(keep.queryHeads.size()) * d;
+            const int64_t kvRows = int64_t(keep.kvHeads.size()) * d;
             model.setAttention(
                 l, int(keep.queryHeads.size()), int(keep.kvHeads.size()),
                 FloatMatrix{qRows, e, std::move(kept.q)}, FloatMatrix{kvRows, e, std::move(kept.k)},
@@ -407,6 +456,10 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                 std::move(kept.bq), std::move(kept.bk), std::move(kept.bv));
             layerDone(l);
         }
+        if (sliced > 0)
+            report.notes.push_back(
+                fmt::format("attn_heads: {} of {} layers keep their stored encoding (rows and blocks copied)",
+                            sliced, layers));
         report.notes.push_back(
             fmt::format("attn_heads: {} of {} query heads and {} of {} KV heads kept per layer",
                         keep.queryHeads.size(), layout.nHeads, keep.kvHeads.size(), layout.nHeadsKv));

@@ -23,6 +23,7 @@
 using namespace lathe;
 
 Q_DECLARE_METATYPE(lathe::HeadUnit)
+Q_DECLARE_METATYPE(lathe::DType)
 
 namespace {
 
@@ -277,6 +278,58 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, model.write(dir.file("out.gguf"), DType::F32));
         QVERIFY_THROWS_EXCEPTION(Error, model.currentFiles());
         QVERIFY(!std::filesystem::exists(dir.file("out.gguf")));
+    }
+
+    // A quantized parent keeps its encoding: q/k/v rows and attn_output's blocks are copied bit for bit,
+    // so the variant is smaller than the parent and nothing is re-quantized.
+    void quantizedMatricesAreSlicedBitForBit_data() {
+        QTest::addColumn<DType>("dtype");
+        QTest::addRow("q8_0") << DType::Q8_0;
+        QTest::addRow("q4_0") << DType::Q4_0;
+    }
+
+    void quantizedMatricesAreSlicedBitForBit() {
+        QFETCH(DType, dtype);
+        test::TempDir dir;
+        const auto parentPath = test::writeTinyModel(dir.file("tiny.gguf"), true, dtype); // 2 heads of 32
+        Recipe recipe = Recipe::fromJson({{"steps", {{{"method", "attn_heads"}, {"sparsity", 0.5}}}}});
+        recipe.calibration.tokens = 128;
+        recipe.calibration.contextTokens = 64;
+        const CompressionReport report = applyRecipe(parentPath, recipe, dir.file("out.gguf"), 2);
+        QVERIFY(report.outputBytes < report.inputBytes);
+        const ModelFiles parent = openModelFiles(parentPath);
+        const ModelFiles out = openModelFiles(dir.file("out.gguf"));
+        QCOMPARE(out.config.nHeads, 1);
+        const int64_t d = parent.config.headDim;
+        for (int l = 0; l < parent.config.nLayers; ++l) {
+            auto name = [l](const char* what) { return "blk." + std::to_string(l) + "." + what + ".weight"; };
+            const TensorView& q = out.tensor(name("attn_q"));
+            const TensorView& pq = parent.tensor(name("attn_q"));
+            QCOMPARE(q.dtype, dtype);
+            QCOMPARE(q.rowCount(), d);
+            // Which head was kept: the one whose first row is the slice's first row.
+            int kept = -1;
+            for (int h = 0; h < parent.config.nHeads; ++h)
+                if (std::memcmp(q.row(0), pq.row(h * d), size_t(pq.rowStride())) == 0) kept = h;
+            QVERIFY(kept >= 0);
+            for (int64_t r = 0; r < d; ++r)
+                QVERIFY(std::memcmp(q.row(r), pq.row(kept * d + r), size_t(pq.rowStride())) == 0);
+            for (const char* kv : {"attn_k", "attn_v"}) // 2 KV heads, one per query head: the same one goes
+                for (int64_t r = 0; r < d; ++r)
+                    QVERIFY(std::memcmp(out.tensor(name(kv)).row(r),
+                                        parent.tensor(name(kv)).row(kept * d + r),
+                                        size_t(pq.rowStride())) == 0);
+            const TensorView& o = out.tensor(name("attn_output"));
+            const TensorView& po = parent.tensor(name("attn_output"));
+            QCOMPARE(o.dtype, dtype);
+            QCOMPARE(o.rowLength(), d);
+            const uint64_t headBytes = o.rowStride(); // one head's columns of a row
+            for (int64_t r = 0; r < o.rowCount(); ++r)
+                QVERIFY(std::memcmp(o.row(r), po.row(r) + uint64_t(kept) * headBytes, size_t(headBytes)) ==
+                        0);
+        }
+        for (float v : test::promptLogits(out))
+            QVERIFY(std::isfinite(v));
     }
 
     void recipeStepPrunesEveryLayerAndTheModelRuns() {
