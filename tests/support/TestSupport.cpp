@@ -11,6 +11,15 @@
 
 namespace lathe::test {
 
+std::vector<float> normalValues(size_t n, uint32_t seed, float scale) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal(0.0f, scale);
+    std::vector<float> v(n);
+    for (float& x : v)
+        x = normal(rng);
+    return v;
+}
+
 std::optional<std::filesystem::path> defaultModelPath() {
     if (const char* env = std::getenv("LATHE_DEFAULT_MODEL"); env && *env) {
         if (std::filesystem::exists(env)) return std::filesystem::path(env);

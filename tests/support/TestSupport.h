@@ -1,9 +1,11 @@
 #pragma once
 // Shared helpers for Lathe's Qt Test suites: temporary folders, the real default model, fixtures.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace lathe::test {
 
@@ -12,6 +14,9 @@ namespace lathe::test {
 std::optional<std::filesystem::path> defaultModelPath();
 inline constexpr const char* kNoDefaultModel =
     "default model not found: run installer/fetch-default-model.sh or set LATHE_DEFAULT_MODEL";
+
+// n values drawn from N(0, scale²) by a generator seeded with `seed` (the same values on every run).
+std::vector<float> normalValues(size_t n, uint32_t seed, float scale = 1.0f);
 
 // Folder of committed fixtures (tests/data).
 std::filesystem::path testDataDir();

@@ -1,8 +1,8 @@
 #pragma once
 // The CUDA backend: every Backend op on one GPU. Weights are uploaded once at prepareWeight (plain
 // and Q4_0/Q4_1/Q8_0 formats as stored, other formats, Lathe's LQ3_64 included, expanded to F16 on
-// the host). Per-token int8 activations (setActivationQuantization) are not implemented: a warning,
-// and the per-block / fp16 activation paths stay. Activations live
+// the host). Per-token int8 activations (setActivationQuantization, SmoothQuant W8A8) run on int8 in
+// the one-token mat-vec and as their codes times the row's scale elsewhere. Activations live
 // in device buffers (makeActivations), so a forward pass queues its ops on one stream and waits only
 // when the logits are downloaded; the span ops (the op tests' form) go through scratch buffers. The
 // device holds the only copy of the KV rows of the cache it is bound to: model/KvCache keeps the block

@@ -1,3 +1,4 @@
+#include "TestSupport.h"
 #include "backend/cpu/CpuBackend.h"
 #include "core/Error.h"
 #include "core/Half.h"
@@ -17,15 +18,6 @@ Q_DECLARE_METATYPE(lathe::DType)
 Q_DECLARE_METATYPE(lathe::RopeStyle)
 
 namespace {
-
-std::vector<float> randomValues(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, scale);
-    std::vector<float> v(n);
-    for (float& x : v)
-        x = normal(rng);
-    return v;
-}
 
 // A stored tensor of rows x cols made with io's reference quantizer; owns its bytes.
 struct StoredTensor {
@@ -70,7 +62,7 @@ private slots:
     void ropeAtPositionZeroIsIdentity() {
         auto backend = referenceBackend();
         for (RopeStyle style : {RopeStyle::Interleaved, RopeStyle::HalfSplit}) {
-            std::vector<float> x = randomValues(2 * 3 * 16, 1);
+            std::vector<float> x = test::normalValues(2 * 3 * 16, 1);
             const std::vector<float> original = x;
             const std::vector<int32_t> positions = {0, 0};
             backend->rope(x, 2, 3, 16, positions, RopeParams{16, 10000.0f, style, {}});
@@ -134,8 +126,8 @@ private slots:
     void rmsNormMatchesNaive() {
         auto backend = referenceBackend();
         const int dim = 48, n = 3;
-        const std::vector<float> x = randomValues(size_t(n * dim), 2, 3.0f);
-        const StoredTensor w(DType::F32, dim, 1, randomValues(dim, 3));
+        const std::vector<float> x = test::normalValues(size_t(n * dim), 2, 3.0f);
+        const StoredTensor w(DType::F32, dim, 1, test::normalValues(dim, 3));
         auto weight = backend->prepareWeight(w.view);
         std::vector<float> out(x.size());
         backend->rmsNorm(x, *weight, n, 1e-5f, out);
@@ -165,9 +157,9 @@ private slots:
         QFETCH(DType, type);
         QFETCH(int, nTokens);
         const int64_t cols = 96, rows = 37;
-        const StoredTensor w(type, cols, rows, randomValues(size_t(cols * rows), 4, 0.5f));
-        const StoredTensor bias(DType::F32, rows, 1, randomValues(size_t(rows), 5));
-        const std::vector<float> x = randomValues(size_t(nTokens * cols), 6, 2.0f);
+        const StoredTensor w(type, cols, rows, test::normalValues(size_t(cols * rows), 4, 0.5f));
+        const StoredTensor bias(DType::F32, rows, 1, test::normalValues(size_t(rows), 5));
+        const std::vector<float> x = test::normalValues(size_t(nTokens * cols), 6, 2.0f);
         for (bool quantized : {false, true}) {
             auto backend = makeCpuBackend(CpuBackendOptions{3, quantized});
             auto weight = backend->prepareWeight(w.view);
@@ -216,10 +208,11 @@ private slots:
     // decode, a small batch and more tokens than one prefill token block.
     void lq3MatmulMatchesDoubleReference() {
         const int64_t cols = 384, rows = 37;
-        const StoredTensor w(DType::LQ3_64, cols, rows, randomValues(size_t(cols * rows), 21, 0.5f));
+        const StoredTensor w(DType::LQ3_64, cols, rows, test::normalValues(size_t(cols * rows), 21, 0.5f));
         std::vector<float> decodeOut; // nTokens = 1: decoded in registers, the same bits as token 0 below
         for (int nTokens : {1, 5, 70}) {
-            const std::vector<float> x = randomValues(size_t(nTokens * cols), 22, 2.0f); // same first row
+            const std::vector<float> x =
+                test::normalValues(size_t(nTokens * cols), 22, 2.0f); // same first row
             for (bool quantized : {false, true}) {
                 auto backend = makeCpuBackend(CpuBackendOptions{3, quantized});
                 auto weight = backend->prepareWeight(w.view);
@@ -266,7 +259,7 @@ private slots:
         QFETCH(int, nTokens);
         const int64_t cols = 256, rows = 19, blocks = cols / 32;
         std::mt19937 rng(31);
-        std::vector<float> values = randomValues(size_t(cols * rows), 32, 0.3f);
+        std::vector<float> values = test::normalValues(size_t(cols * rows), 32, 0.3f);
         StoredTensor w(type, cols, rows, values);
         if (type == DType::Q8_0) { // per-channel: row r's blocks all hold scale d_r
             std::uniform_int_distribution<int> code(-127, 127);
@@ -279,7 +272,7 @@ private slots:
                         block[2 + j] = uint8_t(int8_t(code(rng)));
                 }
         }
-        std::vector<float> x = randomValues(size_t(nTokens * cols), 33, 1.0f);
+        std::vector<float> x = test::normalValues(size_t(nTokens * cols), 33, 1.0f);
         for (int t = 0; t < nTokens; ++t)
             for (int64_t c = 0; c < cols; ++c)
                 x[size_t(t * cols + c)] *= float(1 << (3 * ((c / 32 + t) % 4))); // blocks at 1, 8, 64, 512
@@ -363,7 +356,7 @@ private slots:
 
     void embedGathersDequantizedRows() {
         auto backend = referenceBackend();
-        const StoredTensor table(DType::Q8_0, 64, 10, randomValues(640, 7));
+        const StoredTensor table(DType::Q8_0, 64, 10, test::normalValues(640, 7));
         auto weight = backend->prepareWeight(table.view);
         const std::vector<int32_t> tokens = {3, 9, 3, 0};
         std::vector<float> out(4 * 64);
@@ -384,14 +377,15 @@ private slots:
         const int nHeads = 6, nHeadsKv = 2, headDim = 16, nRows = 40, cached = 13;
         KvCache cache(cacheConfig(nHeadsKv, headDim), 128, 8);
         cache.append(3, cached + nRows);
-        const std::vector<float> k = randomValues(size_t((cached + nRows) * nHeadsKv * headDim), 21, 1.5f);
-        const std::vector<float> v = randomValues(size_t((cached + nRows) * nHeadsKv * headDim), 22);
+        const std::vector<float> k =
+            test::normalValues(size_t((cached + nRows) * nHeadsKv * headDim), 21, 1.5f);
+        const std::vector<float> v = test::normalValues(size_t((cached + nRows) * nHeadsKv * headDim), 22);
         for (int s = 0; s < cached + nRows; ++s)
             for (int h = 0; h < nHeadsKv; ++h) {
                 std::copy_n(&k[size_t((s * nHeadsKv + h) * headDim)], headDim, cache.key(0, 3, s, h));
                 std::copy_n(&v[size_t((s * nHeadsKv + h) * headDim)], headDim, cache.value(0, 3, s, h));
             }
-        const std::vector<float> q = randomValues(size_t(nRows * nHeads * headDim), 23);
+        const std::vector<float> q = test::normalValues(size_t(nRows * nHeads * headDim), 23);
         const AttentionShape shape{nHeads, nHeadsKv, headDim, 0.25f};
         auto maskOf = [](int first, int count) {
             AttentionMask m;
@@ -427,8 +421,8 @@ private slots:
         KvCache repeated(cacheConfig(nHeads, headDim), 32, 4);
         grouped.append(5, nSlots);
         repeated.append(5, nSlots);
-        const std::vector<float> k = randomValues(size_t(nSlots * nHeadsKv * headDim), 8, 1.5f);
-        const std::vector<float> v = randomValues(size_t(nSlots * nHeadsKv * headDim), 9);
+        const std::vector<float> k = test::normalValues(size_t(nSlots * nHeadsKv * headDim), 8, 1.5f);
+        const std::vector<float> v = test::normalValues(size_t(nSlots * nHeadsKv * headDim), 9);
         auto kAt = [&](int s, int h) { return &k[size_t((s * nHeadsKv + h) * headDim)]; };
         auto vAt = [&](int s, int h) { return &v[size_t((s * nHeadsKv + h) * headDim)]; };
         for (int s = 0; s < nSlots; ++s) {
@@ -450,7 +444,7 @@ private slots:
         mask.extraBegin = {0, 0, 2};
         const std::vector<std::vector<int>> visible = {{0, 1, 2, 3, 4, 5, 6, 7, 8, 9},
                                                        {0, 1, 2, 3, 4, 5, 7, 10}};
-        const std::vector<float> q = randomValues(size_t(2 * nHeads * headDim), 10);
+        const std::vector<float> q = test::normalValues(size_t(2 * nHeads * headDim), 10);
         const float scale = 1.0f / std::sqrt(float(headDim));
 
         auto backend = referenceBackend(3);
@@ -485,7 +479,7 @@ private slots:
 
     void swigluAndAddMatchNaive() {
         auto backend = referenceBackend();
-        const std::vector<float> gate = randomValues(100, 11, 3.0f), up = randomValues(100, 12);
+        const std::vector<float> gate = test::normalValues(100, 11, 3.0f), up = test::normalValues(100, 12);
         std::vector<float> out(100), sum(100);
         backend->swiglu(gate, up, out);
         backend->add(gate, up, sum);
@@ -498,7 +492,7 @@ private slots:
 
     void rejectsMismatchedSizes() {
         auto backend = referenceBackend();
-        const StoredTensor w(DType::F32, 32, 4, randomValues(128, 13));
+        const StoredTensor w(DType::F32, 32, 4, test::normalValues(128, 13));
         auto weight = backend->prepareWeight(w.view);
         std::vector<float> x(31), out(4);
         QVERIFY_THROWS_EXCEPTION(Error, backend->matmul(*weight, x, 1, out));

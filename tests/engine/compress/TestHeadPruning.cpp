@@ -27,15 +27,6 @@ Q_DECLARE_METATYPE(lathe::DType)
 
 namespace {
 
-std::vector<float> randomValues(size_t n, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, scale);
-    std::vector<float> v(n);
-    for (float& x : v)
-        x = normal(rng);
-    return v;
-}
-
 // ||Σ_t W_o[:, S] x_t[S]||: each token's contribution formed and squared on its own.
 double bruteImportance(const std::vector<float>& wo, int64_t nEmbd, const std::vector<float>& x,
                        int64_t tokens, int64_t width, int64_t c0, int64_t w) {
@@ -101,8 +92,8 @@ private slots:
         QFETCH(HeadUnit, unit);
         const HeadLayout layout{nHeads, nHeadsKv, 8};
         const int64_t nEmbd = 20, tokens = 37, width = int64_t(nHeads) * layout.headDim;
-        const std::vector<float> wo = randomValues(size_t(nEmbd * width), 1);
-        std::vector<float> x = randomValues(size_t(tokens * width), 2);
+        const std::vector<float> wo = test::normalValues(size_t(nEmbd * width), 1);
+        std::vector<float> x = test::normalValues(size_t(tokens * width), 2);
         // Correlated columns and one loud head, so that the cross terms matter and the units differ.
         for (int64_t t = 0; t < tokens; ++t)
             for (int64_t c = 1; c < width; ++c)

@@ -5,6 +5,7 @@
 // Wanda's on correlated inputs, and FFN channel pruning against the full SwiGLU FFN with the removed
 // channels zeroed.
 
+#include "TestSupport.h"
 #include "compress/Hessian.h"
 #include "compress/Pruning.h"
 #include "core/Error.h"
@@ -21,22 +22,13 @@ namespace {
 
 enum class Method { Magnitude, Wanda, SparseGpt };
 
-std::vector<float> randomNormal(size_t count, uint32_t seed, float scale = 1.0f) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> normal(0.0f, scale);
-    std::vector<float> v(count);
-    for (float& x : v)
-        x = normal(rng);
-    return v;
-}
-
 // x = z · a: [tokens][cols] inputs whose columns are mixtures of `latent` independent ones (z:
 // [tokens][latent], a: [latent][cols], both normal), so that Xᵀ X is far from diagonal, and singular
 // (before damping) when latent < cols.
 std::vector<float> correlatedInputs(int64_t tokens, int64_t cols, uint32_t seed, int64_t latent = 0) {
     if (latent == 0) latent = cols;
-    const std::vector<float> z = randomNormal(size_t(tokens * latent), seed);
-    const std::vector<float> a = randomNormal(size_t(latent * cols), seed + 1);
+    const std::vector<float> z = test::normalValues(size_t(tokens * latent), seed);
+    const std::vector<float> a = test::normalValues(size_t(latent * cols), seed + 1);
     std::vector<float> x(size_t(tokens * cols), 0.0f);
     for (int64_t t = 0; t < tokens; ++t)
         for (int64_t c = 0; c < cols; ++c) {
@@ -254,7 +246,7 @@ private slots:
         pattern(0.5, 2, 4).validate(8);
         pattern(0.5, 1, 8).validate(16);
 
-        std::vector<float> w = randomNormal(4 * 8, 1);
+        std::vector<float> w = test::normalValues(4 * 8, 1);
         const std::vector<float> norms(8, 1.0f);
         QVERIFY_THROWS_EXCEPTION(Error, pruneMagnitude(w, 4, 7, {}));                        // size
         QVERIFY_THROWS_EXCEPTION(Error, pruneWanda(w, 4, 8, std::span(norms).first(7), {})); // norms
@@ -286,7 +278,7 @@ private slots:
         QFETCH(int, m);
         QFETCH(int, blockSize);
         const int64_t rows = 37, cols = 64, tokens = 96;
-        std::vector<float> w = randomNormal(size_t(rows * cols), 11);
+        std::vector<float> w = test::normalValues(size_t(rows * cols), 11);
         const std::vector<float> x = correlatedInputs(tokens, cols, 12);
         SparsityPattern p;
         p.n = n;
@@ -322,7 +314,7 @@ private slots:
         QFETCH(int, cols);
         QFETCH(int, blockSize);
         const int64_t rows = 21, tokens = 128;
-        std::vector<float> w = randomNormal(size_t(rows * cols), 21);
+        std::vector<float> w = test::normalValues(size_t(rows * cols), 21);
         const std::vector<float> x = correlatedInputs(tokens, cols, 22);
         SparsityPattern p;
         p.sparsity = sparsity;
@@ -348,7 +340,7 @@ private slots:
         QFETCH(int, n);
         QFETCH(int, m);
         const int64_t rows = 13, cols = 48;
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 31);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 31);
         std::vector<float> w = original;
         const SparsityPattern p{sparsity, n, m};
         pruneMagnitude(w, rows, cols, p);
@@ -379,7 +371,7 @@ private slots:
         QFETCH(int, n);
         QFETCH(int, m);
         const int64_t rows = 40, cols = 96;
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 41);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 41);
         const SparsityPattern p{0.5, n, m};
         std::vector<float> magnitude = original, wanda = original;
         pruneMagnitude(magnitude, rows, cols, p);
@@ -397,8 +389,8 @@ private slots:
         QFETCH(int, n);
         QFETCH(int, m);
         const int64_t rows = 64, cols = 128, tokens = 256;
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 51);
-        std::vector<float> x = randomNormal(size_t(tokens * cols), 52);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 51);
+        std::vector<float> x = test::normalValues(size_t(tokens * cols), 52);
         for (int64_t t = 0; t < tokens; ++t) // every 8th input 10x larger: LLMs' outlier features
             for (int64_t c = 0; c < cols; c += 8)
                 x[size_t(t * cols + c)] *= 10.0f;
@@ -432,7 +424,7 @@ private slots:
         QFETCH(int, m);
         QFETCH(int, blockSize);
         const int64_t rows = 35, cols = 48, tokens = 200; // three tiles of 16 rows, the last partial
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 61);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 61);
         const std::vector<float> x = correlatedInputs(tokens, cols, 62);
         const SparsityPattern p{sparsity, n, m};
         std::vector<float> w = original;
@@ -467,7 +459,7 @@ private slots:
         QFETCH(int, blockSize);
         QFETCH(int, latent);
         const int64_t rows = 64, cols = 128, tokens = 512;
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 71);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 71);
         const std::vector<float> x = correlatedInputs(tokens, cols, 72, latent);
         const SparsityPattern p{0.5, n, m};
         std::vector<float> magnitude = original, wanda = original, sparseGpt = original;
@@ -504,7 +496,7 @@ private slots:
         // H = c·I: damping keeps it a multiple of I, U is diagonal, so no weight is updated and the
         // score w² / U_jj² orders the weights as |w| does.
         const int64_t rows = 24, cols = 64;
-        const std::vector<float> original = randomNormal(size_t(rows * cols), 81);
+        const std::vector<float> original = test::normalValues(size_t(rows * cols), 81);
         const SparsityPattern p{sparsity, n, m};
         SquareMatrix h{cols, std::vector<double>(size_t(cols * cols), 0.0)};
         for (int64_t i = 0; i < cols; ++i)
@@ -523,7 +515,7 @@ private slots:
             x[size_t(t * cols + 3)] = 0.0f;
             x[size_t(t * cols + 17)] = 0.0f;
         }
-        std::vector<float> w = randomNormal(size_t(rows * cols), 92, 5.0f);
+        std::vector<float> w = test::normalValues(size_t(rows * cols), 92, 5.0f);
         pruneSparseGpt(w, rows, cols, inputHessian(x, tokens, cols), SparsityPattern{0.25, 0, 0});
         for (int64_t r = 0; r < rows; ++r) {
             QCOMPARE(w[size_t(r * cols + 3)], 0.0f);
@@ -534,13 +526,13 @@ private slots:
 
     void ffnChannelPruningKeepsTheImportantChannels() {
         const int64_t nEmbd = 8, ff = 24, tokens = 40, keepCount = 15;
-        const std::vector<float> gate = randomNormal(size_t(ff * nEmbd), 101, 0.5f);
-        const std::vector<float> up = randomNormal(size_t(ff * nEmbd), 102, 0.5f);
-        std::vector<float> down = randomNormal(size_t(nEmbd * ff), 103, 0.5f);
+        const std::vector<float> gate = test::normalValues(size_t(ff * nEmbd), 101, 0.5f);
+        const std::vector<float> up = test::normalValues(size_t(ff * nEmbd), 102, 0.5f);
+        std::vector<float> down = test::normalValues(size_t(nEmbd * ff), 103, 0.5f);
         for (int64_t i = 0; i < nEmbd; ++i) // channels with small and large output weights
             for (int64_t j = 0; j < ff; ++j)
                 down[size_t(i * ff + j)] *= 0.2f + float(j % 5);
-        const std::vector<float> x = randomNormal(size_t(tokens * nEmbd), 104);
+        const std::vector<float> x = test::normalValues(size_t(tokens * nEmbd), 104);
 
         // Norms of down's inputs over the tokens, and the importance written out.
         const std::vector<double> h = swiglu(gate, up, x, tokens, nEmbd, ff);
