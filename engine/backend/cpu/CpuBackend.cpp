@@ -615,20 +615,22 @@ private:
             const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
             const bool decode = !stored && !fused;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
-            const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
+            // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
+            constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
+            const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
             const uint64_t rowStride = w.rowStride();
             parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
                 const void* rowPointers[8];
                 const float* tokenPointers[3];
-                float tile[3 * 8];
+                float tile[8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
                 std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
                 if (decode) decoded.resize(size_t(kRowTile * cols));
                 const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : rowStride;
                 for (int64_t task = begin; task < end; ++task) {
                     const int64_t g = task % groups;
-                    const int tBegin = int(task / groups * kTokenBlock);
-                    const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
+                    const int tBegin = int(task / groups * kFloatTokenBlock);
+                    const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
                     if (decode)
                         for (int64_t r = g * kRowTile; r < r1; ++r)
@@ -643,14 +645,14 @@ private:
                             const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
                             for (int r = 0; r < nr; ++r)
                                 rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                            if (fused)
+                            if (fused) {
                                 avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
                                               tokenPointers[0], cols, tile);
-                            else
-                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tile, 8);
-                            for (int t = 0; t < nt; ++t)
-                                for (int r = 0; r < nr; ++r)
-                                    out[size_t(int64_t(t0 + t) * rows + r0 + r)] = tile[t * 8 + r];
+                                std::copy_n(tile, nr, out.data() + int64_t(t0) * rows + r0);
+                            } else {
+                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols,
+                                                out.data() + int64_t(t0) * rows + r0, rows);
+                            }
                         }
                     }
                 }
