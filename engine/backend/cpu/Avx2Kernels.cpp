@@ -505,18 +505,11 @@ void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count,
                 _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(ps[g]), _mm_set_ss(accs[g][i])));
 }
 
-void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, int64_t n, float* out) {
-    const int64_t whole = n & ~int64_t(31);
-    __m256 reduced[8];
-    for (int s = 0; s < 8; ++s) {
-        const float* y = ys[s < count ? s : 0];
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (int64_t i = 0; i < whole; i += 32)
-            for (int a = 0; a < 4; ++a)
-                acc[a] =
-                    _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * a), _mm256_loadu_ps(y + i + 8 * a), acc[a]);
-        reduced[s] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
-    }
+namespace {
+
+// GGML_F32x8_REDUCE's last steps for eight dots at once: reduced[s] holds dot s's lanes after
+// (0 + 2) + (1 + 3); sums[s] = (t0 + t1) + (t2 + t3) with t_k = lane k + lane k+4.
+void reduceEightDots(const __m256 (&reduced)[8], float* sums) {
     // Transpose 8x8 so that lane s of lanes[l] is element l of reduced[s].
     const __m256 a0 = _mm256_unpacklo_ps(reduced[0], reduced[1]),
                  a1 = _mm256_unpackhi_ps(reduced[0], reduced[1]);
@@ -534,16 +527,64 @@ void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, i
     const __m256 l1 = _mm256_permute2f128_ps(b1, b5, 0x20), l5 = _mm256_permute2f128_ps(b1, b5, 0x31);
     const __m256 l2 = _mm256_permute2f128_ps(b2, b6, 0x20), l6 = _mm256_permute2f128_ps(b2, b6, 0x31);
     const __m256 l3 = _mm256_permute2f128_ps(b3, b7, 0x20), l7 = _mm256_permute2f128_ps(b3, b7, 0x31);
-    // GGML_F32x8_REDUCE's last steps for eight dots at once: (t0 + t1) + (t2 + t3), t_k = l_k + l_k+4.
     const __m256 t0 = _mm256_add_ps(l0, l4), t1 = _mm256_add_ps(l1, l5);
     const __m256 t2 = _mm256_add_ps(l2, l6), t3 = _mm256_add_ps(l3, l7);
-    alignas(32) float sums[8];
-    _mm256_store_ps(sums, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
-    for (int s = 0; s < count; ++s) {
-        float sum = sums[s];
-        for (int64_t i = whole; i < n; ++i)
-            sum += x[i] * ys[s][i];
-        out[s] = sum;
+    _mm256_storeu_ps(sums, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
+}
+
+// kQueries queries against eight keys: each key's 32-float steps are loaded once for all queries.
+template <int kQueries>
+void queriesAgainstKeys(const float* const* xs, const float* const* ys, int count, int64_t n, float* out) {
+    const int64_t whole = n & ~int64_t(31);
+    __m256 reduced[kQueries][8];
+    for (int s = 0; s < 8; ++s) {
+        const float* y = ys[s < count ? s : 0];
+        __m256 acc[kQueries][4];
+        for (int g = 0; g < kQueries; ++g)
+            for (int a = 0; a < 4; ++a)
+                acc[g][a] = _mm256_setzero_ps();
+        for (int64_t i = 0; i < whole; i += 32) {
+            __m256 yv[4];
+            for (int a = 0; a < 4; ++a)
+                yv[a] = _mm256_loadu_ps(y + i + 8 * a);
+            for (int g = 0; g < kQueries; ++g)
+                for (int a = 0; a < 4; ++a)
+                    acc[g][a] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[g] + i + 8 * a), yv[a], acc[g][a]);
+        }
+        for (int g = 0; g < kQueries; ++g)
+            reduced[g][s] =
+                _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
+    }
+    for (int g = 0; g < kQueries; ++g) {
+        alignas(32) float sums[8];
+        reduceEightDots(reduced[g], sums);
+        for (int s = 0; s < count; ++s) {
+            float sum = sums[s];
+            for (int64_t i = whole; i < n; ++i)
+                sum += xs[g][i] * ys[s][i];
+            out[g * 8 + s] = sum;
+        }
+    }
+}
+
+} // namespace
+
+void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, int64_t n, float* out) {
+    queriesAgainstKeys<1>(&x, ys, count, n, out);
+}
+
+void queriesDotsF32FusedTransposed(const float* const* xs, int nQueries, const float* const* ys, int count,
+                                   int64_t n, float* out) {
+    int g = 0;
+    if (nQueries % 2 == 1 && nQueries >= 3) {
+        queriesAgainstKeys<3>(xs, ys, count, n, out);
+        g = 3;
+    }
+    for (; g < nQueries; g += 2) {
+        if (nQueries - g >= 2)
+            queriesAgainstKeys<2>(xs + g, ys, count, n, out + g * 8);
+        else
+            queriesAgainstKeys<1>(xs + g, ys, count, n, out + g * 8);
     }
 }
 
@@ -718,6 +759,9 @@ void cellLaneDots(const float* const*, int, const float* const*, int, int64_t, f
     unavailable();
 }
 void fmaInto(float*, const float*, float, int64_t) {
+    unavailable();
+}
+void queriesDotsF32FusedTransposed(const float* const*, int, const float* const*, int, int64_t, float*) {
     unavailable();
 }
 void siluMul(const float*, const float*, float*, int64_t) {

@@ -51,6 +51,11 @@ void floatDots(DType weightType, const void* const* rows, int nRows, const float
 // ggml::dotF32: four fused accumulators of eight lanes over 32-element steps.
 float dotF32Fused(const float* x, const float* y, int64_t n);
 
+// dotsF32FusedTransposed for nQueries queries (any number) against the same keys: out[g * 8 + s] for
+// g < nQueries, s < count. Each key is loaded once per pair of queries.
+void queriesDotsF32FusedTransposed(const float* const* xs, int nQueries, const float* const* ys, int count,
+                                   int64_t n, float* out);
+
 // acc[i] = fma(v[i], p, acc[i]) for i < n.
 void fmaInto(float* acc, const float* v, float p, int64_t n);
 

@@ -526,14 +526,13 @@ private:
                 const int slot = slotOf(i0 + j);
                 keys[j] = keyOf(slot);
             }
-            float dots[8];
-            for (int g = 0; g < count; ++g) {
-                avx2::dotsF32FusedTransposed(qs[g], keys, n, headDim, dots);
+            float dots[kMaxGroup * 8];
+            avx2::queriesDotsF32FusedTransposed(qs, count, keys, n, headDim, dots);
+            for (int g = 0; g < count; ++g)
                 for (int j = 0; j < n; ++j) {
-                    scores[g * stride + i0 + j] = dots[j] * scale;
+                    scores[g * stride + i0 + j] = dots[g * 8 + j] * scale;
                     maxScore[g] = std::max(maxScore[g], scores[g * stride + i0 + j]);
                 }
-            }
         }
         float inverse[kMaxGroup];
         for (int g = 0; g < count; ++g) {

@@ -272,6 +272,14 @@ private slots:
                 avx2::dotsF32FusedTransposed(a3.data(), keys, count, n, eight);
                 for (int k = 0; k < count; ++k)
                     QVERIFY(sameBits(eight[k], ggml::dotF32(a3.data(), keys[k], n)));
+                // Several queries against the same keys: each as alone.
+                for (int nQueries : {1, 2, 3}) {
+                    float many[3 * 8];
+                    avx2::queriesDotsF32FusedTransposed(queries, nQueries, keys, count, n, many);
+                    for (int g = 0; g < nQueries; ++g)
+                        for (int k = 0; k < count; ++k)
+                            QVERIFY(sameBits(many[g * 8 + k], ggml::dotF32(queries[g], keys[k], n)));
+                }
             }
             // P.V with lanes by cell index: the scalar order of attendExact's batched rows.
             if (n % 8 == 0) {
