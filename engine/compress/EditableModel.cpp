@@ -175,6 +175,24 @@ void EditableModel::replaceValues(const std::string& name, FloatMatrix values) {
     edit.slice = false;
 }
 
+void EditableModel::compact(int layer, DType storage) {
+    const int64_t block = dtypeInfo(storage).blockSize;
+    for (BlockMatrix which : kBlockMatrices) {
+        const auto it = matrices_.find(tensorName(layer, which));
+        if (it == matrices_.end() || !it->second.values) continue;
+        const FloatMatrix& m = *it->second.values;
+        if (m.cols % block != 0) continue;
+        Encoded e{storage, m.rows, m.cols, {}};
+        const uint64_t stride = rowBytes(storage, uint64_t(m.cols));
+        e.bytes.resize(size_t(stride * uint64_t(m.rows)));
+        for (int64_t r = 0; r < m.rows; ++r)
+            quantizeRow(storage, m.values.data() + r * m.cols, e.bytes.data() + size_t(r) * stride, m.cols);
+        it->second.values.reset();
+        it->second.encoded = std::move(e);
+        it->second.slice = true;
+    }
+}
+
 const TensorView* EditableModel::untouched(int layer, BlockMatrix which) const {
     const std::string name = tensorName(layer, which);
     return findEdit(name) ? nullptr : &source_->tensor(name);

@@ -69,6 +69,11 @@ public:
     // until every layer agrees). Sets them without touching the matrices: a step that slices the
     // matrices with keepStored calls it to say what the slices hold.
     void setHeadCounts(int layer, int nHeads, int nHeadsKv);
+    // Encodes the layer's changed float matrices in `storage` (the format write() would give them) and
+    // frees the floats: a pruning step calls it for each layer it finishes, so a model is never held
+    // whole in floats. The encoding stays editable (matrix() decodes it), and the written file is the
+    // same byte for byte. Matrices whose rows are not whole blocks of `storage` stay in floats.
+    void compact(int layer, DType storage);
     // The stored tensor of a matrix no step has touched yet, or null.
     const TensorView* untouched(int layer, BlockMatrix which) const;
     // Replaces an untouched matrix by a slice of its stored bytes, bit for bit: the rows in rowRanges,

@@ -264,12 +264,14 @@ std::string Recipe::describe() const {
 namespace {
 
 // Runs one step over every layer. progress: the step's own fraction.
+// storage: the recipe's format for changed weights, in which each finished layer is kept (compact).
 void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationActivations* activations,
-               ThreadPool& pool, Backend& floatBackend, CompressionReport& report, const ProgressFn& progress,
-               const CancelToken& cancel) {
+               ThreadPool& pool, Backend& floatBackend, DType storage, CompressionReport& report,
+               const ProgressFn& progress, const CancelToken& cancel) {
     const ModelConfig& config = model.config();
     const int layers = config.nLayers;
     auto layerDone = [&](int l) {
+        model.compact(l, storage); // what the step changed in this layer, encoded: never all in floats
         reportProgress(progress, double(l + 1) / double(layers),
                        fmt::format("{} layer {}/{}", compressMethodName(step.method), l + 1, layers));
     };
@@ -509,7 +511,7 @@ CompressionReport applyRecipe(const std::filesystem::path& modelPath, const Reci
         }
         const double workBase = base + stepShare - workShare;
         applyStep(
-            model, step, activations ? &*activations : nullptr, pool, *floatBackend, report,
+            model, step, activations ? &*activations : nullptr, pool, *floatBackend, recipe.storage, report,
             [&](double f, std::string_view stage) {
                 reportProgress(progress, workBase + workShare * f, prefix + std::string(stage));
             },

@@ -6,6 +6,7 @@
 
 #include "CompressTestModel.h"
 #include "TestSupport.h"
+#include "compress/EditableModel.h"
 #include "compress/Recipe.h"
 #include "core/Error.h"
 #include "io/GgufReader.h"
@@ -15,6 +16,8 @@
 
 #include <QTest>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 
 using namespace lathe;
 
@@ -136,6 +139,41 @@ private slots:
         const double diff = test::relativeMaxDifference(logits, parentLogits);
         qInfo("%s: relative max logit difference to the parent %.3g", QTest::currentDataTag(), diff);
         QVERIFY(diff < 1.0);
+    }
+
+    // A pruning step keeps each finished layer encoded in the storage format instead of floats: the
+    // written file is the same byte for byte, and a later step reads the values as that format holds them.
+    void compactedLayersWriteTheSameFile() {
+        test::TempDir dir;
+        const auto parent = test::writeTinyModel(dir.file("tiny.gguf"));
+        EditableModel floats(parent), compacted(parent);
+        for (EditableModel* model : {&floats, &compacted})
+            for (int l = 0; l < model->config().nLayers; ++l)
+                for (BlockMatrix which : kBlockMatrices) {
+                    FloatMatrix& m = model->matrix(l, which);
+                    for (size_t i = 0; i < m.values.size(); i += 3)
+                        m.values[i] = 0.0f;
+                }
+        compacted.compact(0, DType::Q8_0);
+        compacted.compact(1, DType::Q8_0);
+        floats.write(dir.file("floats.gguf"), DType::Q8_0);
+        compacted.write(dir.file("compacted.gguf"), DType::Q8_0);
+        QCOMPARE(std::filesystem::file_size(dir.file("compacted.gguf")),
+                 std::filesystem::file_size(dir.file("floats.gguf")));
+        std::ifstream a(dir.file("floats.gguf"), std::ios::binary),
+            b(dir.file("compacted.gguf"), std::ios::binary);
+        QVERIFY(std::equal(std::istreambuf_iterator<char>(a), {}, std::istreambuf_iterator<char>(b)));
+        // Decoded again, a matrix holds what Q8_0 holds: zeros stay zero.
+        const FloatMatrix& q = compacted.matrix(1, BlockMatrix::AttnQ);
+        const FloatMatrix& f = floats.matrix(1, BlockMatrix::AttnQ);
+        std::vector<uint8_t> row(rowBytes(DType::Q8_0, uint64_t(f.cols)));
+        std::vector<float> expected(size_t(f.cols));
+        for (int64_t r = 0; r < f.rows; ++r) {
+            quantizeRow(DType::Q8_0, f.values.data() + r * f.cols, row.data(), f.cols);
+            dequantizeRow(DType::Q8_0, row.data(), expected.data(), f.cols);
+            for (int64_t c = 0; c < f.cols; ++c)
+                QCOMPARE(q.values[size_t(r * f.cols + c)], expected[size_t(c)]);
+        }
     }
 
     void structuredPruningShrinksTheFfnAndTheModelRuns() {
