@@ -19,7 +19,9 @@
 //                           units; unit "query" (query heads within each KV group) or "group" (KV heads
 //                           with their query heads); see compress/HeadPruning.h
 // At most one quantizing step (rtn, awq, gptq, smoothquant), and it comes last. "storage" is the format
-// of changed weights that no quantizing step encodes (pruned weights): q8_0 by default, f16 or f32.
+// of changed weights that no quantizing step encodes (pruned weights): q8_0 by default, f16 or f32. A
+// pruning step also keeps each layer it finishes in that format (EditableModel::compact), so the steps
+// after it read the pruned weights as the file would hold them.
 
 #include "compress/Calibration.h"
 #include "compress/HeadPruning.h"
