@@ -30,6 +30,13 @@ std::string_view blockMatrixName(BlockMatrix which) {
     return "?";
 }
 
+FloatMatrix decodeMatrix(DType format, const uint8_t* data, uint64_t rowStride, int64_t rows, int64_t cols) {
+    FloatMatrix m{rows, cols, std::vector<float>(size_t(rows * cols))};
+    for (int64_t r = 0; r < rows; ++r)
+        dequantizeRow(format, data + uint64_t(r) * rowStride, m.values.data() + r * cols, cols);
+    return m;
+}
+
 EditableModel::EditableModel(const std::filesystem::path& path)
     : path_(path), gguf_(GgufFile::open(path)), source_(std::make_unique<ModelFiles>(openModelFiles(path))),
       config_(source_->config) {
@@ -64,28 +71,15 @@ FloatMatrix& EditableModel::matrix(int layer, BlockMatrix which) {
     if (edit.encoded && edit.slice) {
         // A slice of the stored bytes becomes floats when a step wants to change it.
         const Encoded& e = *edit.encoded;
-        FloatMatrix m{e.rows, e.cols, std::vector<float>(size_t(e.rows * e.cols))};
-        const uint64_t stride = rowBytes(e.format, uint64_t(e.cols));
-        for (int64_t r = 0; r < e.rows; ++r)
-            dequantizeRow(e.format, e.bytes.data() + size_t(r) * stride, m.values.data() + r * e.cols,
-                          e.cols);
-        edit.values = std::move(m);
+        edit.values =
+            decodeMatrix(e.format, e.bytes.data(), rowBytes(e.format, uint64_t(e.cols)), e.rows, e.cols);
         edit.encoded.reset();
         edit.slice = false;
     }
     if (edit.encoded)
         fail(ErrorCategory::InvalidArgument, "{} is already quantized: quantization must be the last step",
              name);
-    if (!edit.values) {
-        const TensorView& t = source_->tensor(name);
-        FloatMatrix m;
-        m.rows = t.rowCount();
-        m.cols = t.rowLength();
-        m.values.resize(size_t(m.rows * m.cols));
-        for (int64_t r = 0; r < m.rows; ++r)
-            dequantizeRow(t.dtype, t.row(r), m.values.data() + r * m.cols, m.cols);
-        edit.values = std::move(m);
-    }
+    if (!edit.values) edit.values = decodeMatrix(source_->tensor(name));
     return *edit.values;
 }
 

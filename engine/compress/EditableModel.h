@@ -34,6 +34,12 @@ struct FloatMatrix {
     std::vector<float> values;  // [rows][cols]
 };
 
+// Every row of a stored matrix as floats: rows of `cols` values of `format`, `rowStride` bytes apart.
+FloatMatrix decodeMatrix(DType format, const uint8_t* data, uint64_t rowStride, int64_t rows, int64_t cols);
+inline FloatMatrix decodeMatrix(const TensorView& t) {
+    return decodeMatrix(t.dtype, t.data, t.rowStride(), t.rowCount(), t.rowLength());
+}
+
 struct WriteCounts {
     int64_t changedTensors = 0, keptTensors = 0;
     int64_t blockWeights = 0, zeroBlockWeights = 0; // over the block matrices, as written

@@ -9,7 +9,6 @@
 #include "compress/SmoothQuant.h"
 #include "core/Error.h"
 #include "core/ThreadPool.h"
-#include "io/Quants.h"
 
 #include <chrono>
 #include <cmath>
@@ -395,18 +394,11 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                 model.untouched(l, BlockMatrix::AttnV), model.untouched(l, BlockMatrix::AttnOutput)};
             const bool slice = stored[0] && stored[1] && stored[2] && stored[3] &&
                                config.headDim % dtypeInfo(stored[3]->dtype).blockSize == 0;
-            std::vector<float> woStored;
-            if (slice) {
-                woStored.resize(size_t(stored[3]->elementCount()));
-                for (int64_t r = 0; r < stored[3]->rowCount(); ++r)
-                    dequantizeRow(stored[3]->dtype, stored[3]->row(r),
-                                  woStored.data() + r * stored[3]->rowLength(), stored[3]->rowLength());
-            }
-            const std::vector<double> importance =
-                headImportance(slice ? woStored : model.matrix(l, BlockMatrix::AttnOutput).values, e,
-                               mix.rows, mix.tokens, layout, step.headUnit, &pool);
+            // Importance from attn_output's values, without making them an edit when it will be sliced.
+            const std::vector<double> importance = headImportance(
+                slice ? decodeMatrix(*stored[3]).values : model.matrix(l, BlockMatrix::AttnOutput).values, e,
+                mix.rows, mix.tokens, layout, step.headUnit, &pool);
             keep = selectHeads(importance, layout, step.headUnit, remove);
-            checkHeadSelection(layout, keep);
             const std::string prefix = fmt::format("blk.{}.", l);
             const int64_t d = config.headDim;
             auto rangesOf = [d](const std::vector<int>& heads) {
@@ -419,6 +411,7 @@ void applyStep(EditableModel& model, const RecipeStep& step, const CalibrationAc
                 return ranges;
             };
             if (slice) {
+                checkHeadSelection(layout, keep); // keepAttentionHeads checks it on the float path
                 const EditableModel::Ranges queryRows = rangesOf(keep.queryHeads),
                                             kvRows = rangesOf(keep.kvHeads);
                 const EditableModel::Ranges allColumns = {{0, e}}, allRows = {{0, e}};
