@@ -12,9 +12,10 @@
 // (split, head, row); in a split each of 4 warps walks every 4th slot with an online softmax (running
 // max m, sum l, accumulator acc: headDim/32 values per lane), the warps merge through shared memory,
 // and the split's (m, l, acc) goes to a workspace. A second kernel merges the splits of each (row, head)
-// rescaling by exp(m_split - m_max). Prefill rows run through the same kernels (a row is independent
-// of the others); a tiled prefill kernel that shares K/V tiles across query rows is still to come.
-// Variant: one instantiation per headDim/32 (1..8) so each lane's q and acc stay in registers.
+// rescaling by exp(m_split - m_max); with one split the first kernel writes the output itself. Prefill rows
+// run through the same kernels (a row is independent of the others); a tiled prefill kernel that shares K/V
+// tiles across query rows is still to come. Variant: one instantiation per headDim/32 (1..8) so each lane's q
+// and acc stay in registers.
 
 #include "kernels/Attention.cuh"
 
@@ -87,6 +88,23 @@ template <int PerLane> __global__ void __launch_bounds__(kWarps * 32) splitKerne
 #pragma unroll
     for (int w = 0; w < kWarps; ++w)
         mMax = fmaxf(mMax, warpM[w]);
+    if (gridDim.x == 1) { // one split: the merged result is the output
+        float lSum = 0.0f;
+#pragma unroll
+        for (int w = 0; w < kWarps; ++w)
+            lSum += warpL[w] > 0.0f ? warpL[w] * expf(warpM[w] - mMax) : 0.0f;
+        const float inverse = lSum > 0.0f ? 1.0f / lSum : 0.0f;
+        const int64_t first = (int64_t(t) * a.nHeads + h) * kHeadDim;
+        for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) { // whole warps: kHeadDim % 32 == 0
+            float sum = 0.0f;
+#pragma unroll
+            for (int w = 0; w < kWarps; ++w)
+                sum += warpAcc[w][d] * (warpL[w] > 0.0f ? expf(warpM[w] - mMax) : 0.0f);
+            a.out[first + d] = sum * inverse;
+            if (a.codes.q) quantizeWarpBlock(sum * inverse, lane, (first + d) / 32, a.codes);
+        }
+        return;
+    }
     float* partial = a.workspace + ((int64_t(t) * a.nHeads + h) * gridDim.x + split) * (kHeadDim + 2);
     for (int d = threadIdx.x; d < kHeadDim; d += blockDim.x) {
         float sum = 0.0f;
@@ -117,14 +135,15 @@ __global__ void mergeKernel(AttentionArgs a, int nSplits, int headDim) {
         if (p[1] > 0.0f) lSum += p[1] * expf(p[0] - mMax);
     }
     const float inverse = lSum > 0.0f ? 1.0f / lSum : 0.0f;
-    float* out = a.out + (int64_t(t) * a.nHeads + h) * headDim;
-    for (int d = threadIdx.x; d < headDim; d += blockDim.x) {
+    const int64_t first = (int64_t(t) * a.nHeads + h) * headDim;
+    for (int d = threadIdx.x; d < headDim; d += blockDim.x) { // whole warps: headDim % 32 == 0
         float sum = 0.0f;
         for (int s = 0; s < nSplits; ++s) {
             const float* p = partials + s * (headDim + 2);
             if (p[1] > 0.0f) sum += p[2 + d] * expf(p[0] - mMax);
         }
-        out[d] = sum * inverse;
+        a.out[first + d] = sum * inverse;
+        if (a.codes.q) quantizeWarpBlock(sum * inverse, threadIdx.x & 31, (first + d) / 32, a.codes);
     }
 }
 
@@ -149,37 +168,40 @@ template <int PerLane> void launchSplit(const AttentionArgs& a, int nSplits, cud
 
 bool pagedAttention(const AttentionArgs& a, cudaStream_t stream) {
     const int headDim = a.kv.headDim;
-    if (headDim % 32 != 0 || headDim > 256 || headDim <= 0) return false;
+    if (!attentionSupportsHeadDim(headDim)) return false;
     if (a.nTokens <= 0) return true;
-    const int nSplits = attentionSplits(a.maxVisible);
+    const int nSplits = a.splits > 0 ? a.splits : attentionSplits(a.maxVisible);
+    AttentionArgs args = a;
+    if (a.nTokens != 1) args.codes = {};
     switch (headDim / 32) {
     case 1:
-        launchSplit<1>(a, nSplits, stream);
+        launchSplit<1>(args, nSplits, stream);
         break;
     case 2:
-        launchSplit<2>(a, nSplits, stream);
+        launchSplit<2>(args, nSplits, stream);
         break;
     case 3:
-        launchSplit<3>(a, nSplits, stream);
+        launchSplit<3>(args, nSplits, stream);
         break;
     case 4:
-        launchSplit<4>(a, nSplits, stream);
+        launchSplit<4>(args, nSplits, stream);
         break;
     case 5:
-        launchSplit<5>(a, nSplits, stream);
+        launchSplit<5>(args, nSplits, stream);
         break;
     case 6:
-        launchSplit<6>(a, nSplits, stream);
+        launchSplit<6>(args, nSplits, stream);
         break;
     case 7:
-        launchSplit<7>(a, nSplits, stream);
+        launchSplit<7>(args, nSplits, stream);
         break;
     default:
-        launchSplit<8>(a, nSplits, stream);
+        launchSplit<8>(args, nSplits, stream);
         break;
     }
+    if (nSplits == 1) return true;
     const int mergeThreads = std::min(headDim, 128);
-    mergeKernel<<<dim3(a.nHeads, a.nTokens), mergeThreads, 0, stream>>>(a, nSplits, headDim);
+    mergeKernel<<<dim3(a.nHeads, a.nTokens), mergeThreads, 0, stream>>>(args, nSplits, headDim);
     return true;
 }
 

@@ -1,6 +1,8 @@
 #pragma once
 // Attention over a paged KV cache in device memory. See Attention.cu.
 
+#include "kernels/XCodes.cuh"
+
 #include <cstdint>
 #include <cuda_runtime.h>
 
@@ -28,7 +30,10 @@ struct AttentionArgs {
     const int32_t* extraBegin = nullptr; // [nTokens + 1]
     const int32_t* extras = nullptr;
     int maxVisible = 0;         // max over rows of visible slots (host-side bound)
-    float* workspace = nullptr; // attentionWorkspaceFloats(...) floats
+    int splits = 0;             // key-range splits; 0: attentionSplits(maxVisible). More are allowed
+                                // (a recorded step rounds them up): splits past a row's range are empty.
+    float* workspace = nullptr; // attentionWorkspaceFloats(nTokens, nHeads, headDim, splits) floats
+    XCodes codes;               // one token: out as int8 codes for the next mat-vec (XCodes.cuh), or none
 };
 
 // Splits of the key range per (row, head): one per kAttentionChunk visible slots.
@@ -36,11 +41,16 @@ constexpr int kAttentionChunk = 256;
 inline int attentionSplits(int maxVisible) {
     return maxVisible <= kAttentionChunk ? 1 : (maxVisible + kAttentionChunk - 1) / kAttentionChunk;
 }
-inline int64_t attentionWorkspaceFloats(int nTokens, int nHeads, int headDim, int maxVisible) {
-    return int64_t(nTokens) * nHeads * attentionSplits(maxVisible) * (headDim + 2);
+// Workspace of the split partials; none for one split (the split kernel then writes the output).
+inline int64_t attentionWorkspaceFloats(int nTokens, int nHeads, int headDim, int splits) {
+    return splits <= 1 ? 0 : int64_t(nTokens) * nHeads * splits * (headDim + 2);
 }
 
-// False when headDim has no kernel (must be a multiple of 32, at most 256).
+inline bool attentionSupportsHeadDim(int headDim) {
+    return headDim > 0 && headDim % 32 == 0 && headDim <= 256;
+}
+
+// False when headDim has no kernel (attentionSupportsHeadDim).
 bool pagedAttention(const AttentionArgs& args, cudaStream_t stream);
 
 // Copies k and v rows ([nTokens][nHeadsKv][headDim]) into the pool at (blockOf[t], slotInBlock[t]).

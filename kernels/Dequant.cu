@@ -28,7 +28,7 @@ __global__ void dequantToHalfKernel(const uint8_t* __restrict__ w, int64_t cols,
     if (i >= nRows * chunksPerRow) return;
     const int64_t r = i / chunksPerRow, c = i % chunksPerRow;
     float values[kChunk];
-    decodeChunk<F>(w + (rowBegin + r) * rowBytes, c, values);
+    decodeChunk<F>(w + (rowBegin + r) * rowBytes, cols, c, values);
     __half2* dst = reinterpret_cast<__half2*>(out + r * cols + c * kChunk);
 #pragma unroll
     for (int k = 0; k < kChunk / 2; ++k)
@@ -44,7 +44,7 @@ __global__ void gatherKernel(const uint8_t* __restrict__ w, int64_t cols, int64_
     if (i >= int64_t(nIds) * chunksPerRow) return;
     const int64_t t = i / chunksPerRow, c = i % chunksPerRow;
     float values[kChunk];
-    decodeChunk<F>(w + int64_t(ids[t]) * rowBytes, c, values);
+    decodeChunk<F>(w + int64_t(ids[t]) * rowBytes, cols, c, values);
     float* dst = out + t * cols + c * kChunk;
 #pragma unroll
     for (int k = 0; k < kChunk; ++k)

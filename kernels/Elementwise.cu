@@ -1,5 +1,6 @@
-// Elementwise: SwiGLU (silu(gate) * up), residual add, bias add over float arrays, and the read probe
-// that measures the memory bandwidth a decode step can draw on.
+// Elementwise: SwiGLU (silu(gate) * up, with int8 codes of one token's result for the next mat-vec),
+// residual add, bias add over float arrays, and the read probe that measures the memory bandwidth a
+// decode step can draw on.
 //
 // Layout: flat float arrays of n elements (bias: out [nTokens][rows] + bias [rows]). Memory bound: one
 // thread per element with a grid-stride loop; the compiler keeps it to one load per input and one
@@ -17,11 +18,14 @@ unsigned gridFor(int64_t n) {
     return unsigned(blocks < 65535 * 16 ? blocks : 65535 * 16);
 }
 
-__global__ void swigluKernel(const float* gate, const float* up, int64_t n, float* out) {
+// With codes (n % 32 == 0), whole warps take 32 consecutive values per pass and quantize them.
+__global__ void swigluKernel(const float* gate, const float* up, int64_t n, float* out, XCodes codes) {
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
-        out[i] = g / (1.0f + expf(-g)) * up[i];
+        const float y = g / (1.0f + expf(-g)) * up[i];
+        out[i] = y;
+        if (codes.q) quantizeWarpBlock(y, threadIdx.x & 31, i / 32, codes);
     }
 }
 
@@ -58,8 +62,9 @@ void readProbe(const void* data, int64_t bytes, float* blockSums, int blocks, cu
         readProbeKernel<<<blocks, kThreads, 0, stream>>>(static_cast<const float4*>(data), n, blockSums);
 }
 
-void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream) {
-    if (n > 0) swigluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, n, out);
+void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, XCodes codes) {
+    if (n % 32 != 0) codes = {};
+    if (n > 0) swigluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, n, out, codes);
 }
 
 void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream) {

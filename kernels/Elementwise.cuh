@@ -1,13 +1,17 @@
 #pragma once
 // Elementwise activation ops on the device. See Elementwise.cu.
 
+#include "kernels/XCodes.cuh"
+
 #include <cstdint>
 #include <cuda_runtime.h>
 
 namespace lathe::kernels {
 
 // out = silu(gate) * up
-void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream);
+// out = silu(gate) * up; codes (n % 32 == 0, one token's row, or none): out for the int8 mat-vec.
+void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream,
+            XCodes codes = {});
 // out = a + b (out may alias a or b)
 void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream);
 // out[t][r] += bias[r], out: [nTokens][rows]

@@ -4,7 +4,8 @@
 // out are row-major float ([nTokens][cols], [nTokens][rows]). Decode is bound by reading w once.
 // Three kernels:
 //  - one token, Q4_0/Q4_1/Q8_0 (the common decode step): x is quantized to int8 blocks as ggml does, and
-//    a warp owns two rows; each lane takes a block at a time and dots it with eight __dp4a;
+//    a warp owns two rows; each lane takes a block at a time (its quants in one 16-byte load, thanks to
+//    the split device layout of WeightLayout.h) and dots it with eight __dp4a;
 //  - one token, float formats (F32, F16, BF16): a warp per row, lanes striding over 8-element chunks
 //    with 16-byte loads;
 //  - 2 to 8 tokens (speculative verification, small batches): a warp per row decodes each chunk once
@@ -15,6 +16,9 @@
 #include "kernels/ActivationQuant.cuh"
 #include "kernels/Matvec.cuh"
 #include "kernels/QuantBlocks.cuh"
+#include "kernels/XCodes.cuh"
+
+#include <cstdlib>
 
 namespace lathe::kernels {
 namespace {
@@ -35,7 +39,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     float acc[MaxTokens] = {};
     float values[kChunk];
     for (int64_t c = lane; c < chunks; c += 32) {
-        decodeChunk<F>(row, c, values);
+        decodeChunk<F>(row, cols, c, values);
 #pragma unroll
         for (int t = 0; t < MaxTokens; ++t) {
             if (t >= nTokens) break;
@@ -75,20 +79,23 @@ template <WeightFormat F> struct RawChunk;
 template <> struct RawChunk<WeightFormat::F32> { float4 a, b; };
 template <> struct RawChunk<WeightFormat::F16> { uint4 v; };
 template <> struct RawChunk<WeightFormat::BF16> { uint4 v; };
-template <> struct RawChunk<WeightFormat::Q4_0> { // 18-byte blocks: 2-byte aligned
+template <> struct RawChunk<WeightFormat::Q4_0> {
     unsigned short d;
     uint32_t q[4];
 };
-template <> struct RawChunk<WeightFormat::Q4_1> { // 20-byte blocks: 4-byte aligned
-    uint32_t dm;
+template <> struct RawChunk<WeightFormat::Q4_1> {
+    uint32_t dm; // d, m as fp16
     uint32_t q[4];
 };
-template <> struct RawChunk<WeightFormat::Q8_0> { // 34-byte blocks: 2-byte aligned
+template <> struct RawChunk<WeightFormat::Q8_0> {
     unsigned short d;
     uint32_t q[8];
 };
 
-template <WeightFormat F> __device__ __forceinline__ RawChunk<F> loadChunk(const uint8_t* row, int64_t c) {
+// Chunk c of a device row of `cols` elements: quantized blocks as one (Q4) or two (Q8_0) 16-byte loads
+// of quants plus their scale part (WeightLayout.h).
+template <WeightFormat F>
+__device__ __forceinline__ RawChunk<F> loadChunk(const uint8_t* row, int64_t cols, int64_t c) {
     RawChunk<F> raw;
     if constexpr (F == WeightFormat::F32) {
         const float4* p = reinterpret_cast<const float4*>(row) + 2 * c;
@@ -96,20 +103,19 @@ template <WeightFormat F> __device__ __forceinline__ RawChunk<F> loadChunk(const
         raw.b = __ldg(p + 1);
     } else if constexpr (F == WeightFormat::F16 || F == WeightFormat::BF16) {
         raw.v = __ldg(reinterpret_cast<const uint4*>(row) + c);
-    } else if constexpr (F == WeightFormat::Q4_1) {
-        const uint32_t* p = reinterpret_cast<const uint32_t*>(row + c * 20);
-        raw.dm = __ldg(p);
-#pragma unroll
-        for (int i = 0; i < 4; ++i)
-            raw.q[i] = __ldg(p + 1 + i);
     } else {
-        constexpr int kWords = F == WeightFormat::Q4_0 ? 4 : 8;
-        const unsigned short* p =
-            reinterpret_cast<const unsigned short*>(row + c * FormatTraits<F>::kChunkBytes);
-        raw.d = __ldg(p);
+        const uint4* quants = reinterpret_cast<const uint4*>(blockQuants<F>(row, c));
+        constexpr int kVectors = F == WeightFormat::Q8_0 ? 2 : 1;
 #pragma unroll
-        for (int i = 0; i < kWords; ++i)
-            raw.q[i] = uint32_t(__ldg(p + 1 + 2 * i)) | (uint32_t(__ldg(p + 2 + 2 * i)) << 16);
+        for (int i = 0; i < kVectors; ++i) {
+            const uint4 v = __ldg(quants + i);
+            raw.q[4 * i] = v.x, raw.q[4 * i + 1] = v.y, raw.q[4 * i + 2] = v.z, raw.q[4 * i + 3] = v.w;
+        }
+        const uint8_t* scale = blockScale<F>(row, cols, c);
+        if constexpr (F == WeightFormat::Q4_1)
+            raw.dm = __ldg(reinterpret_cast<const unsigned int*>(scale));
+        else
+            raw.d = __ldg(reinterpret_cast<const unsigned short*>(scale));
     }
     return raw;
 }
@@ -182,11 +188,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     if (r0 >= rows) return;
     const int64_t chunks = cols / kChunk;
     float acc[kRows] = {};
+#pragma unroll 2
     for (int64_t c = lane; c < chunks; c += 32) {
         RawChunk<F> raw[kRows];
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
-            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, c); // past the end: a repeat, unused
+            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, cols, c); // past the end: unused
         float xv[kChunk];
         const float4* xp = reinterpret_cast<const float4*>(x + c * kChunk);
         float xSum = 0.0f;
@@ -221,27 +228,20 @@ __global__ void quantizeXKernel(const float* __restrict__ x, int64_t blocks, int
     if (block >= blocks) return;
     const int lane = threadIdx.x & 31;
     const float v = x[block * 32 + lane];
-    float amax = fabsf(v);
-    if (rowAmax) {
-        amax = *rowAmax;
-    } else {
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, offset));
+    if (!rowAmax) {
+        quantizeWarpBlock(v, lane, block, XCodes{q, ds});
+        return;
     }
+    const float amax = *rowAmax;
     const float d = amax / 127.0f;
     const float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
-    const int value =
-        rowAmax ? int(fminf(fmaxf(rintf(v * inverse), -127.0f), 127.0f)) : __float2int_rn(v * inverse);
+    const int value = int(fminf(fmaxf(rintf(v * inverse), -127.0f), 127.0f));
     int sum = value;
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1)
         sum += __shfl_xor_sync(0xffffffffu, sum, offset);
     q[block * 32 + lane] = int8_t(value);
-    if (lane == 0)
-        ds[block] = rowAmax ? make_float2(d, d * float(sum))
-                            : make_float2(__half2float(__float2half_rn(d)),
-                                          __half2float(__float2half_rn(d * float(sum))));
+    if (lane == 0) ds[block] = make_float2(d, d * float(sum));
 }
 
 // xqSum: Σxq of the block (Q4_0's offset of 8).
@@ -276,11 +276,12 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     if (r0 >= rows) return;
     const int64_t chunks = cols / 32;
     float acc[kRows] = {};
+#pragma unroll 2
     for (int64_t c = lane; c < chunks; c += 32) {
         RawChunk<F> raw[kRows];
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
-            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, c);
+            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, cols, c);
         const int4 lo = __ldg(x.q + 2 * c), hi = __ldg(x.q + 2 * c + 1);
         const int xw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
         const float2 ds = __ldg(x.ds + c);
@@ -300,14 +301,16 @@ template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, 
     const int64_t blocks = a.cols / 32;
     int8_t* q = static_cast<int8_t*>(a.scratch);
     float2* ds = reinterpret_cast<float2*>(q + a.cols);
-    float* rowAmax = nullptr;
-    if (a.perTokenActivations) {
-        rowAmax = reinterpret_cast<float*>(ds + blocks);
-        rowAbsMax(a.x, 1, a.cols, rowAmax, stream);
+    if (!a.scratchHoldsX) {
+        float* rowAmax = nullptr;
+        if (a.perTokenActivations) {
+            rowAmax = reinterpret_cast<float*>(ds + blocks);
+            rowAbsMax(a.x, 1, a.cols, rowAmax, stream);
+        }
+        constexpr int kQuantWarps = 8;
+        quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
+            a.x, blocks, q, ds, rowAmax);
     }
-    constexpr int kQuantWarps = 8;
-    quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
-        a.x, blocks, q, ds, rowAmax);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
     const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
     matvecInt8Kernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
@@ -329,6 +332,18 @@ template <WeightFormat F, int MaxTokens> void launchMatvec(const MatvecArgs& a, 
                                                    weightRowBytes(F, a.cols), a.x, a.nTokens, a.bias, a.out);
 }
 
+// Rows per warp of the int8 kernel: 1, or LATHE_CUDA_INT8_ROWS (1, 2 or 4) for the tuning runs of
+// tests/gpu/device-session.sh. With split rows and graphs, one row per warp (more warps in flight) was
+// best on an H100: 8B Q4_0 206/199/186 tok/s, 1B Q4_0 775/725 (rows 1/2/4; RESULTS.md).
+int int8RowsPerWarp() {
+    static const int rows = [] {
+        const char* value = std::getenv("LATHE_CUDA_INT8_ROWS");
+        const int n = value ? std::atoi(value) : 1;
+        return n == 2 || n == 4 ? n : 1;
+    }();
+    return rows;
+}
+
 } // namespace
 
 bool matvec(const MatvecArgs& args, cudaStream_t stream) {
@@ -337,12 +352,17 @@ bool matvec(const MatvecArgs& args, cudaStream_t stream) {
     return dispatchFormat(WeightFormat(args.dtype), [&](auto tag) {
         constexpr WeightFormat F = decltype(tag)::value;
         constexpr bool kInt8 = F == WeightFormat::Q4_0 || F == WeightFormat::Q4_1 || F == WeightFormat::Q8_0;
-        // Rows per warp for one token, measured on an H100 (tests/gpu/device-session.sh tune): on int8,
-        // two rows (Llama-3-8B Q4_0: 197 tok/s at 1 and 2, 161 at 4, 138 at 8); on floats, one (8B F16:
-        // 120 tok/s at 1, 103 at 4, 74 at 8), where one warp per row keeps four times the warps in flight.
+        // Rows per warp for one token (tests/gpu/RESULTS.md): int8RowsPerWarp(); on floats one (8B F16 on
+        // an H100: 120 tok/s at 1, 103 at 4, 74 at 8), where one warp per row keeps more warps in flight.
         if constexpr (kInt8) {
             if (args.nTokens == 1 && args.scratch) {
-                launchMatvecInt8<F, 2>(args, stream);
+                const int rowsPerWarp = int8RowsPerWarp();
+                if (rowsPerWarp == 1)
+                    launchMatvecInt8<F, 1>(args, stream);
+                else if (rowsPerWarp == 4)
+                    launchMatvecInt8<F, 4>(args, stream);
+                else
+                    launchMatvecInt8<F, 2>(args, stream);
                 return;
             }
         }

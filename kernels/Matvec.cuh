@@ -23,6 +23,9 @@ struct MatvecArgs {
     // With scratch: quantize x with one scale over the whole row instead of one per 32-block (per-token
     // int8 activations, kernels/ActivationQuant.cuh), scale kept in float.
     bool perTokenActivations = false;
+    // With scratch: it already holds x quantized in this mode (the previous matmul read the same x), so
+    // the quantization is skipped.
+    bool scratchHoldsX = false;
 };
 
 inline int64_t matvecScratchBytes(int64_t cols) {

@@ -1,7 +1,10 @@
 #pragma once
-// Device-side views of ggml's block formats (io/Quants.h holds the reference layouts) and one
-// decoder per format, shared by the mat-vec, dequantize and embedding kernels. A "chunk" is the unit a
-// thread decodes at once: one 32-element block for the quantized formats, 8 elements for plain ones.
+// Device-side views of the weight formats (WeightLayout.h: quantized rows are split into quants and
+// scales on upload) and one decoder per format, shared by the mat-vec, dequantize and embedding
+// kernels. A "chunk" is the unit a thread decodes at once: one 32-element block for the quantized
+// formats, 8 elements for plain ones.
+
+#include "kernels/WeightLayout.h"
 
 #include <cstdint>
 #include <cuda_bf16.h>
@@ -13,50 +16,27 @@ namespace lathe::kernels {
 // Weight formats the kernels read; values are GGUF/DType ids so the host passes DType through.
 enum class WeightFormat : int { F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q8_0 = 8, BF16 = 30 };
 
-struct BlockQ4_0 {
-    __half d;
-    uint8_t qs[16]; // low nibbles: elements 0..15, high nibbles: 16..31
-};
-struct BlockQ4_1 {
-    __half d, m;
-    uint8_t qs[16];
-};
-struct BlockQ8_0 {
-    __half d;
-    int8_t qs[32];
-};
-static_assert(sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20 && sizeof(BlockQ8_0) == 34,
-              "block layouts must match ggml's");
-
 template <WeightFormat F> struct FormatTraits;
-template <> struct FormatTraits<WeightFormat::F32> {
-    static constexpr int kChunk = 8;
-    static constexpr int kChunkBytes = 32;
-};
-template <> struct FormatTraits<WeightFormat::F16> {
-    static constexpr int kChunk = 8;
-    static constexpr int kChunkBytes = 16;
-};
-template <> struct FormatTraits<WeightFormat::BF16> {
-    static constexpr int kChunk = 8;
-    static constexpr int kChunkBytes = 16;
-};
-template <> struct FormatTraits<WeightFormat::Q4_0> {
-    static constexpr int kChunk = 32;
-    static constexpr int kChunkBytes = 18;
-};
-template <> struct FormatTraits<WeightFormat::Q4_1> {
-    static constexpr int kChunk = 32;
-    static constexpr int kChunkBytes = 20;
-};
-template <> struct FormatTraits<WeightFormat::Q8_0> {
-    static constexpr int kChunk = 32;
-    static constexpr int kChunkBytes = 34;
-};
+template <> struct FormatTraits<WeightFormat::F32> { static constexpr int kChunk = 8; };
+template <> struct FormatTraits<WeightFormat::F16> { static constexpr int kChunk = 8; };
+template <> struct FormatTraits<WeightFormat::BF16> { static constexpr int kChunk = 8; };
+template <> struct FormatTraits<WeightFormat::Q4_0> { static constexpr int kChunk = 32; };
+template <> struct FormatTraits<WeightFormat::Q4_1> { static constexpr int kChunk = 32; };
+template <> struct FormatTraits<WeightFormat::Q8_0> { static constexpr int kChunk = 32; };
 
-// Decodes chunk `c` of a row starting at `row` into out[0 .. kChunk).
+// The quants and the scale part of block c in a split device row (WeightLayout.h) of `cols` elements.
 template <WeightFormat F>
-__device__ __forceinline__ void decodeChunk(const uint8_t* row, int64_t c, float* out) {
+__device__ __forceinline__ const uint8_t* blockQuants(const uint8_t* row, int64_t c) {
+    return row + c * blockQuantBytes(int(F));
+}
+template <WeightFormat F>
+__device__ __forceinline__ const uint8_t* blockScale(const uint8_t* row, int64_t cols, int64_t c) {
+    return row + (cols / 32) * blockQuantBytes(int(F)) + c * blockScaleBytes(int(F));
+}
+
+// Decodes chunk `c` of a device row (WeightLayout.h) of `cols` elements into out[0 .. kChunk).
+template <WeightFormat F>
+__device__ __forceinline__ void decodeChunk(const uint8_t* row, int64_t cols, int64_t c, float* out) {
     if constexpr (F == WeightFormat::F32) {
         const float4* p = reinterpret_cast<const float4*>(row) + 2 * c;
         const float4 a = p[0], b = p[1];
@@ -78,47 +58,39 @@ __device__ __forceinline__ void decodeChunk(const uint8_t* row, int64_t c, float
             const float2 f = __bfloat1622float2(h[i]);
             out[2 * i] = f.x, out[2 * i + 1] = f.y;
         }
-    } else if constexpr (F == WeightFormat::Q4_0) {
-        const BlockQ4_0& b = reinterpret_cast<const BlockQ4_0*>(row)[c];
-        const float d = __half2float(b.d);
+    } else if constexpr (F == WeightFormat::Q4_0 || F == WeightFormat::Q4_1) {
+        const uint4 v = *reinterpret_cast<const uint4*>(blockQuants<F>(row, c));
+        const uint8_t* qs = reinterpret_cast<const uint8_t*>(&v);
+        const __half* scale = reinterpret_cast<const __half*>(blockScale<F>(row, cols, c));
+        const float d = __half2float(scale[0]);
+        if constexpr (F == WeightFormat::Q4_0) {
 #pragma unroll
-        for (int i = 0; i < 16; ++i) {
-            out[i] = float(int(b.qs[i] & 0x0f) - 8) * d;
-            out[i + 16] = float(int(b.qs[i] >> 4) - 8) * d;
-        }
-    } else if constexpr (F == WeightFormat::Q4_1) {
-        const BlockQ4_1& b = reinterpret_cast<const BlockQ4_1*>(row)[c];
-        const float d = __half2float(b.d), m = __half2float(b.m);
+            for (int i = 0; i < 16; ++i) {
+                out[i] = float(int(qs[i] & 0x0f) - 8) * d;
+                out[i + 16] = float(int(qs[i] >> 4) - 8) * d;
+            }
+        } else {
+            const float m = __half2float(scale[1]);
 #pragma unroll
-        for (int i = 0; i < 16; ++i) {
-            out[i] = float(b.qs[i] & 0x0f) * d + m;
-            out[i + 16] = float(b.qs[i] >> 4) * d + m;
+            for (int i = 0; i < 16; ++i) {
+                out[i] = float(qs[i] & 0x0f) * d + m;
+                out[i + 16] = float(qs[i] >> 4) * d + m;
+            }
         }
     } else {
-        const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(row)[c];
-        const float d = __half2float(b.d);
+        const uint4* p = reinterpret_cast<const uint4*>(blockQuants<F>(row, c));
+        const uint4 v[2] = {p[0], p[1]};
+        const int8_t* qs = reinterpret_cast<const int8_t*>(v);
+        const float d = __half2float(*reinterpret_cast<const __half*>(blockScale<F>(row, cols, c)));
 #pragma unroll
         for (int i = 0; i < 32; ++i)
-            out[i] = float(b.qs[i]) * d;
+            out[i] = float(qs[i]) * d;
     }
 }
 
-// Bytes of a row of `cols` elements.
+// Bytes of a device row of `cols` elements (WeightLayout.h).
 __host__ __device__ inline int64_t weightRowBytes(WeightFormat f, int64_t cols) {
-    switch (f) {
-    case WeightFormat::F32:
-        return cols * 4;
-    case WeightFormat::F16:
-    case WeightFormat::BF16:
-        return cols * 2;
-    case WeightFormat::Q4_0:
-        return cols / 32 * 18;
-    case WeightFormat::Q4_1:
-        return cols / 32 * 20;
-    case WeightFormat::Q8_0:
-        return cols / 32 * 34;
-    }
-    return 0;
+    return deviceRowBytes(int(f), cols);
 }
 
 template <WeightFormat F> using FormatTag = std::integral_constant<WeightFormat, F>;

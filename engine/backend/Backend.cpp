@@ -81,6 +81,12 @@ void Backend::add(const Activations& a, const Activations& b, Activations& out) 
     add(host(a).span(), host(b).span(), host(out).span());
 }
 
+void Backend::addRmsNorm(const Activations& a, Activations& residual, const BackendWeight& weight,
+                         int nTokens, float eps, Activations& out) {
+    add(a, residual, residual);
+    rmsNorm(residual, weight, nTokens, eps, out);
+}
+
 void Backend::gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
                          Activations& out) {
     out.resize(rows.size() * size_t(width));

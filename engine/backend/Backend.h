@@ -145,9 +145,21 @@ public:
                            const KvCache& cache, int layer, Activations& out);
     virtual void swiglu(const Activations& gate, const Activations& up, Activations& out);
     virtual void add(const Activations& a, const Activations& b, Activations& out);
+    // residual += a, then out = rmsNorm(residual): a residual add and the norm after it. The default
+    // runs add, then rmsNorm; a backend may do both in one pass (same results up to rounding order).
+    virtual void addRmsNorm(const Activations& a, Activations& residual, const BackendWeight& weight,
+                            int nTokens, float eps, Activations& out);
     // out[j] = x[rows[j]] for rows of `width` values (the rows whose logits a batch wants).
     virtual void gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
                             Activations& out);
+
+    // A forward step: the model calls beginStep before the step's first op and endStep after its last,
+    // before the download of its logits; abortStep instead of endStep when an op threw. A backend may
+    // record the step's work and replay it as one unit (the CUDA backend replays decode steps as CUDA
+    // graphs); ops behave the same either way. The defaults do nothing.
+    virtual void beginStep(int nTokens) { (void)nTokens; }
+    virtual void endStep() {}
+    virtual void abortStep() {}
 
     // Bytes per second this backend's memory streams to its compute units (the decode roofline's
     // denominator), measured on first call; 0 where the host's bandwidth applies (the CPU backend).

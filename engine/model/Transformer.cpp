@@ -186,16 +186,26 @@ void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>
     placeRows(batch, cache);
     Buffers& b = buffers();
 
-    backend_.embed(*tokenEmbd_, batch.tokens, *b.x);
-    dump("inp_embd", -1, *b.x);
-    for (int l = 0; l < config_.nLayers; ++l)
-        runLayer(l, n, batch.positions, cache);
+    // Debug dumps read buffers in the middle of the step, so a dumped step is not recorded.
+    if (!debug_) backend_.beginStep(n);
+    try {
+        backend_.embed(*tokenEmbd_, batch.tokens, *b.x);
+        dump("inp_embd", -1, *b.x);
+        if (config_.nLayers > 0) backend_.rmsNorm(*b.x, *layers_[0].attnNorm, n, config_.rmsEps, *b.norm);
+        for (int l = 0; l < config_.nLayers; ++l)
+            runLayer(l, n, batch.positions, cache);
+
+        backend_.gatherRows(*b.x, batch.logitRows, config_.nEmbd, *b.proj);
+        backend_.rmsNorm(*b.proj, *outputNorm_, int(batch.logitRows.size()), config_.rmsEps, *b.norm);
+        dump("result_norm", -1, *b.norm);
+        backend_.matmul(output_ ? *output_ : *tokenEmbd_, *b.norm, int(batch.logitRows.size()), *b.logits);
+    } catch (...) {
+        if (!debug_) backend_.abortStep();
+        throw;
+    }
+    if (!debug_) backend_.endStep();
 
     const int nOut = int(batch.logitRows.size());
-    backend_.gatherRows(*b.x, batch.logitRows, config_.nEmbd, *b.proj);
-    backend_.rmsNorm(*b.proj, *outputNorm_, nOut, config_.rmsEps, *b.norm);
-    dump("result_norm", -1, *b.norm);
-    backend_.matmul(output_ ? *output_ : *tokenEmbd_, *b.norm, nOut, *b.logits);
     logits.resize(size_t(nOut) * size_t(config_.vocabSize));
     backend_.download(*b.logits, logits);
     if (debug_) debug_("result_output", -1, logits);
@@ -205,8 +215,8 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
     const Layer& l = layers_[size_t(index)];
     Buffers& b = buffers();
 
-    backend_.rmsNorm(*b.x, *l.attnNorm, n, config_.rmsEps, *b.norm);
-    dump("attn_norm", index, *b.norm);
+    dump("attn_norm", index, *b.norm); // the previous layer (or forward, for layer 0) normed x
+
     backend_.matmul(*l.wq, *b.norm, n, *b.q, l.bq.get());
     backend_.matmul(*l.wk, *b.norm, n, *b.k, l.bk.get());
     backend_.matmul(*l.wv, *b.norm, n, *b.v, l.bv.get());
@@ -220,10 +230,8 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
     dump("kqv_out", index, *b.attn);
     backend_.matmul(*l.wo, *b.attn, n, *b.proj);
     dump("attn_out", index, *b.proj);
-    backend_.add(*b.proj, *b.x, *b.x);
+    backend_.addRmsNorm(*b.proj, *b.x, *l.ffnNorm, n, config_.rmsEps, *b.norm);
     dump("ffn_inp", index, *b.x);
-
-    backend_.rmsNorm(*b.x, *l.ffnNorm, n, config_.rmsEps, *b.norm);
     dump("ffn_norm", index, *b.norm);
     backend_.matmul(*l.gate, *b.norm, n, *b.gate);
     backend_.matmul(*l.up, *b.norm, n, *b.up);
@@ -233,7 +241,10 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
     dump("ffn_swiglu", index, *b.gate);
     backend_.matmul(*l.down, *b.gate, n, *b.proj);
     dump("ffn_out", index, *b.proj);
-    backend_.add(*b.proj, *b.x, *b.x);
+    if (index + 1 < config_.nLayers) // the residual add and the next layer's attention norm together
+        backend_.addRmsNorm(*b.proj, *b.x, *layers_[size_t(index) + 1].attnNorm, n, config_.rmsEps, *b.norm);
+    else
+        backend_.add(*b.proj, *b.x, *b.x);
     dump("l_out", index, *b.x);
 }
 

@@ -3,10 +3,14 @@
 
 #include "GpuTest.h"
 #include "backend/cuda/DevicePool.h"
+#include "backend/cuda/DeviceWeights.h"
 #include "backend/cuda/GraphCache.h"
+#include "core/Half.h"
+#include "io/Quants.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 
 using namespace lathe;
@@ -113,6 +117,52 @@ TEST_CASE(graphSplitBuckets) {
     CHECK(graphSplitBucket(3) == 4);
     CHECK(graphSplitBucket(8) == 8);
     CHECK(graphSplitBucket(9) == 16);
+}
+
+// The device layout (kernels/WeightLayout.h) read back by hand: every element decodes to what io's
+// reference dequantizer gives for the stored row, and each row is padded to 16 bytes with zeros.
+TEST_CASE(quantizedRowsPackIntoSplitLayout) {
+    const int64_t rows = 3, cols = 96; // 3 blocks: an 18-byte row of Q4_0 blocks is not 16-aligned
+    std::vector<float> values(size_t(rows * cols));
+    for (size_t i = 0; i < values.size(); ++i)
+        values[i] = float(int(i * 37 % 101) - 50) / 7.0f;
+    for (DType format : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+        const uint64_t stride = rowBytes(format, uint64_t(cols));
+        std::vector<uint8_t> stored(size_t(rows) * stride);
+        for (int64_t r = 0; r < rows; ++r)
+            quantizeRow(format, values.data() + r * cols, stored.data() + r * stride, cols);
+        const std::vector<uint8_t> packed = packRowsForDevice(format, stored.data(), stride, rows, cols);
+        const int64_t deviceRow = deviceRowBytes(format, cols);
+        CHECK(deviceRow % 16 == 0 && int64_t(packed.size()) == rows * deviceRow);
+        const int quantBytes = format == DType::Q8_0 ? 32 : 16, scaleBytes = format == DType::Q4_1 ? 4 : 2;
+        CHECK(deviceRow == (3 * (quantBytes + scaleBytes) + 15) / 16 * 16);
+        std::vector<float> expected(static_cast<size_t>(cols));
+        for (int64_t r = 0; r < rows; ++r) {
+            dequantizeRow(format, stored.data() + r * stride, expected.data(), cols);
+            const uint8_t* row = packed.data() + r * deviceRow;
+            for (int64_t b = 0; b < cols / 32; ++b) {
+                const uint8_t* q = row + b * quantBytes;
+                const uint8_t* scale = row + 3 * quantBytes + b * scaleBytes;
+                uint16_t dBits, mBits = 0;
+                std::memcpy(&dBits, scale, 2);
+                if (format == DType::Q4_1) std::memcpy(&mBits, scale + 2, 2);
+                const float d = fp16ToFloat(dBits), m = fp16ToFloat(mBits);
+                for (int i = 0; i < 32; ++i) {
+                    float v;
+                    if (format == DType::Q8_0)
+                        v = float(int8_t(q[i])) * d;
+                    else {
+                        const int nibble = i < 16 ? q[i] & 0x0f : q[i - 16] >> 4;
+                        v = format == DType::Q4_0 ? float(nibble - 8) * d : float(nibble) * d + m;
+                    }
+                    CHECK(v == expected[size_t(b * 32 + i)]);
+                }
+            }
+            for (int64_t pad = 3 * (quantBytes + scaleBytes); pad < deviceRow; ++pad)
+                CHECK(row[pad] == 0);
+        }
+    }
+    CHECK(!packsOnUpload(DType::F16) && deviceRowBytes(DType::F16, cols) == cols * 2);
 }
 
 int main() {

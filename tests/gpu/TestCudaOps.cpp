@@ -190,6 +190,71 @@ TEST_CASE(embedRmsNormSwigluAdd) {
     CHECK(compare("add (with NaN and Inf inputs)", gpu, cpu, 0.0));
 }
 
+// The residual add fused with the next norm equals add then rmsNorm on the CPU; and the int8 codes
+// that the norm, SwiGLU and attention write for the next single-token mat-vec are exactly those the
+// mat-vec's own quantization would compute: its result is bit-identical either way.
+TEST_CASE(fusedNormAndProducedCodes) {
+    for (int nTokens : {1, 5})
+        for (int dim : {576, 4096}) {
+            HostWeight norm(DType::F32, dim, 1, 21, 1.0f);
+            auto nc = gCpu->prepareWeight(norm.view), ng = gGpu->prepareWeight(norm.view);
+            const std::vector<float> a = randomFloats(size_t(nTokens * dim), 22, 2.0f);
+            const std::vector<float> r = randomFloats(size_t(nTokens * dim), 23, 2.0f);
+            std::vector<float> want(r.size()), wantSum(r.size()), got(r.size()), gotSum(r.size());
+            for (auto [backend, sum, out] :
+                 {std::tuple{gCpu.get(), &wantSum, &want}, std::tuple{gGpu.get(), &gotSum, &got}}) {
+                auto ab = backend->makeActivations(), rb = backend->makeActivations(),
+                     ob = backend->makeActivations();
+                backend->upload(a, *ab);
+                backend->upload(r, *rb);
+                backend->addRmsNorm(*ab, *rb, backend == gCpu.get() ? *nc : *ng, nTokens, 1e-5f, *ob);
+                backend->download(*rb, *sum);
+                backend->download(*ob, *out);
+            }
+            CHECK(compare(fmt::format("addRmsNorm residual {}x{}", nTokens, dim).c_str(), gotSum, wantSum,
+                          0.0));
+            CHECK(compare(fmt::format("addRmsNorm norm {}x{}", nTokens, dim).c_str(), got, want, kTolFloat));
+        }
+    const int dim = 4096, ff = 1024;
+    HostWeight norm(DType::F32, dim, 1, 31, 1.0f);
+    auto ng = gGpu->prepareWeight(norm.view);
+    for (DType dtype : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+        HostWeight up(dtype, dim, ff, 32), down(dtype, ff, dim, 33);
+        auto wu = gGpu->prepareWeight(up.view), wd = gGpu->prepareWeight(down.view);
+        auto x = gGpu->makeActivations(), res = gGpu->makeActivations(), normed = gGpu->makeActivations();
+        auto g = gGpu->makeActivations(), u = gGpu->makeActivations(), act = gGpu->makeActivations();
+        auto out = gGpu->makeActivations(), copy = gGpu->makeActivations();
+        gGpu->upload(randomFloats(size_t(dim), 34, 2.0f), *x);
+        gGpu->upload(randomFloats(size_t(dim), 35, 2.0f), *res);
+        std::vector<float> fused(static_cast<size_t>(ff)), plain(static_cast<size_t>(ff)),
+            host(static_cast<size_t>(dim));
+        // Norm -> mat-vec, codes from the norm; then the same normed row uploaded (codes from the mat-vec).
+        gGpu->addRmsNorm(*x, *res, *ng, 1, 1e-5f, *normed);
+        gGpu->matmul(*wu, *normed, 1, *out);
+        gGpu->download(*out, fused);
+        gGpu->download(*normed, host);
+        gGpu->upload(host, *copy);
+        gGpu->matmul(*wu, *copy, 1, *out);
+        gGpu->download(*out, plain);
+        CHECK(compare(fmt::format("norm codes = mat-vec codes ({})", dtypeName(dtype)).c_str(), fused, plain,
+                      0.0));
+        // SwiGLU -> mat-vec, the same way.
+        gGpu->matmul(*wu, *normed, 1, *g);
+        gGpu->matmul(*wu, *copy, 1, *u);
+        gGpu->swiglu(*g, *u, *act);
+        std::vector<float> fusedDown(static_cast<size_t>(dim)), plainDown(static_cast<size_t>(dim)),
+            actHost(static_cast<size_t>(ff));
+        gGpu->matmul(*wd, *act, 1, *out);
+        gGpu->download(*out, fusedDown);
+        gGpu->download(*act, actHost);
+        gGpu->upload(actHost, *copy);
+        gGpu->matmul(*wd, *copy, 1, *out);
+        gGpu->download(*out, plainDown);
+        CHECK(compare(fmt::format("swiglu codes = mat-vec codes ({})", dtypeName(dtype)).c_str(), fusedDown,
+                      plainDown, 0.0));
+    }
+}
+
 TEST_CASE(ropeBothStylesAndFreqFactors) {
     const std::vector<float> factors = randomFloats(32, 4, 0.5f);
     std::vector<float> positive(factors.size());

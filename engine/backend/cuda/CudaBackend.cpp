@@ -3,6 +3,9 @@
 #include "backend/cuda/CudaCheck.h"
 #include "backend/cuda/CudaDevices.h"
 #include "backend/cuda/DevicePool.h"
+#include "backend/cuda/DeviceWeights.h"
+#include "backend/cuda/GraphCache.h"
+#include "backend/cuda/StepRecorder.h"
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/Quants.h"
@@ -16,8 +19,11 @@
 #include "model/KvCache.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdlib>
 #include <map>
 #include <spdlog/spdlog.h>
+#include <type_traits>
 #include <vector>
 
 namespace lathe {
@@ -73,14 +79,18 @@ const CudaWeight& cudaWeight(const BackendWeight& weight) {
 }
 
 // An activation buffer in device memory; grows by reallocation (which synchronises the device, so a
-// forward pass of the same shape as the last one allocates nothing).
+// forward pass of the same shape as the last one allocates nothing). A step being recorded runs what
+// it recorded first, since those launches still read the old buffer.
 class DeviceActivations final : public Activations {
 public:
+    explicit DeviceActivations(cuda::StepRecorder* recorder = nullptr) : recorder_(recorder) {}
     ~DeviceActivations() override {
         if (data_) cudaFree(data_);
     }
+    void setRecorder(cuda::StepRecorder* recorder) { recorder_ = recorder; }
     void resize(size_t count) override {
         if (count > capacity_) {
+            if (recorder_) recorder_->flush();
             if (data_) cudaFree(data_);
             data_ = nullptr;
             capacity_ = 0;
@@ -92,6 +102,7 @@ public:
     float* data() const { return data_; }
 
 private:
+    cuda::StepRecorder* recorder_;
     float* data_ = nullptr;
     size_t capacity_ = 0;
 };
@@ -123,9 +134,56 @@ public:
         return device_.template get<T>();
     }
 
+    // The staged copy of the same values made earlier in recorded step `step`, or null.
+    const T* stagedIn(uint64_t step, std::span<const T> values) const {
+        if (step != stagedStep_ || values.size() != staged_.size() ||
+            !std::equal(values.begin(), values.end(), staged_.begin()))
+            return nullptr;
+        return stagedDevice_;
+    }
+    void rememberStaged(uint64_t step, std::span<const T> values, const T* device) {
+        stagedStep_ = step;
+        staged_.assign(values.begin(), values.end());
+        stagedDevice_ = device;
+    }
+
 private:
     std::vector<T> host_;
     DeviceArray device_;
+    std::vector<T> staged_;
+    const T* stagedDevice_ = nullptr;
+    uint64_t stagedStep_ = 0;
+};
+
+// The bits of a launch parameter, for step signatures.
+template <typename V> uint64_t signatureBits(const V& value) {
+    if constexpr (std::is_pointer_v<V>)
+        return uint64_t(reinterpret_cast<uintptr_t>(value));
+    else if constexpr (std::is_floating_point_v<V>)
+        return std::bit_cast<uint32_t>(float(value));
+    else
+        return static_cast<uint64_t>(value);
+}
+template <typename... V> uint64_t signatureOf(const V&... values) {
+    uint64_t h = 0;
+    ((h = cuda::mixSignature(h, signatureBits(values))), ...);
+    return h;
+}
+
+// Launch kinds, the first value of each launch's signature.
+enum class LaunchKind : uint64_t {
+    Embed = 1,
+    RmsNorm,
+    AddRmsNorm,
+    Matvec,
+    FakeQuantize,
+    Rope,
+    StoreKv,
+    Attention,
+    Swiglu,
+    Add,
+    CopyRows,
+    GatherRows
 };
 
 class CudaBackend final : public Backend {
@@ -142,8 +200,17 @@ public:
         LATHE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
         LATHE_CUDA_CHECK(cublasCreate(&cublas_));
         LATHE_CUDA_CHECK(cublasSetStream(cublas_, stream_));
+        recorder_ = std::make_unique<cuda::StepRecorder>(stream_);
+        for (DeviceActivations* scratch : {&scratchA_, &scratchB_, &scratchOut_})
+            scratch->setRecorder(recorder_.get());
+        const char* graphs = std::getenv("LATHE_CUDA_GRAPHS");
+        graphs_ = !(graphs && std::string_view(graphs) == "0");
     }
     ~CudaBackend() override {
+        if (recorder_->graphReplays() + recorder_->graphCaptures() > 0)
+            spdlog::debug("cuda backend: {} steps replayed from CUDA graphs, {} captured",
+                          recorder_->graphReplays(), recorder_->graphCaptures());
+        recorder_.reset();
         cudaStreamSynchronize(stream_);
         kvPool_ = DeviceArray();
         cublasDestroy(cublas_);
@@ -174,6 +241,11 @@ public:
             }
             return std::make_unique<CudaWeight>(view, format, upload(host.data(), host.size()));
         }
+        if (cuda::packsOnUpload(view.dtype)) { // quants and scales apart (kernels/WeightLayout.h)
+            const std::vector<uint8_t> packed =
+                cuda::packRowsForDevice(view.dtype, view.data, view.rowStride(), rows, cols);
+            return std::make_unique<CudaWeight>(view, view.dtype, upload(packed.data(), packed.size()));
+        }
         const size_t bytes = size_t(view.rowStride() * uint64_t(rows));
         return std::make_unique<CudaWeight>(view, view.dtype, upload(view.data, bytes));
     }
@@ -184,11 +256,24 @@ public:
     // kernels/ActivationQuant.cuh), in float or, through cuBLAS, in fp16.
     void setActivationQuantization(ActivationQuantization mode) override { activationMode_ = mode; }
 
-    // ---- Buffer ops: queued on the stream, nothing waits until download().
+    // ---- Buffer ops: queued on the stream, nothing waits until download(). Between beginStep and
+    // endStep of a step of at most kMatvecMaxTokens rows, launches are recorded (StepRecorder) and the
+    // step runs as one CUDA graph; LATHE_CUDA_GRAPHS=0 launches every op directly instead.
 
-    std::unique_ptr<Activations> makeActivations() override { return std::make_unique<DeviceActivations>(); }
+    void beginStep(int nTokens) override {
+        forgetQuantizedX();
+        if (graphs_ && nTokens >= 1 && nTokens <= kernels::kMatvecMaxTokens) recorder_->begin(nTokens);
+    }
+    void endStep() override { recorder_->end(); }
+    void abortStep() override { recorder_->abort(); }
+
+    std::unique_ptr<Activations> makeActivations() override {
+        return std::make_unique<DeviceActivations>(recorder_.get());
+    }
 
     void upload(std::span<const float> host, Activations& out) override {
+        recorder_->flush(); // a copy from the host lands now, before what was recorded would run
+        forgetQuantizedX();
         out.resize(host.size());
         if (!host.empty())
             LATHE_CUDA_CHECK(cudaMemcpyAsync(device(out), host.data(), host.size_bytes(),
@@ -197,6 +282,7 @@ public:
 
     void download(const Activations& in, std::span<float> host) override {
         require(host.size() == in.size(), "download", "sizes differ");
+        recorder_->flush();
         if (!host.empty())
             LATHE_CUDA_CHECK(
                 cudaMemcpyAsync(host.data(), device(in), host.size_bytes(), cudaMemcpyDeviceToHost, stream_));
@@ -210,13 +296,19 @@ public:
                 fail(ErrorCategory::InvalidArgument,
                      "token id {} is outside the vocabulary of {} tokens ({})", token, w.rows(),
                      w.view().name);
+        require(kernels::hasWeightKernels(int(w.deviceFormat()), w.cols()), "embed",
+                "no kernel for the table's format");
+        forgetQuantizedX();
         out.resize(tokens.size() * size_t(w.cols()));
         if (tokens.empty()) return;
-        const int32_t* ids = tokenIds_.send(tokens, stream_);
-        require(kernels::gatherRows(w.data(), int(w.deviceFormat()), w.cols(), ids, int(tokens.size()),
-                                    device(out), stream_),
-                "embed", "no kernel for the table's format");
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        const int32_t* ids = indices(tokenIds_, tokens);
+        const void* data = w.data();
+        const int format = int(w.deviceFormat());
+        const int64_t cols = w.cols();
+        const int n = int(tokens.size());
+        float* o = device(out);
+        launch(signatureOf(LaunchKind::Embed, data, format, cols, ids, n, o),
+               [=](cudaStream_t s) { kernels::gatherRows(data, format, cols, ids, n, o, s); });
     }
 
     void rmsNorm(const Activations& x, const BackendWeight& weight, int nTokens, float eps,
@@ -224,11 +316,35 @@ public:
         const CudaWeight& w = cudaWeight(weight);
         const int64_t dim = w.cols();
         require(w.rows() == 1 && int64_t(x.size()) == nTokens * dim, "rmsNorm", "sizes");
+        forgetQuantizedX();
         out.resize(x.size());
         if (nTokens == 0) return;
-        kernels::rmsNorm(device(x), static_cast<const float*>(w.data()), nTokens, int(dim), eps, device(out),
-                         stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        const float* in = device(x);
+        const float* gain = static_cast<const float*>(w.data());
+        float* o = device(out);
+        const kernels::XCodes codes = producedCodes(o, dim, nTokens);
+        launch(signatureOf(LaunchKind::RmsNorm, in, gain, nTokens, dim, eps, o, codes.q),
+               [=](cudaStream_t s) { kernels::rmsNorm(in, gain, nTokens, int(dim), eps, o, s, codes); });
+    }
+
+    void addRmsNorm(const Activations& a, Activations& residual, const BackendWeight& weight, int nTokens,
+                    float eps, Activations& out) override {
+        const CudaWeight& w = cudaWeight(weight);
+        const int64_t dim = w.cols();
+        require(w.rows() == 1 && int64_t(a.size()) == nTokens * dim && residual.size() == a.size(),
+                "addRmsNorm", "sizes");
+        forgetQuantizedX();
+        out.resize(a.size());
+        if (nTokens == 0) return;
+        const float* in = device(a);
+        float* sum = device(residual);
+        const float* gain = static_cast<const float*>(w.data());
+        float* o = device(out);
+        require(o != sum && o != in, "addRmsNorm", "out must not alias the inputs");
+        const kernels::XCodes codes = producedCodes(o, dim, nTokens);
+        launch(
+            signatureOf(LaunchKind::AddRmsNorm, in, sum, gain, nTokens, dim, eps, o, codes.q),
+            [=](cudaStream_t s) { kernels::addRmsNorm(in, sum, gain, nTokens, int(dim), eps, o, s, codes); });
     }
 
     void matmul(const BackendWeight& weight, const Activations& x, int nTokens, Activations& out,
@@ -243,6 +359,7 @@ public:
             biasData = static_cast<const float*>(b.data());
         }
         out.resize(size_t(nTokens) * size_t(rows));
+        lastMatmulTokens_ = nTokens;
         if (nTokens == 0) return;
         kernels::MatvecArgs args;
         args.w = w.data();
@@ -253,28 +370,45 @@ public:
         args.nTokens = nTokens;
         args.bias = biasData;
         args.out = device(out);
-        PoolBuffer scratch, quantizedX;
+        PoolBuffer quantizedLease;
         const DType stored = w.view().dtype;
         const bool perToken = activationMode_ == ActivationQuantization::PerTokenInt8 &&
                               (stored == DType::Q4_0 || stored == DType::Q4_1 || stored == DType::Q5_0 ||
                                stored == DType::Q5_1 || stored == DType::Q8_0);
         const DType format = w.deviceFormat();
-        const bool int8Decode = nTokens == 1 && kernels::hasWeightKernels(int(format), cols) &&
+        const bool viaMatvec =
+            nTokens <= kernels::kMatvecMaxTokens && kernels::hasWeightKernels(int(format), cols);
+        const bool int8Decode = viaMatvec && nTokens == 1 &&
                                 (format == DType::Q4_0 || format == DType::Q4_1 || format == DType::Q8_0);
-        if (nTokens == 1 && kernels::hasWeightKernels(int(format), cols) && (int8Decode || !perToken)) {
-            scratch = PoolBuffer(pool_, size_t(kernels::matvecScratchBytes(cols)));
-            args.scratch = scratch.get();
+        if (int8Decode) {
+            // x's int8 codes stay in xCodes_ for the next matmul of the same x (q, k and v; gate and up),
+            // or were written there by the op that made x (producedCodes).
+            reserveXCodes(cols);
+            args.scratch = xCodes_.get();
             args.perTokenActivations = perToken;
+            args.scratchHoldsX =
+                xCodesSource_ == args.x && xCodesCols_ == cols && xCodesPerToken_ == perToken;
+            xCodesSource_ = args.x;
+            xCodesCols_ = cols;
+            xCodesPerToken_ = perToken;
         } else if (perToken) {
-            quantizedX = PoolBuffer(pool_, x.size() * sizeof(float));
-            kernels::fakeQuantizePerToken(device(x), nTokens, cols, quantizedX.get<float>(), stream_);
-            args.x = quantizedX.get<float>();
+            float* quantized = static_cast<float*>(scratch(x.size() * sizeof(float), quantizedLease));
+            const float* in = args.x;
+            launch(signatureOf(LaunchKind::FakeQuantize, in, nTokens, cols, quantized),
+                   [=](cudaStream_t s) { kernels::fakeQuantizePerToken(in, nTokens, cols, quantized, s); });
+            args.x = quantized;
         }
-        if (!kernels::matvec(args, stream_)) {
+        if (viaMatvec) {
+            launch(signatureOf(LaunchKind::Matvec, args.w, args.dtype, rows, cols, args.x, nTokens, biasData,
+                               args.out, args.scratch, args.perTokenActivations, args.scratchHoldsX),
+                   [args](cudaStream_t s) { kernels::matvec(args, s); });
+        } else {
+            recorder_->flush(); // cuBLAS and pool buffers: not recorded
             gemm(w, args.x, nTokens, device(out));
             if (biasData) kernels::addBias(device(out), biasData, nTokens, rows, stream_);
+            LATHE_CUDA_CHECK(cudaGetLastError());
         }
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        if (args.out == xCodesSource_) forgetQuantizedX();
     }
 
     void rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
@@ -285,20 +419,23 @@ public:
         require(int(positions.size()) == nTokens, "rope", "one position per row");
         require(params.freqFactors.empty() || int(params.freqFactors.size()) == params.nDims / 2, "rope",
                 "freqFactors must hold nDims/2 values");
+        forgetQuantizedX();
         if (nTokens == 0) return;
         kernels::RopeArgs args;
         args.x = device(x);
         args.nTokens = nTokens;
         args.nHeads = nHeads;
         args.headDim = headDim;
-        args.positions = positions_.send(positions, stream_);
+        args.positions = indices(positions_, positions);
         args.nDims = params.nDims;
         args.freqBase = params.freqBase;
         args.halfSplit = params.style == RopeStyle::HalfSplit;
-        args.freqFactors =
-            params.freqFactors.empty() ? nullptr : freqFactors_.send(params.freqFactors, stream_);
-        kernels::rope(args, stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        args.freqFactors = params.freqFactors.empty()
+                               ? nullptr
+                               : indices(freqFactors_, std::span<const float>(params.freqFactors));
+        launch(signatureOf(LaunchKind::Rope, args.x, nTokens, nHeads, headDim, args.positions, args.nDims,
+                           args.freqBase, args.halfSplit, args.freqFactors),
+               [args](cudaStream_t s) { kernels::rope(args, s); });
     }
 
     void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
@@ -308,10 +445,13 @@ public:
         require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
                 "k/v size is not nTokens x nHeadsKv x headDim");
         require(layer >= 0 && layer < cache.nLayers(), "storeKv", "layer out of range");
+        if (cache.instanceId() != boundCacheId_) recorder_->flush(); // binding reallocates the device pool
         bindCache(cache);
         // The cache's own copies (copy on write after a fork) happen in append, before this forward's
         // rows are stored: replaying them first, in order, gives the device the host's block contents.
-        for (const auto& [from, to] : cache.takeBlockCopies())
+        const std::vector<std::pair<int, int>> copies = cache.takeBlockCopies();
+        if (!copies.empty()) recorder_->flush(); // rare (a fork): not worth a graph of its own
+        for (const auto& [from, to] : copies)
             LATHE_CUDA_CHECK(cudaMemcpyAsync(kvPool_.get<float>() + size_t(to) * blockFloats(),
                                              kvPool_.get<float>() + size_t(from) * blockFloats(),
                                              blockFloats() * sizeof(float), cudaMemcpyDeviceToDevice,
@@ -326,9 +466,17 @@ public:
             blockOf_[t] = table[size_t(slots[t] / cache.blockTokens())];
             inBlock_[t] = slots[t] % cache.blockTokens();
         }
-        kernels::storeKv(kvPool_.get<float>(), pagedKv(), layer, device(k), device(v), int(seqIds.size()),
-                         storeBlocks_.send(blockOf_, stream_), storeSlots_.send(inBlock_, stream_), stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        float* pool = kvPool_.get<float>();
+        const kernels::PagedKv kv = pagedKv();
+        const float* kData = device(k);
+        const float* vData = device(v);
+        const int n = int(seqIds.size());
+        const int32_t* blocks = indices(storeBlocks_, std::span<const int32_t>(blockOf_));
+        const int32_t* inBlock = indices(storeSlots_, std::span<const int32_t>(inBlock_));
+        launch(
+            signatureOf(LaunchKind::StoreKv, pool, kv.nLayers, kv.nHeadsKv, kv.blockTokens, kv.headDim, layer,
+                        kData, vData, n, blocks, inBlock),
+            [=](cudaStream_t s) { kernels::storeKv(pool, kv, layer, kData, vData, n, blocks, inBlock, s); });
     }
 
     void attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
@@ -342,6 +490,11 @@ public:
                     int(mask.extras.size()) == mask.extraBegin.back(),
                 "attention", "mask arrays");
         require(layer >= 0 && layer < cache.nLayers(), "attention", "layer out of range");
+        if (!kernels::attentionSupportsHeadDim(shape.headDim))
+            fail(ErrorCategory::Unsupported,
+                 "cuda backend: head size {} has no attention kernel (multiples of 32 up to 256 do)",
+                 shape.headDim);
+        forgetQuantizedX();
         out.resize(q.size());
         if (nTokens == 0) return;
         require(cache.instanceId() == boundCacheId_, "attention",
@@ -366,9 +519,6 @@ public:
         if (tables_.empty()) tables_.push_back(0);
         const std::span<const int32_t> extras =
             mask.extras.empty() ? std::span<const int32_t>(kNoExtras) : std::span<const int32_t>(mask.extras);
-        PoolBuffer workspace(pool_, size_t(kernels::attentionWorkspaceFloats(nTokens, shape.nHeads,
-                                                                             shape.headDim, maxVisible)) *
-                                        sizeof(float));
         kernels::AttentionArgs args;
         args.q = device(q);
         args.out = device(out);
@@ -377,34 +527,57 @@ public:
         args.scale = shape.scale;
         args.kv = pagedKv();
         args.layer = layer;
-        args.tableOffset = attnTableOffset_.send(tableOffset_, stream_);
-        args.blockTables = attnTables_.send(tables_, stream_);
-        args.prefix = attnPrefix_.send(mask.prefix, stream_);
-        args.extraBegin = attnExtraBegin_.send(mask.extraBegin, stream_);
-        args.extras = attnExtras_.send(extras, stream_);
-        args.maxVisible = maxVisible;
-        args.workspace = workspace.get<float>();
-        if (!kernels::pagedAttention(args, stream_))
-            fail(ErrorCategory::Unsupported,
-                 "cuda backend: head size {} has no attention kernel (multiples of 32 up to 256 do)",
-                 shape.headDim);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        args.tableOffset = indices(attnTableOffset_, std::span<const int32_t>(tableOffset_));
+        args.blockTables = indices(attnTables_, std::span<const int32_t>(tables_));
+        args.prefix = indices(attnPrefix_, std::span<const int32_t>(mask.prefix));
+        args.extraBegin = indices(attnExtraBegin_, std::span<const int32_t>(mask.extraBegin));
+        args.extras = indices(attnExtras_, extras);
+        // A recorded step rounds the splits up to a power of two, so its graph serves a growing context
+        // until the next power of two (empty splits cost one idle block each).
+        args.splits = kernels::attentionSplits(maxVisible);
+        if (recorder_->recording()) args.splits = cuda::graphSplitBucket(args.splits);
+        args.maxVisible = args.splits * kernels::kAttentionChunk;
+        PoolBuffer workspaceLease;
+        const int64_t workspaceFloats =
+            kernels::attentionWorkspaceFloats(nTokens, shape.nHeads, shape.headDim, args.splits);
+        args.workspace =
+            workspaceFloats == 0
+                ? nullptr
+                : static_cast<float*>(scratch(size_t(workspaceFloats) * sizeof(float), workspaceLease));
+        args.codes = producedCodes(args.out, int64_t(shape.nHeads) * shape.headDim, nTokens);
+        launch(signatureOf(LaunchKind::Attention, args.q, args.out, nTokens, args.nHeads, args.scale,
+                           args.kv.pool, args.kv.nLayers, args.kv.nHeadsKv, args.kv.blockTokens,
+                           args.kv.headDim, layer, args.tableOffset, args.blockTables, args.prefix,
+                           args.extraBegin, args.extras, args.splits, args.workspace, args.codes.q),
+               [args](cudaStream_t s) { kernels::pagedAttention(args, s); });
     }
 
     void swiglu(const Activations& gate, const Activations& up, Activations& out) override {
         require(gate.size() == up.size(), "swiglu", "sizes differ");
+        forgetQuantizedX();
         out.resize(up.size());
         if (up.size() == 0) return;
-        kernels::swiglu(device(gate), device(up), int64_t(up.size()), device(out), stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        const float* g = device(gate);
+        const float* u = device(up);
+        float* o = device(out);
+        const int64_t n = int64_t(up.size());
+        // After single-token gate and up matmuls the result is one row: codes for the down projection.
+        const kernels::XCodes codes = producedCodes(o, n, lastMatmulTokens_ == 1 ? 1 : 0);
+        launch(signatureOf(LaunchKind::Swiglu, g, u, n, o, codes.q),
+               [=](cudaStream_t s) { kernels::swiglu(g, u, n, o, s, codes); });
     }
 
     void add(const Activations& a, const Activations& b, Activations& out) override {
         require(a.size() == b.size(), "add", "sizes differ");
+        forgetQuantizedX();
         out.resize(a.size());
         if (a.size() == 0) return;
-        kernels::add(device(a), device(b), int64_t(a.size()), device(out), stream_);
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        const float* x = device(a);
+        const float* y = device(b);
+        float* o = device(out);
+        const int64_t n = int64_t(a.size());
+        launch(signatureOf(LaunchKind::Add, x, y, n, o),
+               [=](cudaStream_t s) { kernels::add(x, y, n, o, s); });
     }
 
     void gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
@@ -412,21 +585,29 @@ public:
         const int64_t available = width > 0 ? int64_t(x.size()) / width : 0;
         for (int32_t row : rows)
             require(row >= 0 && row < available, "gatherRows", "row outside the buffer");
+        forgetQuantizedX();
         out.resize(rows.size() * size_t(width));
         if (rows.empty()) return;
         bool consecutive = true;
         for (size_t j = 1; j < rows.size(); ++j)
             consecutive = consecutive && rows[j] == rows[j - 1] + 1;
+        float* o = device(out);
         if (consecutive) {
-            LATHE_CUDA_CHECK(cudaMemcpyAsync(device(out), device(x) + int64_t(rows[0]) * width,
-                                             out.size() * sizeof(float), cudaMemcpyDeviceToDevice, stream_));
+            const float* from = device(x) + int64_t(rows[0]) * width;
+            const size_t bytes = out.size() * sizeof(float);
+            launch(signatureOf(LaunchKind::CopyRows, from, o, bytes), [=](cudaStream_t s) {
+                LATHE_CUDA_CHECK(cudaMemcpyAsync(o, from, bytes, cudaMemcpyDeviceToDevice, s));
+            });
             return;
         }
-        require(kernels::gatherRows(device(x), int(DType::F32), width, gatherIds_.send(rows, stream_),
-                                    int(rows.size()), device(out), stream_),
-                "gatherRows", "no kernel for float rows of this width");
-        LATHE_CUDA_CHECK(cudaGetLastError());
+        const float* in = device(x);
+        const int32_t* ids = indices(gatherIds_, rows);
+        const int n = int(rows.size());
+        launch(signatureOf(LaunchKind::GatherRows, in, width, ids, n, o),
+               [=](cudaStream_t s) { kernels::gatherRows(in, int(DType::F32), width, ids, n, o, s); });
     }
+
+    CudaGraphStats graphStats() const { return {recorder_->graphReplays(), recorder_->graphCaptures()}; }
 
     double memoryReadBandwidth() override {
         if (readBandwidth_ > 0) return readBandwidth_;
@@ -522,6 +703,59 @@ public:
 
 private:
     static constexpr int32_t kNoExtras[1] = {0};
+
+    void launch(uint64_t signature, cuda::StepRecorder::Launch run) {
+        recorder_->launch(signature, std::move(run));
+    }
+
+    // A device copy of small per-step index arrays: staged with the recorded step, or sent now.
+    template <typename T> const T* indices(DeviceMirroredArray<T>& mirror, std::span<const T> values) {
+        if (recorder_->recording()) {
+            const uint64_t step = recorder_->stepNumber();
+            if (const T* staged = mirror.stagedIn(step, values)) return staged;
+            if (const T* staged = recorder_->stage(values)) {
+                mirror.rememberStaged(step, values, staged);
+                return staged;
+            }
+            recorder_->flush(); // the staging reserve is full; it grows for the next step
+        }
+        return mirror.send(values, stream_);
+    }
+
+    // Scratch device memory for one launch: the recorder's while recording, else a pool buffer that
+    // `lease` holds (released when the op returns; later users are on the same stream).
+    void* scratch(size_t bytes, PoolBuffer& lease) {
+        if (recorder_->recording()) {
+            if (void* reserved = recorder_->scratch(bytes)) return reserved;
+            recorder_->flush();
+        }
+        lease = PoolBuffer(pool_, bytes);
+        return lease.get();
+    }
+
+    // xCodes_ no longer holds the codes of a live x (any op may have written that buffer).
+    void forgetQuantizedX() { xCodesSource_ = nullptr; }
+
+    // Where an op whose output `out` is one token's row of `cols` values writes that row as int8 codes
+    // (XCodes.cuh), so that a following single-token mat-vec on int8 skips quantizing it; none for
+    // several tokens, per-token activations (other codes) or rows that are not whole blocks.
+    kernels::XCodes producedCodes(const float* out, int64_t cols, int nTokens) {
+        if (nTokens != 1 || cols % 32 != 0 || activationMode_ != ActivationQuantization::PerBlock) return {};
+        reserveXCodes(cols);
+        xCodesSource_ = out;
+        xCodesCols_ = cols;
+        xCodesPerToken_ = false;
+        return kernels::xCodesIn(xCodes_.get(), cols);
+    }
+
+    void reserveXCodes(int64_t cols) {
+        const size_t bytes = size_t(kernels::matvecScratchBytes(cols));
+        if (bytes <= xCodes_.bytes()) return;
+        recorder_->flush(); // recorded launches still use the old buffer
+        xCodes_ = DeviceArray();
+        xCodes_ = DeviceArray(bytes);
+        forgetQuantizedX();
+    }
 
     DeviceArray upload(const void* host, size_t bytes) {
         DeviceArray array(std::max<size_t>(bytes, 1));
@@ -619,9 +853,24 @@ private:
     std::vector<int32_t> blockOf_, inBlock_, tables_, tableOffset_;
     std::map<int32_t, int32_t> tableStart_;
     DeviceActivations scratchA_, scratchB_, scratchOut_; // for the span ops
+
+    std::unique_ptr<cuda::StepRecorder> recorder_;
+    bool graphs_ = true;
+    // x quantized to int8 blocks by the last single-token matmul, and which x (buffer, width, mode).
+    DeviceArray xCodes_;
+    const float* xCodesSource_ = nullptr;
+    int64_t xCodesCols_ = 0;
+    bool xCodesPerToken_ = false;
+    int lastMatmulTokens_ = 0;
 };
 
 } // namespace
+
+CudaGraphStats cudaGraphStats(const Backend& backend) {
+    const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+    require(cuda != nullptr, "cudaGraphStats", "not a CUDA backend");
+    return cuda->graphStats();
+}
 
 std::unique_ptr<Backend> makeCudaBackend(int deviceOrdinal) {
     std::string whyNone;

@@ -18,6 +18,7 @@ struct DecodeGraphKey {
     int nTokens = 0;          // rows of the step
     int attentionSplits = 0;  // bucketed (graphSplitBucket), so context growth rarely changes it
     int64_t kvPoolBlocks = 0; // the device KV pool's size (its address changes when it grows)
+    uint64_t launches = 0;    // StepRecorder's signature of every value the step's launches pass
     bool operator==(const DecodeGraphKey&) const = default;
 };
 
@@ -26,6 +27,7 @@ struct DecodeGraphKeyHash {
         uint64_t h = uint64_t(k.nTokens) * 0x9e3779b97f4a7c15ull;
         h ^= uint64_t(k.attentionSplits) + 0x7f4a7c159e3779b9ull + (h << 6) + (h >> 2);
         h ^= uint64_t(k.kvPoolBlocks) + 0x94d049bb133111ebull + (h << 6) + (h >> 2);
+        h ^= k.launches + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
         return size_t(h);
     }
 };
