@@ -164,28 +164,85 @@ __device__ __forceinline__ float dotChunk(const RawChunk<F>& raw, const float* x
     }
 }
 
+// The single-token kernels' rows: the rows of up to kMatvecMaxParts matrices (MatvecArgs::more) one
+// after another. rowEnd[p] is the end of part p's rows in that sequence.
+struct RowParts {
+    const uint8_t* w[kMatvecMaxParts];
+    const float* bias[kMatvecMaxParts];
+    float* out[kMatvecMaxParts];
+    int64_t rowEnd[kMatvecMaxParts];
+    int count;
+    // Constant indices only: a run-time index would copy the whole parameter struct to local memory.
+    __device__ __forceinline__ int64_t rows() const {
+        return count == 3 ? rowEnd[2] : count == 2 ? rowEnd[1] : rowEnd[0];
+    }
+};
+
+struct RowRef {
+    const uint8_t* w; // the row's bytes
+    const float* bias;
+    float* out;
+    int64_t row; // within its part
+};
+
+__device__ __forceinline__ RowRef rowRef(const RowParts& p, int64_t r, int64_t rowBytes) {
+    const bool second = p.count > 1 && r >= p.rowEnd[0], third = p.count > 2 && r >= p.rowEnd[1];
+    const int64_t row = r - (third ? p.rowEnd[1] : second ? p.rowEnd[0] : 0);
+    const uint8_t* w = third ? p.w[2] : second ? p.w[1] : p.w[0];
+    return {w + row * rowBytes,
+            third    ? p.bias[2]
+            : second ? p.bias[1]
+                     : p.bias[0],
+            third    ? p.out[2]
+            : second ? p.out[1]
+                     : p.out[0],
+            row};
+}
+
+RowParts rowParts(const MatvecArgs& a) {
+    RowParts p{};
+    p.count = 1 + a.moreParts;
+    p.w[0] = static_cast<const uint8_t*>(a.w);
+    p.bias[0] = a.bias;
+    p.out[0] = a.out;
+    p.rowEnd[0] = a.rows;
+    for (int i = 1; i < p.count; ++i) {
+        p.w[i] = static_cast<const uint8_t*>(a.more[i - 1].w);
+        p.bias[i] = a.more[i - 1].bias;
+        p.out[i] = a.more[i - 1].out;
+        p.rowEnd[i] = p.rowEnd[i - 1] + a.more[i - 1].rows;
+    }
+    return p;
+}
+
 // Sums each row's lane partials across the warp; lane r writes row r0 + r (plus its bias).
 template <int kRows>
-__device__ __forceinline__ void storeRowSums(const float (&acc)[kRows], int lane, int64_t r0, int64_t rows,
-                                             const float* __restrict__ bias, float* __restrict__ out) {
+__device__ __forceinline__ void storeRowSums(const float (&acc)[kRows], int lane, int64_t r0,
+                                             const RowParts& parts, int64_t rowBytes) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
         float v = acc[r];
 #pragma unroll
         for (int offset = 16; offset > 0; offset >>= 1)
             v += __shfl_xor_sync(0xffffffffu, v, offset);
-        if (lane == r && r0 + r < rows) out[r0 + r] = v + (bias ? bias[r0 + r] : 0.0f);
+        if (lane == r && r0 + r < parts.rows()) {
+            const RowRef ref = rowRef(parts, r0 + r, rowBytes);
+            ref.out[ref.row] = v + (ref.bias ? ref.bias[ref.row] : 0.0f);
+        }
     }
 }
 
 template <WeightFormat F, int kRows>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvecRowsKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
-                     const float* __restrict__ x, const float* __restrict__ bias, float* __restrict__ out) {
+    matvecRowsKernel(RowParts parts, int64_t cols, int64_t rowBytes, const float* __restrict__ x) {
     constexpr int kChunk = FormatTraits<F>::kChunk;
     const int lane = threadIdx.x & 31;
     const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * kRows;
-    if (r0 >= rows) return;
+    if (r0 >= parts.rows()) return;
+    const uint8_t* row[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r)
+        row[r] = rowRef(parts, min(r0 + r, parts.rows() - 1), rowBytes).w; // past the end: a repeat, unused
     const int64_t chunks = cols / kChunk;
     float acc[kRows] = {};
 #pragma unroll 2
@@ -193,7 +250,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         RawChunk<F> raw[kRows];
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
-            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, cols, c); // past the end: unused
+            raw[r] = loadChunk<F>(row[r], cols, c);
         float xv[kChunk];
         const float4* xp = reinterpret_cast<const float4*>(x + c * kChunk);
         float xSum = 0.0f;
@@ -207,7 +264,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         for (int r = 0; r < kRows; ++r)
             acc[r] += dotChunk<F>(raw[r], xv, xSum);
     }
-    storeRowSums<kRows>(acc, lane, r0, rows, bias, out);
+    storeRowSums<kRows>(acc, lane, r0, parts, rowBytes);
 }
 
 // ---- Single-token decode of the quantized formats on integer units, as llama.cpp's mmvq does: x is
@@ -267,13 +324,18 @@ __device__ __forceinline__ float dotChunkInt8(const RawChunk<F>& raw, const int*
     }
 }
 
+// One row per warp on Q4 formats fits in 32 registers without spilling (ptxas -v): 16 blocks, a full
+// SM of warps, each with its 16-byte loads in flight.
 template <WeightFormat F, int kRows>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    matvecInt8Kernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
-                     QuantizedX x, const float* __restrict__ bias, float* __restrict__ out) {
+__global__ void __launch_bounds__(kWarpsPerBlock * 32, kRows == 1 && F != WeightFormat::Q8_0 ? 16 : 1)
+    matvecInt8Kernel(RowParts parts, int64_t cols, int64_t rowBytes, QuantizedX x) {
     const int lane = threadIdx.x & 31;
     const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * kRows;
-    if (r0 >= rows) return;
+    if (r0 >= parts.rows()) return;
+    const uint8_t* row[kRows];
+#pragma unroll
+    for (int r = 0; r < kRows; ++r)
+        row[r] = rowRef(parts, min(r0 + r, parts.rows() - 1), rowBytes).w;
     const int64_t chunks = cols / 32;
     float acc[kRows] = {};
 #pragma unroll 2
@@ -281,7 +343,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         RawChunk<F> raw[kRows];
 #pragma unroll
         for (int r = 0; r < kRows; ++r)
-            raw[r] = loadChunk<F>(w + min(r0 + r, rows - 1) * rowBytes, cols, c);
+            raw[r] = loadChunk<F>(row[r], cols, c);
         const int4 lo = __ldg(x.q + 2 * c), hi = __ldg(x.q + 2 * c + 1);
         const int xw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
         const float2 ds = __ldg(x.ds + c);
@@ -294,7 +356,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
         for (int r = 0; r < kRows; ++r)
             acc[r] += dotChunkInt8<F>(raw[r], xw, ds, xqSum);
     }
-    storeRowSums<kRows>(acc, lane, r0, rows, bias, out);
+    storeRowSums<kRows>(acc, lane, r0, parts, rowBytes);
 }
 
 template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {
@@ -311,18 +373,19 @@ template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, 
         quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
             a.x, blocks, q, ds, rowAmax);
     }
+    const RowParts parts = rowParts(a);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
-    const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
+    const dim3 grid(unsigned((parts.rowEnd[parts.count - 1] + rowsPerBlock - 1) / rowsPerBlock));
     matvecInt8Kernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols),
-        QuantizedX{reinterpret_cast<const int4*>(q), ds}, a.bias, a.out);
+        parts, a.cols, weightRowBytes(F, a.cols), QuantizedX{reinterpret_cast<const int4*>(q), ds});
 }
 
 template <WeightFormat F, int kRows> void launchMatvecRows(const MatvecArgs& a, cudaStream_t stream) {
+    const RowParts parts = rowParts(a);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
-    const dim3 grid(unsigned((a.rows + rowsPerBlock - 1) / rowsPerBlock));
-    matvecRowsKernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-        static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols), a.x, a.bias, a.out);
+    const dim3 grid(unsigned((parts.rowEnd[parts.count - 1] + rowsPerBlock - 1) / rowsPerBlock));
+    matvecRowsKernel<F, kRows>
+        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(parts, a.cols, weightRowBytes(F, a.cols), a.x);
 }
 
 template <WeightFormat F, int MaxTokens> void launchMatvec(const MatvecArgs& a, cudaStream_t stream) {
@@ -348,6 +411,8 @@ int int8RowsPerWarp() {
 
 bool matvec(const MatvecArgs& args, cudaStream_t stream) {
     if (args.nTokens < 1 || args.nTokens > kMatvecMaxTokens || !formatHasKernels(args.dtype, args.cols))
+        return false;
+    if (args.moreParts < 0 || args.moreParts >= kMatvecMaxParts || (args.moreParts > 0 && args.nTokens != 1))
         return false;
     return dispatchFormat(WeightFormat(args.dtype), [&](auto tag) {
         constexpr WeightFormat F = decltype(tag)::value;

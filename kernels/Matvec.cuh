@@ -8,6 +8,16 @@
 namespace lathe::kernels {
 
 constexpr int kMatvecMaxTokens = 8; // larger batches go through the cuBLAS GEMM path
+constexpr int kMatvecMaxParts = 3;  // products of one x in one launch (q, k, v)
+
+// A further product of the same x in the same launch: out = w · x (+ bias), w with the first
+// product's format and cols (one token only).
+struct MatvecPart {
+    const void* w = nullptr;
+    int64_t rows = 0;
+    const float* bias = nullptr;
+    float* out = nullptr;
+};
 
 struct MatvecArgs {
     const void* w = nullptr; // [rows][row bytes], format `dtype` (a DType / GGUF id)
@@ -26,6 +36,10 @@ struct MatvecArgs {
     // With scratch: it already holds x quantized in this mode (the previous matmul read the same x), so
     // the quantization is skipped.
     bool scratchHoldsX = false;
+    // One token: more products of x, their rows after the first's in one grid (fewer launches, and
+    // small matrices such as k and v share the machine with q).
+    MatvecPart more[kMatvecMaxParts - 1];
+    int moreParts = 0;
 };
 
 inline int64_t matvecScratchBytes(int64_t cols) {

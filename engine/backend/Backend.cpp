@@ -81,6 +81,11 @@ void Backend::add(const Activations& a, const Activations& b, Activations& out) 
     add(host(a).span(), host(b).span(), host(out).span());
 }
 
+void Backend::matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) {
+    for (const MatmulProduct& product : products)
+        matmul(*product.weight, x, nTokens, *product.out, product.bias);
+}
+
 void Backend::addRmsNorm(const Activations& a, Activations& residual, const BackendWeight& weight,
                          int nTokens, float eps, Activations& out) {
     add(a, residual, residual);

@@ -83,6 +83,13 @@ struct AttentionMask {
     }
 };
 
+// One product of Backend::matmuls: *out = weight · x (+ bias).
+struct MatmulProduct {
+    const BackendWeight* weight = nullptr;
+    const BackendWeight* bias = nullptr;
+    Activations* out = nullptr;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -137,6 +144,10 @@ public:
                          Activations& out);
     virtual void matmul(const BackendWeight& w, const Activations& x, int nTokens, Activations& out,
                         const BackendWeight* bias = nullptr);
+    // Several products of the same x (q, k and v; gate and up), each as matmul computes it; the outputs
+    // must be distinct from x and from each other. The default runs matmul for each in order; a backend
+    // may run them in one pass.
+    virtual void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens);
     virtual void rope(Activations& x, int nTokens, int nHeads, int headDim,
                       std::span<const int32_t> positions, const RopeParams& params);
     virtual void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,

@@ -217,9 +217,10 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
 
     dump("attn_norm", index, *b.norm); // the previous layer (or forward, for layer 0) normed x
 
-    backend_.matmul(*l.wq, *b.norm, n, *b.q, l.bq.get());
-    backend_.matmul(*l.wk, *b.norm, n, *b.k, l.bk.get());
-    backend_.matmul(*l.wv, *b.norm, n, *b.v, l.bv.get());
+    const MatmulProduct qkv[] = {{l.wq.get(), l.bq.get(), b.q.get()},
+                                 {l.wk.get(), l.bk.get(), b.k.get()},
+                                 {l.wv.get(), l.bv.get(), b.v.get()}};
+    backend_.matmuls(qkv, *b.norm, n);
     backend_.rope(*b.q, n, config_.nHeads, config_.headDim, positions, rope_);
     backend_.rope(*b.k, n, config_.nHeadsKv, config_.headDim, positions, rope_);
     dump("Qcur", index, *b.q);
@@ -233,8 +234,8 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
     backend_.addRmsNorm(*b.proj, *b.x, *l.ffnNorm, n, config_.rmsEps, *b.norm);
     dump("ffn_inp", index, *b.x);
     dump("ffn_norm", index, *b.norm);
-    backend_.matmul(*l.gate, *b.norm, n, *b.gate);
-    backend_.matmul(*l.up, *b.norm, n, *b.up);
+    const MatmulProduct gateUp[] = {{l.gate.get(), nullptr, b.gate.get()}, {l.up.get(), nullptr, b.up.get()}};
+    backend_.matmuls(gateUp, *b.norm, n);
     dump("ffn_gate", index, *b.gate);
     dump("ffn_up", index, *b.up);
     backend_.swiglu(*b.gate, *b.up, *b.gate);

@@ -255,6 +255,43 @@ TEST_CASE(fusedNormAndProducedCodes) {
     }
 }
 
+// Products of one x in one launch (q, k, v): each equals its own matmul bit for bit, and the CPU's
+// result within the format's tolerance.
+TEST_CASE(matmulsShareOneLaunch) {
+    for (DType dtype : {DType::F16, DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+        const int64_t cols = 512;
+        HostWeight wq(dtype, cols, 512, 41), wk(dtype, cols, 128, 42), wv(dtype, cols, 96, 43);
+        HostWeight bias(DType::F32, 128, 1, 44, 1.0f);
+        auto q = gGpu->prepareWeight(wq.view), k = gGpu->prepareWeight(wk.view),
+             v = gGpu->prepareWeight(wv.view);
+        auto bk = gGpu->prepareWeight(bias.view);
+        auto qc = gCpu->prepareWeight(wq.view), kc = gCpu->prepareWeight(wk.view),
+             vc = gCpu->prepareWeight(wv.view);
+        auto bkc = gCpu->prepareWeight(bias.view);
+        const std::vector<float> xHost = randomFloats(size_t(cols), 45, 2.0f);
+        auto x = gGpu->makeActivations(), outQ = gGpu->makeActivations(), outK = gGpu->makeActivations();
+        auto outV = gGpu->makeActivations(), single = gGpu->makeActivations();
+        gGpu->upload(xHost, *x);
+        const MatmulProduct products[] = {
+            {q.get(), nullptr, outQ.get()}, {k.get(), bk.get(), outK.get()}, {v.get(), nullptr, outV.get()}};
+        gGpu->matmuls(products, *x, 1);
+        const BackendWeight* cpuWeights[] = {qc.get(), kc.get(), vc.get()};
+        const BackendWeight* cpuBias[] = {nullptr, bkc.get(), nullptr};
+        for (int i = 0; i < 3; ++i) {
+            std::vector<float> together(products[i].out->size()), alone(together.size()),
+                cpu(together.size());
+            gGpu->download(*products[i].out, together);
+            gGpu->matmul(*products[i].weight, *x, 1, *single, products[i].bias);
+            gGpu->download(*single, alone);
+            gCpu->matmul(*cpuWeights[i], xHost, 1, cpu, cpuBias[i]);
+            const std::string what = fmt::format("matmuls {} part {}", dtypeName(dtype), i);
+            CHECK(compare((what + " = its own matmul").c_str(), together, alone, 0.0));
+            CHECK(compare((what + " vs cpu").c_str(), together, cpu,
+                          dtype == DType::F16 ? kTolFloat : kTolInt8));
+        }
+    }
+}
+
 TEST_CASE(ropeBothStylesAndFreqFactors) {
     const std::vector<float> factors = randomFloats(32, 4, 0.5f);
     std::vector<float> positive(factors.size());

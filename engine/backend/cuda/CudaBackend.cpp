@@ -349,66 +349,14 @@ public:
 
     void matmul(const BackendWeight& weight, const Activations& x, int nTokens, Activations& out,
                 const BackendWeight* bias) override {
-        const CudaWeight& w = cudaWeight(weight);
-        const int64_t cols = w.cols(), rows = w.rows();
-        require(int64_t(x.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
-        const float* biasData = nullptr;
-        if (bias) {
-            const CudaWeight& b = cudaWeight(*bias);
-            require(b.rows() == 1 && b.cols() == rows, "matmul", "bias length is not rows");
-            biasData = static_cast<const float*>(b.data());
-        }
-        out.resize(size_t(nTokens) * size_t(rows));
-        lastMatmulTokens_ = nTokens;
-        if (nTokens == 0) return;
-        kernels::MatvecArgs args;
-        args.w = w.data();
-        args.dtype = int(w.deviceFormat());
-        args.rows = rows;
-        args.cols = cols;
-        args.x = device(x);
-        args.nTokens = nTokens;
-        args.bias = biasData;
-        args.out = device(out);
-        PoolBuffer quantizedLease;
-        const DType stored = w.view().dtype;
-        const bool perToken = activationMode_ == ActivationQuantization::PerTokenInt8 &&
-                              (stored == DType::Q4_0 || stored == DType::Q4_1 || stored == DType::Q5_0 ||
-                               stored == DType::Q5_1 || stored == DType::Q8_0);
-        const DType format = w.deviceFormat();
-        const bool viaMatvec =
-            nTokens <= kernels::kMatvecMaxTokens && kernels::hasWeightKernels(int(format), cols);
-        const bool int8Decode = viaMatvec && nTokens == 1 &&
-                                (format == DType::Q4_0 || format == DType::Q4_1 || format == DType::Q8_0);
-        if (int8Decode) {
-            // x's int8 codes stay in xCodes_ for the next matmul of the same x (q, k and v; gate and up),
-            // or were written there by the op that made x (producedCodes).
-            reserveXCodes(cols);
-            args.scratch = xCodes_.get();
-            args.perTokenActivations = perToken;
-            args.scratchHoldsX =
-                xCodesSource_ == args.x && xCodesCols_ == cols && xCodesPerToken_ == perToken;
-            xCodesSource_ = args.x;
-            xCodesCols_ = cols;
-            xCodesPerToken_ = perToken;
-        } else if (perToken) {
-            float* quantized = static_cast<float*>(scratch(x.size() * sizeof(float), quantizedLease));
-            const float* in = args.x;
-            launch(signatureOf(LaunchKind::FakeQuantize, in, nTokens, cols, quantized),
-                   [=](cudaStream_t s) { kernels::fakeQuantizePerToken(in, nTokens, cols, quantized, s); });
-            args.x = quantized;
-        }
-        if (viaMatvec) {
-            launch(signatureOf(LaunchKind::Matvec, args.w, args.dtype, rows, cols, args.x, nTokens, biasData,
-                               args.out, args.scratch, args.perTokenActivations, args.scratchHoldsX),
-                   [args](cudaStream_t s) { kernels::matvec(args, s); });
-        } else {
-            recorder_->flush(); // cuBLAS and pool buffers: not recorded
-            gemm(w, args.x, nTokens, device(out));
-            if (biasData) kernels::addBias(device(out), biasData, nTokens, rows, stream_);
-            LATHE_CUDA_CHECK(cudaGetLastError());
-        }
-        if (args.out == xCodesSource_) forgetQuantizedX();
+        const MatmulProduct product{&weight, bias, &out};
+        runMatmuls(std::span<const MatmulProduct>(&product, 1), x, nTokens);
+    }
+
+    void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) override {
+        if (products.size() == 1 || oneLaunch(products, nTokens)) return runMatmuls(products, x, nTokens);
+        for (const MatmulProduct& p : products)
+            matmul(*p.weight, x, nTokens, *p.out, p.bias);
     }
 
     void rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
@@ -731,6 +679,103 @@ private:
         }
         lease = PoolBuffer(pool_, bytes);
         return lease.get();
+    }
+
+    // Products of one x that run as one mat-vec launch: one token, block activations, one weight
+    // format and row length with mat-vec kernels, at most kMatvecMaxParts.
+    bool oneLaunch(std::span<const MatmulProduct> products, int nTokens) const {
+        if (nTokens != 1 || products.empty() || products.size() > size_t(kernels::kMatvecMaxParts) ||
+            activationMode_ != ActivationQuantization::PerBlock)
+            return false;
+        const CudaWeight& first = cudaWeight(*products[0].weight);
+        for (const MatmulProduct& p : products) {
+            const CudaWeight& w = cudaWeight(*p.weight);
+            if (w.deviceFormat() != first.deviceFormat() || w.cols() != first.cols()) return false;
+        }
+        return kernels::hasWeightKernels(int(first.deviceFormat()), first.cols());
+    }
+
+    // out = w · x (+ bias) for each product: one mat-vec launch for all of them (oneLaunch), else a
+    // single product through the mat-vec or the cuBLAS GEMM.
+    void runMatmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) {
+        const CudaWeight& w = cudaWeight(*products[0].weight);
+        const int64_t cols = w.cols();
+        require(int64_t(x.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
+        const float* biasData[kernels::kMatvecMaxParts] = {};
+        for (size_t i = 0; i < products.size(); ++i) {
+            const CudaWeight& wi = cudaWeight(*products[i].weight);
+            if (products[i].bias) {
+                const CudaWeight& b = cudaWeight(*products[i].bias);
+                require(b.rows() == 1 && b.cols() == wi.rows(), "matmul", "bias length is not rows");
+                biasData[i] = static_cast<const float*>(b.data());
+            }
+            products[i].out->resize(size_t(nTokens) * size_t(wi.rows()));
+        }
+        lastMatmulTokens_ = nTokens;
+        if (nTokens == 0) return;
+        for (const MatmulProduct& p : products)
+            require(device(*p.out) != device(x), "matmul", "out must not alias x");
+        const int64_t rows = w.rows();
+        kernels::MatvecArgs args;
+        args.w = w.data();
+        args.dtype = int(w.deviceFormat());
+        args.rows = rows;
+        args.cols = cols;
+        args.x = device(x);
+        args.nTokens = nTokens;
+        args.bias = biasData[0];
+        args.out = device(*products[0].out);
+        for (size_t i = 1; i < products.size(); ++i) {
+            const CudaWeight& wi = cudaWeight(*products[i].weight);
+            args.more[i - 1] = {wi.data(), wi.rows(), biasData[i], device(*products[i].out)};
+        }
+        args.moreParts = int(products.size()) - 1;
+        PoolBuffer quantizedLease;
+        const DType stored = w.view().dtype;
+        const bool perToken = activationMode_ == ActivationQuantization::PerTokenInt8 &&
+                              (stored == DType::Q4_0 || stored == DType::Q4_1 || stored == DType::Q5_0 ||
+                               stored == DType::Q5_1 || stored == DType::Q8_0);
+        const DType format = w.deviceFormat();
+        const bool viaMatvec =
+            nTokens <= kernels::kMatvecMaxTokens && kernels::hasWeightKernels(int(format), cols);
+        const bool int8Decode = viaMatvec && nTokens == 1 &&
+                                (format == DType::Q4_0 || format == DType::Q4_1 || format == DType::Q8_0);
+        if (int8Decode) {
+            // x's int8 codes stay in xCodes_ for the next matmul of the same x, or were written there
+            // by the op that made x (producedCodes).
+            reserveXCodes(cols);
+            args.scratch = xCodes_.get();
+            args.perTokenActivations = perToken;
+            args.scratchHoldsX =
+                xCodesSource_ == args.x && xCodesCols_ == cols && xCodesPerToken_ == perToken;
+            xCodesSource_ = args.x;
+            xCodesCols_ = cols;
+            xCodesPerToken_ = perToken;
+        } else if (perToken) {
+            float* quantized = static_cast<float*>(scratch(x.size() * sizeof(float), quantizedLease));
+            const float* in = args.x;
+            launch(signatureOf(LaunchKind::FakeQuantize, in, nTokens, cols, quantized),
+                   [=](cudaStream_t s) { kernels::fakeQuantizePerToken(in, nTokens, cols, quantized, s); });
+            args.x = quantized;
+        }
+        if (viaMatvec) {
+            uint64_t more = 0;
+            for (int i = 0; i < args.moreParts; ++i)
+                more = cuda::mixSignature(more, signatureOf(args.more[i].w, args.more[i].rows,
+                                                            args.more[i].bias, args.more[i].out));
+            launch(signatureOf(LaunchKind::Matvec, args.w, args.dtype, rows, cols, args.x, nTokens,
+                               biasData[0], args.out, args.scratch, args.perTokenActivations,
+                               args.scratchHoldsX, args.moreParts, more),
+                   [args](cudaStream_t s) { kernels::matvec(args, s); });
+        } else {
+            require(products.size() == 1, "matmul", "several products need the mat-vec path");
+            recorder_->flush(); // cuBLAS and pool buffers: not recorded
+            gemm(w, args.x, nTokens, args.out);
+            if (biasData[0]) kernels::addBias(args.out, biasData[0], nTokens, rows, stream_);
+            LATHE_CUDA_CHECK(cudaGetLastError());
+        }
+        for (const MatmulProduct& p : products)
+            if (device(*p.out) == xCodesSource_) forgetQuantizedX();
     }
 
     // xCodes_ no longer holds the codes of a live x (any op may have written that buffer).
