@@ -22,6 +22,7 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
         std::string model;
         std::string text = LATHE_DEFAULT_EVAL_TEXT;
         std::string base;
+        std::string baseDevice;
         PerplexitySettings settings;
     };
     auto args = std::make_shared<Args>();
@@ -35,8 +36,13 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
     verb->add_option("--base", args->base,
                      "The model MODEL was made from: adds its perplexity, the mean KL divergence "
                      "KL(base || MODEL) and the top-1 agreement on the same positions");
+    verb->add_option("--base-device", args->baseDevice,
+                     "Run the base on this device (cpu, cuda:N) instead of --device's; without --base the "
+                     "base is MODEL itself, which measures one backend against another (say cuda:0 against "
+                     "the cpu, whose arithmetic is llama.cpp's)");
     return [&flags, args] {
         const std::string text = readTextFile(args->text, "text");
+        if (!args->baseDevice.empty() && args->base.empty()) args->base = args->model;
         std::unique_ptr<Session> session =
             openSession(args->model, sessionOptions(flags, args->settings.contextTokens));
         if (session->contextTokens() < args->settings.contextTokens)
@@ -55,6 +61,10 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
                                  {"chunks", args->settings.maxChunks},
                                  {"device", flags.device},
                                  {"threads", session->threads()}};
+        if (!args->base.empty()) {
+            config["base"] = std::filesystem::absolute(args->base).string();
+            config["base_device"] = args->baseDevice.empty() ? flags.device : args->baseDevice;
+        }
         std::unique_ptr<RunStore> store = openStoreForRecording(flags);
         std::unique_ptr<RunRecorder> recorder;
         if (store) recorder = std::make_unique<RunRecorder>(*store, RunKind::Eval, summary, config);
@@ -74,8 +84,9 @@ VerbRunner addEvalVerb(CLI::App& app, const CommonFlags& flags) {
             if (args->base.empty()) {
                 r = evaluatePerplexity(session->transformer(), cache, tokens, bos, args->settings, progress);
             } else {
-                std::unique_ptr<Session> base =
-                    openSession(args->base, sessionOptions(flags, args->settings.contextTokens));
+                SessionOptions baseOptions = sessionOptions(flags, args->settings.contextTokens);
+                if (!args->baseDevice.empty()) baseOptions.device = args->baseDevice;
+                std::unique_ptr<Session> base = openSession(args->base, baseOptions);
                 if (base->tokenizer().encode(text, true, false) != tokens)
                     fail(ErrorCategory::InvalidArgument,
                          "{} tokenizes the text differently from {}: not a base of the same vocabulary",

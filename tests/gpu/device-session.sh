@@ -6,8 +6,11 @@
 # llama-bench needs), carry/model.a|b (the default model in two halves: one call carries 64 MiB).
 # Work that must survive between calls on the same warm machine goes to .devwork/ (ignored).
 #   tests/gpu/device-session.sh verify   suites, compute-sanitizer, synthetic parity and benches, llama.cpp build
-#   tests/gpu/device-session.sh model    real-model parity cpu vs cuda:0 and bench beside llama.cpp
+#   tests/gpu/device-session.sh memcheck compute-sanitizer memcheck on TestCudaOps; unpacks llama-bench
+#   tests/gpu/device-session.sh stash    keeps the model's first half on the machine for `model`
+#   tests/gpu/device-session.sh model    real-model perplexity, parity cpu vs cuda:0, bench beside llama.cpp
 #   tests/gpu/device-session.sh tune     the gpu suites, then decode benches on synthetic 8B, 1B and 135M models
+#   tests/gpu/device-session.sh profile  Nsight Compute sections of the mat-vec kernels in 8B Q4_0 and F16 decode
 set -u
 phase="${1:-verify}"
 root="$(pwd)"
@@ -92,15 +95,48 @@ if [ "$phase" = verify ]; then
     "$work/llama/b/bin/llama-bench" -m "$work/l1b-q4_0.gguf" -ngl 99 -p 0 -n 16 -r 1 2>&1 | grep -v "^llama_model_loader: - kv\|^llama_model_loader: - type" | tail -12
 fi
 
-if [ "$phase" = model ]; then
+# A call carries 64 MiB: the tools (carry/bin, carry/lib, carry/peer) in one call, the model's halves in
+# two more, each within the machine's 30 s of warmth after the last: memcheck, stash, model.
+if [ "$phase" = memcheck ]; then # also unpacks llama-bench from carry/peer for the model phase
+    mkdir -p "$work/llama/b/bin" && xz -dc carry/peer/llama-bench-cuda-sm90.xz >"$work/llama/b/bin/llama-bench" &&
+        chmod +x "$work/llama/b/bin/llama-bench"
+    step "compute-sanitizer memcheck"
+    timeout 150 compute-sanitizer --tool memcheck --leak-check full "$bin/TestCudaOps" >"$out/memcheck.log" 2>&1
+    echo "TestCudaOps rc=$?"; grep -E "ERROR SUMMARY|LEAK SUMMARY|Invalid" "$out/memcheck.log" | head -8
+fi
+
+if [ "$phase" = stash ]; then cp carry/model.a "$work/model.a" && echo "model.a kept"; fi
+
+if [ "$phase" = model ]; then # carries model.b; model.a from this call or from `stash` on the same machine
     model="$work/smollm2.gguf"
-    cat carry/model.a carry/model.b >"$model"
+    first=carry/model.a; [ -f "$first" ] || first="$work/model.a"
+    cat "$first" carry/model.b >"$model"
     sha256sum "$model"
+    step "SmolLM2 Q4_1: perplexity on cuda:0 (8 chunks of 512; the CPU and llama.cpp give 18.4026)"
+    $cli --device cuda:0 eval "$model" --text resources/text/gpl-3.0.txt -c 512 --chunks 8 2>&1 | tail -3
+    step "SmolLM2 Q4_1: cuda:0 scored against the cpu backend (teacher-forced: KL, top-1 agreement)"
+    $cli --device cuda:0 eval "$model" --text resources/text/gpl-3.0.txt -c 512 --chunks 8 --base-device cpu 2>&1 |
+        tail -3
     step "SmolLM2 Q4_1: greedy parity cpu vs cuda:0"
     greedy_parity "$model" "The capital of France is" 64
     greedy_parity "$model" "def fibonacci(n):" 64
     step "SmolLM2 bench cuda:0"; $cli --device cuda:0 bench "$model" -p 512 -n 128 -r 3 2>&1 | tail -14
     step "llama-bench SmolLM2"; llama_bench "$model" -p 512 -n 128 -r 3
+fi
+
+if [ "$phase" = profile ]; then # Nsight Compute on the single-token mat-vec kernels of synthetic 8B decode
+    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null &
+    $cli synth llama3-8b --type f16 -o "$work/l8b-f16.gguf" >/dev/null
+    wait
+    for m in l8b-q4_0 l8b-f16; do
+        step "ncu $m"
+        LATHE_CUDA_GRAPHS=0 timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy \
+            --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:matvec --launch-skip 40 \
+            --launch-count 4 $cli --device cuda:0 generate "$work/$m.gguf" -p "hello there" -n 3 --greedy \
+            >"$out/ncu-$m.txt" 2>&1
+        grep -E "matvec|Duration|Memory Throughput|DRAM Throughput|Achieved Occupancy|Theoretical Occupancy|Registers|Stall|One or More|No Eligible|Active Warps" \
+            "$out/ncu-$m.txt" | head -60
+    done
 fi
 
 if [ "$phase" = tune ]; then

@@ -1,6 +1,7 @@
 // lathe-cli's compression verbs on a tiny synthetic model: `recipe run` writes a variant, evaluates it
-// against its parent and records it (--json names the run and the variant); `quantize --method` and
-// `prune` refuse bad flags with one clear line and exit 1, leaving no file.
+// against its parent and records it (--json names the run and the variant); `eval --base-device` scores
+// a model against itself on another backend; `quantize --method` and `prune` refuse bad flags with one
+// clear line and exit 1, leaving no file.
 
 #include "CliRunner.h"
 #include "TinySyntheticShape.h"
@@ -47,6 +48,25 @@ private slots:
         // The run store lists it as a compress run.
         const CliRun runs = runCli({"--db", dir.filePath("runs.db"), "--json", "runs", "list"});
         QVERIFY2(runs.exitCode == 0 && runs.out.contains("compress"), qPrintable(runs.out + runs.err));
+    }
+
+    // --base-device scores the model against itself on another backend: on the same one the KL divergence
+    // is exactly 0 and every top-1 choice agrees; a device that is not there is one clear line.
+    void evalAgainstAnotherDevice() {
+        QTemporaryDir dir;
+        const QString model = dir.filePath("tiny.gguf");
+        lathe::writeSyntheticModel(model.toStdString(), lathe::test::tinySyntheticShape(),
+                                   lathe::DType::Q8_0);
+        const CliRun run = runCli({"--db", dir.filePath("runs.db"), "--json", "--threads", "2", "eval", model,
+                                   "-c", "64", "--chunks", "2", "--base-device", "cpu"});
+        QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+        const QJsonObject out = QJsonDocument::fromJson(run.out.toUtf8()).object();
+        QCOMPARE(out["kl_divergence"].toDouble(), 0.0);
+        QCOMPARE(out["top1_agreement"].toDouble(), 1.0);
+        QCOMPARE(out["base_perplexity"].toDouble(), out["perplexity"].toDouble());
+        expectUserError(runCli({"--db", dir.filePath("runs.db"), "eval", model, "-c", "64", "--chunks", "1",
+                                "--base-device", "cuda:7"}),
+                        "cuda:7");
     }
 
     void badFlagsAreOneClearLine() {
