@@ -10,7 +10,7 @@
 //    with 16-byte loads;
 //  - 2 to 8 tokens (speculative verification, small batches): a warp per row decodes each chunk once
 //    and applies it to every token, the per-token sums in registers (one instantiation per bucket 2, 4,
-//    8 so indices stay compile-time).
+//    8 so indices stay compile-time); on Q4_0/Q4_1/Q8_0 with int8 codes of every token, else floats.
 // Lane partial sums meet in a warp shuffle reduction. Rows-per-warp choices: tests/gpu/RESULTS.md.
 
 #include "kernels/ActivationQuant.cuh"
@@ -359,10 +359,50 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32, kRows == 1 && F != Weight
     storeRowSums<kRows>(acc, lane, r0, parts, rowBytes);
 }
 
-template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {
-    const int64_t blocks = a.cols / 32;
+// 2 to 8 tokens on int8 (speculative verification, small batches): a warp per row loads each weight
+// block once and dots it with every token's codes, the per-token sums in registers.
+template <WeightFormat F, int MaxTokens>
+__global__ void __launch_bounds__(kWarpsPerBlock * 32)
+    matvecInt8TokensKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
+                           QuantizedX x, int nTokens, const float* __restrict__ bias,
+                           float* __restrict__ out) {
+    const int lane = threadIdx.x & 31;
+    const int64_t r = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+    if (r >= rows) return;
+    const uint8_t* row = w + r * rowBytes;
+    const int64_t chunks = cols / 32;
+    float acc[MaxTokens] = {};
+    for (int64_t c = lane; c < chunks; c += 32) {
+        const RawChunk<F> raw = loadChunk<F>(row, cols, c);
+#pragma unroll
+        for (int t = 0; t < MaxTokens; ++t) {
+            if (t >= nTokens) break;
+            const int64_t b = t * chunks + c;
+            const int4 lo = __ldg(x.q + 2 * b), hi = __ldg(x.q + 2 * b + 1);
+            const int xw[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+            int xqSum = 0;
+            if constexpr (F == WeightFormat::Q4_0)
+#pragma unroll
+                for (int i = 0; i < 8; ++i)
+                    xqSum = __dp4a(0x01010101, xw[i], xqSum);
+            acc[t] += dotChunkInt8<F>(raw, xw, __ldg(x.ds + b), xqSum);
+        }
+    }
+#pragma unroll
+    for (int t = 0; t < MaxTokens; ++t) {
+        float v = acc[t];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        if (lane == 0 && t < nTokens) out[t * rows + r] = v + (bias ? bias[r] : 0.0f);
+    }
+}
+
+// x's codes in the scratch (quantized here unless the scratch already holds them).
+QuantizedX quantizedX(const MatvecArgs& a, cudaStream_t stream) {
+    const int64_t blocks = int64_t(a.nTokens) * (a.cols / 32);
     int8_t* q = static_cast<int8_t*>(a.scratch);
-    float2* ds = reinterpret_cast<float2*>(q + a.cols);
+    float2* ds = reinterpret_cast<float2*>(q + int64_t(a.nTokens) * a.cols);
     if (!a.scratchHoldsX) {
         float* rowAmax = nullptr;
         if (a.perTokenActivations) {
@@ -373,11 +413,25 @@ template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, 
         quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
             a.x, blocks, q, ds, rowAmax);
     }
+    return QuantizedX{reinterpret_cast<const int4*>(q), ds};
+}
+
+template <WeightFormat F, int MaxTokens>
+void launchMatvecInt8Tokens(const MatvecArgs& a, cudaStream_t stream) {
+    const QuantizedX x = quantizedX(a, stream);
+    const dim3 grid(unsigned((a.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
+    matvecInt8TokensKernel<F, MaxTokens>
+        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const uint8_t*>(a.w), a.rows, a.cols,
+                                                   weightRowBytes(F, a.cols), x, a.nTokens, a.bias, a.out);
+}
+
+template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {
+    const QuantizedX x = quantizedX(a, stream);
     const RowParts parts = rowParts(a);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
     const dim3 grid(unsigned((parts.rowEnd[parts.count - 1] + rowsPerBlock - 1) / rowsPerBlock));
-    matvecInt8Kernel<F, kRows><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-        parts, a.cols, weightRowBytes(F, a.cols), QuantizedX{reinterpret_cast<const int4*>(q), ds});
+    matvecInt8Kernel<F, kRows>
+        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(parts, a.cols, weightRowBytes(F, a.cols), x);
 }
 
 template <WeightFormat F, int kRows> void launchMatvecRows(const MatvecArgs& a, cudaStream_t stream) {
@@ -420,6 +474,15 @@ bool matvec(const MatvecArgs& args, cudaStream_t stream) {
         // Rows per warp for one token (tests/gpu/RESULTS.md): int8RowsPerWarp(); on floats one (8B F16 on
         // an H100: 120 tok/s at 1, 103 at 4, 74 at 8), where one warp per row keeps more warps in flight.
         if constexpr (kInt8) {
+            if (args.nTokens > 1 && args.scratch && !args.perTokenActivations) {
+                if (args.nTokens == 2)
+                    launchMatvecInt8Tokens<F, 2>(args, stream);
+                else if (args.nTokens <= 4)
+                    launchMatvecInt8Tokens<F, 4>(args, stream);
+                else
+                    launchMatvecInt8Tokens<F, 8>(args, stream);
+                return;
+            }
             if (args.nTokens == 1 && args.scratch) {
                 const int rowsPerWarp = int8RowsPerWarp();
                 if (rowsPerWarp == 1)

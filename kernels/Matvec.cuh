@@ -27,11 +27,12 @@ struct MatvecArgs {
     int nTokens = 0;             // 1 .. kMatvecMaxTokens
     const float* bias = nullptr; // [rows] or null
     float* out = nullptr;        // [nTokens][rows]
-    // Device scratch of matvecScratchBytes(cols) bytes, 16-byte aligned: with it, one token against a
-    // Q4_0/Q4_1/Q8_0 weight runs on int8 (x quantized per 32-block); null keeps float activations.
+    // Device scratch of matvecScratchBytes(cols, nTokens) bytes, 16-byte aligned: with it, tokens
+    // against a Q4_0/Q4_1/Q8_0 weight run on int8 (x quantized per 32-block, as ggml does for every
+    // batch); null keeps float activations.
     void* scratch = nullptr;
-    // With scratch: quantize x with one scale over the whole row instead of one per 32-block (per-token
-    // int8 activations, kernels/ActivationQuant.cuh), scale kept in float.
+    // With scratch and one token: quantize x with one scale over the whole row instead of one per
+    // 32-block (per-token int8 activations, kernels/ActivationQuant.cuh), scale kept in float.
     bool perTokenActivations = false;
     // With scratch: it already holds x quantized in this mode (the previous matmul read the same x), so
     // the quantization is skipped.
@@ -42,8 +43,9 @@ struct MatvecArgs {
     int moreParts = 0;
 };
 
-inline int64_t matvecScratchBytes(int64_t cols) {
-    return cols + (cols / 32) * 8 + 16; // codes, (d, s) per block, the row's max |x|
+// Codes [nTokens][cols], then (d, s) per block [nTokens][cols / 32], then the row's max |x|.
+inline int64_t matvecScratchBytes(int64_t cols, int nTokens = 1) {
+    return nTokens * (cols + (cols / 32) * 8) + 16;
 }
 
 // False when the format or shape has no kernel (the caller then dequantizes and uses GEMM).

@@ -131,7 +131,7 @@ if [ "$phase" = profile ]; then # Nsight Compute on the single-token mat-vec ker
     for m in l8b-q4_0 l8b-f16; do
         step "ncu $m"
         LATHE_CUDA_GRAPHS=0 timeout 200 ncu --clock-control none --section SpeedOfLight --section Occupancy \
-            --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:matvec --launch-skip 40 \
+            --section MemoryWorkloadAnalysis --section WarpStateStats -k regex:matvec --launch-skip 140 \
             --launch-count 4 $cli --device cuda:0 generate "$work/$m.gguf" -p "hello there" -n 3 --greedy \
             >"$out/ncu-$m.txt" 2>&1
         grep -E "matvec|Duration|Memory Throughput|DRAM Throughput|Achieved Occupancy|Theoretical Occupancy|Registers|Stall|One or More|No Eligible|Active Warps" \

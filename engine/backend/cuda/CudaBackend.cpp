@@ -738,18 +738,21 @@ private:
         const DType format = w.deviceFormat();
         const bool viaMatvec =
             nTokens <= kernels::kMatvecMaxTokens && kernels::hasWeightKernels(int(format), cols);
-        const bool int8Decode = viaMatvec && nTokens == 1 &&
+        // Int8 mat-vec: 1 to 8 tokens with per-block codes, or one token with the row's scale (per-token
+        // activations of several tokens take the fake-quantized float path below).
+        const bool int8Matvec = viaMatvec && (nTokens == 1 || !perToken) &&
                                 (format == DType::Q4_0 || format == DType::Q4_1 || format == DType::Q8_0);
-        if (int8Decode) {
+        if (int8Matvec) {
             // x's int8 codes stay in xCodes_ for the next matmul of the same x, or were written there
             // by the op that made x (producedCodes).
-            reserveXCodes(cols);
+            reserveXCodes(cols, nTokens);
             args.scratch = xCodes_.get();
             args.perTokenActivations = perToken;
-            args.scratchHoldsX =
-                xCodesSource_ == args.x && xCodesCols_ == cols && xCodesPerToken_ == perToken;
+            args.scratchHoldsX = xCodesSource_ == args.x && xCodesCols_ == cols && xCodesTokens_ == nTokens &&
+                                 xCodesPerToken_ == perToken;
             xCodesSource_ = args.x;
             xCodesCols_ = cols;
+            xCodesTokens_ = nTokens;
             xCodesPerToken_ = perToken;
         } else if (perToken) {
             float* quantized = static_cast<float*>(scratch(x.size() * sizeof(float), quantizedLease));
@@ -786,15 +789,16 @@ private:
     // several tokens, per-token activations (other codes) or rows that are not whole blocks.
     kernels::XCodes producedCodes(const float* out, int64_t cols, int nTokens) {
         if (nTokens != 1 || cols % 32 != 0 || activationMode_ != ActivationQuantization::PerBlock) return {};
-        reserveXCodes(cols);
+        reserveXCodes(cols, 1);
         xCodesSource_ = out;
         xCodesCols_ = cols;
+        xCodesTokens_ = 1;
         xCodesPerToken_ = false;
         return kernels::xCodesIn(xCodes_.get(), cols);
     }
 
-    void reserveXCodes(int64_t cols) {
-        const size_t bytes = size_t(kernels::matvecScratchBytes(cols));
+    void reserveXCodes(int64_t cols, int nTokens) {
+        const size_t bytes = size_t(kernels::matvecScratchBytes(cols, nTokens));
         if (bytes <= xCodes_.bytes()) return;
         recorder_->flush(); // recorded launches still use the old buffer
         xCodes_ = DeviceArray();
@@ -901,10 +905,12 @@ private:
 
     std::unique_ptr<cuda::StepRecorder> recorder_;
     bool graphs_ = true;
-    // x quantized to int8 blocks by the last single-token matmul, and which x (buffer, width, mode).
+    // x quantized to int8 blocks by the last int8 matmul (or an op feeding one), and which x (buffer,
+    // width, tokens, mode).
     DeviceArray xCodes_;
     const float* xCodesSource_ = nullptr;
     int64_t xCodesCols_ = 0;
+    int xCodesTokens_ = 0;
     bool xCodesPerToken_ = false;
     int lastMatmulTokens_ = 0;
 };
