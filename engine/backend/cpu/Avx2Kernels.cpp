@@ -307,16 +307,32 @@ template <DType kType> inline float loadWeight(const void* w, int64_t i) {
 
 template <DType kType> constexpr int kWeightBytes = kType == DType::F32 ? 4 : 2;
 
+// ggml::hsum8's grouping in registers, as llamafile's hsum(__m256) computes it.
 inline float reduceLanes8(__m256 acc) {
-    alignas(32) float l[8];
-    _mm256_store_ps(l, acc);
-    return ((l[0] + l[4]) + (l[1] + l[5])) + ((l[2] + l[6]) + (l[3] + l[7]));
+    __m128 x = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_movehdup_ps(x));
+    return _mm_cvtss_f32(x);
+}
+
+// Activations as floats, or as fp16 (XT = uint16_t: half the bytes per tile step, widened in registers).
+template <typename XT> inline __m256 loadX8(const XT* x, int64_t i) {
+    if constexpr (sizeof(XT) == 2)
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    else
+        return _mm256_loadu_ps(x + i);
+}
+template <typename XT> inline float loadX(const XT* x, int64_t i) {
+    if constexpr (sizeof(XT) == 2)
+        return _cvtsh_ss(x[i]);
+    else
+        return x[i];
 }
 
 // kRows rows of w against kTokens rows of x: kRows x kTokens accumulators in registers, each the
 // eight-lane fused sum of its own pair, so a tile gives what dotLanes8 gives pair by pair.
-template <DType kType, int kRows, int kTokens>
-void floatTile(const void* const* rows, const float* const* xs, int64_t n, float* out, int64_t outStride) {
+template <DType kType, int kRows, int kTokens, typename XT = float>
+void floatTile(const void* const* rows, const XT* const* xs, int64_t n, float* out, int64_t outStride) {
     __m256 acc[kRows][kTokens];
     for (int r = 0; r < kRows; ++r)
         for (int t = 0; t < kTokens; ++t)
@@ -325,7 +341,7 @@ void floatTile(const void* const* rows, const float* const* xs, int64_t n, float
     for (; i + 8 <= n; i += 8) {
         __m256 x[kTokens];
         for (int t = 0; t < kTokens; ++t)
-            x[t] = _mm256_loadu_ps(xs[t] + i);
+            x[t] = loadX8(xs[t], i);
         if constexpr (kTokens == 1) {
             // Decode reads each row once, and a tile's rows are short separate streams that the
             // hardware prefetcher keeps losing: fetch the memory after the last row (the next tile's
@@ -346,41 +362,41 @@ void floatTile(const void* const* rows, const float* const* xs, int64_t n, float
             float sum = reduceLanes8(acc[r][t]);
             for (int64_t k = i; k < n; ++k)
                 sum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(loadWeight<kType>(rows[r], k)),
-                                                 _mm_set_ss(xs[t][k]), _mm_set_ss(sum)));
+                                                 _mm_set_ss(loadX(xs[t], k)), _mm_set_ss(sum)));
             out[t * outStride + r] = sum;
         }
 }
 
-template <DType kType, int kRows>
-void floatTileRows(const void* const* rows, const float* const* xs, int nTokens, int64_t n, float* out,
+template <DType kType, int kRows, typename XT>
+void floatTileRows(const void* const* rows, const XT* const* xs, int nTokens, int64_t n, float* out,
                    int64_t outStride) {
     switch (nTokens) {
     case 1:
-        return floatTile<kType, kRows, 1>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 1, XT>(rows, xs, n, out, outStride);
     case 2:
-        return floatTile<kType, kRows, 2>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 2, XT>(rows, xs, n, out, outStride);
     default:
-        return floatTile<kType, kRows, 3>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 3, XT>(rows, xs, n, out, outStride);
     }
 }
 
-template <DType kType>
-void floatTileOfType(const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
+template <DType kType, typename XT = float>
+void floatTileOfType(const void* const* rows, int nRows, const XT* const* xs, int nTokens, int64_t n,
                      float* out, int64_t outStride) {
     if (nRows > 4) {
-        if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1>(rows, xs, n, out, outStride);
-        floatTileOfType<kType>(rows, 4, xs, nTokens, n, out, outStride);
-        return floatTileOfType<kType>(rows + 4, nRows - 4, xs, nTokens, n, out + 4, outStride);
+        if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1, XT>(rows, xs, n, out, outStride);
+        floatTileOfType<kType, XT>(rows, 4, xs, nTokens, n, out, outStride);
+        return floatTileOfType<kType, XT>(rows + 4, nRows - 4, xs, nTokens, n, out + 4, outStride);
     }
     switch (nRows) {
     case 1:
-        return floatTileRows<kType, 1>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 1, XT>(rows, xs, nTokens, n, out, outStride);
     case 2:
-        return floatTileRows<kType, 2>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 2, XT>(rows, xs, nTokens, n, out, outStride);
     case 3:
-        return floatTileRows<kType, 3>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 3, XT>(rows, xs, nTokens, n, out, outStride);
     default:
-        return floatTileRows<kType, 4>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 4, XT>(rows, xs, nTokens, n, out, outStride);
     }
 }
 
@@ -390,6 +406,65 @@ float dotLanes8(DType type, const void* w, const float* x, int64_t n) {
     float out;
     floatDots(type, &w, 1, &x, 1, n, &out, 1);
     return out;
+}
+
+namespace {
+
+// ggml_vec_dot_f16 for kRows rows against one fp16 row: per row four accumulators of eight lanes over
+// 32-element steps, GGML_F32Cx8_REDUCE, the n % 32 tail added in double as ggml does.
+template <int kRows> void f16RowsGgml(const uint16_t* const* rows, const uint16_t* x, int64_t n, float* out) {
+    __m256 acc[kRows][4];
+    for (int r = 0; r < kRows; ++r)
+        for (int a = 0; a < 4; ++a)
+            acc[r][a] = _mm256_setzero_ps();
+    const int64_t whole = n & ~int64_t(31);
+    for (int64_t i = 0; i < whole; i += 32) {
+        // Decode streams each row once: fetch what follows the last row (the next rows of a matrix
+        // stored row after row) at this group's pace, as floatTile's decode does.
+        const char* next = reinterpret_cast<const char*>(rows[kRows - 1] + n) + (i / 32) * 64 * kRows;
+        for (int l = 0; l < kRows; ++l)
+            _mm_prefetch(next + 64 * l, _MM_HINT_T0);
+        for (int a = 0; a < 4; ++a) {
+            const __m256 xv = loadX8(x, i + 8 * a);
+            for (int r = 0; r < kRows; ++r)
+                acc[r][a] = _mm256_fmadd_ps(loadWeights8<DType::F16>(rows[r], i + 8 * a), xv, acc[r][a]);
+        }
+    }
+    for (int r = 0; r < kRows; ++r) {
+        const __m256 x0 =
+            _mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][2]), _mm256_add_ps(acc[r][1], acc[r][3]));
+        const __m128 t0 = _mm_add_ps(_mm256_castps256_ps128(x0), _mm256_extractf128_ps(x0, 1));
+        const __m128 t1 = _mm_hadd_ps(t0, t0);
+        double sum = _mm_cvtss_f32(_mm_hadd_ps(t1, t1));
+        for (int64_t k = whole; k < n; ++k)
+            sum += double(_cvtsh_ss(rows[r][k]) * _cvtsh_ss(x[k]));
+        out[r] = float(sum);
+    }
+}
+
+} // namespace
+
+void f16DotsGgml(const void* const* rows, int nRows, const uint16_t* x, int64_t n, float* out) {
+    const uint16_t* const* r = reinterpret_cast<const uint16_t* const*>(rows);
+    int done = 0;
+    for (; nRows - done >= 3; done += 3)
+        f16RowsGgml<3>(r + done, x, n, out + done);
+    if (nRows - done == 2) f16RowsGgml<2>(r + done, x, n, out + done);
+    if (nRows - done == 1) f16RowsGgml<1>(r + done, x, n, out + done);
+}
+
+void toFp16(const float* x, uint16_t* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i)
+        out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+void f16Dots(const void* const* rows, int nRows, const uint16_t* const* xs, int nTokens, int64_t n,
+             float* out, int64_t outStride) {
+    floatTileOfType<DType::F16, uint16_t>(rows, nRows, xs, nTokens, n, out, outStride);
 }
 
 void floatDots(DType type, const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
@@ -752,7 +827,31 @@ void quantizedDots(DType, const uint8_t*, const ActivationBlock*, int64_t, int, 
 float dotLanes8(DType, const void*, const float*, int64_t) {
     unavailable();
 }
+void floatDots(DType, const void* const*, int, const float* const*, int, int64_t, float*, int64_t) {
+    unavailable();
+}
+void f16Dots(const void* const*, int, const uint16_t* const*, int, int64_t, float*, int64_t) {
+    unavailable();
+}
+void toFp16(const float*, uint16_t*, int64_t) {
+    unavailable();
+}
+void f16DotsGgml(const void* const*, int, const uint16_t*, int64_t, float*) {
+    unavailable();
+}
 float dotF32Fused(const float*, const float*, int64_t) {
+    unavailable();
+}
+void dotsF32Fused(const float* const*, int, const float*, int64_t, float*) {
+    unavailable();
+}
+void dotsF32FusedTransposed(const float*, const float* const*, int, int64_t, float*) {
+    unavailable();
+}
+void weightedSumLanes8(const float* const*, const float*, int, int64_t, float*) {
+    unavailable();
+}
+void fmaIntoMany(float* const*, const float*, const float*, int, int64_t) {
     unavailable();
 }
 void cellLaneDots(const float* const*, int, const float* const*, int, int64_t, float*, int64_t) {

@@ -39,14 +39,28 @@ void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, f
 void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
                    int nTokens, int64_t nBlocks, float* out);
 
-// sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced ((0+4)+(1+5))+((2+6)+(3+7)), the
-// tail fused in order: the CPU backend's float dot. w is F32, F16 or BF16 (n elements); x floats.
+// sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced as llamafile's hsum (ggml::hsum8:
+// ((0+4)+(2+6))+((1+5)+(3+7))), the tail fused in order: the CPU backend's float dot, and for n % 8 == 0
+// what llama.cpp's prefill tiles compute per output. w is F32, F16 or BF16 (n elements); x floats.
 float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);
 
 // The same dot for nRows (1..8) weight rows x nTokens (1..3) activation rows at once, all pairs in
 // registers (up to 4 x 3, or 8 x 1): out[t * outStride + r] = dotLanes8(type, rows[r], xs[t], n).
 void floatDots(DType weightType, const void* const* rows, int nRows, const float* const* xs, int nTokens,
                int64_t n, float* out, int64_t outStride);
+
+// floatDots of F16 rows against fp16 activation rows (what ggml multiplies for F16 weights: it rounds
+// the activations to fp16 first); the same tile and order, half the activation bytes per step.
+void f16Dots(const void* const* rows, int nRows, const uint16_t* const* xs, int nTokens, int64_t n,
+             float* out, int64_t outStride);
+
+// out[r] = ggml_vec_dot_f16(rows[r], x) for nRows F16 rows of n elements and one fp16 row x: four
+// accumulators of eight lanes over 32-element steps, GGML_F32Cx8_REDUCE, the tail summed in double.
+// The decode matmul of F16 weights, as llama.cpp's CPU backend computes it.
+void f16DotsGgml(const void* const* rows, int nRows, const uint16_t* x, int64_t n, float* out);
+
+// out[i] = x[i] rounded to fp16 (nearest even, as F16C and ggml_cpu_fp32_to_fp16 round).
+void toFp16(const float* x, uint16_t* out, int64_t n);
 
 // ggml::dotF32: four fused accumulators of eight lanes over 32-element steps.
 float dotF32Fused(const float* x, const float* y, int64_t n);

@@ -23,8 +23,8 @@ void require(bool ok, const char* op, const char* what) {
     if (!ok) fail(ErrorCategory::Internal, "cpu backend {}: {}", op, what);
 }
 
-// The float dot: eight lanes of fused multiply-adds, reduced ((0+4)+(1+5))+((2+6)+(3+7)), the tail
-// fused in order. avx2::dotLanes8 gives the same bits in registers; this is its scalar reference.
+// The float dot: eight lanes of fused multiply-adds, reduced as llamafile's hsum (ggml::hsum8), the
+// tail fused in order. avx2::dotLanes8 gives the same bits in registers; this is its scalar reference.
 float dotF32(const float* a, const float* b, int64_t n) {
     if (cpuHasAvx2()) return avx2::dotLanes8(DType::F32, a, b, n);
     float lanes[8] = {};
@@ -32,8 +32,7 @@ float dotF32(const float* a, const float* b, int64_t n) {
     for (; i + 8 <= n; i += 8)
         for (int l = 0; l < 8; ++l)
             lanes[l] = std::fma(a[i + l], b[i + l], lanes[l]);
-    float sum =
-        ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+    float sum = ggml::hsum8(lanes);
     for (; i < n; ++i)
         sum = std::fma(a[i], b[i], sum);
     return sum;
@@ -614,6 +613,15 @@ private:
             const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
             const bool decode = !stored && !fused;
             const int64_t groups = (rows + kRowTile - 1) / kRowTile;
+            // F16 weights multiply fp16-rounded activations, as ggml does (its F16 matmul converts them
+            // first): prefill then runs llamafile's tiles in this order (half the activation bytes per
+            // tile step), decode ggml_vec_dot_f16's order (f16DotsGgml). The float reference path keeps
+            // float x.
+            const bool halfX = w.dtype == DType::F16 && options_.quantizedActivations;
+            if (halfX) {
+                halfX_.resize(x.size());
+                avx2::toFp16(x.data(), halfX_.data(), int64_t(x.size()));
+            }
             // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
             constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
             const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
@@ -621,6 +629,7 @@ private:
             parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
                 const void* rowPointers[8];
                 const float* tokenPointers[3];
+                const uint16_t* halfTokenPointers[3];
                 float tile[8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
                 std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
@@ -638,8 +647,10 @@ private:
                                                   : w.data + uint64_t(g * kRowTile) * rowStride;
                     for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
                         const int nt = std::min(kTokenTile, tEnd - t0);
-                        for (int t = 0; t < nt; ++t)
+                        for (int t = 0; t < nt; ++t) {
                             tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
+                            halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
+                        }
                         for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
                             const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
                             for (int r = 0; r < nr; ++r)
@@ -648,6 +659,12 @@ private:
                                 avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
                                               tokenPointers[0], cols, tile);
                                 std::copy_n(tile, nr, out.data() + int64_t(t0) * rows + r0);
+                            } else if (halfX && nTokens == 1) {
+                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols,
+                                                  out.data() + int64_t(t0) * rows + r0);
+                            } else if (halfX) {
+                                avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols,
+                                              out.data() + int64_t(t0) * rows + r0, rows);
                             } else {
                                 avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols,
                                                 out.data() + int64_t(t0) * rows + r0, rows);
@@ -726,6 +743,7 @@ private:
     CpuBackendOptions options_;
     ThreadPool pool_;
     std::vector<std::vector<float>> scratch_; // per pool thread
+    std::vector<uint16_t> halfX_;             // a prefill's activations in fp16 (F16 weights)
     // Per pool thread: attention's value rows and block starts.
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};

@@ -158,8 +158,7 @@ private slots:
                 for (size_t i = 0; i < n; i += 8)
                     for (int l = 0; l < 8; ++l)
                         lanes[l] = std::fma(w[i + size_t(l)], x[i + size_t(l)], lanes[l]);
-                want[r] = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                          ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+                want[r] = ggml::hsum8(lanes);
             }
             for (int nRows = 1; nRows <= 8; ++nRows) {
                 float got[8];
@@ -219,15 +218,15 @@ private slots:
                 bf[size_t(i)] = uint16_t(std::bit_cast<uint32_t>(a[size_t(i)]) >> 16);
                 fromBf[size_t(i)] = bf16ToFloat(bf[size_t(i)]);
             }
-            // The reference: CpuBackend's eight-lane fused dot on the dequantized row.
+            // The reference: CpuBackend's eight-lane fused dot on the dequantized row, the lanes summed
+            // as llamafile's hsum (ggml::hsum8).
             auto reference = [&](const std::vector<float>& w, const std::vector<float>& x) {
                 float lanes[8] = {};
                 int64_t i = 0;
                 for (; i + 8 <= n; i += 8)
                     for (int l = 0; l < 8; ++l)
                         lanes[l] = std::fma(w[size_t(i + l)], x[size_t(i + l)], lanes[l]);
-                float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) +
-                            ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
+                float sum = ggml::hsum8(lanes);
                 for (; i < n; ++i)
                     sum = std::fma(w[size_t(i)], x[size_t(i)], sum);
                 return sum;
@@ -252,6 +251,57 @@ private slots:
                             QVERIFY(sameBits(tile[t * 8 + r], reference(*rowValues[r], *tokenValues[t])));
                 }
             QVERIFY(sameBits(avx2::dotF32Fused(a.data(), b.data(), n), ggml::dotF32(a.data(), b.data(), n)));
+
+            // F16 weights against fp16 activations (ggml rounds them): the prefill tiles give the same
+            // reference on the rounded values, the decode dot ggml_vec_dot_f16's order (four
+            // accumulators of eight lanes over 32-element steps, GGML_F32Cx8_REDUCE, a double tail).
+            std::vector<uint16_t> xh(count), xh2(count);
+            std::vector<float> fromXh(count), fromXh2(count);
+            avx2::toFp16(b.data(), xh.data(), n);
+            avx2::toFp16(a3.data(), xh2.data(), n);
+            for (size_t i = 0; i < count; ++i) {
+                QCOMPARE(xh[i], floatToFp16(b[i]));
+                fromXh[i] = fp16ToFloat(xh[i]);
+                fromXh2[i] = fp16ToFloat(xh2[i]);
+            }
+            std::vector<uint16_t> h2(count);
+            std::vector<float> fromH2(count);
+            for (size_t i = 0; i < count; ++i) {
+                h2[i] = floatToFp16(a2[i]);
+                fromH2[i] = fp16ToFloat(h2[i]);
+            }
+            const void* halfRows[4] = {h.data(), h2.data(), h2.data(), h.data()};
+            const std::vector<float>* halfRowValues[4] = {&fromH, &fromH2, &fromH2, &fromH};
+            const uint16_t* halfTokens[3] = {xh.data(), xh2.data(), xh.data()};
+            const std::vector<float>* halfTokenValues[3] = {&fromXh, &fromXh2, &fromXh};
+            for (int nr = 1; nr <= 4; ++nr)
+                for (int nt = 1; nt <= 3; ++nt) {
+                    float tile[3 * 4];
+                    avx2::f16Dots(halfRows, nr, halfTokens, nt, n, tile, 4);
+                    for (int t = 0; t < nt; ++t)
+                        for (int r = 0; r < nr; ++r)
+                            QVERIFY(
+                                sameBits(tile[t * 4 + r], reference(*halfRowValues[r], *halfTokenValues[t])));
+                }
+            auto ggmlF16 = [&](const std::vector<float>& w, const std::vector<float>& x) {
+                float acc[4][8] = {};
+                const int64_t whole = n / 32 * 32;
+                for (int64_t i = 0; i < whole; i += 32)
+                    for (int q = 0; q < 4; ++q)
+                        for (int l = 0; l < 8; ++l)
+                            acc[q][l] =
+                                std::fma(w[size_t(i + 8 * q + l)], x[size_t(i + 8 * q + l)], acc[q][l]);
+                double sum = ggml::reduce4x8(acc);
+                for (int64_t i = whole; i < n; ++i)
+                    sum += double(w[size_t(i)] * x[size_t(i)]);
+                return float(sum);
+            };
+            for (int nr = 1; nr <= 4; ++nr) {
+                float got[4];
+                avx2::f16DotsGgml(halfRows, nr, xh.data(), n, got);
+                for (int r = 0; r < nr; ++r)
+                    QVERIFY(sameBits(got[r], ggmlF16(*halfRowValues[r], fromXh)));
+            }
 
             std::vector<float> accSimd = randomFloats(size_t(n), rng, 1.0f), accScalar = accSimd;
             avx2::fmaInto(accSimd.data(), a.data(), 0.37f, n);

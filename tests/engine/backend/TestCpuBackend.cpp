@@ -185,10 +185,13 @@ private slots:
                         bound += amax / 127.0 / 2.0 * wAbs + 1e-3 * wMax * xAbs;
                     }
                     const double got = out[size_t(t * rows + r)];
-                    const double tolerance =
-                        quantized && type != DType::F32 && type != DType::F16 && type != DType::BF16
-                            ? bound * 1.01 + 1e-5 * magnitude
-                            : 1e-5 * magnitude + 1e-6;
+                    // F16 weights in the 8-bit mode multiply fp16-rounded activations, as ggml does:
+                    // each x within half an fp16 step, 2^-11 of its magnitude.
+                    const bool blockFormat = type != DType::F32 && type != DType::F16 && type != DType::BF16;
+                    const double tolerance = quantized && blockFormat ? bound * 1.01 + 1e-5 * magnitude
+                                             : quantized && type == DType::F16
+                                                 ? (std::ldexp(1.0, -11) + 1e-5) * magnitude + 1e-6
+                                                 : 1e-5 * magnitude + 1e-6;
                     QVERIFY2(
                         std::fabs(got - expected) <= tolerance,
                         qPrintable(QStringLiteral("row %1 token %2 quantized %3: %4 vs %5 (tolerance %6)")
