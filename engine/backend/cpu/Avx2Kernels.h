@@ -39,6 +39,12 @@ void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, f
 void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
                    int nTokens, int64_t nBlocks, float* out);
 
+// quantizedDots for four rows of the same format at once (Q4_0, Q8_0: quantizedDots4RowsSupported)
+// against nTokens (1..2) activation rows: out[t * outStride + r] = quantizedDots(type, rows[r], x[t]).
+bool quantizedDots4RowsSupported(DType weightType);
+void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,
+                        int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride);
+
 // sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced as llamafile's hsum (ggml::hsum8:
 // ((0+4)+(2+6))+((1+5)+(3+7))), the tail fused in order: the CPU backend's float dot, and for n % 8 == 0
 // what llama.cpp's prefill tiles compute per output. w is F32, F16 or BF16 (n elements); x floats.

@@ -714,11 +714,14 @@ private:
             return;
         }
         // Tiles of kRowTile rows x 4 tokens: the rows' blocks and the tokens' activations stay in L1
-        // while every pair meets; each output still sums its blocks in order (the same bits).
+        // while every pair meets; each output still sums its blocks in order (the same bits). Q8_0 and
+        // Q4_0 prefill run 4 rows x 2 tokens at a time instead (quantizedDots4Rows: 1536x576 x 128
+        // tokens on one thread, Q8_0 3.6 ms against 4.3 row by row).
         constexpr int64_t kRowTile = 16;
         const int64_t tiles = (rows + kRowTile - 1) / kRowTile;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const uint64_t rowStride = w.rowStride();
+        const bool fourRows = nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype);
         parallel(tokenBlocks * tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
@@ -726,6 +729,28 @@ private:
                 const int tBegin = int(task / tiles * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+                if (fourRows) { // 4 rows x 2 tokens (llamafile's tile), any rest row by row
+                    for (int t0 = tBegin; t0 < tEnd; t0 += 2) {
+                        const int n = std::min(2, tEnd - t0);
+                        int64_t r = r0;
+                        for (; r + 4 <= r1; r += 4) {
+                            const uint8_t* tileRows[4];
+                            for (int i = 0; i < 4; ++i)
+                                tileRows[i] = w.data + uint64_t(r + i) * rowStride;
+                            avx2::quantizedDots4Rows(w.dtype, tileRows,
+                                                     activations_.data() + int64_t(t0) * blocks, blocks, n,
+                                                     blocks, out.data() + int64_t(t0) * rows + r, rows);
+                        }
+                        for (; r < r1; ++r) {
+                            avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
+                                                activations_.data() + int64_t(t0) * blocks, blocks, n, blocks,
+                                                dots);
+                            for (int i = 0; i < n; ++i)
+                                out[size_t(int64_t(t0 + i) * rows + r)] = dots[i];
+                        }
+                    }
+                    continue;
+                }
                 for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
                     const int n = std::min(4, tEnd - t0);
                     for (int64_t r = r0; r < r1; ++r) {
