@@ -645,29 +645,30 @@ private:
                             decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
                     const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
                                                   : w.data + uint64_t(g * kRowTile) * rowStride;
-                    for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
-                        const int nt = std::min(kTokenTile, tEnd - t0);
-                        for (int t = 0; t < nt; ++t) {
-                            tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
-                            halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
-                        }
-                        for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
-                            const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
-                            for (int r = 0; r < nr; ++r)
-                                rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                    // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
+                    // block's activations stream past (2-3% faster than tokens outer on one thread).
+                    for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
+                        const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
+                        for (int r = 0; r < nr; ++r)
+                            rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                        for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
+                            const int nt = std::min(kTokenTile, tEnd - t0);
+                            for (int t = 0; t < nt; ++t) {
+                                tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
+                                if (halfX) halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
+                            }
+                            float* tileOut = out.data() + int64_t(t0) * rows + r0;
                             if (fused) {
                                 avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
                                               tokenPointers[0], cols, tile);
-                                std::copy_n(tile, nr, out.data() + int64_t(t0) * rows + r0);
+                                std::copy_n(tile, nr, tileOut);
                             } else if (halfX && nTokens == 1) {
-                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols,
-                                                  out.data() + int64_t(t0) * rows + r0);
+                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, tileOut);
                             } else if (halfX) {
-                                avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols,
-                                              out.data() + int64_t(t0) * rows + r0, rows);
+                                avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols, tileOut, rows);
                             } else {
-                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols,
-                                                out.data() + int64_t(t0) * rows + r0, rows);
+                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tileOut,
+                                                rows);
                             }
                         }
                     }
