@@ -324,10 +324,17 @@ __device__ __forceinline__ float dotChunkInt8(const RawChunk<F>& raw, const int*
     }
 }
 
-// One row per warp on Q4 formats fits in 32 registers without spilling (ptxas -v): 16 blocks, a full
-// SM of warps, each with its 16-byte loads in flight.
+// One row per warp on Q4 formats fits in 32 registers without spilling (ptxas -v): a full SM of warps
+// (16 blocks; 12 where an SM holds 1536 threads), each with its 16-byte loads in flight.
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ == 860 || __CUDA_ARCH__ == 870 || __CUDA_ARCH__ == 890)
+constexpr int kInt8BlocksPerSm = 12;
+#else
+constexpr int kInt8BlocksPerSm = 16;
+#endif
+
 template <WeightFormat F, int kRows>
-__global__ void __launch_bounds__(kWarpsPerBlock * 32, kRows == 1 && F != WeightFormat::Q8_0 ? 16 : 1)
+__global__ void __launch_bounds__(kWarpsPerBlock * 32,
+                                  kRows == 1 && F != WeightFormat::Q8_0 ? kInt8BlocksPerSm : 1)
     matvecInt8Kernel(RowParts parts, int64_t cols, int64_t rowBytes, QuantizedX x) {
     const int lane = threadIdx.x & 31;
     const int64_t r0 = (int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5)) * kRows;
