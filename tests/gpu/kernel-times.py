@@ -20,7 +20,8 @@ for r in rows[header + 1:]:
     kernel = re.sub(r"lathe::kernels::(\(anonymous namespace\)::)?", "", kernel)
     value = float(r[col["Metric Value"]].replace(",", ""))
     unit = r[col["Metric Unit"]]
-    scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}
+    scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3,
+             "byte": 1, "Kbyte": 1e3, "Mbyte": 1e6, "Gbyte": 1e9}
     per_launch[(r[col["ID"]], kernel)][r[col["Metric Name"]]] = value * scale.get(unit, 1.0)
 totals = defaultdict(lambda: [0, 0.0, 0.0])
 for (_, kernel), metrics in per_launch.items():
