@@ -27,12 +27,17 @@ int ThreadPool::hardwareThreads() {
 }
 
 void ThreadPool::runChunk(int threadIndex) {
-    const int64_t parts = threadCount();
-    const int64_t begin = n_ * threadIndex / parts;
-    const int64_t end = n_ * (threadIndex + 1) / parts;
-    if (begin >= end) return;
     try {
-        (*body_)(begin, end, threadIndex);
+        if (grain_ > 0) {
+            for (int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed); begin < n_;
+                 begin = next_.fetch_add(grain_, std::memory_order_relaxed))
+                (*body_)(begin, std::min(n_, begin + grain_), threadIndex);
+            return;
+        }
+        const int64_t parts = threadCount();
+        const int64_t begin = n_ * threadIndex / parts;
+        const int64_t end = n_ * (threadIndex + 1) / parts;
+        if (begin < end) (*body_)(begin, end, threadIndex);
     } catch (...) {
         std::lock_guard lock(mutex_);
         if (!firstError_) firstError_ = std::current_exception();
@@ -55,6 +60,14 @@ constexpr int kSpinPolls = 2000;
 } // namespace
 
 void ThreadPool::parallelFor(int64_t n, const RangeFn& body) {
+    run(n, 0, body);
+}
+
+void ThreadPool::parallelForDynamic(int64_t n, int64_t grain, const RangeFn& body) {
+    run(n, std::max<int64_t>(1, grain), body);
+}
+
+void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& body) {
     if (n <= 0) return;
     if (workers_.empty() || n == 1) {
         body(0, n, 0);
@@ -64,6 +77,8 @@ void ThreadPool::parallelFor(int64_t n, const RangeFn& body) {
         std::lock_guard lock(mutex_);
         body_ = &body;
         n_ = n;
+        grain_ = grain;
+        next_.store(0, std::memory_order_relaxed);
         pending_.store(int(workers_.size()), std::memory_order_relaxed);
         firstError_ = nullptr;
         generation_.fetch_add(1, std::memory_order_release);

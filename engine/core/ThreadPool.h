@@ -29,12 +29,19 @@ public:
     // Exceptions thrown by body are rethrown here (the first one).
     using RangeFn = std::function<void(int64_t begin, int64_t end, int threadIndex)>;
     void parallelFor(int64_t n, const RangeFn& body);
+    // The same, but the threads take chunks of `grain` items from a shared counter until none are left
+    // (a pool of one thread, or n == 1, still makes a single call over [0, n)),
+    // so that uneven speeds (a core shared with other work, memory stalls) even out instead of one
+    // thread waiting for the other. Only for bodies whose results do not depend on where [0, n) is cut
+    // (no per-chunk partial sums), since the cuts differ from run to run.
+    void parallelForDynamic(int64_t n, int64_t grain, const RangeFn& body);
 
     static int hardwareThreads();
 
 private:
     void workerLoop(int threadIndex);
     void runChunk(int threadIndex);
+    void run(int64_t n, int64_t grain, const RangeFn& body);
 
     std::vector<std::thread> workers_;
     std::mutex mutex_;
@@ -42,6 +49,8 @@ private:
     std::condition_variable done_;
     const RangeFn* body_ = nullptr;
     int64_t n_ = 0;
+    int64_t grain_ = 0;                   // 0: one static chunk per thread
+    std::atomic<int64_t> next_{0};        // the next unclaimed item when grain_ > 0
     std::atomic<uint64_t> generation_{0}; // bumped (under mutex_) for each parallelFor
     std::atomic<int> pending_{0};         // workers still running the current body
     std::atomic<int> sleepers_{0};        // workers blocked on wake_

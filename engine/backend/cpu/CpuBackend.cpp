@@ -596,6 +596,15 @@ private:
             pool_.parallelFor(n, body);
     }
 
+    // For matmul tiles (each output written by one task, whatever the cut): tasks handed out a few at a
+    // time, so a thread slowed by its neighbour or by memory does not leave the other waiting.
+    void parallelTiles(int64_t n, int64_t work, const ThreadPool::RangeFn& body) {
+        if (work < kMinParallelWork)
+            body(0, n, 0);
+        else
+            pool_.parallelForDynamic(n, std::max<int64_t>(1, n / (8 * pool_.threadCount())), body);
+    }
+
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
         const int64_t cols = w.rowLength();
         const int64_t rows = w.rowCount();
@@ -626,54 +635,58 @@ private:
             constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
             const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
             const uint64_t rowStride = w.rowStride();
-            parallel(tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
-                const void* rowPointers[8];
-                const float* tokenPointers[3];
-                const uint16_t* halfTokenPointers[3];
-                float tile[8];
-                const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
-                std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
-                if (decode) decoded.resize(size_t(kRowTile * cols));
-                const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : rowStride;
-                for (int64_t task = begin; task < end; ++task) {
-                    const int64_t g = task % groups;
-                    const int tBegin = int(task / groups * kFloatTokenBlock);
-                    const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
-                    const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
-                    if (decode)
-                        for (int64_t r = g * kRowTile; r < r1; ++r)
-                            decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
-                    const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
-                                                  : w.data + uint64_t(g * kRowTile) * rowStride;
-                    // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
-                    // block's activations stream past (2-3% faster than tokens outer on one thread).
-                    for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
-                        const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
-                        for (int r = 0; r < nr; ++r)
-                            rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                        for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
-                            const int nt = std::min(kTokenTile, tEnd - t0);
-                            for (int t = 0; t < nt; ++t) {
-                                tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
-                                if (halfX) halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
-                            }
-                            float* tileOut = out.data() + int64_t(t0) * rows + r0;
-                            if (fused) {
-                                avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
-                                              tokenPointers[0], cols, tile);
-                                std::copy_n(tile, nr, tileOut);
-                            } else if (halfX && nTokens == 1) {
-                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, tileOut);
-                            } else if (halfX) {
-                                avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols, tileOut, rows);
-                            } else {
-                                avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols, tileOut,
-                                                rows);
+            parallelTiles(
+                tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
+                    const void* rowPointers[8];
+                    const float* tokenPointers[3];
+                    const uint16_t* halfTokenPointers[3];
+                    float tile[8];
+                    const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
+                    std::vector<float>& decoded =
+                        scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
+                    if (decode) decoded.resize(size_t(kRowTile * cols));
+                    const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : rowStride;
+                    for (int64_t task = begin; task < end; ++task) {
+                        const int64_t g = task % groups;
+                        const int tBegin = int(task / groups * kFloatTokenBlock);
+                        const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
+                        const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
+                        if (decode)
+                            for (int64_t r = g * kRowTile; r < r1; ++r)
+                                decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols,
+                                          cols);
+                        const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
+                                                      : w.data + uint64_t(g * kRowTile) * rowStride;
+                        // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
+                        // block's activations stream past (2-3% faster than tokens outer on one thread).
+                        for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
+                            const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
+                            for (int r = 0; r < nr; ++r)
+                                rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                            for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
+                                const int nt = std::min(kTokenTile, tEnd - t0);
+                                for (int t = 0; t < nt; ++t) {
+                                    tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
+                                    if (halfX) halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
+                                }
+                                float* tileOut = out.data() + int64_t(t0) * rows + r0;
+                                if (fused) {
+                                    avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
+                                                  tokenPointers[0], cols, tile);
+                                    std::copy_n(tile, nr, tileOut);
+                                } else if (halfX && nTokens == 1) {
+                                    avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, tileOut);
+                                } else if (halfX) {
+                                    avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols, tileOut,
+                                                  rows);
+                                } else {
+                                    avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols,
+                                                    tileOut, rows);
+                                }
                             }
                         }
                     }
-                }
-            });
+                });
             return;
         }
         parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int thread) {
@@ -723,7 +736,7 @@ private:
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const uint64_t rowStride = w.rowStride();
         const bool fourRows = nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype);
-        parallel(tokenBlocks * tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+        parallelTiles(tokenBlocks * tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
                 const int64_t tile = task % tiles;

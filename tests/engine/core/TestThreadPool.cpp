@@ -26,6 +26,29 @@ private slots:
         }
     }
 
+    // Dynamic chunks: every index once, chunks of at most `grain` (one call over [0, n) with one thread),
+    // thread indices in range, and calls alternating with static ones (the counter is reset each time).
+    void dynamicChunksCoverEveryIndexOnce() {
+        for (int threads : {1, 2, 3})
+            for (int64_t grain : {int64_t(1), int64_t(3), int64_t(64)}) {
+                ThreadPool pool(threads);
+                for (int64_t n : {int64_t(1), int64_t(2), int64_t(7), int64_t(1000)}) {
+                    std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+                    std::atomic<bool> bad{false};
+                    pool.parallelForDynamic(n, grain, [&](int64_t begin, int64_t end, int index) {
+                        const bool wholeRange = threads == 1 || n == 1; // one call over [0, n)
+                        if ((!wholeRange && end - begin > grain) || index < 0 || index >= threads) bad = true;
+                        for (int64_t i = begin; i < end; ++i)
+                            hits[size_t(i)].fetch_add(1);
+                    });
+                    pool.parallelFor(n, [](int64_t, int64_t, int) {});
+                    QVERIFY(!bad);
+                    for (auto& h : hits)
+                        QCOMPARE(h.load(), 1);
+                }
+            }
+    }
+
     void reusesThreadsAcrossManyCalls() {
         ThreadPool pool(4);
         std::atomic<int64_t> sum{0};
