@@ -25,6 +25,21 @@ namespace {
 
 constexpr int kWarpsPerBlock = 4;
 
+// Sums each token's lane partials across the warp; lane 0 writes row r of every token (plus its bias).
+template <int MaxTokens>
+__device__ __forceinline__ void storeTokenSums(float (&acc)[MaxTokens], int lane, int64_t r, int64_t rows,
+                                               int nTokens, const float* __restrict__ bias,
+                                               float* __restrict__ out) {
+#pragma unroll
+    for (int t = 0; t < MaxTokens; ++t) {
+        float v = acc[t];
+#pragma unroll
+        for (int offset = 16; offset > 0; offset >>= 1)
+            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        if (lane == 0 && t < nTokens) out[t * rows + r] = v + (bias ? bias[r] : 0.0f);
+    }
+}
+
 template <WeightFormat F, int MaxTokens>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     matvecKernel(const uint8_t* __restrict__ w, int64_t rows, int64_t cols, int64_t rowBytes,
@@ -54,20 +69,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
             acc[t] += sum;
         }
     }
-#pragma unroll
-    for (int t = 0; t < MaxTokens; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
-        acc[t] = v;
-    }
-    if (lane == 0) {
-        const float b = bias ? bias[r] : 0.0f;
-#pragma unroll
-        for (int t = 0; t < MaxTokens; ++t)
-            if (t < nTokens) out[t * rows + r] = acc[t] + b;
-    }
+    storeTokenSums<MaxTokens>(acc, lane, r, rows, nTokens, bias, out);
 }
 
 // ---- Single-token decode: a warp owns kRows consecutive rows, so each x chunk a lane loads (and its
@@ -395,14 +397,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
             acc[t] += dotChunkInt8<F>(raw, xw, __ldg(x.ds + b), xqSum);
         }
     }
-#pragma unroll
-    for (int t = 0; t < MaxTokens; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
-        if (lane == 0 && t < nTokens) out[t * rows + r] = v + (bias ? bias[r] : 0.0f);
-    }
+    storeTokenSums<MaxTokens>(acc, lane, r, rows, nTokens, bias, out);
 }
 
 // x's codes in the scratch (quantized here unless the scratch already holds them).
