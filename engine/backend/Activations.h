@@ -36,4 +36,8 @@ private:
     std::vector<float> values_;
 };
 
+// The host buffer behind `buffer`; throws lathe::Error (Internal) for another backend's buffer.
+HostActivations& hostActivations(Activations& buffer);
+const HostActivations& hostActivations(const Activations& buffer);
+
 } // namespace lathe

@@ -5,18 +5,14 @@
 #include <algorithm>
 
 namespace lathe {
-namespace {
-
-HostActivations& host(Activations& buffer) {
+HostActivations& hostActivations(Activations& buffer) {
     auto* h = dynamic_cast<HostActivations*>(&buffer);
     if (!h) fail(ErrorCategory::Internal, "backend: activation buffer was made by another backend");
     return *h;
 }
-const HostActivations& host(const Activations& buffer) {
-    return host(const_cast<Activations&>(buffer));
+const HostActivations& hostActivations(const Activations& buffer) {
+    return hostActivations(const_cast<Activations&>(buffer));
 }
-
-} // namespace
 
 void Backend::setActivationQuantization(ActivationQuantization mode) {
     if (mode != ActivationQuantization::PerBlock)
@@ -30,55 +26,55 @@ std::unique_ptr<Activations> Backend::makeActivations() {
 
 void Backend::upload(std::span<const float> values, Activations& out) {
     out.resize(values.size());
-    std::copy(values.begin(), values.end(), host(out).span().begin());
+    std::copy(values.begin(), values.end(), hostActivations(out).span().begin());
 }
 
 void Backend::download(const Activations& in, std::span<float> values) {
     if (values.size() != in.size()) fail(ErrorCategory::Internal, "backend download: sizes differ");
-    std::copy_n(host(in).span().begin(), values.size(), values.begin());
+    std::copy_n(hostActivations(in).span().begin(), values.size(), values.begin());
 }
 
 void Backend::embed(const BackendWeight& table, std::span<const int32_t> tokens, Activations& out) {
     out.resize(tokens.size() * size_t(table.cols()));
-    embed(table, tokens, host(out).span());
+    embed(table, tokens, hostActivations(out).span());
 }
 
 void Backend::rmsNorm(const Activations& x, const BackendWeight& weight, int nTokens, float eps,
                       Activations& out) {
     out.resize(x.size());
-    rmsNorm(host(x).span(), weight, nTokens, eps, host(out).span());
+    rmsNorm(hostActivations(x).span(), weight, nTokens, eps, hostActivations(out).span());
 }
 
 void Backend::matmul(const BackendWeight& w, const Activations& x, int nTokens, Activations& out,
                      const BackendWeight* bias) {
     out.resize(size_t(nTokens) * size_t(w.rows()));
-    matmul(w, host(x).span(), nTokens, host(out).span(), bias);
+    matmul(w, hostActivations(x).span(), nTokens, hostActivations(out).span(), bias);
 }
 
 void Backend::rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
                    const RopeParams& params) {
-    rope(host(x).span(), nTokens, nHeads, headDim, positions, params);
+    rope(hostActivations(x).span(), nTokens, nHeads, headDim, positions, params);
 }
 
 void Backend::storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
                       std::span<const int32_t> slots, int layer, KvCache& cache) {
-    storeKv(host(k).span(), host(v).span(), seqIds, slots, layer, cache);
+    storeKv(hostActivations(k).span(), hostActivations(v).span(), seqIds, slots, layer, cache);
 }
 
 void Backend::attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
                         const KvCache& cache, int layer, Activations& out) {
     out.resize(q.size());
-    attention(host(q).span(), shape, mask, cache, layer, host(out).span());
+    attention(hostActivations(q).span(), shape, mask, cache, layer, hostActivations(out).span());
 }
 
 void Backend::swiglu(const Activations& gate, const Activations& up, Activations& out) {
     out.resize(up.size());
-    swiglu(host(gate).span(), host(up).span(), host(out).span());
+    swiglu(hostActivations(gate).span(), hostActivations(up).span(), hostActivations(out).span());
 }
 
 void Backend::add(const Activations& a, const Activations& b, Activations& out) {
     out.resize(a.size());
-    add(host(a).span(), host(b).span(), host(out).span());
+    add(hostActivations(a).span(), hostActivations(b).span(), hostActivations(out).span());
 }
 
 void Backend::matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) {
@@ -95,8 +91,8 @@ void Backend::addRmsNorm(const Activations& a, Activations& residual, const Back
 void Backend::gatherRows(const Activations& x, std::span<const int32_t> rows, int64_t width,
                          Activations& out) {
     out.resize(rows.size() * size_t(width));
-    const std::span<const float> from = host(x).span();
-    const std::span<float> to = host(out).span();
+    const std::span<const float> from = hostActivations(x).span();
+    const std::span<float> to = hostActivations(out).span();
     for (size_t j = 0; j < rows.size(); ++j) {
         if (rows[j] < 0 || size_t(rows[j] + 1) * size_t(width) > from.size())
             fail(ErrorCategory::Internal, "backend gatherRows: row {} is outside the buffer", rows[j]);

@@ -10,6 +10,7 @@
 #include "model/KvCache.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -119,19 +120,45 @@ public:
         const int64_t rows = w.rowCount();
         require(int64_t(x.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
         require(int64_t(out.size()) == nTokens * rows, "matmul", "output size is not nTokens x rows");
-        const float* biasValues = nullptr;
-        if (bias) {
-            biasValues = cpuWeight(*bias).values().data();
+        if (bias)
             require(int64_t(cpuWeight(*bias).values().size()) == rows, "matmul", "bias length is not rows");
-        }
         if (options_.quantizedActivations && hasQuantizedDot(w.dtype))
             matmulQuantized(w, x, nTokens, out);
         else
             matmulFloat(w, x, nTokens, out);
-        if (biasValues)
-            for (int t = 0; t < nTokens; ++t)
-                for (int64_t r = 0; r < rows; ++r)
-                    out[size_t(t * rows + r)] += biasValues[r];
+        if (bias) addBias(out, *bias, nTokens);
+    }
+
+    static void addBias(std::span<float> out, const BackendWeight& bias, int nTokens) {
+        const std::vector<float>& values = cpuWeight(bias).values();
+        const int64_t rows = int64_t(values.size());
+        require(int64_t(out.size()) == nTokens * rows, "matmul", "bias length is not rows");
+        for (int t = 0; t < nTokens; ++t)
+            for (int64_t r = 0; r < rows; ++r)
+                out[size_t(t * rows + r)] += values[size_t(r)];
+    }
+
+    // Products of one x on weights with an integer dot (q, k, v; gate, up): x quantized once, and all
+    // products' row tiles in one parallel region. Each output is what matmul gives (the same bits).
+    void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) override {
+        bool shared = options_.quantizedActivations && products.size() > 1 && products.size() < 8;
+        for (const MatmulProduct& p : products)
+            shared = shared && hasQuantizedDot(p.weight->view().dtype) &&
+                     p.weight->view().rowLength() == products[0].weight->view().rowLength();
+        if (!shared) return Backend::matmuls(products, x, nTokens);
+        const std::span<const float> input = hostActivations(x).span();
+        const int64_t cols = products[0].weight->view().rowLength();
+        require(int64_t(input.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
+        std::array<QuantizedProduct, 8> targets;
+        for (size_t i = 0; i < products.size(); ++i) {
+            const TensorView& w = products[i].weight->view();
+            products[i].out->resize(size_t(nTokens) * size_t(w.rowCount()));
+            targets[i] = {&w, hostActivations(*products[i].out).span()};
+        }
+        quantizeActivationRows(input, nTokens, cols);
+        quantizedProducts(std::span<const QuantizedProduct>(targets.data(), products.size()), nTokens);
+        for (size_t i = 0; i < products.size(); ++i)
+            if (products[i].bias) addBias(targets[i].out, *products[i].bias, nTokens);
     }
 
     // As ggml's rope: theta advances by repeated multiplication with base^(-2/nDims), in float.
@@ -705,10 +732,15 @@ private:
     }
 
     void matmulQuantized(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
-        const int64_t cols = w.rowLength();
-        const int64_t rows = w.rowCount();
-        const int64_t blocks = cols / kActivationBlock;
+        quantizeActivationRows(x, nTokens, w.rowLength());
+        const QuantizedProduct product{&w, out};
+        quantizedProducts(std::span<const QuantizedProduct>(&product, 1), nTokens);
+    }
+
+    // x's rows as 8-bit activation blocks in activations_ (once for every product of the same x).
+    void quantizeActivationRows(std::span<const float> x, int nTokens, int64_t cols) {
         require(cols % kActivationBlock == 0, "matmul", "quantized weight row is not whole blocks");
+        const int64_t blocks = cols / kActivationBlock;
         activations_.resize(size_t(nTokens * blocks));
         const bool rowScale = perToken();
         parallel(nTokens, int64_t(nTokens) * cols * 4, [&](int64_t begin, int64_t end, int) {
@@ -718,13 +750,29 @@ private:
                 else
                     quantizeActivations(x.data() + t * cols, cols, activations_.data() + t * blocks);
         });
+    }
+
+    struct QuantizedProduct {
+        const TensorView* w;
+        std::span<float> out; // [nTokens][rows]
+    };
+
+    // out = w · x for each product, x already in activations_: every product's row tiles in one parallel
+    // region (q, k and v wake the pool once, not three times).
+    void quantizedProducts(std::span<const QuantizedProduct> products, int nTokens) {
+        const int64_t cols = products[0].w->rowLength();
+        const int64_t blocks = cols / kActivationBlock;
         if (!cpuHasAvx2()) {
-            parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
-                for (int64_t r = begin; r < end; ++r)
-                    for (int t = 0; t < nTokens; ++t)
-                        out[size_t(t * rows + r)] =
-                            quantizedDotScalar(w.dtype, w.row(r), activations_.data() + t * blocks, blocks);
-            });
+            for (const QuantizedProduct& p : products) {
+                const TensorView& w = *p.w;
+                const int64_t rows = w.rowCount();
+                parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+                    for (int64_t r = begin; r < end; ++r)
+                        for (int t = 0; t < nTokens; ++t)
+                            p.out[size_t(t * rows + r)] = quantizedDotScalar(
+                                w.dtype, w.row(r), activations_.data() + t * blocks, blocks);
+                });
+            }
             return;
         }
         // Tiles of kRowTile rows x 4 tokens: the rows' blocks and the tokens' activations stay in L1
@@ -732,18 +780,33 @@ private:
         // Q4_0 prefill run 4 rows x 2 tokens at a time instead (quantizedDots4Rows: 1536x576 x 128
         // tokens on one thread, Q8_0 3.6 ms against 4.3 row by row).
         constexpr int64_t kRowTile = 16;
-        const int64_t tiles = (rows + kRowTile - 1) / kRowTile;
+        std::array<int64_t, 8> firstTile{}; // product p's tiles start at firstTile[p]
+        require(products.size() < firstTile.size(), "matmuls", "too many products of one x");
+        int64_t tiles = 0, work = 0;
+        for (size_t p = 0; p < products.size(); ++p) {
+            firstTile[p] = tiles;
+            tiles += (products[p].w->rowCount() + kRowTile - 1) / kRowTile;
+            work += products[p].w->rowCount() * cols * nTokens;
+        }
+        firstTile[products.size()] = tiles;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
-        const uint64_t rowStride = w.rowStride();
-        const bool fourRows = nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype);
-        parallelTiles(tokenBlocks * tiles, rows * cols * nTokens, [&](int64_t begin, int64_t end, int) {
+        parallelTiles(tokenBlocks * tiles, work, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
-                const int64_t tile = task % tiles;
+                const int64_t anyTile = task % tiles;
+                size_t p = 0;
+                while (anyTile >= firstTile[p + 1])
+                    ++p;
+                const TensorView& w = *products[p].w;
+                const std::span<float> out = products[p].out;
+                const int64_t rows = w.rowCount();
+                const uint64_t rowStride = w.rowStride();
+                const int64_t tile = anyTile - firstTile[p];
                 const int tBegin = int(task / tiles * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                if (fourRows) { // 4 rows x 2 tokens (llamafile's tile), any rest row by row
+                if (nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype)) {
+                    // 4 rows x 2 tokens (llamafile's tile), any rest row by row
                     for (int t0 = tBegin; t0 < tEnd; t0 += 2) {
                         const int n = std::min(2, tEnd - t0);
                         int64_t r = r0;

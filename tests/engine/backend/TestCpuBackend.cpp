@@ -143,6 +143,39 @@ private slots:
         }
     }
 
+    // Products of one x (q, k, v with a bias; mixed formats): one parallel region, the same bits as a
+    // matmul each, in both modes, for a decode row and a small batch.
+    void matmulsEqualSeparateMatmuls() {
+        const int64_t cols = 96;
+        const StoredTensor wq(DType::Q8_0, cols, 40, test::normalValues(size_t(cols * 40), 21, 0.5f));
+        const StoredTensor wk(DType::Q4_1, cols, 24, test::normalValues(size_t(cols * 24), 22, 0.5f));
+        const StoredTensor wv(DType::Q4_0, cols, 24, test::normalValues(size_t(cols * 24), 23, 0.5f));
+        const StoredTensor bk(DType::F32, 24, 1, test::normalValues(24, 24));
+        for (bool quantized : {false, true})
+            for (int nTokens : {1, 5}) {
+                auto backend = makeCpuBackend(CpuBackendOptions{2, quantized});
+                auto q = backend->prepareWeight(wq.view), k = backend->prepareWeight(wk.view);
+                auto v = backend->prepareWeight(wv.view), bias = backend->prepareWeight(bk.view);
+                auto x = backend->makeActivations();
+                backend->upload(test::normalValues(size_t(nTokens * cols), 25, 2.0f), *x);
+                auto outQ = backend->makeActivations(), outK = backend->makeActivations();
+                auto outV = backend->makeActivations(), alone = backend->makeActivations();
+                const MatmulProduct products[] = {{q.get(), nullptr, outQ.get()},
+                                                  {k.get(), bias.get(), outK.get()},
+                                                  {v.get(), nullptr, outV.get()}};
+                backend->matmuls(products, *x, nTokens);
+                for (const MatmulProduct& p : products) {
+                    backend->matmul(*p.weight, *x, nTokens, *alone, p.bias);
+                    std::vector<float> together(p.out->size()), separate(alone->size());
+                    backend->download(*p.out, together);
+                    backend->download(*alone, separate);
+                    QCOMPARE(together.size(), separate.size());
+                    QVERIFY(std::memcmp(together.data(), separate.data(), together.size() * sizeof(float)) ==
+                            0);
+                }
+            }
+    }
+
     void matmulMatchesNaive_data() {
         QTest::addColumn<DType>("type");
         QTest::addColumn<int>("nTokens");
