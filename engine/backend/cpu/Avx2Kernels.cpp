@@ -315,7 +315,30 @@ void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int6
     dots4Rows<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
 }
 
+template <DType kType>
+void rowsOneTokenOfType(const uint8_t* first, uint64_t rowStride, int64_t nRows, const ActivationBlock* x,
+                        int64_t nBlocks, float* out) {
+    for (int64_t r = 0; r < nRows; ++r)
+        dotsOf<kType, 1>(first + uint64_t(r) * rowStride, x, nBlocks, nBlocks, out + r);
+}
+
 } // namespace
+
+void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int64_t nRows,
+                       const ActivationBlock* x, int64_t nBlocks, float* out) {
+    switch (type) {
+    case DType::Q4_0:
+        return rowsOneTokenOfType<DType::Q4_0>(first, rowStride, nRows, x, nBlocks, out);
+    case DType::Q4_1:
+        return rowsOneTokenOfType<DType::Q4_1>(first, rowStride, nRows, x, nBlocks, out);
+    case DType::Q5_0:
+        return rowsOneTokenOfType<DType::Q5_0>(first, rowStride, nRows, x, nBlocks, out);
+    case DType::Q5_1:
+        return rowsOneTokenOfType<DType::Q5_1>(first, rowStride, nRows, x, nBlocks, out);
+    default:
+        return rowsOneTokenOfType<DType::Q8_0>(first, rowStride, nRows, x, nBlocks, out);
+    }
+}
 
 // Q8_0 and Q4_0 only: on Q5_0 the tile measured no faster than row by row (its unpacking dominates).
 bool quantizedDots4RowsSupported(DType type) {
@@ -894,6 +917,9 @@ void quantizedDots(DType, const uint8_t*, const ActivationBlock*, int64_t, int, 
 }
 bool quantizedDots4RowsSupported(DType) {
     return false;
+}
+void quantizedDotsRows(DType, const uint8_t*, uint64_t, int64_t, const ActivationBlock*, int64_t, float*) {
+    unavailable();
 }
 void quantizedDots4Rows(DType, const uint8_t* const*, const ActivationBlock*, int64_t, int, int64_t, float*,
                         int64_t) {

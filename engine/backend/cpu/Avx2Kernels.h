@@ -39,6 +39,11 @@ void lq3Dots(const uint8_t* const* rows, int nRows, const float* x, int64_t n, f
 void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* xs, int64_t xStride,
                    int nTokens, int64_t nBlocks, float* out);
 
+// quantizedDots of nRows consecutive rows (rowStride bytes apart) with one activation row: the decode
+// matmul, dispatched once for the rows instead of once per row. out[r] as quantizedDots gives.
+void quantizedDotsRows(DType weightType, const uint8_t* first, uint64_t rowStride, int64_t nRows,
+                       const ActivationBlock* x, int64_t nBlocks, float* out);
+
 // quantizedDots for four rows of the same format at once (Q4_0, Q8_0: quantizedDots4RowsSupported)
 // against nTokens (1..2) activation rows: out[t * outStride + r] = quantizedDots(type, rows[r], x[t]).
 bool quantizedDots4RowsSupported(DType weightType);

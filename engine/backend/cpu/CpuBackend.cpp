@@ -828,6 +828,11 @@ private:
                     }
                     continue;
                 }
+                if (nTokens == 1) { // decode: the tile's rows in one call
+                    avx2::quantizedDotsRows(w.dtype, w.data + uint64_t(r0) * rowStride, rowStride, r1 - r0,
+                                            activations_.data(), blocks, out.data() + r0);
+                    continue;
+                }
                 for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
                     const int n = std::min(4, tEnd - t0);
                     for (int64_t r = r0; r < r1; ++r) {

@@ -233,6 +233,30 @@ private slots:
         QVERIFY(!avx2::quantizedDots4RowsSupported(DType::Q4_1));
     }
 
+    // Consecutive rows against one activation row in one call (decode): each row's dot, bit for bit.
+    void quantizedRowsOfOneTokenMatchScalar() {
+        std::mt19937 rng(6);
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
+            for (int64_t blocks : {1, 18, 129}) {
+                const int64_t rows = 5;
+                const uint64_t stride = rowBytes(type, uint64_t(blocks * 32));
+                std::vector<uint8_t> matrix;
+                for (int64_t r = 0; r < rows; ++r) {
+                    const std::vector<uint8_t> row = randomRow(type, blocks, rng);
+                    matrix.insert(matrix.end(), row.begin(), row.end());
+                }
+                QCOMPARE(matrix.size(), size_t(stride * rows));
+                std::vector<ActivationBlock> x(static_cast<size_t>(blocks));
+                const std::vector<float> values = randomFloats(size_t(blocks * 32), rng, 2.0f);
+                quantizeActivationsScalar(values.data(), blocks * 32, x.data());
+                float got[5];
+                avx2::quantizedDotsRows(type, matrix.data(), stride, rows, x.data(), blocks, got);
+                for (int64_t r = 0; r < rows; ++r)
+                    QVERIFY(sameBits(got[r],
+                                     quantizedDotScalar(type, matrix.data() + r * stride, x.data(), blocks)));
+            }
+    }
+
     void floatDotsMatchScalar() {
         std::mt19937 rng(3);
         for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 100, 576, 1537}) {
