@@ -25,6 +25,14 @@ namespace {
 
 constexpr int kWarpsPerBlock = 4;
 
+// The sum of v over the warp's 32 lanes, in every lane.
+__device__ __forceinline__ float warpSum(float v) {
+#pragma unroll
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
 // Sums each token's lane partials across the warp; lane 0 writes row r of every token (plus its bias).
 template <int MaxTokens>
 __device__ __forceinline__ void storeTokenSums(float (&acc)[MaxTokens], int lane, int64_t r, int64_t rows,
@@ -32,10 +40,7 @@ __device__ __forceinline__ void storeTokenSums(float (&acc)[MaxTokens], int lane
                                                float* __restrict__ out) {
 #pragma unroll
     for (int t = 0; t < MaxTokens; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        const float v = warpSum(acc[t]);
         if (lane == 0 && t < nTokens) out[t * rows + r] = v + (bias ? bias[r] : 0.0f);
     }
 }
@@ -223,10 +228,7 @@ __device__ __forceinline__ void storeRowSums(const float (&acc)[kRows], int lane
                                              const RowParts& parts, int64_t rowBytes) {
 #pragma unroll
     for (int r = 0; r < kRows; ++r) {
-        float v = acc[r];
-#pragma unroll
-        for (int offset = 16; offset > 0; offset >>= 1)
-            v += __shfl_xor_sync(0xffffffffu, v, offset);
+        const float v = warpSum(acc[r]);
         if (lane == r && r0 + r < parts.rows()) {
             const RowRef ref = rowRef(parts, r0 + r, rowBytes);
             ref.out[ref.row] = v + (ref.bias ? ref.bias[ref.row] : 0.0f);

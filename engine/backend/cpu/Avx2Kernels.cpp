@@ -315,6 +315,24 @@ void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int6
     dots4Rows<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
 }
 
+template <DType kType> struct FormatTag { static constexpr DType value = kType; };
+
+// Calls fn(FormatTag<F>{}) for the integer-dot format F of `type` (Q4_0, Q4_1, Q5_0, Q5_1; else Q8_0).
+template <typename Fn> void withIntegerDotFormat(DType type, Fn&& fn) {
+    switch (type) {
+    case DType::Q4_0:
+        return fn(FormatTag<DType::Q4_0>{});
+    case DType::Q4_1:
+        return fn(FormatTag<DType::Q4_1>{});
+    case DType::Q5_0:
+        return fn(FormatTag<DType::Q5_0>{});
+    case DType::Q5_1:
+        return fn(FormatTag<DType::Q5_1>{});
+    default:
+        return fn(FormatTag<DType::Q8_0>{});
+    }
+}
+
 template <DType kType>
 void rowsOneTokenOfType(const uint8_t* first, uint64_t rowStride, int64_t nRows, const ActivationBlock* x,
                         int64_t nBlocks, float* out) {
@@ -326,18 +344,9 @@ void rowsOneTokenOfType(const uint8_t* first, uint64_t rowStride, int64_t nRows,
 
 void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int64_t nRows,
                        const ActivationBlock* x, int64_t nBlocks, float* out) {
-    switch (type) {
-    case DType::Q4_0:
-        return rowsOneTokenOfType<DType::Q4_0>(first, rowStride, nRows, x, nBlocks, out);
-    case DType::Q4_1:
-        return rowsOneTokenOfType<DType::Q4_1>(first, rowStride, nRows, x, nBlocks, out);
-    case DType::Q5_0:
-        return rowsOneTokenOfType<DType::Q5_0>(first, rowStride, nRows, x, nBlocks, out);
-    case DType::Q5_1:
-        return rowsOneTokenOfType<DType::Q5_1>(first, rowStride, nRows, x, nBlocks, out);
-    default:
-        return rowsOneTokenOfType<DType::Q8_0>(first, rowStride, nRows, x, nBlocks, out);
-    }
+    withIntegerDotFormat(type, [&](auto format) {
+        rowsOneTokenOfType<decltype(format)::value>(first, rowStride, nRows, x, nBlocks, out);
+    });
 }
 
 // Q8_0 and Q4_0 only: on Q5_0 the tile measured no faster than row by row (its unpacking dominates).
@@ -354,18 +363,9 @@ void quantizedDots4Rows(DType type, const uint8_t* const* rows, const Activation
 
 void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens,
                    int64_t nBlocks, float* out) {
-    switch (type) {
-    case DType::Q4_0:
-        return dotsOfType<DType::Q4_0>(row, xs, xStride, nTokens, nBlocks, out);
-    case DType::Q4_1:
-        return dotsOfType<DType::Q4_1>(row, xs, xStride, nTokens, nBlocks, out);
-    case DType::Q5_0:
-        return dotsOfType<DType::Q5_0>(row, xs, xStride, nTokens, nBlocks, out);
-    case DType::Q5_1:
-        return dotsOfType<DType::Q5_1>(row, xs, xStride, nTokens, nBlocks, out);
-    default:
-        return dotsOfType<DType::Q8_0>(row, xs, xStride, nTokens, nBlocks, out);
-    }
+    withIntegerDotFormat(type, [&](auto format) {
+        dotsOfType<decltype(format)::value>(row, xs, xStride, nTokens, nBlocks, out);
+    });
 }
 
 namespace {
