@@ -3,6 +3,7 @@
 // even, as the CPU's nearbyint) and, for fakeQuantizePerToken, scaled back by d.
 
 #include "kernels/ActivationQuant.cuh"
+#include "kernels/DependentLaunch.cuh"
 
 namespace lathe::kernels {
 namespace {
@@ -28,6 +29,7 @@ __device__ float blockAbsMax(const float* __restrict__ row, int64_t cols) {
 }
 
 __global__ void rowAbsMaxKernel(const float* __restrict__ x, int64_t cols, float* __restrict__ amax) {
+    enterDependentKernel();
     const float m = blockAbsMax(x + int64_t(blockIdx.x) * cols, cols);
     if (threadIdx.x == 0) amax[blockIdx.x] = m;
 }
@@ -48,7 +50,8 @@ __global__ void fakeQuantizeKernel(const float* x, int64_t cols, float* out) {
 } // namespace
 
 void rowAbsMax(const float* x, int nTokens, int64_t cols, float* amax, cudaStream_t stream) {
-    if (nTokens > 0) rowAbsMaxKernel<<<unsigned(nTokens), kThreads, 0, stream>>>(x, cols, amax);
+    if (nTokens > 0)
+        launchDependent(rowAbsMaxKernel, dim3(unsigned(nTokens)), dim3(kThreads), stream, x, cols, amax);
 }
 
 void fakeQuantizePerToken(const float* x, int nTokens, int64_t cols, float* out, cudaStream_t stream) {

@@ -18,6 +18,7 @@
 // and acc stay in registers.
 
 #include "kernels/Attention.cuh"
+#include "kernels/DependentLaunch.cuh"
 
 #include <algorithm>
 #include <cfloat>
@@ -34,6 +35,7 @@ __device__ __forceinline__ int64_t kvOffset(const PagedKv& kv, int layer, int bl
 }
 
 template <int PerLane> __global__ void __launch_bounds__(kWarps * 32) splitKernel(AttentionArgs a) {
+    enterDependentKernel();
     constexpr int kHeadDim = PerLane * 32;
     const int split = blockIdx.x, h = blockIdx.y, t = blockIdx.z;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -124,6 +126,7 @@ template <int PerLane> __global__ void __launch_bounds__(kWarps * 32) splitKerne
 }
 
 __global__ void mergeKernel(AttentionArgs a, int nSplits, int headDim) {
+    enterDependentKernel();
     const int h = blockIdx.x, t = blockIdx.y;
     const float* partials = a.workspace + (int64_t(t) * a.nHeads + h) * nSplits * (headDim + 2);
     float mMax = -FLT_MAX;
@@ -150,6 +153,7 @@ __global__ void mergeKernel(AttentionArgs a, int nSplits, int headDim) {
 __global__ void storeKvKernel(float* pool, PagedKv kv, int layer, const float* __restrict__ k,
                               const float* __restrict__ v, const int32_t* __restrict__ blockOf,
                               const int32_t* __restrict__ slotInBlock) {
+    enterDependentKernel();
     const int t = blockIdx.x, head = blockIdx.y;
     const int64_t src = (int64_t(t) * kv.nHeadsKv + head) * kv.headDim;
     float* kDst = pool + kvOffset(kv, layer, blockOf[t], head, false, slotInBlock[t]);
@@ -161,7 +165,7 @@ __global__ void storeKvKernel(float* pool, PagedKv kv, int layer, const float* _
 }
 
 template <int PerLane> void launchSplit(const AttentionArgs& a, int nSplits, cudaStream_t stream) {
-    splitKernel<PerLane><<<dim3(nSplits, a.nHeads, a.nTokens), kWarps * 32, 0, stream>>>(a);
+    launchDependent(splitKernel<PerLane>, dim3(nSplits, a.nHeads, a.nTokens), dim3(kWarps * 32), stream, a);
 }
 
 } // namespace
@@ -201,7 +205,8 @@ bool pagedAttention(const AttentionArgs& a, cudaStream_t stream) {
     }
     if (nSplits == 1) return true;
     const int mergeThreads = std::min(headDim, 128);
-    mergeKernel<<<dim3(a.nHeads, a.nTokens), mergeThreads, 0, stream>>>(args, nSplits, headDim);
+    launchDependent(mergeKernel, dim3(a.nHeads, a.nTokens), dim3(mergeThreads), stream, args, nSplits,
+                    headDim);
     return true;
 }
 
@@ -209,8 +214,8 @@ void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const fl
              const int32_t* blockOf, const int32_t* slotInBlock, cudaStream_t stream) {
     if (nTokens <= 0) return;
     const int threads = std::min(kv.headDim, 128);
-    storeKvKernel<<<dim3(nTokens, kv.nHeadsKv), threads, 0, stream>>>(pool, kv, layer, k, v, blockOf,
-                                                                      slotInBlock);
+    launchDependent(storeKvKernel, dim3(nTokens, kv.nHeadsKv), dim3(threads), stream, pool, kv, layer, k, v,
+                    blockOf, slotInBlock);
 }
 
 } // namespace lathe::kernels

@@ -7,6 +7,7 @@
 // convertActivations: float activations to the GEMM's input precision.
 // One thread decodes one chunk (QuantBlocks.cuh); grids are 1-D over chunks.
 
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Dequant.cuh"
 #include "kernels/QuantBlocks.cuh"
 
@@ -38,6 +39,7 @@ __global__ void dequantToHalfKernel(const uint8_t* __restrict__ w, int64_t cols,
 template <WeightFormat F>
 __global__ void gatherKernel(const uint8_t* __restrict__ w, int64_t cols, int64_t rowBytes,
                              const int32_t* __restrict__ ids, int nIds, float* __restrict__ out) {
+    enterDependentKernel();
     constexpr int kChunk = FormatTraits<F>::kChunk;
     const int64_t chunksPerRow = cols / kChunk;
     const int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -85,8 +87,8 @@ bool gatherRows(const void* w, int dtype, int64_t cols, const int32_t* ids, int 
     return dispatchFormat(WeightFormat(dtype), [&](auto tag) {
         constexpr WeightFormat F = decltype(tag)::value;
         const int64_t work = int64_t(nIds) * (cols / FormatTraits<F>::kChunk);
-        gatherKernel<F><<<gridFor(work), kThreads, 0, stream>>>(static_cast<const uint8_t*>(w), cols,
-                                                                weightRowBytes(F, cols), ids, nIds, out);
+        launchDependent(gatherKernel<F>, dim3(gridFor(work)), dim3(kThreads), stream,
+                        static_cast<const uint8_t*>(w), cols, weightRowBytes(F, cols), ids, nIds, out);
     });
 }
 

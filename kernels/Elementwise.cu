@@ -6,6 +6,7 @@
 // thread per element with a grid-stride loop; the compiler keeps it to one load per input and one
 // store. silu uses expf (not __expf) to stay within a few ulp of the CPU reference.
 
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Elementwise.cuh"
 
 namespace lathe::kernels {
@@ -20,6 +21,7 @@ unsigned gridFor(int64_t n) {
 
 // With codes (n % 32 == 0), whole warps take 32 consecutive values per pass and quantize them.
 __global__ void swigluKernel(const float* gate, const float* up, int64_t n, float* out, XCodes codes) {
+    enterDependentKernel();
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x) {
         const float g = gate[i];
@@ -30,12 +32,14 @@ __global__ void swigluKernel(const float* gate, const float* up, int64_t n, floa
 }
 
 __global__ void addKernel(const float* a, const float* b, int64_t n, float* out) {
+    enterDependentKernel();
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         out[i] = a[i] + b[i];
 }
 
 __global__ void addBiasKernel(float* out, const float* __restrict__ bias, int64_t rows, int64_t n) {
+    enterDependentKernel();
     for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
          i += int64_t(gridDim.x) * blockDim.x)
         out[i] += bias[i % rows];
@@ -64,16 +68,17 @@ void readProbe(const void* data, int64_t bytes, float* blockSums, int blocks, cu
 
 void swiglu(const float* gate, const float* up, int64_t n, float* out, cudaStream_t stream, XCodes codes) {
     if (n % 32 != 0) codes = {};
-    if (n > 0) swigluKernel<<<gridFor(n), kThreads, 0, stream>>>(gate, up, n, out, codes);
+    if (n > 0)
+        launchDependent(swigluKernel, dim3(gridFor(n)), dim3(kThreads), stream, gate, up, n, out, codes);
 }
 
 void add(const float* a, const float* b, int64_t n, float* out, cudaStream_t stream) {
-    if (n > 0) addKernel<<<gridFor(n), kThreads, 0, stream>>>(a, b, n, out);
+    if (n > 0) launchDependent(addKernel, dim3(gridFor(n)), dim3(kThreads), stream, a, b, n, out);
 }
 
 void addBias(float* out, const float* bias, int nTokens, int64_t rows, cudaStream_t stream) {
     const int64_t n = int64_t(nTokens) * rows;
-    if (n > 0) addBiasKernel<<<gridFor(n), kThreads, 0, stream>>>(out, bias, rows, n);
+    if (n > 0) launchDependent(addBiasKernel, dim3(gridFor(n)), dim3(kThreads), stream, out, bias, rows, n);
 }
 
 } // namespace lathe::kernels

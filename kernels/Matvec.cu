@@ -14,6 +14,7 @@
 // Lane partial sums meet in a warp shuffle reduction. Rows-per-warp choices: tests/gpu/RESULTS.md.
 
 #include "kernels/ActivationQuant.cuh"
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Matvec.cuh"
 #include "kernels/QuantBlocks.cuh"
 #include "kernels/XCodes.cuh"
@@ -53,6 +54,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     constexpr int kChunk = FormatTraits<F>::kChunk;
     const int lane = threadIdx.x & 31;
     const int64_t r = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+    enterDependentKernel();
     if (r >= rows) return;
     const uint8_t* row = w + r * rowBytes;
     const int64_t chunks = cols / kChunk;
@@ -245,8 +247,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
     if (r0 >= parts.rows()) return;
     const uint8_t* row[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r)
+    for (int r = 0; r < kRows; ++r) {
         row[r] = rowRef(parts, min(r0 + r, parts.rows() - 1), rowBytes).w; // past the end: a repeat, unused
+        prefetchToL2(row[r], int(rowBytes), lane);
+    }
+    enterDependentKernel();
     const int64_t chunks = cols / kChunk;
     float acc[kRows] = {};
 #pragma unroll 2
@@ -286,6 +291,7 @@ struct QuantizedX {
 __global__ void quantizeXKernel(const float* __restrict__ x, int64_t blocks, int8_t* __restrict__ q,
                                 float2* __restrict__ ds, const float* __restrict__ rowAmax) {
     const int64_t block = int64_t(blockIdx.x) * (blockDim.x / 32) + (threadIdx.x >> 5);
+    enterDependentKernel();
     if (block >= blocks) return;
     const int lane = threadIdx.x & 31;
     const float v = x[block * 32 + lane];
@@ -345,8 +351,11 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32,
     if (r0 >= parts.rows()) return;
     const uint8_t* row[kRows];
 #pragma unroll
-    for (int r = 0; r < kRows; ++r)
+    for (int r = 0; r < kRows; ++r) {
         row[r] = rowRef(parts, min(r0 + r, parts.rows() - 1), rowBytes).w;
+        prefetchToL2(row[r], int(rowBytes), lane);
+    }
+    enterDependentKernel();
     const int64_t chunks = cols / 32;
     float acc[kRows] = {};
 #pragma unroll 2
@@ -379,6 +388,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
                            float* __restrict__ out) {
     const int lane = threadIdx.x & 31;
     const int64_t r = int64_t(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
+    enterDependentKernel();
     if (r >= rows) return;
     const uint8_t* row = w + r * rowBytes;
     const int64_t chunks = cols / 32;
@@ -414,8 +424,8 @@ QuantizedX quantizedX(const MatvecArgs& a, cudaStream_t stream) {
             rowAbsMax(a.x, 1, a.cols, rowAmax, stream);
         }
         constexpr int kQuantWarps = 8;
-        quantizeXKernel<<<unsigned((blocks + kQuantWarps - 1) / kQuantWarps), kQuantWarps * 32, 0, stream>>>(
-            a.x, blocks, q, ds, rowAmax);
+        launchDependent(quantizeXKernel, dim3(unsigned((blocks + kQuantWarps - 1) / kQuantWarps)),
+                        dim3(kQuantWarps * 32), stream, a.x, blocks, q, ds, rowAmax);
     }
     return QuantizedX{reinterpret_cast<const int4*>(q), ds};
 }
@@ -424,9 +434,9 @@ template <WeightFormat F, int MaxTokens>
 void launchMatvecInt8Tokens(const MatvecArgs& a, cudaStream_t stream) {
     const QuantizedX x = quantizedX(a, stream);
     const dim3 grid(unsigned((a.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
-    matvecInt8TokensKernel<F, MaxTokens>
-        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const uint8_t*>(a.w), a.rows, a.cols,
-                                                   weightRowBytes(F, a.cols), x, a.nTokens, a.bias, a.out);
+    launchDependent(matvecInt8TokensKernel<F, MaxTokens>, grid, dim3(kWarpsPerBlock * 32), stream,
+                    static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols), x, a.nTokens,
+                    a.bias, a.out);
 }
 
 template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, cudaStream_t stream) {
@@ -434,23 +444,23 @@ template <WeightFormat F, int kRows> void launchMatvecInt8(const MatvecArgs& a, 
     const RowParts parts = rowParts(a);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
     const dim3 grid(unsigned((parts.rowEnd[parts.count - 1] + rowsPerBlock - 1) / rowsPerBlock));
-    matvecInt8Kernel<F, kRows>
-        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(parts, a.cols, weightRowBytes(F, a.cols), x);
+    launchDependent(matvecInt8Kernel<F, kRows>, grid, dim3(kWarpsPerBlock * 32), stream, parts, a.cols,
+                    weightRowBytes(F, a.cols), x);
 }
 
 template <WeightFormat F, int kRows> void launchMatvecRows(const MatvecArgs& a, cudaStream_t stream) {
     const RowParts parts = rowParts(a);
     const int64_t rowsPerBlock = int64_t(kWarpsPerBlock) * kRows;
     const dim3 grid(unsigned((parts.rowEnd[parts.count - 1] + rowsPerBlock - 1) / rowsPerBlock));
-    matvecRowsKernel<F, kRows>
-        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(parts, a.cols, weightRowBytes(F, a.cols), a.x);
+    launchDependent(matvecRowsKernel<F, kRows>, grid, dim3(kWarpsPerBlock * 32), stream, parts, a.cols,
+                    weightRowBytes(F, a.cols), a.x);
 }
 
 template <WeightFormat F, int MaxTokens> void launchMatvec(const MatvecArgs& a, cudaStream_t stream) {
     const dim3 grid(unsigned((a.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
-    matvecKernel<F, MaxTokens>
-        <<<grid, kWarpsPerBlock * 32, 0, stream>>>(static_cast<const uint8_t*>(a.w), a.rows, a.cols,
-                                                   weightRowBytes(F, a.cols), a.x, a.nTokens, a.bias, a.out);
+    launchDependent(matvecKernel<F, MaxTokens>, grid, dim3(kWarpsPerBlock * 32), stream,
+                    static_cast<const uint8_t*>(a.w), a.rows, a.cols, weightRowBytes(F, a.cols), a.x,
+                    a.nTokens, a.bias, a.out);
 }
 
 // Rows per warp of the int8 kernel: 1, or LATHE_CUDA_INT8_ROWS (1, 2 or 4) for the tuning runs of

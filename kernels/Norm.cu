@@ -9,6 +9,7 @@
 // can also write them as int8 codes for the next mat-vec (XCodes.cuh). The scale is applied before the
 // weight, as the CPU reference (and ggml) does.
 
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Norm.cuh"
 
 namespace lathe::kernels {
@@ -21,6 +22,7 @@ __global__ void __launch_bounds__(kMaxThreads)
     rmsNormKernel(const float* a, float* x, const float* __restrict__ weight, int dim, float eps, float* out,
                   XCodes codes) {
     __shared__ float warpSums[kMaxThreads / 32];
+    enterDependentKernel();
     const int threads = blockDim.x;
     float* xr = x + int64_t(blockIdx.x) * dim;
     float* yr = out + int64_t(blockIdx.x) * dim;
@@ -63,15 +65,16 @@ void rmsNorm(const float* x, const float* weight, int nTokens, int dim, float ep
              cudaStream_t stream, XCodes codes) {
     if (nTokens <= 0) return;
     if (nTokens != 1 || dim % 32 != 0) codes = {};
-    rmsNormKernel<false><<<nTokens, threadsFor(dim), 0, stream>>>(nullptr, const_cast<float*>(x), weight, dim,
-                                                                  eps, out, codes);
+    launchDependent(rmsNormKernel<false>, dim3(nTokens), dim3(threadsFor(dim)), stream, nullptr,
+                    const_cast<float*>(x), weight, dim, eps, out, codes);
 }
 
 void addRmsNorm(const float* a, float* residual, const float* weight, int nTokens, int dim, float eps,
                 float* out, cudaStream_t stream, XCodes codes) {
     if (nTokens <= 0) return;
     if (nTokens != 1 || dim % 32 != 0) codes = {};
-    rmsNormKernel<true><<<nTokens, threadsFor(dim), 0, stream>>>(a, residual, weight, dim, eps, out, codes);
+    launchDependent(rmsNormKernel<true>, dim3(nTokens), dim3(threadsFor(dim)), stream, a, residual, weight,
+                    dim, eps, out, codes);
 }
 
 } // namespace lathe::kernels

@@ -6,6 +6,7 @@
 // Hugging Face checkpoints and qwen2. theta_i is built by i repeated float multiplications by
 // base^(-2/nDims), as the CPU reference and ggml do, so long positions round the same way.
 
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Rope.cuh"
 
 namespace lathe::kernels {
@@ -14,6 +15,7 @@ namespace {
 __global__ void ropeKernel(float* x, int nHeads, int headDim, const int32_t* __restrict__ positions,
                            int nDims, float thetaScale, bool halfSplit,
                            const float* __restrict__ freqFactors) {
+    enterDependentKernel();
     const int t = blockIdx.x / nHeads;
     const int h = blockIdx.x % nHeads;
     float* head = x + (int64_t(t) * nHeads + h) * headDim;
@@ -38,8 +40,8 @@ void rope(const RopeArgs& a, cudaStream_t stream) {
     if (a.nTokens <= 0 || a.nHeads <= 0) return;
     const float thetaScale = powf(a.freqBase, -2.0f / float(a.nDims));
     const int threads = a.nDims / 2 < 128 ? ((a.nDims / 2 + 31) / 32) * 32 : 128;
-    ropeKernel<<<a.nTokens * a.nHeads, threads, 0, stream>>>(a.x, a.nHeads, a.headDim, a.positions, a.nDims,
-                                                             thetaScale, a.halfSplit, a.freqFactors);
+    launchDependent(ropeKernel, dim3(a.nTokens * a.nHeads), dim3(threads), stream, a.x, a.nHeads, a.headDim,
+                    a.positions, a.nDims, thetaScale, a.halfSplit, a.freqFactors);
 }
 
 } // namespace lathe::kernels

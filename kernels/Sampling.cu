@@ -11,6 +11,7 @@
 // resolves ties at x* by ascending id. Ties at a top-k boundary are all kept (the CPU keeps the lowest
 // ids); sums are float, the CPU's double, so a draw landing within ~1e-7 of a boundary may differ.
 
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Sampling.cuh"
 
 #include <cfloat>
@@ -95,6 +96,7 @@ __device__ int argmax(Shared& s, const float* logits, int n) {
 
 __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a) {
     __shared__ Shared s;
+    enterDependentKernel();
     const int best = argmax(s, a.logits, a.n);
     if (a.temperature <= 0.0f) {
         if (threadIdx.x == 0) *a.token = best;
@@ -149,7 +151,7 @@ __global__ void __launch_bounds__(kThreads) sampleKernel(SamplingArgs a) {
 } // namespace
 
 void sampleToken(const SamplingArgs& args, cudaStream_t stream) {
-    if (args.n > 0) sampleKernel<<<1, kThreads, 0, stream>>>(args);
+    if (args.n > 0) launchDependent(sampleKernel, dim3(1), dim3(kThreads), stream, args);
 }
 
 } // namespace lathe::kernels

@@ -11,6 +11,7 @@
 #   tests/gpu/device-session.sh model    real-model perplexity, parity cpu vs cuda:0, bench beside llama.cpp
 #   tests/gpu/device-session.sh tune     the gpu suites, then decode benches on synthetic 8B, 1B and 135M models
 #   tests/gpu/device-session.sh profile  Nsight Compute sections of the mat-vec kernels in 8B Q4_0 and F16 decode
+#   tests/gpu/device-session.sh ab VAR   the gpu suites, then decode benches with VAR=0 and VAR=1 in turn (a switch's A/B)
 set -u
 phase="${1:-verify}"
 root="$(pwd)"
@@ -150,5 +151,25 @@ if [ "$phase" = tune ]; then
         printf "%-10s " $m
         $cli --device cuda:0 bench "$work/$m.gguf" -p 512 -n 128 -r 3 2>&1 | grep -E "^pp|^tg|roofline" | tr -s ' ' | tr '\n' ' '
         echo
+    done
+fi
+
+if [ "$phase" = ab ]; then # tests/gpu/device-session.sh ab LATHE_CUDA_PDL: one switch, off and on in turn
+    var="${2:?name the environment variable to switch}"
+    step TestCudaOps; timeout 120 "$bin/TestCudaOps" 2>&1 | tee "$out/cudaops.log" | grep -E "FAIL|PASS|case"
+    step TestCudaForward; timeout 200 "$bin/TestCudaForward" 2>&1 | tee "$out/cudaforward.log" | tail -2
+    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null &
+    $cli synth llama3.2-1b --type q4_0 -o "$work/l1b-q4_0.gguf" >/dev/null &
+    $cli synth smollm2-135m --type q8_0 -o "$work/smol-q8_0.gguf" >/dev/null
+    wait
+    for round in 1 2; do
+        for m in l8b-q4_0 l1b-q4_0 smol-q8_0; do
+            for v in 0 1; do
+                printf "%-10s %s=%s " $m "$var" $v
+                env "$var=$v" $cli --device cuda:0 bench "$work/$m.gguf" -p 512 -n 128 -r 3 2>&1 |
+                    grep -E "^pp|^tg|roofline" | tr -s ' ' | tr '\n' ' '
+                echo
+            done
+        done
     done
 fi

@@ -11,6 +11,7 @@
 #include "io/Quants.h"
 #include "kernels/ActivationQuant.cuh"
 #include "kernels/Attention.cuh"
+#include "kernels/DependentLaunch.cuh"
 #include "kernels/Dequant.cuh"
 #include "kernels/Elementwise.cuh"
 #include "kernels/Matvec.cuh"
@@ -205,6 +206,11 @@ public:
             scratch->setRecorder(recorder_.get());
         const char* graphs = std::getenv("LATHE_CUDA_GRAPHS");
         graphs_ = !(graphs && std::string_view(graphs) == "0");
+        // Kernels overlap the tail of the one before them on sm_90 and later (kernels/DependentLaunch.cuh);
+        // LATHE_CUDA_PDL=0 turns that off.
+        const char* dependent = std::getenv("LATHE_CUDA_PDL");
+        kernels::setDependentLaunch(device.computeMajor >= 9 &&
+                                    !(dependent && std::string_view(dependent) == "0"));
     }
     ~CudaBackend() override {
         if (recorder_->graphReplays() + recorder_->graphCaptures() > 0)
