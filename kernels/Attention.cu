@@ -1,5 +1,6 @@
 // Attention: out[t][h] = softmax(scale * q[t][h] . K[s]) . V[s] over the slots s row t may see, reading
-// keys and values from a paged cache in device memory, plus the KV store that fills it.
+// keys and values from a paged cache in device memory, plus the KV store that fills it (alone, or with
+// the rotary embedding of q and k in the same launch).
 //
 // Layout: q, out [nTokens][nHeads][headDim] float. The pool has model/KvCache's block layout,
 // [block][layer][K|V][kvHead][slot][headDim] float, and holds the only copy of the rows (a block copied
@@ -19,6 +20,7 @@
 
 #include "kernels/Attention.cuh"
 #include "kernels/DependentLaunch.cuh"
+#include "kernels/RopePair.cuh"
 
 #include <algorithm>
 #include <cfloat>
@@ -164,6 +166,39 @@ __global__ void storeKvKernel(float* pool, PagedKv kv, int layer, const float* _
     }
 }
 
+// Grid (token, head): heads below rope.nHeads rotate a q head; the rest rotate a k head, write it
+// into the cache as they go, and copy its v row.
+__global__ void ropeStoreKvKernel(RopeStoreKvArgs a, float thetaScale) {
+    enterDependentKernel();
+    const RopeArgs& r = a.rope;
+    const int t = blockIdx.x, head = blockIdx.y;
+    const int position = r.positions[t];
+    if (head < r.nHeads) {
+        float* q = r.x + (int64_t(t) * r.nHeads + head) * r.headDim;
+        for (int i = threadIdx.x; i < r.nDims / 2; i += blockDim.x) {
+            float y0, y1;
+            rotatePair(q, ropePair(i, position, r.nDims, thetaScale, r.halfSplit, r.freqFactors), y0, y1);
+        }
+        return;
+    }
+    const int kvHead = head - r.nHeads;
+    const int64_t src = (int64_t(t) * a.kv.nHeadsKv + kvHead) * a.kv.headDim;
+    float* k = a.k + src;
+    float* kDst = a.pool + kvOffset(a.kv, a.layer, a.blockOf[t], kvHead, false, a.slotInBlock[t]);
+    float* vDst = a.pool + kvOffset(a.kv, a.layer, a.blockOf[t], kvHead, true, a.slotInBlock[t]);
+    for (int i = threadIdx.x; i < r.nDims / 2; i += blockDim.x) {
+        const RopePair p = ropePair(i, position, r.nDims, thetaScale, r.halfSplit, r.freqFactors);
+        float y0, y1;
+        rotatePair(k, p, y0, y1);
+        kDst[p.a] = y0;
+        kDst[p.b] = y1;
+    }
+    for (int d = r.nDims + threadIdx.x; d < a.kv.headDim; d += blockDim.x) // past the rotated dimensions
+        kDst[d] = k[d];
+    for (int d = threadIdx.x; d < a.kv.headDim; d += blockDim.x)
+        vDst[d] = a.v[src + d];
+}
+
 template <int PerLane> void launchSplit(const AttentionArgs& a, int nSplits, cudaStream_t stream) {
     launchDependent(splitKernel<PerLane>, dim3(nSplits, a.nHeads, a.nTokens), dim3(kWarps * 32), stream, a);
 }
@@ -216,6 +251,13 @@ void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const fl
     const int threads = std::min(kv.headDim, 128);
     launchDependent(storeKvKernel, dim3(nTokens, kv.nHeadsKv), dim3(threads), stream, pool, kv, layer, k, v,
                     blockOf, slotInBlock);
+}
+
+void ropeAndStoreKv(const RopeStoreKvArgs& a, cudaStream_t stream) {
+    if (a.rope.nTokens <= 0) return;
+    const int threads = std::min(((a.kv.headDim + 31) / 32) * 32, 128);
+    launchDependent(ropeStoreKvKernel, dim3(a.rope.nTokens, a.rope.nHeads + a.kv.nHeadsKv), dim3(threads),
+                    stream, a, ropeThetaScale(a.rope));
 }
 
 } // namespace lathe::kernels

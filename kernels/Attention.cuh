@@ -1,6 +1,7 @@
 #pragma once
 // Attention over a paged KV cache in device memory. See Attention.cu.
 
+#include "kernels/Rope.cuh"
 #include "kernels/XCodes.cuh"
 
 #include <cstdint>
@@ -56,5 +57,20 @@ bool pagedAttention(const AttentionArgs& args, cudaStream_t stream);
 // Copies k and v rows ([nTokens][nHeadsKv][headDim]) into the pool at (blockOf[t], slotInBlock[t]).
 void storeKv(float* pool, const PagedKv& kv, int layer, const float* k, const float* v, int nTokens,
              const int32_t* blockOf, const int32_t* slotInBlock, cudaStream_t stream);
+
+// rope(q), rope(k) and storeKv in one launch (a decode step's three small kernels between its q/k/v
+// products and its attention): rope.x is q ([nTokens][rope.nHeads][headDim]); k is rotated in place
+// as rope would, then stored with v. The same bits as rope, rope, storeKv.
+struct RopeStoreKvArgs {
+    RopeArgs rope;            // q and the shared rotation (positions, nDims, freqBase, ...)
+    float* k = nullptr;       // [nTokens][kv.nHeadsKv][kv.headDim], rotated in place
+    const float* v = nullptr; // [nTokens][kv.nHeadsKv][kv.headDim]
+    float* pool = nullptr;    // the cache pool (kv's layout)
+    PagedKv kv;
+    int layer = 0;
+    const int32_t* blockOf = nullptr;     // [nTokens]
+    const int32_t* slotInBlock = nullptr; // [nTokens]
+};
+void ropeAndStoreKv(const RopeStoreKvArgs& args, cudaStream_t stream);
 
 } // namespace lathe::kernels

@@ -18,4 +18,7 @@ struct RopeArgs {
 
 void rope(const RopeArgs& args, cudaStream_t stream);
 
+// base^(-2/nDims): theta_i = position * ropeThetaScale^i (RopePair.cuh).
+float ropeThetaScale(const RopeArgs& args);
+
 } // namespace lathe::kernels

@@ -61,6 +61,15 @@ void Backend::storeKv(const Activations& k, const Activations& v, std::span<cons
     storeKv(hostActivations(k).span(), hostActivations(v).span(), seqIds, slots, layer, cache);
 }
 
+void Backend::ropeAndStoreKv(Activations& q, Activations& k, const Activations& v, int nTokens, int nHeads,
+                             int nHeadsKv, int headDim, std::span<const int32_t> positions,
+                             const RopeParams& params, std::span<const int32_t> seqIds,
+                             std::span<const int32_t> slots, int layer, KvCache& cache) {
+    rope(q, nTokens, nHeads, headDim, positions, params);
+    rope(k, nTokens, nHeadsKv, headDim, positions, params);
+    storeKv(k, v, seqIds, slots, layer, cache);
+}
+
 void Backend::attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
                         const KvCache& cache, int layer, Activations& out) {
     out.resize(q.size());

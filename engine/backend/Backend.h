@@ -152,6 +152,12 @@ public:
                       std::span<const int32_t> positions, const RopeParams& params);
     virtual void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
                          std::span<const int32_t> slots, int layer, KvCache& cache);
+    // rope(q), rope(k), then storeKv(k, v): a layer's steps between its q/k/v products and its attention,
+    // with the same results (q and k rotated in place). The default runs the three; a backend may fuse them.
+    virtual void ropeAndStoreKv(Activations& q, Activations& k, const Activations& v, int nTokens, int nHeads,
+                                int nHeadsKv, int headDim, std::span<const int32_t> positions,
+                                const RopeParams& params, std::span<const int32_t> seqIds,
+                                std::span<const int32_t> slots, int layer, KvCache& cache);
     virtual void attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
                            const KvCache& cache, int layer, Activations& out);
     virtual void swiglu(const Activations& gate, const Activations& up, Activations& out);

@@ -221,12 +221,11 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
                                  {l.wk.get(), l.bk.get(), b.k.get()},
                                  {l.wv.get(), l.bv.get(), b.v.get()}};
     backend_.matmuls(qkv, *b.norm, n);
-    backend_.rope(*b.q, n, config_.nHeads, config_.headDim, positions, rope_);
-    backend_.rope(*b.k, n, config_.nHeadsKv, config_.headDim, positions, rope_);
+    backend_.ropeAndStoreKv(*b.q, *b.k, *b.v, n, config_.nHeads, config_.nHeadsKv, config_.headDim, positions,
+                            rope_, mask_.seqIds, slots_, index, cache);
     dump("Qcur", index, *b.q);
     dump("Kcur", index, *b.k);
     dump("Vcur", index, *b.v);
-    backend_.storeKv(*b.k, *b.v, mask_.seqIds, slots_, index, cache);
     backend_.attention(*b.q, attentionShape_, mask_, cache, index, *b.attn);
     dump("kqv_out", index, *b.attn);
     backend_.matmul(*l.wo, *b.attn, n, *b.proj);

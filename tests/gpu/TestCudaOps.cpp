@@ -316,6 +316,68 @@ TEST_CASE(ropeBothStylesAndFreqFactors) {
         }
 }
 
+// The fused rope + KV store against its three steps on the same backend: two sequences of one cache
+// get the same q, k, v rows, one through rope, rope, storeKv and one through ropeAndStoreKv; the rotated
+// q and k and the attention read back from the cache must be the same bits.
+TEST_CASE(ropeAndStoreKvEqualsItsSteps) {
+    struct Case {
+        int headDim, nDims;
+        RopeStyle style;
+    };
+    for (const Case& c : {Case{64, 64, RopeStyle::Interleaved}, Case{128, 128, RopeStyle::HalfSplit},
+                          Case{128, 64, RopeStyle::HalfSplit}}) {
+        const ModelConfig config = attentionConfig(2, c.headDim);
+        KvCache cache(config, 256, 16);
+        const AttentionShape shape{config.nHeads, config.nHeadsKv, c.headDim,
+                                   1.0f / std::sqrt(float(c.headDim))};
+        RopeParams params;
+        params.nDims = c.nDims;
+        params.freqBase = 10000.0f;
+        params.style = c.style;
+        uint32_t seed = 700;
+        for (int n : {5, 1, 1}) { // a prefill, then two decode steps
+            const int first = cache.append(1, n);
+            CHECK(cache.append(2, n) == first);
+            std::vector<int32_t> positions(static_cast<size_t>(n)), slots(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i)
+                positions[size_t(i)] = slots[size_t(i)] = first + i;
+            const std::vector<int32_t> seq1(static_cast<size_t>(n), 1), seq2(static_cast<size_t>(n), 2);
+            for (int layer = 0; layer < config.nLayers; ++layer) {
+                const std::vector<float> q = randomFloats(size_t(n) * config.nHeads * c.headDim, ++seed);
+                const std::vector<float> k = randomFloats(size_t(n) * config.nHeadsKv * c.headDim, ++seed);
+                const std::vector<float> v = randomFloats(k.size(), ++seed);
+                auto q1 = gGpu->makeActivations(), k1 = gGpu->makeActivations(), v1 = gGpu->makeActivations();
+                auto q2 = gGpu->makeActivations(), k2 = gGpu->makeActivations(), v2 = gGpu->makeActivations();
+                gGpu->upload(q, *q1), gGpu->upload(k, *k1), gGpu->upload(v, *v1);
+                gGpu->upload(q, *q2), gGpu->upload(k, *k2), gGpu->upload(v, *v2);
+                gGpu->rope(*q1, n, config.nHeads, c.headDim, positions, params);
+                gGpu->rope(*k1, n, config.nHeadsKv, c.headDim, positions, params);
+                gGpu->storeKv(*k1, *v1, seq1, slots, layer, cache);
+                gGpu->ropeAndStoreKv(*q2, *k2, *v2, n, config.nHeads, config.nHeadsKv, c.headDim, positions,
+                                     params, seq2, slots, layer, cache);
+                std::vector<float> qa(q.size()), qb(q.size()), ka(k.size()), kb(k.size());
+                gGpu->download(*q1, qa), gGpu->download(*q2, qb), gGpu->download(*k1, ka),
+                    gGpu->download(*k2, kb);
+                CHECK(qa == qb);
+                CHECK(ka == kb);
+                CHECK(qa != q); // rotated
+                AttentionMask m1, m2;
+                m1.clear(), m2.clear();
+                for (int i = 0; i < n; ++i) {
+                    m1.seqIds.push_back(1), m2.seqIds.push_back(2);
+                    m1.prefix.push_back(first + i + 1), m2.prefix.push_back(first + i + 1);
+                    m1.extraBegin.push_back(0), m2.extraBegin.push_back(0);
+                }
+                std::vector<float> out1(q.size()), out2(q.size());
+                gGpu->attention(qa, shape, m1, cache, layer, out1);
+                gGpu->attention(qa, shape, m2, cache, layer, out2);
+                CHECK(out1 == out2);
+            }
+        }
+        std::printf("  rope + KV store d=%d nDims=%d: fused equals its steps\n", c.headDim, c.nDims);
+    }
+}
+
 // Fills identical caches through both backends, then compares attention for causal decode and
 // prefill rows, a token tree, and a forked sequence whose shared last block was copied on write.
 TEST_CASE(attentionPagedCausalTreeAndFork) {

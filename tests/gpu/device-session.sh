@@ -11,6 +11,7 @@
 #   tests/gpu/device-session.sh model    real-model perplexity, parity cpu vs cuda:0, bench beside llama.cpp
 #   tests/gpu/device-session.sh tune     the gpu suites, then decode benches on synthetic 8B, 1B and 135M models
 #   tests/gpu/device-session.sh profile  Nsight Compute sections of the mat-vec kernels in 8B Q4_0 and F16 decode
+#   tests/gpu/device-session.sh steptimes  every kernel's time in one decode step (ncu, caches kept), 135M Q8_0 and 8B Q4_0
 #   tests/gpu/device-session.sh ab VAR   the gpu suites, then decode benches with VAR=0 and VAR=1 in turn (a switch's A/B)
 set -u
 phase="${1:-verify}"
@@ -171,5 +172,22 @@ if [ "$phase" = ab ]; then # tests/gpu/device-session.sh ab LATHE_CUDA_PDL: one 
                 echo
             done
         done
+    done
+fi
+
+if [ "$phase" = steptimes ]; then # per-kernel times of one whole decode step, summed per kernel name
+    $cli synth smollm2-135m --type q8_0 -o "$work/smol-q8_0.gguf" >/dev/null &
+    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null
+    wait
+    # launches per step: 9 per layer plus the embedding, first and final norms, logits; skip 8 steps
+    for spec in smol-q8_0:276 l8b-q4_0:294; do
+        m="${spec%%:*}" perstep="${spec##*:}"
+        step "kernel times, one decode step of $m"
+        LATHE_CUDA_GRAPHS=0 timeout 280 ncu --clock-control none --cache-control none --csv \
+            --metrics gpu__time_duration.sum,dram__bytes_read.sum --launch-skip $((perstep * 8)) \
+            --launch-count "$perstep" $cli --device cuda:0 generate "$work/$m.gguf" -p "hello there" -n 12 \
+            --greedy >"$out/steptimes-$m.csv" 2>"$out/steptimes-$m.err"
+        python3 tests/gpu/kernel-times.py "$out/steptimes-$m.csv"
+        $cli --device cuda:0 bench "$work/$m.gguf" -p 0 -n 128 -r 3 2>&1 | grep -E "^tg|latency"
     done
 fi

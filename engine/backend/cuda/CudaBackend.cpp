@@ -180,6 +180,7 @@ enum class LaunchKind : uint64_t {
     FakeQuantize,
     Rope,
     StoreKv,
+    RopeStoreKv,
     Attention,
     Swiglu,
     Add,
@@ -367,26 +368,9 @@ public:
 
     void rope(Activations& x, int nTokens, int nHeads, int headDim, std::span<const int32_t> positions,
               const RopeParams& params) override {
-        require(params.nDims > 0 && params.nDims % 2 == 0 && params.nDims <= headDim, "rope",
-                "nDims must be even and <= headDim");
-        require(int64_t(x.size()) == int64_t(nTokens) * nHeads * headDim, "rope", "input size");
-        require(int(positions.size()) == nTokens, "rope", "one position per row");
-        require(params.freqFactors.empty() || int(params.freqFactors.size()) == params.nDims / 2, "rope",
-                "freqFactors must hold nDims/2 values");
         forgetQuantizedX();
+        const kernels::RopeArgs args = ropeArgs(x, nTokens, nHeads, headDim, positions, params);
         if (nTokens == 0) return;
-        kernels::RopeArgs args;
-        args.x = device(x);
-        args.nTokens = nTokens;
-        args.nHeads = nHeads;
-        args.headDim = headDim;
-        args.positions = indices(positions_, positions);
-        args.nDims = params.nDims;
-        args.freqBase = params.freqBase;
-        args.halfSplit = params.style == RopeStyle::HalfSplit;
-        args.freqFactors = params.freqFactors.empty()
-                               ? nullptr
-                               : indices(freqFactors_, std::span<const float>(params.freqFactors));
         launch(signatureOf(LaunchKind::Rope, args.x, nTokens, nHeads, headDim, args.positions, args.nDims,
                            args.freqBase, args.halfSplit, args.freqFactors),
                [args](cudaStream_t s) { kernels::rope(args, s); });
@@ -394,43 +378,44 @@ public:
 
     void storeKv(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
                  std::span<const int32_t> slots, int layer, KvCache& cache) override {
-        const int64_t width = int64_t(cache.nHeadsKv()) * cache.headDim();
-        require(seqIds.size() == slots.size(), "storeKv", "one slot per sequence id");
-        require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
-                "k/v size is not nTokens x nHeadsKv x headDim");
-        require(layer >= 0 && layer < cache.nLayers(), "storeKv", "layer out of range");
-        if (cache.instanceId() != boundCacheId_) recorder_->flush(); // binding reallocates the device pool
-        bindCache(cache);
-        // The cache's own copies (copy on write after a fork) happen in append, before this forward's
-        // rows are stored: replaying them first, in order, gives the device the host's block contents.
-        const std::vector<std::pair<int, int>> copies = cache.takeBlockCopies();
-        if (!copies.empty()) recorder_->flush(); // rare (a fork): not worth a graph of its own
-        for (const auto& [from, to] : copies)
-            LATHE_CUDA_CHECK(cudaMemcpyAsync(kvPool_.get<float>() + size_t(to) * blockFloats(),
-                                             kvPool_.get<float>() + size_t(from) * blockFloats(),
-                                             blockFloats() * sizeof(float), cudaMemcpyDeviceToDevice,
-                                             stream_));
-        if (seqIds.empty()) return;
-        blockOf_.resize(seqIds.size());
-        inBlock_.resize(seqIds.size());
-        for (size_t t = 0; t < seqIds.size(); ++t) {
-            const std::vector<int>& table = cache.blockTable(seqIds[t]);
-            require(slots[t] >= 0 && size_t(slots[t] / cache.blockTokens()) < table.size(), "storeKv",
-                    "slot was not reserved with KvCache::append");
-            blockOf_[t] = table[size_t(slots[t] / cache.blockTokens())];
-            inBlock_[t] = slots[t] % cache.blockTokens();
-        }
-        float* pool = kvPool_.get<float>();
-        const kernels::PagedKv kv = pagedKv();
-        const float* kData = device(k);
-        const float* vData = device(v);
-        const int n = int(seqIds.size());
-        const int32_t* blocks = indices(storeBlocks_, std::span<const int32_t>(blockOf_));
-        const int32_t* inBlock = indices(storeSlots_, std::span<const int32_t>(inBlock_));
-        launch(
-            signatureOf(LaunchKind::StoreKv, pool, kv.nLayers, kv.nHeadsKv, kv.blockTokens, kv.headDim, layer,
-                        kData, vData, n, blocks, inBlock),
-            [=](cudaStream_t s) { kernels::storeKv(pool, kv, layer, kData, vData, n, blocks, inBlock, s); });
+        const KvStore store = kvStore(k, v, seqIds, slots, layer, cache);
+        if (store.nTokens == 0) return;
+        launch(signatureOf(LaunchKind::StoreKv, store.pool, store.kv.nLayers, store.kv.nHeadsKv,
+                           store.kv.blockTokens, store.kv.headDim, layer, store.k, store.v, store.nTokens,
+                           store.blockOf, store.slotInBlock),
+               [store, layer](cudaStream_t s) {
+                   kernels::storeKv(store.pool, store.kv, layer, store.k, store.v, store.nTokens,
+                                    store.blockOf, store.slotInBlock, s);
+               });
+    }
+
+    // One launch for rope(q), rope(k) and the KV store (kernels::ropeAndStoreKv): two fewer kernels per
+    // layer in a decode step.
+    void ropeAndStoreKv(Activations& q, Activations& k, const Activations& v, int nTokens, int nHeads,
+                        int nHeadsKv, int headDim, std::span<const int32_t> positions,
+                        const RopeParams& params, std::span<const int32_t> seqIds,
+                        std::span<const int32_t> slots, int layer, KvCache& cache) override {
+        forgetQuantizedX();
+        require(int64_t(k.size()) == int64_t(nTokens) * nHeadsKv * headDim, "rope", "k size");
+        const KvStore store = kvStore(k, v, seqIds, slots, layer, cache); // first: it may flush the recording
+        require(int(seqIds.size()) == nTokens, "ropeAndStoreKv", "one sequence id per row");
+        require(store.kv.nHeadsKv == nHeadsKv && store.kv.headDim == headDim, "ropeAndStoreKv",
+                "the cache's heads differ from k's");
+        kernels::RopeStoreKvArgs args;
+        args.rope = ropeArgs(q, nTokens, nHeads, headDim, positions, params);
+        if (nTokens == 0) return;
+        args.k = device(k);
+        args.v = store.v;
+        args.pool = store.pool;
+        args.kv = store.kv;
+        args.layer = layer;
+        args.blockOf = store.blockOf;
+        args.slotInBlock = store.slotInBlock;
+        const kernels::RopeArgs& r = args.rope;
+        launch(signatureOf(LaunchKind::RopeStoreKv, r.x, nTokens, nHeads, headDim, r.positions, r.nDims,
+                           r.freqBase, r.halfSplit, r.freqFactors, args.k, args.v, args.pool, args.kv.nLayers,
+                           nHeadsKv, args.kv.blockTokens, layer, args.blockOf, args.slotInBlock),
+               [args](cudaStream_t s) { kernels::ropeAndStoreKv(args, s); });
     }
 
     void attention(const Activations& q, const AttentionShape& shape, const AttentionMask& mask,
@@ -854,6 +839,79 @@ private:
                                           int(cols), &zero, out + r0, CUDA_R_32F, int(rows),
                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
         }
+    }
+
+    // A rope launch's arguments for x, checked (the positions and factors staged for the step).
+    kernels::RopeArgs ropeArgs(Activations& x, int nTokens, int nHeads, int headDim,
+                               std::span<const int32_t> positions, const RopeParams& params) {
+        require(params.nDims > 0 && params.nDims % 2 == 0 && params.nDims <= headDim, "rope",
+                "nDims must be even and <= headDim");
+        require(int64_t(x.size()) == int64_t(nTokens) * nHeads * headDim, "rope", "input size");
+        require(int(positions.size()) == nTokens, "rope", "one position per row");
+        require(params.freqFactors.empty() || int(params.freqFactors.size()) == params.nDims / 2, "rope",
+                "freqFactors must hold nDims/2 values");
+        kernels::RopeArgs args;
+        if (nTokens == 0) return args;
+        args.x = device(x);
+        args.nTokens = nTokens;
+        args.nHeads = nHeads;
+        args.headDim = headDim;
+        args.positions = indices(positions_, positions);
+        args.nDims = params.nDims;
+        args.freqBase = params.freqBase;
+        args.halfSplit = params.style == RopeStyle::HalfSplit;
+        args.freqFactors = params.freqFactors.empty()
+                               ? nullptr
+                               : indices(freqFactors_, std::span<const float>(params.freqFactors));
+        return args;
+    }
+
+    // Where a KV store writes: the cache bound (and its pending copies on write replayed), the rows'
+    // blocks and slots staged. nTokens is 0 when there is nothing to store.
+    struct KvStore {
+        float* pool = nullptr;
+        kernels::PagedKv kv;
+        const float *k = nullptr, *v = nullptr;
+        int nTokens = 0;
+        const int32_t *blockOf = nullptr, *slotInBlock = nullptr;
+    };
+    KvStore kvStore(const Activations& k, const Activations& v, std::span<const int32_t> seqIds,
+                    std::span<const int32_t> slots, int layer, KvCache& cache) {
+        const int64_t width = int64_t(cache.nHeadsKv()) * cache.headDim();
+        require(seqIds.size() == slots.size(), "storeKv", "one slot per sequence id");
+        require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
+                "k/v size is not nTokens x nHeadsKv x headDim");
+        require(layer >= 0 && layer < cache.nLayers(), "storeKv", "layer out of range");
+        if (cache.instanceId() != boundCacheId_) recorder_->flush(); // binding reallocates the device pool
+        bindCache(cache);
+        // The cache's own copies (copy on write after a fork) happen in append, before this forward's
+        // rows are stored: replaying them first, in order, gives the device the host's block contents.
+        const std::vector<std::pair<int, int>> copies = cache.takeBlockCopies();
+        if (!copies.empty()) recorder_->flush(); // rare (a fork): not worth a graph of its own
+        for (const auto& [from, to] : copies)
+            LATHE_CUDA_CHECK(cudaMemcpyAsync(kvPool_.get<float>() + size_t(to) * blockFloats(),
+                                             kvPool_.get<float>() + size_t(from) * blockFloats(),
+                                             blockFloats() * sizeof(float), cudaMemcpyDeviceToDevice,
+                                             stream_));
+        KvStore store;
+        store.pool = kvPool_.get<float>();
+        store.kv = pagedKv();
+        if (seqIds.empty()) return store;
+        blockOf_.resize(seqIds.size());
+        inBlock_.resize(seqIds.size());
+        for (size_t t = 0; t < seqIds.size(); ++t) {
+            const std::vector<int>& table = cache.blockTable(seqIds[t]);
+            require(slots[t] >= 0 && size_t(slots[t] / cache.blockTokens()) < table.size(), "storeKv",
+                    "slot was not reserved with KvCache::append");
+            blockOf_[t] = table[size_t(slots[t] / cache.blockTokens())];
+            inBlock_[t] = slots[t] % cache.blockTokens();
+        }
+        store.k = device(k);
+        store.v = device(v);
+        store.nTokens = int(seqIds.size());
+        store.blockOf = indices(storeBlocks_, std::span<const int32_t>(blockOf_));
+        store.slotInBlock = indices(storeSlots_, std::span<const int32_t>(inBlock_));
+        return store;
     }
 
     kernels::PagedKv pagedKv() const {
