@@ -4,10 +4,10 @@
 //
 // Layout: x, a, residual, out row-major [nTokens][dim] float; weight [dim] float. One block per token,
 // up to 1024 threads (a row is ~1-16k floats: one to a few loads per thread, all in flight): each thread
-// sums squares over a strided slice, the block reduces through shared memory (one value per warp),
-// then every thread scales its slice. A warp's slice is 32 consecutive values, so with one token it
-// can also write them as int8 codes for the next mat-vec (XCodes.cuh). The scale is applied before the
-// weight, as the CPU reference (and ggml) does.
+// sums squares over a strided slice (held in registers), the block reduces through shared memory (one
+// value per warp), then every thread scales its slice. A warp's slice is 32 consecutive values, so with one
+// token it can also write them as int8 codes for the next mat-vec (XCodes.cuh). The scale is applied before
+// the weight, as the CPU reference (and ggml) does.
 
 #include "kernels/DependentLaunch.cuh"
 #include "kernels/Norm.cuh"
@@ -17,40 +17,78 @@ namespace {
 
 constexpr int kMaxThreads = 1024;
 
+// Up to kHeld values per thread stay in registers between the two passes (rows up to 8192 wide), and
+// the weight is read before waiting for the kernel before (DependentLaunch.cuh): it is constant.
+constexpr int kHeld = 8;
+
 template <bool kAdd>
 __global__ void __launch_bounds__(kMaxThreads)
     rmsNormKernel(const float* a, float* x, const float* __restrict__ weight, int dim, float eps, float* out,
                   XCodes codes) {
     __shared__ float warpSums[kMaxThreads / 32];
-    enterDependentKernel();
     const int threads = blockDim.x;
+    const int lane = threadIdx.x & 31;
+    const bool held = dim <= threads * kHeld;
+    float w[kHeld], v[kHeld];
+    if (held) {
+#pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            const int i = threadIdx.x + j * threads;
+            w[j] = i < dim ? weight[i] : 0.0f;
+        }
+    }
+    enterDependentKernel();
     float* xr = x + int64_t(blockIdx.x) * dim;
     float* yr = out + int64_t(blockIdx.x) * dim;
-    float sum = 0.0f;
-    for (int i = threadIdx.x; i < dim; i += threads) {
-        float v = xr[i];
+    // Element i = threadIdx.x + j * threads of this thread, in the same order in both passes.
+    auto load = [&](int i) {
+        float value = xr[i];
         if constexpr (kAdd) {
-            v += a[int64_t(blockIdx.x) * dim + i];
-            xr[i] = v;
+            value += a[int64_t(blockIdx.x) * dim + i];
+            xr[i] = value;
         }
-        sum += v * v;
+        return value;
+    };
+    float sum = 0.0f;
+    if (held) {
+#pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            const int i = threadIdx.x + j * threads;
+            v[j] = i < dim ? load(i) : 0.0f;
+            sum += v[j] * v[j];
+        }
+    } else {
+        for (int i = threadIdx.x; i < dim; i += threads) {
+            const float value = load(i);
+            sum += value * value;
+        }
     }
 #pragma unroll
     for (int offset = 16; offset > 0; offset >>= 1)
         sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-    if ((threadIdx.x & 31) == 0) warpSums[threadIdx.x >> 5] = sum;
+    if (lane == 0) warpSums[threadIdx.x >> 5] = sum;
     __syncthreads();
     float total = 0.0f;
-    for (int w = 0; w < threads / 32; ++w)
-        total += warpSums[w];
+    for (int warp = 0; warp < threads / 32; ++warp)
+        total += warpSums[warp];
     const float scale = rsqrtf(total / float(dim) + eps);
-    const int lane = threadIdx.x & 31;
     // Whole warps walk the row (threads is a multiple of 32), so the code blocks' shuffles are uniform.
-    for (int base = threadIdx.x - lane; base < dim; base += threads) {
-        const int i = base + lane;
-        const float y = i < dim ? (xr[i] * scale) * weight[i] : 0.0f;
+    auto store = [&](int i, float value, float weightValue) {
+        const float y = i < dim ? (value * scale) * weightValue : 0.0f;
         if (i < dim) yr[i] = y;
         if (codes.q) quantizeWarpBlock(y, lane, i / 32, codes);
+    };
+    if (held) {
+#pragma unroll
+        for (int j = 0; j < kHeld; ++j) {
+            if (j * threads + threadIdx.x - lane >= dim) break;
+            store(threadIdx.x + j * threads, v[j], w[j]);
+        }
+    } else {
+        for (int base = threadIdx.x - lane; base < dim; base += threads) {
+            const int i = base + lane;
+            store(i, i < dim ? xr[i] : 0.0f, i < dim ? weight[i] : 0.0f);
+        }
     }
 }
 
