@@ -12,6 +12,8 @@
 //    and applies it to every token, the per-token sums in registers (one instantiation per bucket 2, 4,
 //    8 so indices stay compile-time); on Q4_0/Q4_1/Q8_0 with int8 codes of every token, else floats.
 // Lane partial sums meet in a warp shuffle reduction. Rows-per-warp choices: tests/gpu/RESULTS.md.
+// All are dependent launches (DependentLaunch.cuh): the single-token kernels send their rows towards L2
+// while the kernel before them finishes, then wait for it.
 
 #include "kernels/ActivationQuant.cuh"
 #include "kernels/DependentLaunch.cuh"

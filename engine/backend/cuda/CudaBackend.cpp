@@ -396,7 +396,7 @@ public:
                         const RopeParams& params, std::span<const int32_t> seqIds,
                         std::span<const int32_t> slots, int layer, KvCache& cache) override {
         forgetQuantizedX();
-        require(int64_t(k.size()) == int64_t(nTokens) * nHeadsKv * headDim, "rope", "k size");
+        require(int64_t(k.size()) == int64_t(nTokens) * nHeadsKv * headDim, "ropeAndStoreKv", "k size");
         const KvStore store = kvStore(k, v, seqIds, slots, layer, cache); // first: it may flush the recording
         require(int(seqIds.size()) == nTokens, "ropeAndStoreKv", "one sequence id per row");
         require(store.kv.nHeadsKv == nHeadsKv && store.kv.headDim == headDim, "ropeAndStoreKv",
