@@ -47,6 +47,15 @@ llama_bench() { # model args...
     "$exe" -m "$model" -ngl 99 "$@" 2>&1 | grep -E "^\||error|failed" || true
 }
 
+suites_and_decode_models() { # the gpu suites, then the synthetic models the decode benches use
+    step TestCudaOps; timeout 120 "$bin/TestCudaOps" 2>&1 | tee "$out/cudaops.log" | grep -E "FAIL|PASS|case"
+    step TestCudaForward; timeout 200 "$bin/TestCudaForward" 2>&1 | tee "$out/cudaforward.log" | tail -2
+    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null &
+    $cli synth llama3.2-1b --type q4_0 -o "$work/l1b-q4_0.gguf" >/dev/null &
+    $cli synth smollm2-135m --type q8_0 -o "$work/smol-q8_0.gguf" >/dev/null
+    wait
+}
+
 build_llama() { # llama.cpp's llama-bench with CUDA for sm_90, once per warm machine
     [ -x "$work/llama/b/bin/llama-bench" ] && return 0
     mkdir -p "$work/llama" && tar -xJf carry/llama-src.tar.xz -C "$work/llama" && cd "$work/llama" &&
@@ -142,12 +151,7 @@ if [ "$phase" = profile ]; then # Nsight Compute on the single-token mat-vec ker
 fi
 
 if [ "$phase" = tune ]; then
-    step TestCudaOps; timeout 120 "$bin/TestCudaOps" 2>&1 | tee "$out/cudaops.log" | grep -E "FAIL|PASS|case"
-    step TestCudaForward; timeout 200 "$bin/TestCudaForward" 2>&1 | tee "$out/cudaforward.log" | tail -2
-    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null &
-    $cli synth llama3.2-1b --type q4_0 -o "$work/l1b-q4_0.gguf" >/dev/null &
-    $cli synth smollm2-135m --type q8_0 -o "$work/smol-q8_0.gguf" >/dev/null
-    wait
+    suites_and_decode_models
     for m in l8b-q4_0 l1b-q4_0 smol-q8_0; do
         printf "%-10s " $m
         $cli --device cuda:0 bench "$work/$m.gguf" -p 512 -n 128 -r 3 2>&1 | grep -E "^pp|^tg|roofline" | tr -s ' ' | tr '\n' ' '
@@ -157,12 +161,7 @@ fi
 
 if [ "$phase" = ab ]; then # tests/gpu/device-session.sh ab LATHE_CUDA_PDL: one switch, off and on in turn
     var="${2:?name the environment variable to switch}"
-    step TestCudaOps; timeout 120 "$bin/TestCudaOps" 2>&1 | tee "$out/cudaops.log" | grep -E "FAIL|PASS|case"
-    step TestCudaForward; timeout 200 "$bin/TestCudaForward" 2>&1 | tee "$out/cudaforward.log" | tail -2
-    $cli synth llama3-8b --type q4_0 -o "$work/l8b-q4_0.gguf" >/dev/null &
-    $cli synth llama3.2-1b --type q4_0 -o "$work/l1b-q4_0.gguf" >/dev/null &
-    $cli synth smollm2-135m --type q8_0 -o "$work/smol-q8_0.gguf" >/dev/null
-    wait
+    suites_and_decode_models
     for round in 1 2; do
         for m in l8b-q4_0 l1b-q4_0 smol-q8_0; do
             for v in 0 1; do
