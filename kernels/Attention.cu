@@ -174,11 +174,8 @@ __global__ void ropeStoreKvKernel(RopeStoreKvArgs a, float thetaScale) {
     const int t = blockIdx.x, head = blockIdx.y;
     const int position = r.positions[t];
     if (head < r.nHeads) {
-        float* q = r.x + (int64_t(t) * r.nHeads + head) * r.headDim;
-        for (int i = threadIdx.x; i < r.nDims / 2; i += blockDim.x) {
-            float y0, y1;
-            rotatePair(q, ropePair(i, position, r.nDims, thetaScale, r.halfSplit, r.freqFactors), y0, y1);
-        }
+        rotateHead(r.x + (int64_t(t) * r.nHeads + head) * r.headDim, position, r.nDims, thetaScale,
+                   r.halfSplit, r.freqFactors);
         return;
     }
     const int kvHead = head - r.nHeads;
@@ -188,10 +185,9 @@ __global__ void ropeStoreKvKernel(RopeStoreKvArgs a, float thetaScale) {
     float* vDst = a.pool + kvOffset(a.kv, a.layer, a.blockOf[t], kvHead, true, a.slotInBlock[t]);
     for (int i = threadIdx.x; i < r.nDims / 2; i += blockDim.x) {
         const RopePair p = ropePair(i, position, r.nDims, thetaScale, r.halfSplit, r.freqFactors);
-        float y0, y1;
-        rotatePair(k, p, y0, y1);
-        kDst[p.a] = y0;
-        kDst[p.b] = y1;
+        const float2 y = rotatePair(k, p);
+        kDst[p.a] = y.x;
+        kDst[p.b] = y.y;
     }
     for (int d = r.nDims + threadIdx.x; d < a.kv.headDim; d += blockDim.x) // past the rotated dimensions
         kDst[d] = k[d];

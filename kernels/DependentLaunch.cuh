@@ -65,8 +65,9 @@ void launchDependent(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStrea
     config.blockDim = block;
     config.dynamicSmemBytes = 0;
     config.stream = stream;
-    config.attrs = dependentLaunchEnabled() ? &attribute : nullptr;
-    config.numAttrs = dependentLaunchEnabled() ? 1 : 0;
+    const bool dependent = dependentLaunchEnabled();
+    config.attrs = dependent ? &attribute : nullptr;
+    config.numAttrs = dependent ? 1 : 0;
     cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...);
 }
 

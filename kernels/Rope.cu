@@ -18,11 +18,8 @@ __global__ void ropeKernel(float* x, int nHeads, int headDim, const int32_t* __r
     enterDependentKernel();
     const int t = blockIdx.x / nHeads;
     const int h = blockIdx.x % nHeads;
-    float* head = x + (int64_t(t) * nHeads + h) * headDim;
-    for (int i = threadIdx.x; i < nDims / 2; i += blockDim.x) {
-        float y0, y1;
-        rotatePair(head, ropePair(i, positions[t], nDims, thetaScale, halfSplit, freqFactors), y0, y1);
-    }
+    rotateHead(x + (int64_t(t) * nHeads + h) * headDim, positions[t], nDims, thetaScale, halfSplit,
+               freqFactors);
 }
 
 } // namespace

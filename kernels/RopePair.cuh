@@ -26,13 +26,21 @@ __device__ __forceinline__ RopePair ropePair(int i, int position, int nDims, flo
     return p;
 }
 
-// Rotates the pair in head (in place); returns the rotated values through y0, y1.
-__device__ __forceinline__ void rotatePair(float* head, const RopePair& p, float& y0, float& y1) {
+// Rotates the pair in head (in place) and returns its new values.
+__device__ __forceinline__ float2 rotatePair(float* head, const RopePair& p) {
     const float x0 = head[p.a], x1 = head[p.b];
-    y0 = x0 * p.c - x1 * p.s;
-    y1 = x0 * p.s + x1 * p.c;
-    head[p.a] = y0;
-    head[p.b] = y1;
+    const float2 y = make_float2(x0 * p.c - x1 * p.s, x0 * p.s + x1 * p.c);
+    head[p.a] = y.x;
+    head[p.b] = y.y;
+    return y;
+}
+
+// Rotates the first nDims dimensions of one head in place, the block's threads taking every
+// blockDim.x-th pair.
+__device__ __forceinline__ void rotateHead(float* head, int position, int nDims, float thetaScale,
+                                           bool halfSplit, const float* __restrict__ freqFactors) {
+    for (int i = threadIdx.x; i < nDims / 2; i += blockDim.x)
+        rotatePair(head, ropePair(i, position, nDims, thetaScale, halfSplit, freqFactors));
 }
 
 } // namespace lathe::kernels
