@@ -31,12 +31,11 @@ inline float roundedToHalf(float f) {
 }
 
 // 32 weights of a 4-bit block (16 bytes): low nibbles are elements 0..15, high nibbles 16..31.
+// The 16 bytes are broadcast to both halves (a load, no shuffle) and the upper half shifted by 4.
 inline __m256i nibbles(const uint8_t* qs) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i mask = _mm_set1_epi8(0x0f);
-    const __m128i low = _mm_and_si128(packed, mask);
-    const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
-    return _mm256_set_m128i(high, low);
+    const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
+    const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+    return _mm256_and_si256(_mm256_srlv_epi32(packed, shifts), _mm256_set1_epi8(0x0f));
 }
 
 // The fifth bits of a 5-bit block: bit j of qh belongs to element j (bit j + 16: to element j + 16);
@@ -333,10 +332,94 @@ template <typename Fn> void withIntegerDotFormat(DType type, Fn&& fn) {
     }
 }
 
+// Bytes per block of the integer-dot formats (loadBlock's layouts).
+template <DType kType>
+constexpr int64_t kIntegerBlockBytes = kType == DType::Q4_0   ? 18
+                                       : kType == DType::Q4_1 ? 20
+                                       : kType == DType::Q5_0 ? 22
+                                       : kType == DType::Q5_1 ? 24
+                                                              : 34;
+
+// Four consecutive rows against one activation row (decode), their blocks interleaved. Each row runs
+// dotsOf's sequence, so the same bits; what is shared is bookkeeping: the activation block is loaded
+// once, and the rows' fp16 scales and offsets (the first four bytes of every block: d, then m or the
+// first quant bytes) are widened in one instruction and multiplied by the activation's d and s in one:
+// lane 2r holds d_r * x.d, lane 2r + 1 m_r * x.s (unused for the formats without an offset). The four
+// chains of fused multiply-adds are independent, so they overlap.
+template <DType kType>
+void dots4RowsOneToken(const uint8_t* first, uint64_t rowStride, const ActivationBlock* x, int64_t nBlocks,
+                       float* out) {
+    constexpr bool kOffset = kType == DType::Q4_1 || kType == DType::Q5_1;
+    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
+    const uint8_t* rows[4] = {first, first + rowStride, first + 2 * rowStride, first + 3 * rowStride};
+    __m256 acc[4];
+    for (int r = 0; r < 4; ++r)
+        acc[r] = _mm256_setzero_ps();
+    __m256 offsets = _mm256_setzero_ps(); // lane 2r + 1: row r's sum of m * s
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i lane[4] = {_mm256_set1_epi32(0), _mm256_set1_epi32(2), _mm256_set1_epi32(4),
+                             _mm256_set1_epi32(6)};
+    // The four rows are read block by block side by side, which the hardware prefetcher follows worse
+    // than one row after the other: the next four rows (contiguous) are fetched as these are consumed.
+    const char* ahead = reinterpret_cast<const char*>(first + 4 * rowStride);
+    const int64_t aheadLines = int64_t(4 * rowStride + 63) / 64;
+    int64_t fetched = 0;
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        for (const int64_t until = (b + 1) * aheadLines / nBlocks; fetched < until; ++fetched)
+            _mm_prefetch(ahead + fetched * 64, _MM_HINT_T0);
+        const ActivationBlock& xb = x[b];
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+        uint32_t heads[4];
+        for (int r = 0; r < 4; ++r)
+            std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
+        __m256 products;
+        if constexpr (kOffset) {
+            const __m128i packed = _mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3]));
+            const __m256 factors = _mm256_setr_ps(xb.d, xb.s, xb.d, xb.s, xb.d, xb.s, xb.d, xb.s);
+            products = _mm256_mul_ps(_mm256_cvtph_ps(packed), factors);
+            offsets = _mm256_add_ps(offsets, products);
+        } else { // only the four d: lanes r and r + 4 hold d_r * x.d
+            const uint64_t scaleBits = uint64_t(heads[0] & 0xffff) | uint64_t(heads[1] & 0xffff) << 16 |
+                                       uint64_t(heads[2] & 0xffff) << 32 | uint64_t(heads[3] & 0xffff) << 48;
+            const __m128 d =
+                _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(scaleBits))), _mm_set1_ps(xb.d));
+            products = _mm256_set_m128(d, d);
+        }
+        auto scaleOf = [&](int r) {
+            if constexpr (kOffset) return _mm256_permutevar8x32_ps(products, lane[r]);
+            switch (r) {
+            case 0:
+                return laneOf<0>(products);
+            case 1:
+                return laneOf<1>(products);
+            case 2:
+                return laneOf<2>(products);
+            default:
+                return laneOf<3>(products);
+            }
+        };
+        for (int r = 0; r < 4; ++r) {
+            const __m256i q = loadBlock(kType, rows[r], b).q;
+            const __m256i unsignedWeights = kOffset ? q : _mm256_sign_epi8(q, q);
+            const __m256i signedActivations = kOffset ? y : _mm256_sign_epi8(y, q);
+            const __m256i lanes =
+                _mm256_madd_epi16(_mm256_maddubs_epi16(unsignedWeights, signedActivations), ones);
+            acc[r] = _mm256_fmadd_ps(scaleOf(r), _mm256_cvtepi32_ps(lanes), acc[r]);
+        }
+    }
+    alignas(32) float offsetLanes[8];
+    _mm256_store_ps(offsetLanes, offsets);
+    for (int r = 0; r < 4; ++r)
+        out[r] = kOffset ? total(acc[r]) + offsetLanes[2 * r + 1] : total(acc[r]);
+}
+
 template <DType kType>
 void rowsOneTokenOfType(const uint8_t* first, uint64_t rowStride, int64_t nRows, const ActivationBlock* x,
                         int64_t nBlocks, float* out) {
-    for (int64_t r = 0; r < nRows; ++r)
+    int64_t r = 0;
+    for (; r + 4 <= nRows; r += 4)
+        dots4RowsOneToken<kType>(first + uint64_t(r) * rowStride, rowStride, x, nBlocks, out + r);
+    for (; r < nRows; ++r)
         dotsOf<kType, 1>(first + uint64_t(r) * rowStride, x, nBlocks, nBlocks, out + r);
 }
 

@@ -233,28 +233,30 @@ private slots:
         QVERIFY(!avx2::quantizedDots4RowsSupported(DType::Q4_1));
     }
 
-    // Consecutive rows against one activation row in one call (decode): each row's dot, bit for bit.
+    // Consecutive rows against one activation row in one call (decode): each row's dot, bit for bit,
+    // whether the row falls in a group of four (interleaved) or in the rest (row by row).
     void quantizedRowsOfOneTokenMatchScalar() {
         std::mt19937 rng(6);
         for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0})
-            for (int64_t blocks : {1, 18, 129}) {
-                const int64_t rows = 5;
-                const uint64_t stride = rowBytes(type, uint64_t(blocks * 32));
-                std::vector<uint8_t> matrix;
-                for (int64_t r = 0; r < rows; ++r) {
-                    const std::vector<uint8_t> row = randomRow(type, blocks, rng);
-                    matrix.insert(matrix.end(), row.begin(), row.end());
+            for (int64_t blocks : {1, 18, 129})
+                for (int64_t rows : {1, 4, 5, 11}) {
+                    const uint64_t stride = rowBytes(type, uint64_t(blocks * 32));
+                    std::vector<uint8_t> matrix;
+                    for (int64_t r = 0; r < rows; ++r) {
+                        const std::vector<uint8_t> row = randomRow(type, blocks, rng);
+                        matrix.insert(matrix.end(), row.begin(), row.end());
+                    }
+                    QCOMPARE(matrix.size(), size_t(stride * rows));
+                    std::vector<ActivationBlock> x(static_cast<size_t>(blocks));
+                    const std::vector<float> values = randomFloats(size_t(blocks * 32), rng, 2.0f);
+                    quantizeActivationsScalar(values.data(), blocks * 32, x.data());
+                    float got[11];
+                    avx2::quantizedDotsRows(type, matrix.data(), stride, rows, x.data(), blocks, got);
+                    for (int64_t r = 0; r < rows; ++r)
+                        QVERIFY2(sameBits(got[r], quantizedDotScalar(type, matrix.data() + r * stride,
+                                                                     x.data(), blocks)),
+                                 qPrintable(QString("%1 blocks, row %2 of %3").arg(blocks).arg(r).arg(rows)));
                 }
-                QCOMPARE(matrix.size(), size_t(stride * rows));
-                std::vector<ActivationBlock> x(static_cast<size_t>(blocks));
-                const std::vector<float> values = randomFloats(size_t(blocks * 32), rng, 2.0f);
-                quantizeActivationsScalar(values.data(), blocks * 32, x.data());
-                float got[5];
-                avx2::quantizedDotsRows(type, matrix.data(), stride, rows, x.data(), blocks, got);
-                for (int64_t r = 0; r < rows; ++r)
-                    QVERIFY(sameBits(got[r],
-                                     quantizedDotScalar(type, matrix.data() + r * stride, x.data(), blocks)));
-            }
     }
 
     void floatDotsMatchScalar() {
