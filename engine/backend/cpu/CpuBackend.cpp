@@ -100,17 +100,19 @@ public:
         const std::vector<float>& w = cpuWeight(weight).values();
         const int64_t dim = int64_t(w.size());
         require(dim > 0 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm", "sizes");
-        for (int t = 0; t < nTokens; ++t) {
-            const float* xr = x.data() + t * dim;
-            float* yr = out.data() + t * dim;
-            double sum = 0.0;
-            for (int64_t i = 0; i < dim; ++i)
-                sum += double(xr[i] * xr[i]);
-            const float mean = float(sum / double(dim));
-            const float scale = 1.0f / std::sqrt(mean + eps);
-            for (int64_t i = 0; i < dim; ++i)
-                yr[i] = (xr[i] * scale) * w[size_t(i)];
-        }
+        parallel(nTokens, int64_t(nTokens) * dim * 4, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t) {
+                const float* xr = x.data() + t * dim;
+                float* yr = out.data() + t * dim;
+                double sum = 0.0;
+                for (int64_t i = 0; i < dim; ++i)
+                    sum += double(xr[i] * xr[i]);
+                const float mean = float(sum / double(dim));
+                const float scale = 1.0f / std::sqrt(mean + eps);
+                for (int64_t i = 0; i < dim; ++i)
+                    yr[i] = (xr[i] * scale) * w[size_t(i)];
+            }
+        });
     }
 
     void matmul(const BackendWeight& weight, std::span<const float> x, int nTokens, std::span<float> out,
@@ -170,34 +172,29 @@ public:
         require(int(positions.size()) == nTokens, "rope", "one position per row");
         require(params.freqFactors.empty() || int(params.freqFactors.size()) == nDims / 2, "rope",
                 "freqFactors must hold nDims/2 values");
-        const float thetaScale = std::pow(params.freqBase, -2.0f / float(nDims));
-        std::vector<float> cosSin(static_cast<size_t>(nDims));
-        for (int t = 0; t < nTokens; ++t) {
-            float theta = float(positions[size_t(t)]);
-            for (int i = 0; i < nDims / 2; ++i) {
-                const float factor = params.freqFactors.empty() ? 1.0f : params.freqFactors[size_t(i)];
-                cosSin[size_t(2 * i)] = std::cos(theta / factor);
-                cosSin[size_t(2 * i + 1)] = std::sin(theta / factor);
-                theta *= thetaScale;
-            }
-            for (int h = 0; h < nHeads; ++h) {
-                float* head = x.data() + (int64_t(t) * nHeads + h) * headDim;
-                for (int i = 0; i < nDims / 2; ++i) {
-                    const int a = params.style == RopeStyle::Interleaved ? 2 * i : i;
-                    const int b = params.style == RopeStyle::Interleaved ? 2 * i + 1 : i + nDims / 2;
-                    const float c = cosSin[size_t(2 * i)];
-                    const float s = cosSin[size_t(2 * i + 1)];
-                    if (exact()) {
-                        ggml::rotatePair(head[a], head[b], c, s);
-                        continue;
+        const std::vector<float>& cosSin = ropeTable(positions, params);
+        parallel(nTokens, int64_t(nTokens) * nHeads * nDims * 2, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t) {
+                const float* cs = cosSin.data() + t * nDims;
+                for (int h = 0; h < nHeads; ++h) {
+                    float* head = x.data() + (t * nHeads + h) * headDim;
+                    for (int i = 0; i < nDims / 2; ++i) {
+                        const int a = params.style == RopeStyle::Interleaved ? 2 * i : i;
+                        const int b = params.style == RopeStyle::Interleaved ? 2 * i + 1 : i + nDims / 2;
+                        const float c = cs[2 * i];
+                        const float s = cs[2 * i + 1];
+                        if (exact()) {
+                            ggml::rotatePair(head[a], head[b], c, s);
+                            continue;
+                        }
+                        const float x0 = head[a];
+                        const float x1 = head[b];
+                        head[a] = x0 * c - x1 * s;
+                        head[b] = x0 * s + x1 * c;
                     }
-                    const float x0 = head[a];
-                    const float x1 = head[b];
-                    head[a] = x0 * c - x1 * s;
-                    head[b] = x0 * s + x1 * c;
                 }
             }
-        }
+        });
     }
 
     void storeKv(std::span<const float> k, std::span<const float> v, std::span<const int32_t> seqIds,
@@ -330,12 +327,19 @@ public:
         require(gate.size() == up.size() && out.size() == up.size(), "swiglu", "sizes differ");
         if (exact()) {
             // ggml: vectors of 8 through its polynomial exp, the tail through libm's expf.
+            // Pieces of whole vectors on each thread: every element goes the way it would in one pass.
             const size_t whole = out.size() & ~size_t(7);
-            if (cpuHasAvx2())
-                avx2::siluMul(gate.data(), up.data(), out.data(), int64_t(whole));
-            else
-                for (size_t i = 0; i < whole; ++i)
-                    out[i] = ggml::silu(gate[i]) * up[i];
+            constexpr int64_t kPiece = 1024;
+            const int64_t pieces = (int64_t(whole) + kPiece - 1) / kPiece;
+            parallel(pieces, int64_t(whole) * 8, [&](int64_t begin, int64_t end, int) {
+                const size_t from = size_t(begin * kPiece), to = std::min(whole, size_t(end * kPiece));
+                if (cpuHasAvx2())
+                    avx2::siluMul(gate.data() + from, up.data() + from, out.data() + from,
+                                  int64_t(to - from));
+                else
+                    for (size_t i = from; i < to; ++i)
+                        out[i] = ggml::silu(gate[i]) * up[i];
+            });
             for (size_t i = whole; i < out.size(); ++i)
                 out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
             return;
@@ -346,11 +350,51 @@ public:
 
     void add(std::span<const float> a, std::span<const float> b, std::span<float> out) override {
         require(a.size() == b.size() && out.size() == a.size(), "add", "sizes differ");
-        for (size_t i = 0; i < out.size(); ++i)
-            out[i] = a[i] + b[i];
+        parallel(int64_t(out.size()), int64_t(out.size()), [&](int64_t begin, int64_t end, int) {
+            for (int64_t i = begin; i < end; ++i)
+                out[size_t(i)] = a[size_t(i)] + b[size_t(i)];
+        });
     }
 
 private:
+    // cos and sin of every (position, i) pair of a rope call, [nTokens][nDims / 2][cos, sin]. A forward
+    // ropes q and k of every layer at the same positions, so the table is kept and rebuilt only when
+    // the positions or the parameters change. theta advances as ggml's does (see rope).
+    const std::vector<float>& ropeTable(std::span<const int32_t> positions, const RopeParams& params) {
+        const bool same = ropeKey_.nDims == params.nDims && ropeKey_.freqBase == params.freqBase &&
+                          std::ranges::equal(ropePositions_, positions) &&
+                          std::ranges::equal(ropeFactors_, params.freqFactors);
+        if (same) return ropeCosSin_;
+        ropeKey_ = {params.nDims, params.freqBase};
+        ropePositions_.assign(positions.begin(), positions.end());
+        ropeFactors_.assign(params.freqFactors.begin(), params.freqFactors.end());
+        const int nDims = params.nDims;
+        const int64_t nTokens = int64_t(positions.size());
+        ropeCosSin_.resize(size_t(nTokens * nDims));
+        const float thetaScale = std::pow(params.freqBase, -2.0f / float(nDims));
+        parallel(nTokens, nTokens * nDims * 16, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t) {
+                float* cs = ropeCosSin_.data() + t * nDims;
+                float theta = float(positions[size_t(t)]);
+                for (int i = 0; i < nDims / 2; ++i) {
+                    const float factor = ropeFactors_.empty() ? 1.0f : ropeFactors_[size_t(i)];
+                    cs[2 * i] = std::cos(theta / factor);
+                    cs[2 * i + 1] = std::sin(theta / factor);
+                    theta *= thetaScale;
+                }
+            }
+        });
+        return ropeCosSin_;
+    }
+    struct RopeKey {
+        int nDims = 0;
+        float freqBase = 0.0f;
+    };
+    RopeKey ropeKey_;
+    std::vector<int32_t> ropePositions_;
+    std::vector<float> ropeFactors_;
+    std::vector<float> ropeCosSin_;
+
     // The default path: llama.cpp's CPU arithmetic bit for bit (see CpuBackendOptions).
     bool exact() const { return options_.quantizedActivations; }
     // Integer-dot matmuls quantize each activation row with one scale (ActivationQuant.h); only where
