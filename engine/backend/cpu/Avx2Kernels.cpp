@@ -857,6 +857,37 @@ void weightedSumLanes8(const float* const* values, const float* p, int count, in
     }
 }
 
+void weightedSum4x8Lanes(const float* const* values, const float* p, int count, int64_t n, float* out) {
+    for (int64_t c = 0; c + 8 <= n; c += 8) {
+        // One accumulator a at a time (its eight lanes in registers): cells 32j + 8a + l, in order.
+        __m256 sums[4][8];
+        for (int a = 0; a < 4; ++a) {
+            __m256 acc[8];
+            for (int l = 0; l < 8; ++l)
+                acc[l] = _mm256_setzero_ps();
+            int i = 8 * a;
+            for (; i + 8 <= count; i += 32)
+                for (int l = 0; l < 8; ++l)
+                    acc[l] = _mm256_fmadd_ps(_mm256_loadu_ps(values[i + l] + c),
+                                             _mm256_broadcast_ss(p + i + l), acc[l]);
+            for (int l = 0; i + l < count && l < 8; ++l)
+                acc[l] = _mm256_fmadd_ps(_mm256_loadu_ps(values[i + l] + c), _mm256_broadcast_ss(p + i + l),
+                                         acc[l]);
+            for (int l = 0; l < 8; ++l)
+                sums[a][l] = acc[l];
+        }
+        // ggml::reduce4x8 element by element: x[l] = (a0 + a2) + (a1 + a3), t_k = x[k] + x[k + 4],
+        // then (t0 + t1) + (t2 + t3).
+        __m256 x[8];
+        for (int l = 0; l < 8; ++l)
+            x[l] =
+                _mm256_add_ps(_mm256_add_ps(sums[0][l], sums[2][l]), _mm256_add_ps(sums[1][l], sums[3][l]));
+        const __m256 t0 = _mm256_add_ps(x[0], x[4]), t1 = _mm256_add_ps(x[1], x[5]);
+        const __m256 t2 = _mm256_add_ps(x[2], x[6]), t3 = _mm256_add_ps(x[3], x[7]);
+        _mm256_storeu_ps(out + c, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
+    }
+}
+
 namespace {
 
 // ggml::hsum8's order across the eight lanes: ((4+0)+(6+2)) + ((5+1)+(7+3)).
@@ -1033,6 +1064,9 @@ void dotsF32FusedTransposed(const float*, const float* const*, int, int64_t, flo
     unavailable();
 }
 void weightedSumLanes8(const float* const*, const float*, int, int64_t, float*) {
+    unavailable();
+}
+void weightedSum4x8Lanes(const float* const*, const float*, int, int64_t, float*) {
     unavailable();
 }
 void fmaIntoMany(float* const*, const float*, const float*, int, int64_t) {

@@ -96,6 +96,11 @@ void dotsF32FusedTransposed(const float* x, const float* const* ys, int count, i
 // cells are 0..count-1 (llamafile's sgemm lanes). n is a multiple of 8.
 void weightedSumLanes8(const float* const* values, const float* p, int count, int64_t n, float* out);
 
+// out[d] = ggml::reduce4x8 over accumulators a and lanes l of acc[a][l][d], where acc[a][l][d] is the
+// fused sum, in order, of values[i][d] * p[i] over the i < count with (i / 8) % 4 == a and i % 8 == l:
+// attention's P.V for one row (ggml_vec_dot_f32 over the cells 0..count-1). n is a multiple of 8.
+void weightedSum4x8Lanes(const float* const* values, const float* p, int count, int64_t n, float* out);
+
 // weightedSumLanes8 in dot-product form, for values stored transposed: out[t * outStride + r] = ggml::hsum8
 // over lanes l of the fused sum, in order, of rows[r][i] * xs[t][i] over the i < n with i % 8 == l. Equal
 // to weightedSumLanes8 with values[i][r] = rows[r][i] and p = xs[t]; reads nothing past n. Any nRows and

@@ -294,6 +294,12 @@ public:
                              return cache.blockValues(layer, table[size_t(slot / blockTokens)], kvHead) +
                                     int64_t(slot % blockTokens) * headDim;
                          };
+                         if (exact() && nTokens == 1 && visible == prefix && headDim % 8 == 0 &&
+                             cpuHasAvx2()) {
+                             attendRowExact(qh, visible, keyOf, valueOf, headDim, shape.scale, thread,
+                                            out.data() + task * headDim);
+                             continue;
+                         }
                          if (exact()) {
                              attendExact(qh, visible, slotOf, keyOf, valueOf, headDim, shape.scale,
                                          nTokens > 1, scores, out.data() + task * headDim);
@@ -478,6 +484,37 @@ private:
                     lane[k][l] = acc[(int64_t(k) * 8 + l) * headDim + d];
             out[d] = batched ? ggml::hsum8(lane[0]) : ggml::reduce4x8(lane);
         }
+    }
+
+    // attendExact for one row (decode) that sees cells 0..visible-1: the scores eight keys at a time
+    // (dotsF32FusedTransposed) and P.V with its 4 x 8 accumulators in registers (weightedSum4x8Lanes)
+    // instead of rows of accumulators in memory. The same bits.
+    template <typename KeyOf, typename ValueOf>
+    void attendRowExact(const float* qh, int visible, const KeyOf& keyOf, const ValueOf& valueOf, int headDim,
+                        float scale, int thread, float* out) {
+        std::vector<float>& scores = scratch_[size_t(thread)];
+        scores.resize(size_t(visible));
+        float maxScore = -INFINITY;
+        for (int i0 = 0; i0 < visible; i0 += 8) {
+            const int n = std::min(8, visible - i0);
+            const float* keys[8];
+            for (int j = 0; j < n; ++j)
+                keys[j] = keyOf(i0 + j);
+            float dots[8];
+            avx2::dotsF32FusedTransposed(qh, keys, n, headDim, dots);
+            for (int j = 0; j < n; ++j) {
+                scores[size_t(i0 + j)] = dots[j] * scale;
+                maxScore = std::max(maxScore, scores[size_t(i0 + j)]);
+            }
+        }
+        const float inverse = softmaxExp(scores.data(), visible, maxScore, [](int i) { return i; });
+        std::vector<const float*>& values = valueRows_[size_t(thread)];
+        values.resize(size_t(visible));
+        for (int i = 0; i < visible; ++i) {
+            values[size_t(i)] = valueOf(i);
+            scores[size_t(i)] *= inverse;
+        }
+        avx2::weightedSum4x8Lanes(values.data(), scores.data(), visible, headDim, out);
     }
 
     static constexpr int kMaxGroup = 4;

@@ -405,6 +405,28 @@ private slots:
                     QVERIFY(sameBits(got[size_t(d)], ggml::hsum8(lanes)));
                 }
             }
+            // P.V of one row (decode): accumulator (cell / 8) % 4, lane cell % 8, reduced as ggml::reduce4x8.
+            if (n % 8 == 0)
+                for (int cells : {1, 7, 8, 21, 32, 33, 70}) {
+                    std::vector<std::vector<float>> rowsOfV;
+                    std::vector<const float*> pointers;
+                    for (int i = 0; i < cells; ++i)
+                        rowsOfV.push_back(randomFloats(count, rng, 1.0f));
+                    for (auto& r : rowsOfV)
+                        pointers.push_back(r.data());
+                    const std::vector<float> p = randomFloats(size_t(cells), rng, 1.0f);
+                    std::vector<float> got(count);
+                    avx2::weightedSum4x8Lanes(pointers.data(), p.data(), cells, n, got.data());
+                    for (int64_t d = 0; d < n; ++d) {
+                        float acc[4][8] = {};
+                        for (int i = 0; i < cells; ++i) {
+                            float& lane = acc[(i / 8) % 4][i % 8];
+                            lane = std::fma(rowsOfV[size_t(i)][size_t(d)], p[size_t(i)], lane);
+                        }
+                        QVERIFY2(sameBits(got[size_t(d)], ggml::reduce4x8(acc)),
+                                 qPrintable(QString("%1 cells, n %2, element %3").arg(cells).arg(n).arg(d)));
+                    }
+                }
             std::vector<float> many[2] = {accSimd, accSimd};
             float* accs[2] = {many[0].data(), many[1].data()};
             const float ps[2] = {0.25f, -1.5f};

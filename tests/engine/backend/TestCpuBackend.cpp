@@ -1,5 +1,6 @@
 #include "TestSupport.h"
 #include "backend/cpu/CpuBackend.h"
+#include "backend/cpu/GgmlFloatOrder.h"
 #include "core/Error.h"
 #include "core/Half.h"
 #include "io/Quants.h"
@@ -447,6 +448,70 @@ private slots:
                     std::memcmp(&pair[size_t(i)], &whole[size_t(first * rowFloats + i)], sizeof(float)) == 0,
                     qPrintable(QString("row %1, value %2").arg(first + i / rowFloats).arg(i % rowFloats)));
         }
+    }
+
+    // One row (decode) in the default mode against llama.cpp's order written out with the scalar ggml
+    // functions: q.k by ggml_vec_dot_f32, exp by ggml's polynomial summed per eight cells into a double,
+    // P.V by ggml_vec_dot_f32 over the cells (accumulator (cell / 8) % 4, lane cell % 8). Bit for bit.
+    void decodeAttentionFollowsGgmlOrder() {
+        for (int headDim : {16, 64})
+            for (int cells : {1, 9, 40, 75}) {
+                const int nHeads = 6, nHeadsKv = 2, group = nHeads / nHeadsKv;
+                KvCache cache(cacheConfig(nHeadsKv, headDim), 128, 16);
+                cache.append(1, cells);
+                const std::vector<float> k =
+                    test::normalValues(size_t(cells * nHeadsKv * headDim), uint32_t(31 + cells), 1.5f);
+                const std::vector<float> v =
+                    test::normalValues(size_t(cells * nHeadsKv * headDim), uint32_t(32 + cells));
+                auto kAt = [&](int s, int h) { return &k[size_t((s * nHeadsKv + h) * headDim)]; };
+                auto vAt = [&](int s, int h) { return &v[size_t((s * nHeadsKv + h) * headDim)]; };
+                for (int s = 0; s < cells; ++s)
+                    for (int h = 0; h < nHeadsKv; ++h) {
+                        std::copy_n(kAt(s, h), headDim, cache.key(0, 1, s, h));
+                        std::copy_n(vAt(s, h), headDim, cache.value(0, 1, s, h));
+                    }
+                const std::vector<float> q = test::normalValues(size_t(nHeads * headDim), 33);
+                const float scale = 1.0f / std::sqrt(float(headDim));
+                AttentionMask mask;
+                mask.clear();
+                mask.seqIds = {1};
+                mask.prefix = {cells};
+                mask.extraBegin = {0, 0};
+                auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+                std::vector<float> out(q.size());
+                backend->attention(q, AttentionShape{nHeads, nHeadsKv, headDim, scale}, mask, cache, 0, out);
+                for (int h = 0; h < nHeads; ++h) {
+                    const float* qh = &q[size_t(h * headDim)];
+                    std::vector<float> e(static_cast<size_t>(cells));
+                    float maxScore = -INFINITY;
+                    for (int i = 0; i < cells; ++i) {
+                        e[size_t(i)] = ggml::dotF32(qh, kAt(i, h / group), headDim) * scale;
+                        maxScore = std::max(maxScore, e[size_t(i)]);
+                    }
+                    double sum = 0.0;
+                    for (int i0 = 0; i0 < cells; i0 += 8) {
+                        float lanes[8] = {};
+                        for (int i = i0; i < std::min(cells, i0 + 8); ++i)
+                            lanes[i % 8] = e[size_t(i)] = ggml::expf(e[size_t(i)] - maxScore);
+                        sum += double(ggml::hsum8(lanes));
+                    }
+                    const float inverse = float(1.0 / sum);
+                    for (int d = 0; d < headDim; ++d) {
+                        float acc[4][8] = {};
+                        for (int i = 0; i < cells; ++i) {
+                            float& lane = acc[(i / 8) % 4][i % 8];
+                            lane = std::fma(vAt(i, h / group)[d], e[size_t(i)] * inverse, lane);
+                        }
+                        const float want = ggml::reduce4x8(acc);
+                        QVERIFY2(std::memcmp(&out[size_t(h * headDim + d)], &want, sizeof want) == 0,
+                                 qPrintable(QString("headDim %1, %2 cells, head %3, element %4")
+                                                .arg(headDim)
+                                                .arg(cells)
+                                                .arg(h)
+                                                .arg(d)));
+                    }
+                }
+            }
     }
 
     // Grouped-query attention against a naive softmax that repeats each KV head for its query heads,
