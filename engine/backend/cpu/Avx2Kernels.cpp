@@ -983,6 +983,25 @@ void fmaInto(float* acc, const float* v, float p, int64_t n) {
         acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(p), _mm_set_ss(acc[i])));
 }
 
+void ropeAdjacentPairs(float* head, const float* cosSin, int nDims) {
+    // Four pairs at a time: with a = the pairs' first elements and b their second, both duplicated
+    // across the pair's two lanes, lane 2i gets fma(a, c, -(b * s)) and lane 2i + 1 fma(a, s, b * c).
+    const __m256 negateEven = _mm256_setr_ps(-0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f);
+    int i = 0;
+    for (; i + 8 <= nDims; i += 8) {
+        const __m256 x = _mm256_loadu_ps(head + i);
+        const __m256 cs = _mm256_loadu_ps(cosSin + i);
+        const __m256 a = _mm256_moveldup_ps(x), b = _mm256_movehdup_ps(x);
+        const __m256 crossed = _mm256_mul_ps(b, _mm256_permute_ps(cs, 0xb1)); // b * s, b * c
+        _mm256_storeu_ps(head + i, _mm256_fmadd_ps(a, cs, _mm256_xor_ps(crossed, negateEven)));
+    }
+    for (; i < nDims; i += 2) {
+        const float a = head[i], b = head[i + 1], c = cosSin[i], s = cosSin[i + 1];
+        head[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(c), _mm_set_ss(-(b * s))));
+        head[i + 1] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(s), _mm_set_ss(b * c)));
+    }
+}
+
 void siluMul(const float* gate, const float* up, float* out, int64_t n) {
     const __m256 one = _mm256_set1_ps(1.0f);
     for (int64_t i = 0; i + 8 <= n; i += 8) {
@@ -1079,6 +1098,9 @@ void fmaInto(float*, const float*, float, int64_t) {
     unavailable();
 }
 void queriesDotsF32FusedTransposed(const float* const*, int, const float* const*, int, int64_t, float*) {
+    unavailable();
+}
+void ropeAdjacentPairs(float*, const float*, int) {
     unavailable();
 }
 void siluMul(const float*, const float*, float*, int64_t) {

@@ -111,6 +111,10 @@ void cellLaneDots(const float* const* rows, int nRows, const float* const* xs, i
 // fmaInto(accs[g], v, ps[g], n) for g < count, v loaded once.
 void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count, int64_t n);
 
+// Rope of adjacent pairs (RopeStyle::Interleaved): pair i of head is (head[2i], head[2i + 1]), rotated by
+// cosSin[2i], cosSin[2i + 1] as ggml::rotatePair does (the same bits), for i < nDims / 2.
+void ropeAdjacentPairs(float* head, const float* cosSin, int nDims);
+
 // out[i] = ggml::silu(gate[i]) * up[i] for i < n rounded down to a multiple of 8 (the caller does the
 // tail as ggml does, through libm).
 void siluMul(const float* gate, const float* up, float* out, int64_t n);

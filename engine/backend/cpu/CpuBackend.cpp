@@ -178,6 +178,10 @@ public:
                 const float* cs = cosSin.data() + t * nDims;
                 for (int h = 0; h < nHeads; ++h) {
                     float* head = x.data() + (t * nHeads + h) * headDim;
+                    if (exact() && params.style == RopeStyle::Interleaved && cpuHasAvx2()) {
+                        avx2::ropeAdjacentPairs(head, cs, nDims);
+                        continue;
+                    }
                     for (int i = 0; i < nDims / 2; ++i) {
                         const int a = params.style == RopeStyle::Interleaved ? 2 * i : i;
                         const int b = params.style == RopeStyle::Interleaved ? 2 * i + 1 : i + nDims / 2;

@@ -259,6 +259,23 @@ private slots:
                 }
     }
 
+    // Rope of adjacent pairs: each pair as ggml::rotatePair turns it, whole vectors and the tail.
+    void ropeAdjacentPairsMatchesRotatePair() {
+        std::mt19937 rng(9);
+        for (int nDims : {2, 6, 8, 14, 64, 128}) {
+            const std::vector<float> head = randomFloats(size_t(nDims), rng, 3.0f),
+                                     cosSin = randomFloats(size_t(nDims), rng, 1.0f);
+            std::vector<float> got = head;
+            avx2::ropeAdjacentPairs(got.data(), cosSin.data(), nDims);
+            for (int i = 0; i < nDims; i += 2) {
+                float a = head[size_t(i)], b = head[size_t(i + 1)];
+                ggml::rotatePair(a, b, cosSin[size_t(i)], cosSin[size_t(i + 1)]);
+                QVERIFY2(sameBits(got[size_t(i)], a) && sameBits(got[size_t(i + 1)], b),
+                         qPrintable(QString("nDims %1, pair %2").arg(nDims).arg(i / 2)));
+            }
+        }
+    }
+
     void floatDotsMatchScalar() {
         std::mt19937 rng(3);
         for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 100, 576, 1537}) {
