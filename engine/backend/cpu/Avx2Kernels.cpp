@@ -50,13 +50,13 @@ inline __m256i fifthBits(const uint8_t* qh) {
     return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
 }
 
-// ActivationQuant's LaneSum::total: (a0 + a2) + (a1 + a3) with a_k = lane k + lane k + 4.
+// ActivationQuant's LaneSum::total: (a0 + a2) + (a1 + a3) with a_k = lane k + lane k + 4, in registers
+// (high half + low half, then + movehl, then + movehdup).
 inline float total(__m256 acc) {
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, acc);
-    const float a0 = lanes[0] + lanes[4], a1 = lanes[1] + lanes[5], a2 = lanes[2] + lanes[6],
-                a3 = lanes[3] + lanes[7];
-    return (a0 + a2) + (a1 + a3);
+    __m128 a = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
 }
 
 // Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
