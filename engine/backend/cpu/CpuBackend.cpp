@@ -708,13 +708,19 @@ private:
             pool_.parallelFor(n, body);
     }
 
-    // For matmul tiles (each output written by one task, whatever the cut): tasks handed out a few at a
-    // time, so a thread slowed by its neighbour or by memory does not leave the other waiting.
-    void parallelTiles(int64_t n, int64_t work, const ThreadPool::RangeFn& body) {
-        if (work < kMinParallelWork)
+    // For matmul tiles (each output written by one task, whatever the cut). Prefill, which computes
+    // more than it reads, hands tasks out a few at a time, so a thread slowed by its neighbour does not
+    // leave the other waiting. Decode streams its weights once: each thread takes one contiguous share
+    // (still claimed, so a thread that finishes early takes a late one's), which keeps each thread's
+    // reads one long sequential stream for the prefetchers. Measured on 150 distinct 1536 x 576 Q4_1
+    // matrices, one token, 2 threads: 19.1 GB/s with eight pieces per thread, 24.1 GB/s with one.
+    void parallelTiles(int64_t n, int64_t work, bool streaming, const ThreadPool::RangeFn& body) {
+        if (work < kMinParallelWork) {
             body(0, n, 0);
-        else
-            pool_.parallelForDynamic(n, std::max<int64_t>(1, n / (8 * pool_.threadCount())), body);
+            return;
+        }
+        const int64_t pieces = int64_t(pool_.threadCount()) * (streaming ? 1 : 8);
+        pool_.parallelForDynamic(n, std::max<int64_t>(1, n / pieces), body);
     }
 
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
@@ -748,7 +754,8 @@ private:
             const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
             const uint64_t rowStride = w.rowStride();
             parallelTiles(
-                tokenBlocks * groups, rows * cols * nTokens, [&](int64_t begin, int64_t end, int slot) {
+                tokenBlocks * groups, rows * cols * nTokens, nTokens == 1,
+                [&](int64_t begin, int64_t end, int slot) {
                     const void* rowPointers[8];
                     const float* tokenPointers[3];
                     const uint16_t* halfTokenPointers[3];
@@ -875,7 +882,7 @@ private:
         }
         firstTile[products.size()] = tiles;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
-        parallelTiles(tokenBlocks * tiles, work, [&](int64_t begin, int64_t end, int) {
+        parallelTiles(tokenBlocks * tiles, work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
                 const int64_t anyTile = task % tiles;
