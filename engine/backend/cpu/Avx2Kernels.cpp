@@ -983,6 +983,17 @@ void fmaInto(float* acc, const float* v, float p, int64_t n) {
         acc[i] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(v[i]), _mm_set_ss(p), _mm_set_ss(acc[i])));
 }
 
+double expAndSumInEights(float* x, int64_t n, float maxScore) {
+    const __m256 m = _mm256_set1_ps(maxScore);
+    double sum = 0.0;
+    for (int64_t i = 0; i + 8 <= n; i += 8) {
+        const __m256 e = expVector(_mm256_sub_ps(_mm256_loadu_ps(x + i), m));
+        _mm256_storeu_ps(x + i, e);
+        sum += double(reduceLanes8(e));
+    }
+    return sum;
+}
+
 void ropeAdjacentPairs(float* head, const float* cosSin, int nDims) {
     // Four pairs at a time: with a = the pairs' first elements and b their second, both duplicated
     // across the pair's two lanes, lane 2i gets fma(a, c, -(b * s)) and lane 2i + 1 fma(a, s, b * c).
@@ -1101,6 +1112,9 @@ void queriesDotsF32FusedTransposed(const float* const*, int, const float* const*
     unavailable();
 }
 void ropeAdjacentPairs(float*, const float*, int) {
+    unavailable();
+}
+double expAndSumInEights(float*, int64_t, float) {
     unavailable();
 }
 void siluMul(const float*, const float*, float*, int64_t) {

@@ -115,6 +115,11 @@ void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count,
 // cosSin[2i], cosSin[2i + 1] as ggml::rotatePair does (the same bits), for i < nDims / 2.
 void ropeAdjacentPairs(float* head, const float* cosSin, int nDims);
 
+// ggml's softmax of one row of cells 0..n-1 after the scores, for n rounded down to a multiple of 8:
+// x[i] = ggml::expf(x[i] - maxScore) in place, and the sum as ggml forms it: each group of eight cells
+// summed as ggml::hsum8 and added in order to a double. Returns that sum.
+double expAndSumInEights(float* x, int64_t n, float maxScore);
+
 // out[i] = ggml::silu(gate[i]) * up[i] for i < n rounded down to a multiple of 8 (the caller does the
 // tail as ggml does, through libm).
 void siluMul(const float* gate, const float* up, float* out, int64_t n);

@@ -429,6 +429,21 @@ private:
     // Softmax as ggml's does it over a row of cells: scores[i] = exp(scores[i] - maxScore) (eight at a
     // time where the processor allows: the same bits), summed per group of eight cells (hsum8, lane =
     // slot % 8) into a double. Returns 1 / sum.
+    // softmaxExp for a row whose cells are 0..visible-1 in order (a causal row): the groups of eight are
+    // then runs of the row, summed in registers.
+    static float softmaxExpCausal(float* scores, int visible, float maxScore) {
+        if (!cpuHasAvx2()) return softmaxExp(scores, visible, maxScore, [](int i) { return i; });
+        const int whole = visible & ~7;
+        double sum = avx2::expAndSumInEights(scores, whole, maxScore);
+        if (whole < visible) {
+            float lanes[8] = {};
+            for (int i = whole; i < visible; ++i)
+                lanes[i - whole] = scores[i] = ggml::expf(scores[i] - maxScore);
+            sum += double(ggml::hsum8(lanes));
+        }
+        return float(1.0 / sum);
+    }
+
     template <typename SlotOf>
     static float softmaxExp(float* scores, int visible, float maxScore, const SlotOf& slotOf) {
         for (int i = 0; i < visible; ++i)
@@ -511,7 +526,7 @@ private:
                 maxScore = std::max(maxScore, scores[size_t(i0 + j)]);
             }
         }
-        const float inverse = softmaxExp(scores.data(), visible, maxScore, [](int i) { return i; });
+        const float inverse = softmaxExpCausal(scores.data(), visible, maxScore);
         std::vector<const float*>& values = valueRows_[size_t(thread)];
         values.resize(size_t(visible));
         for (int i = 0; i < visible; ++i) {
@@ -647,7 +662,8 @@ private:
         }
         float inverse[kMaxGroup];
         for (int g = 0; g < count; ++g) {
-            inverse[g] = softmaxExp(scores + g * stride, visible, maxScore[g], slotOf);
+            inverse[g] = visible == prefix ? softmaxExpCausal(scores + g * stride, visible, maxScore[g])
+                                           : softmaxExp(scores + g * stride, visible, maxScore[g], slotOf);
         }
         if (visible == prefix && valuesT) {
             // P.V as dots of P's rows with the transposed values' rows: cell i in lane i % 8, the

@@ -12,6 +12,7 @@
 #include "io/Quants.h"
 
 #include <QTest>
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -257,6 +258,28 @@ private slots:
                                                                      x.data(), blocks)),
                                  qPrintable(QString("%1 blocks, row %2 of %3").arg(blocks).arg(r).arg(rows)));
                 }
+    }
+
+    // Softmax's exp and sum over a causal row: ggml::expf of each score less the maximum, the sum of
+    // each group of eight as ggml::hsum8, added in order to a double.
+    void expAndSumInEightsMatchesScalar() {
+        std::mt19937 rng(10);
+        for (int n : {8, 16, 64, 200}) {
+            const std::vector<float> scores = randomFloats(size_t(n), rng, 20.0f);
+            const float maxScore = *std::max_element(scores.begin(), scores.end());
+            std::vector<float> got = scores;
+            const double sum = avx2::expAndSumInEights(got.data(), n, maxScore);
+            double want = 0.0;
+            for (int i0 = 0; i0 < n; i0 += 8) {
+                float lanes[8];
+                for (int l = 0; l < 8; ++l) {
+                    lanes[l] = ggml::expf(scores[size_t(i0 + l)] - maxScore);
+                    QVERIFY(sameBits(got[size_t(i0 + l)], lanes[l]));
+                }
+                want += double(ggml::hsum8(lanes));
+            }
+            QCOMPARE(sum, want);
+        }
     }
 
     // Rope of adjacent pairs: each pair as ggml::rotatePair turns it, whole vectors and the tail.
