@@ -637,9 +637,14 @@ private:
             return blockV[size_t(slot / blockTokens)] + int64_t(slot % blockTokens) * headDim;
         };
         const int64_t stride = int64_t(visible);
-        scratch.assign(size_t(count) * (size_t(visible) + 8 * size_t(headDim)), 0.0f);
+        // Every score is written before it is read; the accumulators (the general path's, at the end)
+        // start at zero, and only that path pays for clearing them.
+        const bool causal = visible == prefix && (valuesT || headDim % 8 == 0);
+        const size_t accFloats = causal ? 0 : size_t(count) * 8 * size_t(headDim);
+        scratch.resize(size_t(count) * size_t(visible) + accFloats);
         float* scores = scratch.data();                        // [count][visible]
         float* acc = scratch.data() + size_t(count) * visible; // [count][8 lanes][headDim]
+        std::fill_n(acc, accFloats, 0.0f);
         const float* qs[kMaxGroup];
         for (int g = 0; g < count; ++g)
             qs[g] = q + int64_t(g) * headDim;
