@@ -768,7 +768,9 @@ private:
             const bool halfX = w.dtype == DType::F16 && options_.quantizedActivations;
             if (halfX) {
                 halfX_.resize(x.size());
-                avx2::toFp16(x.data(), halfX_.data(), int64_t(x.size()));
+                parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
+                    avx2::toFp16(x.data() + begin * cols, halfX_.data() + begin * cols, (end - begin) * cols);
+                });
             }
             // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
             constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
