@@ -420,30 +420,9 @@ private:
             dequantizeRow(type, row, out, n);
     }
 
-    // One (row, head) of attention in llama.cpp's order (no flash attention, F32 cache). Its graph runs
-    // over all nKv cache cells with masked ones at exp = 0, so lanes follow the cell index (slot):
-    // KQ: ggml_vec_dot_f32 per cell, times scale. Softmax: ggml_v_expf per cell, summed per group of 8
-    // cells (hsum) into a double. KQV: a multi-row batch goes through llamafile's sgemm (one 8-lane
-    // accumulator per output, lane = slot % 8); a single row through ggml_vec_dot_f32 (4 accumulators,
-    // accumulator (slot / 8) % 4). Cells outside the mask add exact zeros there, so they are skipped.
     // Softmax as ggml's does it over a row of cells: scores[i] = exp(scores[i] - maxScore) (eight at a
     // time where the processor allows: the same bits), summed per group of eight cells (hsum8, lane =
     // slot % 8) into a double. Returns 1 / sum.
-    // softmaxExp for a row whose cells are 0..visible-1 in order (a causal row): the groups of eight are
-    // then runs of the row, summed in registers.
-    static float softmaxExpCausal(float* scores, int visible, float maxScore) {
-        if (!cpuHasAvx2()) return softmaxExp(scores, visible, maxScore, [](int i) { return i; });
-        const int whole = visible & ~7;
-        double sum = avx2::expAndSumInEights(scores, whole, maxScore);
-        if (whole < visible) {
-            float lanes[8] = {};
-            for (int i = whole; i < visible; ++i)
-                lanes[i - whole] = scores[i] = ggml::expf(scores[i] - maxScore);
-            sum += double(ggml::hsum8(lanes));
-        }
-        return float(1.0 / sum);
-    }
-
     template <typename SlotOf>
     static float softmaxExp(float* scores, int visible, float maxScore, const SlotOf& slotOf) {
         for (int i = 0; i < visible; ++i)
@@ -468,6 +447,27 @@ private:
         return float(1.0 / sum);
     }
 
+    // softmaxExp for a row whose cells are 0..visible-1 in order (a causal row): the groups of eight are
+    // then runs of the row, summed in registers.
+    static float softmaxExpCausal(float* scores, int visible, float maxScore) {
+        if (!cpuHasAvx2()) return softmaxExp(scores, visible, maxScore, [](int i) { return i; });
+        const int whole = visible & ~7;
+        double sum = avx2::expAndSumInEights(scores, whole, maxScore);
+        if (whole < visible) {
+            float lanes[8] = {};
+            for (int i = whole; i < visible; ++i)
+                lanes[i - whole] = scores[i] = ggml::expf(scores[i] - maxScore);
+            sum += double(ggml::hsum8(lanes));
+        }
+        return float(1.0 / sum);
+    }
+
+    // One (row, head) of attention in llama.cpp's order (no flash attention, F32 cache). Its graph runs
+    // over all nKv cache cells with masked ones at exp = 0, so lanes follow the cell index (slot):
+    // KQ: ggml_vec_dot_f32 per cell, times scale. Softmax: ggml_v_expf per cell, summed per group of 8
+    // cells (hsum) into a double. KQV: a multi-row batch goes through llamafile's sgemm (one 8-lane
+    // accumulator per output, lane = slot % 8); a single row through ggml_vec_dot_f32 (4 accumulators,
+    // accumulator (slot / 8) % 4). Cells outside the mask add exact zeros there, so they are skipped.
     template <typename SlotOf, typename KeyOf, typename ValueOf>
     static void attendExact(const float* qh, int visible, const SlotOf& slotOf, const KeyOf& keyOf,
                             const ValueOf& valueOf, int headDim, float scale, bool batched,
