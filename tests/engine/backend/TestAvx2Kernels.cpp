@@ -301,7 +301,7 @@ private slots:
 
     void floatDotsMatchScalar() {
         std::mt19937 rng(3);
-        for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 100, 576, 1537}) {
+        for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 64, 70, 100, 576, 1537}) {
             const std::vector<float> a = randomFloats(size_t(n), rng, 3.0f),
                                      b = randomFloats(size_t(n), rng, 3.0f);
             const size_t count = size_t(n);
