@@ -58,6 +58,21 @@ std::vector<float> randomFloats(size_t n, std::mt19937& rng, float range) {
     return v;
 }
 
+// Attention's P.V inputs: `cells` value rows of `width` floats (and pointers to them) and one weight
+// per cell.
+struct ValueRows {
+    ValueRows(int cells, size_t width, std::mt19937& rng) {
+        for (int i = 0; i < cells; ++i)
+            rows.push_back(randomFloats(width, rng, 1.0f));
+        for (const std::vector<float>& r : rows)
+            pointers.push_back(r.data());
+        weights = randomFloats(size_t(cells), rng, 1.0f);
+    }
+    std::vector<std::vector<float>> rows;
+    std::vector<const float*> pointers;
+    std::vector<float> weights;
+};
+
 } // namespace
 
 class TestAvx2Kernels : public QObject {
@@ -429,15 +444,11 @@ private slots:
             // P.V with lanes by cell index: the scalar order of attendExact's batched rows.
             if (n % 8 == 0) {
                 const int cells = 21;
-                std::vector<std::vector<float>> rowsOfV;
-                std::vector<const float*> pointers;
-                for (int i = 0; i < cells; ++i)
-                    rowsOfV.push_back(randomFloats(count, rng, 1.0f));
-                for (auto& r : rowsOfV)
-                    pointers.push_back(r.data());
-                const std::vector<float> p = randomFloats(size_t(cells), rng, 1.0f);
+                const ValueRows values(cells, count, rng);
+                const std::vector<float>& p = values.weights;
+                const auto& rowsOfV = values.rows;
                 std::vector<float> got(count);
-                avx2::weightedSumLanes8(pointers.data(), p.data(), cells, n, got.data());
+                avx2::weightedSumLanes8(values.pointers.data(), p.data(), cells, n, got.data());
                 for (int64_t d = 0; d < n; ++d) {
                     float lanes[8] = {};
                     for (int i = 0; i < cells; ++i)
@@ -448,15 +459,11 @@ private slots:
             // P.V of one row (decode): accumulator (cell / 8) % 4, lane cell % 8, reduced as ggml::reduce4x8.
             if (n % 8 == 0)
                 for (int cells : {1, 7, 8, 21, 32, 33, 70}) {
-                    std::vector<std::vector<float>> rowsOfV;
-                    std::vector<const float*> pointers;
-                    for (int i = 0; i < cells; ++i)
-                        rowsOfV.push_back(randomFloats(count, rng, 1.0f));
-                    for (auto& r : rowsOfV)
-                        pointers.push_back(r.data());
-                    const std::vector<float> p = randomFloats(size_t(cells), rng, 1.0f);
+                    const ValueRows values(cells, count, rng);
+                    const std::vector<float>& p = values.weights;
+                    const auto& rowsOfV = values.rows;
                     std::vector<float> got(count);
-                    avx2::weightedSum4x8Lanes(pointers.data(), p.data(), cells, n, got.data());
+                    avx2::weightedSum4x8Lanes(values.pointers.data(), p.data(), cells, n, got.data());
                     for (int64_t d = 0; d < n; ++d) {
                         float acc[4][8] = {};
                         for (int i = 0; i < cells; ++i) {
