@@ -59,6 +59,14 @@ inline float total(__m256 acc) {
     return _mm_cvtss_f32(a);
 }
 
+// Bytes per block of the integer-dot formats.
+template <DType kType>
+constexpr int64_t kIntegerBlockBytes = kType == DType::Q4_0   ? 18
+                                       : kType == DType::Q4_1 ? 20
+                                       : kType == DType::Q5_0 ? 22
+                                       : kType == DType::Q5_1 ? 24
+                                                              : 34;
+
 // Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
 struct Block {
     __m256i q;
@@ -68,24 +76,24 @@ struct Block {
 inline __attribute__((always_inline)) Block loadBlock(DType type, const uint8_t* row, int64_t b) {
     switch (type) {
     case DType::Q4_0: {
-        const uint8_t* p = row + b * 18;
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_0>;
         return {_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), half(p), 0.0f};
     }
     case DType::Q4_1: {
-        const uint8_t* p = row + b * 20;
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_1>;
         return {nibbles(p + 4), half(p), half(p + 2)};
     }
     case DType::Q5_0: {
-        const uint8_t* p = row + b * 22;
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_0>;
         const __m256i q = _mm256_or_si256(nibbles(p + 6), fifthBits(p + 2));
         return {_mm256_sub_epi8(q, _mm256_set1_epi8(16)), half(p), 0.0f};
     }
     case DType::Q5_1: {
-        const uint8_t* p = row + b * 24;
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_1>;
         return {_mm256_or_si256(nibbles(p + 8), fifthBits(p + 4)), half(p), half(p + 2)};
     }
     default: { // Q8_0
-        const uint8_t* p = row + b * 34;
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q8_0>;
         return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), half(p), 0.0f};
     }
     }
@@ -270,7 +278,7 @@ template <int kLane> inline __m256 laneOf(__m256 v) {
 template <DType kType, int kTokens>
 void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks,
                float* out, int64_t outStride) {
-    constexpr int64_t kBlockBytes = kType == DType::Q4_0 ? 18 : 34;
+    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
     __m256 acc[4][kTokens];
     for (int r = 0; r < 4; ++r)
         for (int t = 0; t < kTokens; ++t)
@@ -331,14 +339,6 @@ template <typename Fn> void withIntegerDotFormat(DType type, Fn&& fn) {
         return fn(FormatTag<DType::Q8_0>{});
     }
 }
-
-// Bytes per block of the integer-dot formats (loadBlock's layouts).
-template <DType kType>
-constexpr int64_t kIntegerBlockBytes = kType == DType::Q4_0   ? 18
-                                       : kType == DType::Q4_1 ? 20
-                                       : kType == DType::Q5_0 ? 22
-                                       : kType == DType::Q5_1 ? 24
-                                                              : 34;
 
 // Four consecutive rows against one activation row (decode), their blocks interleaved. Each row runs
 // dotsOf's sequence, so the same bits; what is shared is bookkeeping: the activation block is loaded
