@@ -68,6 +68,7 @@ struct ValueRows {
             pointers.push_back(r.data());
         weights = randomFloats(size_t(cells), rng, 1.0f);
     }
+    float at(int cell, int64_t element) const { return rows[size_t(cell)][size_t(element)]; }
     std::vector<std::vector<float>> rows;
     std::vector<const float*> pointers;
     std::vector<float> weights;
@@ -444,31 +445,27 @@ private slots:
             // P.V with lanes by cell index: the scalar order of attendExact's batched rows.
             if (n % 8 == 0) {
                 const int cells = 21;
-                const ValueRows values(cells, count, rng);
-                const std::vector<float>& p = values.weights;
-                const auto& rowsOfV = values.rows;
+                const ValueRows v(cells, count, rng);
                 std::vector<float> got(count);
-                avx2::weightedSumLanes8(values.pointers.data(), p.data(), cells, n, got.data());
+                avx2::weightedSumLanes8(v.pointers.data(), v.weights.data(), cells, n, got.data());
                 for (int64_t d = 0; d < n; ++d) {
                     float lanes[8] = {};
                     for (int i = 0; i < cells; ++i)
-                        lanes[i % 8] = std::fma(rowsOfV[size_t(i)][size_t(d)], p[size_t(i)], lanes[i % 8]);
+                        lanes[i % 8] = std::fma(v.at(i, d), v.weights[size_t(i)], lanes[i % 8]);
                     QVERIFY(sameBits(got[size_t(d)], ggml::hsum8(lanes)));
                 }
             }
             // P.V of one row (decode): accumulator (cell / 8) % 4, lane cell % 8, reduced as ggml::reduce4x8.
             if (n % 8 == 0)
                 for (int cells : {1, 7, 8, 21, 32, 33, 70}) {
-                    const ValueRows values(cells, count, rng);
-                    const std::vector<float>& p = values.weights;
-                    const auto& rowsOfV = values.rows;
+                    const ValueRows v(cells, count, rng);
                     std::vector<float> got(count);
-                    avx2::weightedSum4x8Lanes(values.pointers.data(), p.data(), cells, n, got.data());
+                    avx2::weightedSum4x8Lanes(v.pointers.data(), v.weights.data(), cells, n, got.data());
                     for (int64_t d = 0; d < n; ++d) {
                         float acc[4][8] = {};
                         for (int i = 0; i < cells; ++i) {
                             float& lane = acc[(i / 8) % 4][i % 8];
-                            lane = std::fma(rowsOfV[size_t(i)][size_t(d)], p[size_t(i)], lane);
+                            lane = std::fma(v.at(i, d), v.weights[size_t(i)], lane);
                         }
                         QVERIFY2(sameBits(got[size_t(d)], ggml::reduce4x8(acc)),
                                  qPrintable(QString("%1 cells, n %2, element %3").arg(cells).arg(n).arg(d)));
