@@ -574,6 +574,28 @@ void floatTileOfType(const void* const* rows, int nRows, const XT* const* xs, in
     }
 }
 
+// floatTileOfType over nTokens activation rows x + t * xStride, three at a time (the rest two or one),
+// as a caller looping over the tiles would: four-row tiles run the 4 x 3 kernel inline, so a prefill
+// pays one call per row tile and token block instead of one per 4 x 3 tile (F16 SmolLM2 pp512: the
+// calls' prologues took ~7% of the time).
+template <DType kType, typename XT>
+void floatRunOfType(const void* const* rows, int nRows, const XT* x, int64_t xStride, int nTokens, int64_t n,
+                    float* out, int64_t outStride) {
+    int t0 = 0;
+    if (nRows == 4)
+        for (; t0 + 3 <= nTokens; t0 += 3) {
+            const XT* xs[3] = {x + t0 * xStride, x + (t0 + 1) * xStride, x + (t0 + 2) * xStride};
+            floatTile<kType, 4, 3, XT>(rows, xs, n, out + t0 * outStride, outStride);
+        }
+    for (; t0 < nTokens; t0 += 3) {
+        const int nt = nTokens - t0 < 3 ? nTokens - t0 : 3;
+        const XT* xs[3];
+        for (int t = 0; t < nt; ++t)
+            xs[t] = x + (t0 + t) * xStride;
+        floatTileOfType<kType, XT>(rows, nRows, xs, nt, n, out + t0 * outStride, outStride);
+    }
+}
+
 } // namespace
 
 float dotLanes8(DType type, const void* w, const float* x, int64_t n) {
@@ -636,11 +658,6 @@ void toFp16(const float* x, uint16_t* out, int64_t n) {
         out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
-void f16Dots(const void* const* rows, int nRows, const uint16_t* const* xs, int nTokens, int64_t n,
-             float* out, int64_t outStride) {
-    floatTileOfType<DType::F16, uint16_t>(rows, nRows, xs, nTokens, n, out, outStride);
-}
-
 void floatDots(DType type, const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
                float* out, int64_t outStride) {
     switch (type) {
@@ -651,6 +668,23 @@ void floatDots(DType type, const void* const* rows, int nRows, const float* cons
     default:
         return floatTileOfType<DType::F32>(rows, nRows, xs, nTokens, n, out, outStride);
     }
+}
+
+void floatDotsRun(DType type, const void* const* rows, int nRows, const float* x, int64_t xStride,
+                  int nTokens, int64_t n, float* out, int64_t outStride) {
+    switch (type) {
+    case DType::F16:
+        return floatRunOfType<DType::F16>(rows, nRows, x, xStride, nTokens, n, out, outStride);
+    case DType::BF16:
+        return floatRunOfType<DType::BF16>(rows, nRows, x, xStride, nTokens, n, out, outStride);
+    default:
+        return floatRunOfType<DType::F32>(rows, nRows, x, xStride, nTokens, n, out, outStride);
+    }
+}
+
+void f16DotsRun(const void* const* rows, int nRows, const uint16_t* x, int64_t xStride, int nTokens,
+                int64_t n, float* out, int64_t outStride) {
+    floatRunOfType<DType::F16, uint16_t>(rows, nRows, x, xStride, nTokens, n, out, outStride);
 }
 
 namespace {
@@ -758,7 +792,7 @@ namespace {
 
 // GGML_F32x8_REDUCE's last steps for eight dots at once: reduced[s] holds dot s's lanes after
 // (0 + 2) + (1 + 3); sums[s] = (t0 + t1) + (t2 + t3) with t_k = lane k + lane k+4.
-void reduceEightDots(const __m256 (&reduced)[8], float* sums) {
+inline __attribute__((always_inline)) void reduceEightDots(const __m256 (&reduced)[8], float* sums) {
     // Transpose 8x8 so that lane s of lanes[l] is element l of reduced[s].
     const __m256 a0 = _mm256_unpacklo_ps(reduced[0], reduced[1]),
                  a1 = _mm256_unpackhi_ps(reduced[0], reduced[1]);
@@ -781,9 +815,46 @@ void reduceEightDots(const __m256 (&reduced)[8], float* sums) {
     _mm256_storeu_ps(sums, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
 }
 
+// queriesAgainstKeys for a whole group of eight keys of kSteps * 32 floats: the steps unrolled and
+// the reductions inlined (1.5x faster than the general loop on 3 queries x 64 floats; micro-benchmark,
+// 512 cached keys: 4.4 -> 3.0 ns per query-key pair). The same operations in the same order.
+template <int kQueries, int kSteps>
+void queriesAgainstEightKeys(const float* const* xs, const float* const* ys, float* out) {
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 reduced[kQueries][8];
+    for (int s = 0; s < 8; ++s) {
+        const float* y = ys[s];
+        __m256 acc[kQueries][4];
+        for (int step = 0; step < kSteps; ++step) {
+            __m256 yv[4];
+            for (int a = 0; a < 4; ++a)
+                yv[a] = _mm256_loadu_ps(y + 32 * step + 8 * a);
+            for (int g = 0; g < kQueries; ++g)
+                for (int a = 0; a < 4; ++a)
+                    acc[g][a] = _mm256_fmadd_ps(_mm256_loadu_ps(xs[g] + 32 * step + 8 * a), yv[a],
+                                                step == 0 ? zero : acc[g][a]);
+        }
+        for (int g = 0; g < kQueries; ++g)
+            reduced[g][s] =
+                _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
+    }
+    for (int g = 0; g < kQueries; ++g)
+        reduceEightDots(reduced[g], out + g * 8);
+}
+
 // kQueries queries against eight keys: each key's 32-float steps are loaded once for all queries.
 template <int kQueries>
 void queriesAgainstKeys(const float* const* xs, const float* const* ys, int count, int64_t n, float* out) {
+    if (count == 8) {
+        switch (n) {
+        case 64:
+            return queriesAgainstEightKeys<kQueries, 2>(xs, ys, out);
+        case 128:
+            return queriesAgainstEightKeys<kQueries, 4>(xs, ys, out);
+        default:
+            break;
+        }
+    }
     const int64_t whole = n & ~int64_t(31);
     __m256 reduced[kQueries][8];
     for (int s = 0; s < 8; ++s) {
@@ -1075,7 +1146,10 @@ float dotLanes8(DType, const void*, const float*, int64_t) {
 void floatDots(DType, const void* const*, int, const float* const*, int, int64_t, float*, int64_t) {
     unavailable();
 }
-void f16Dots(const void* const*, int, const uint16_t* const*, int, int64_t, float*, int64_t) {
+void floatDotsRun(DType, const void* const*, int, const float*, int64_t, int, int64_t, float*, int64_t) {
+    unavailable();
+}
+void f16DotsRun(const void* const*, int, const uint16_t*, int64_t, int, int64_t, float*, int64_t) {
     unavailable();
 }
 void toFp16(const float*, uint16_t*, int64_t) {

@@ -60,10 +60,14 @@ float dotLanes8(DType weightType, const void* w, const float* x, int64_t n);
 void floatDots(DType weightType, const void* const* rows, int nRows, const float* const* xs, int nTokens,
                int64_t n, float* out, int64_t outStride);
 
-// floatDots of F16 rows against fp16 activation rows (what ggml multiplies for F16 weights: it rounds
-// the activations to fp16 first); the same tile and order, half the activation bytes per step.
-void f16Dots(const void* const* rows, int nRows, const uint16_t* const* xs, int nTokens, int64_t n,
-             float* out, int64_t outStride);
+// floatDots over nTokens (any number) activation rows x + t * xStride, in tiles of three tokens (the
+// last two or one): the prefill matmul's token block in one call. The same outputs. f16DotsRun: F16
+// rows against fp16 activation rows (what ggml multiplies for F16 weights: it rounds the activations
+// to fp16 first); the same tiles and order, half the activation bytes per step.
+void floatDotsRun(DType weightType, const void* const* rows, int nRows, const float* x, int64_t xStride,
+                  int nTokens, int64_t n, float* out, int64_t outStride);
+void f16DotsRun(const void* const* rows, int nRows, const uint16_t* x, int64_t xStride, int nTokens,
+                int64_t n, float* out, int64_t outStride);
 
 // out[r] = ggml_vec_dot_f16(rows[r], x) for nRows F16 rows of n elements and one fp16 row x: four
 // accumulators of eight lanes over 32-element steps, GGML_F32Cx8_REDUCE, the tail summed in double.

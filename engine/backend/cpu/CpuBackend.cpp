@@ -780,8 +780,6 @@ private:
                 tokenBlocks * groups, rows * cols * nTokens, nTokens == 1,
                 [&](int64_t begin, int64_t end, int slot) {
                     const void* rowPointers[8];
-                    const float* tokenPointers[3];
-                    const uint16_t* halfTokenPointers[3];
                     float tile[8];
                     const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
                     std::vector<float>& decoded =
@@ -805,26 +803,27 @@ private:
                             const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
                             for (int r = 0; r < nr; ++r)
                                 rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                            for (int t0 = tBegin; t0 < tEnd; t0 += kTokenTile) {
-                                const int nt = std::min(kTokenTile, tEnd - t0);
-                                for (int t = 0; t < nt; ++t) {
-                                    tokenPointers[t] = x.data() + int64_t(t0 + t) * cols;
-                                    if (halfX) halfTokenPointers[t] = halfX_.data() + int64_t(t0 + t) * cols;
-                                }
-                                float* tileOut = out.data() + int64_t(t0) * rows + r0;
-                                if (fused) {
-                                    avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
-                                                  tokenPointers[0], cols, tile);
-                                    std::copy_n(tile, nr, tileOut);
-                                } else if (halfX && nTokens == 1) {
-                                    avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, tileOut);
-                                } else if (halfX) {
-                                    avx2::f16Dots(rowPointers, nr, halfTokenPointers, nt, cols, tileOut,
-                                                  rows);
-                                } else {
-                                    avx2::floatDots(tileType, rowPointers, nr, tokenPointers, nt, cols,
-                                                    tileOut, rows);
-                                }
+                            if (nTokens > 1) { // prefill: the token block's tiles in one call
+                                float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
+                                if (halfX)
+                                    avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols,
+                                                     cols, tEnd - tBegin, cols, blockOut, rows);
+                                else
+                                    avx2::floatDotsRun(tileType, rowPointers, nr,
+                                                       x.data() + int64_t(tBegin) * cols, cols, tEnd - tBegin,
+                                                       cols, blockOut, rows);
+                                continue;
+                            }
+                            float* rowsOut = out.data() + r0;
+                            if (fused) {
+                                avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
+                                              x.data(), cols, tile);
+                                std::copy_n(tile, nr, rowsOut);
+                            } else if (halfX) {
+                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, rowsOut);
+                            } else {
+                                const float* token = x.data();
+                                avx2::floatDots(tileType, rowPointers, nr, &token, 1, cols, rowsOut, rows);
                             }
                         }
                     }

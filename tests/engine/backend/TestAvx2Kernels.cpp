@@ -317,7 +317,7 @@ private slots:
 
     void floatDotsMatchScalar() {
         std::mt19937 rng(3);
-        for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 64, 70, 100, 576, 1537}) {
+        for (int64_t n : {1, 7, 8, 9, 31, 32, 33, 64, 70, 100, 128, 576, 1537}) {
             const std::vector<float> a = randomFloats(size_t(n), rng, 3.0f),
                                      b = randomFloats(size_t(n), rng, 3.0f);
             const size_t count = size_t(n);
@@ -363,17 +363,15 @@ private slots:
                 }
             QVERIFY(sameBits(avx2::dotF32Fused(a.data(), b.data(), n), ggml::dotF32(a.data(), b.data(), n)));
 
-            // F16 weights against fp16 activations (ggml rounds them): the prefill tiles give the same
-            // reference on the rounded values, the decode dot ggml_vec_dot_f16's order (four
-            // accumulators of eight lanes over 32-element steps, GGML_F32Cx8_REDUCE, a double tail).
-            std::vector<uint16_t> xh(count), xh2(count);
-            std::vector<float> fromXh(count), fromXh2(count);
+            // F16 weights against fp16 activations (ggml rounds them) in decode: ggml_vec_dot_f16's order
+            // (four accumulators of eight lanes over 32-element steps, GGML_F32Cx8_REDUCE, a double
+            // tail). Prefill's tiles: floatRunsMatchScalar.
+            std::vector<uint16_t> xh(count);
+            std::vector<float> fromXh(count);
             avx2::toFp16(b.data(), xh.data(), n);
-            avx2::toFp16(a3.data(), xh2.data(), n);
             for (size_t i = 0; i < count; ++i) {
                 QCOMPARE(xh[i], floatToFp16(b[i]));
                 fromXh[i] = fp16ToFloat(xh[i]);
-                fromXh2[i] = fp16ToFloat(xh2[i]);
             }
             std::vector<uint16_t> h2(count);
             std::vector<float> fromH2(count);
@@ -383,17 +381,6 @@ private slots:
             }
             const void* halfRows[4] = {h.data(), h2.data(), h2.data(), h.data()};
             const std::vector<float>* halfRowValues[4] = {&fromH, &fromH2, &fromH2, &fromH};
-            const uint16_t* halfTokens[3] = {xh.data(), xh2.data(), xh.data()};
-            const std::vector<float>* halfTokenValues[3] = {&fromXh, &fromXh2, &fromXh};
-            for (int nr = 1; nr <= 4; ++nr)
-                for (int nt = 1; nt <= 3; ++nt) {
-                    float tile[3 * 4];
-                    avx2::f16Dots(halfRows, nr, halfTokens, nt, n, tile, 4);
-                    for (int t = 0; t < nt; ++t)
-                        for (int r = 0; r < nr; ++r)
-                            QVERIFY(
-                                sameBits(tile[t * 4 + r], reference(*halfRowValues[r], *halfTokenValues[t])));
-                }
             auto ggmlF16 = [&](const std::vector<float>& w, const std::vector<float>& x) {
                 float acc[4][8] = {};
                 const int64_t whole = n / 32 * 32;
@@ -478,6 +465,75 @@ private slots:
             for (int g = 0; g < 2; ++g)
                 for (int64_t i = 0; i < n; ++i)
                     QVERIFY(sameBits(many[g][size_t(i)], std::fma(b[size_t(i)], ps[g], accSimd[size_t(i)])));
+        }
+    }
+
+    // A prefill token block in one call (floatDotsRun, f16DotsRun): every (row, token) output is the
+    // eight-lane fused dot of that pair, for any number of tokens (whole 3-token tiles and a rest) and
+    // rows, in F32, F16 and BF16, with fp16 activations for F16.
+    void floatRunsMatchScalar() {
+        std::mt19937 rng(11);
+        for (int64_t n : {8, 70, 576}) {
+            for (int nRows : {1, 3, 4, 5, 8}) {
+                for (int nTokens : {1, 2, 3, 4, 5, 7, 63, 64}) {
+                    const std::vector<float> w = randomFloats(size_t(nRows * n), rng, 2.0f);
+                    const std::vector<float> x = randomFloats(size_t(nTokens * n), rng, 2.0f);
+                    std::vector<uint16_t> wh(w.size()), wbf(w.size()), xh(x.size());
+                    std::vector<float> fromWh(w.size()), fromWbf(w.size()), fromXh(x.size());
+                    for (size_t i = 0; i < w.size(); ++i) {
+                        wh[i] = floatToFp16(w[i]);
+                        fromWh[i] = fp16ToFloat(wh[i]);
+                        wbf[i] = uint16_t(std::bit_cast<uint32_t>(w[i]) >> 16);
+                        fromWbf[i] = bf16ToFloat(wbf[i]);
+                    }
+                    for (size_t i = 0; i < x.size(); ++i) {
+                        xh[i] = floatToFp16(x[i]);
+                        fromXh[i] = fp16ToFloat(xh[i]);
+                    }
+                    auto reference = [&](const std::vector<float>& wv, const std::vector<float>& xv, int r,
+                                         int t) {
+                        float lanes[8] = {};
+                        int64_t i = 0;
+                        for (; i + 8 <= n; i += 8)
+                            for (int l = 0; l < 8; ++l)
+                                lanes[l] =
+                                    std::fma(wv[size_t(r * n + i + l)], xv[size_t(t * n + i + l)], lanes[l]);
+                        float sum = ggml::hsum8(lanes);
+                        for (; i < n; ++i)
+                            sum = std::fma(wv[size_t(r * n + i)], xv[size_t(t * n + i)], sum);
+                        return sum;
+                    };
+                    auto check = [&](const std::vector<float>& got, const std::vector<float>& wv,
+                                     const std::vector<float>& xv, const char* what) {
+                        for (int t = 0; t < nTokens; ++t)
+                            for (int r = 0; r < nRows; ++r)
+                                QVERIFY2(sameBits(got[size_t(t * nRows + r)], reference(wv, xv, r, t)),
+                                         qPrintable(QString("%1: n %2, %3 rows, %4 tokens, row %5 token %6")
+                                                        .arg(what)
+                                                        .arg(n)
+                                                        .arg(nRows)
+                                                        .arg(nTokens)
+                                                        .arg(r)
+                                                        .arg(t)));
+                    };
+                    const void* rows[8];
+                    std::vector<float> got(size_t(nRows * nTokens));
+                    for (int r = 0; r < nRows; ++r)
+                        rows[r] = w.data() + r * n;
+                    avx2::floatDotsRun(DType::F32, rows, nRows, x.data(), n, nTokens, n, got.data(), nRows);
+                    check(got, w, x, "F32");
+                    for (int r = 0; r < nRows; ++r)
+                        rows[r] = wbf.data() + r * n;
+                    avx2::floatDotsRun(DType::BF16, rows, nRows, x.data(), n, nTokens, n, got.data(), nRows);
+                    check(got, fromWbf, x, "BF16");
+                    for (int r = 0; r < nRows; ++r)
+                        rows[r] = wh.data() + r * n;
+                    avx2::floatDotsRun(DType::F16, rows, nRows, x.data(), n, nTokens, n, got.data(), nRows);
+                    check(got, fromWh, x, "F16");
+                    avx2::f16DotsRun(rows, nRows, xh.data(), n, nTokens, n, got.data(), nRows);
+                    check(got, fromWh, fromXh, "F16 x fp16");
+                }
+            }
         }
     }
 
