@@ -192,11 +192,23 @@ void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>
         backend_.embed(*tokenEmbd_, batch.tokens, *b.x);
         dump("inp_embd", -1, *b.x);
         if (config_.nLayers > 0) backend_.rmsNorm(*b.x, *layers_[0].attnNorm, n, config_.rmsEps, *b.norm);
+        // Rows are independent after the last attention, so a step that wants some rows' logits (a
+        // prompt's last) takes only those through the last feed-forward, as llama.cpp does (its
+        // inp_out_ids): the same numbers for them, a thirtieth less work in a SmolLM2 prefill. Not
+        // under a debug callback, which promises every row of every intermediate.
+        const bool someRows =
+            !debug_ && config_.nLayers > 0 && !batch.logitRows.empty() && int(batch.logitRows.size()) < n;
         for (int l = 0; l < config_.nLayers; ++l)
-            runLayer(l, n, batch.positions, cache);
+            runLayer(l, n, batch.positions, cache,
+                     someRows && l + 1 == config_.nLayers ? std::span<const int32_t>(batch.logitRows)
+                                                          : std::span<const int32_t>());
 
-        backend_.gatherRows(*b.x, batch.logitRows, config_.nEmbd, *b.proj);
-        backend_.rmsNorm(*b.proj, *outputNorm_, int(batch.logitRows.size()), config_.rmsEps, *b.norm);
+        const Activations* outputX = b.x.get(); // the rows that want logits, in order
+        if (!someRows) {
+            backend_.gatherRows(*b.x, batch.logitRows, config_.nEmbd, *b.proj);
+            outputX = b.proj.get();
+        }
+        backend_.rmsNorm(*outputX, *outputNorm_, int(batch.logitRows.size()), config_.rmsEps, *b.norm);
         dump("result_norm", -1, *b.norm);
         backend_.matmul(output_ ? *output_ : *tokenEmbd_, *b.norm, int(batch.logitRows.size()), *b.logits);
     } catch (...) {
@@ -211,7 +223,8 @@ void Transformer::forward(const Batch& batch, KvCache& cache, std::vector<float>
     if (debug_) debug_("result_output", -1, logits);
 }
 
-void Transformer::runLayer(int index, int n, std::span<const int32_t> positions, KvCache& cache) {
+void Transformer::runLayer(int index, int n, std::span<const int32_t> positions, KvCache& cache,
+                           std::span<const int32_t> outputRows) {
     const Layer& l = layers_[size_t(index)];
     Buffers& b = buffers();
 
@@ -230,6 +243,13 @@ void Transformer::runLayer(int index, int n, std::span<const int32_t> positions,
     dump("kqv_out", index, *b.attn);
     backend_.matmul(*l.wo, *b.attn, n, *b.proj);
     dump("attn_out", index, *b.proj);
+    if (!outputRows.empty()) { // the kept rows of the attention output and the residual, rows 0..k-1
+        backend_.gatherRows(*b.proj, outputRows, config_.nEmbd, *b.attn);
+        backend_.gatherRows(*b.x, outputRows, config_.nEmbd, *b.norm);
+        std::swap(b.proj, b.attn);
+        std::swap(b.x, b.norm);
+        n = int(outputRows.size());
+    }
     backend_.addRmsNorm(*b.proj, *b.x, *l.ffnNorm, n, config_.rmsEps, *b.norm);
     dump("ffn_inp", index, *b.x);
     dump("ffn_norm", index, *b.norm);

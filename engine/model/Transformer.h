@@ -62,7 +62,11 @@ private:
     void validateBatch(const Batch& batch, const KvCache& cache) const;
     // Reserves cache slots for every row and fills slots_ and mask_.
     void placeRows(const Batch& batch, KvCache& cache);
-    void runLayer(int index, int nTokens, std::span<const int32_t> positions, KvCache& cache);
+    // outputRows: for the last layer of a step that wants logits from only some rows, those rows
+    // (ascending): after the attention output only they go on (ending in buffers().x rows 0..k-1).
+    // Empty: every row goes on.
+    void runLayer(int index, int nTokens, std::span<const int32_t> positions, KvCache& cache,
+                  std::span<const int32_t> outputRows);
     // Hands a buffer to the debug callback (through a host copy); nothing without a callback.
     void dump(std::string_view name, int layer, const Activations& values);
 

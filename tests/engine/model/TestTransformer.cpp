@@ -215,6 +215,42 @@ private slots:
         QCOMPARE(cache.length(0), int(kPrompt.size()));
     }
 
+    // A step that wants some rows' logits takes only those through the last layer's feed-forward:
+    // their logits are bit for bit those of a step that wants every row (rows are independent there),
+    // and the cache it leaves gives the next step the same logits too.
+    void someRowsLogitsEqualEveryRowsLogits() {
+        TinyModelSpec spec;
+        spec.matrixType = DType::Q4_1;
+        spec.embdType = DType::Q8_0;
+        test::TempDir dir;
+        const ModelFiles files = writeAndOpen(dir, spec);
+        for (bool exact : {true, false}) {
+            auto backend = makeCpuBackend(CpuBackendOptions{2, exact});
+            Transformer model(files, *backend);
+            const size_t vocab = size_t(model.config().vocabSize);
+            KvCache everyCache = model.makeCache(64, 4), someCache = model.makeCache(64, 4);
+            std::vector<float> every, some;
+            model.forward(Batch::sequence(kPrompt, 0, 0, true), everyCache, every);
+            Batch batch;
+            const std::vector<int> wanted = {0, 4, 5, int(kPrompt.size()) - 1};
+            for (size_t i = 0; i < kPrompt.size(); ++i)
+                batch.add(kPrompt[i], int32_t(i), 0,
+                          std::find(wanted.begin(), wanted.end(), int(i)) != wanted.end());
+            model.forward(batch, someCache, some);
+            QCOMPARE(some.size(), wanted.size() * vocab);
+            for (size_t j = 0; j < wanted.size(); ++j)
+                QVERIFY2(std::equal(some.begin() + j * vocab, some.begin() + (j + 1) * vocab,
+                                    every.begin() + size_t(wanted[j]) * vocab),
+                         qPrintable(QStringLiteral("row %1 (exact %2)").arg(wanted[j]).arg(exact)));
+            // The next token sees the same cache either way.
+            std::vector<float> nextEvery, nextSome;
+            const int32_t position = int32_t(kPrompt.size());
+            model.forward(Batch::sequence({7}, position, 0), everyCache, nextEvery);
+            model.forward(Batch::sequence({7}, position, 0), someCache, nextSome);
+            QCOMPARE(nextSome, nextEvery);
+        }
+    }
+
     void twoSequencesInOneBatchEqualSeparate() {
         TinyModelSpec spec;
         test::TempDir dir;
