@@ -140,27 +140,41 @@ public:
                 out[size_t(t * rows + r)] += values[size_t(r)];
     }
 
-    // Products of one x on weights with an integer dot (q, k, v; gate, up): x quantized once, and all
-    // products' row tiles in one parallel region. Each output is what matmul gives (the same bits).
+    // Products of one x (q, k, v; gate, up) whose weights all take the integer dot, or all the float
+    // tiles: x quantized (or rounded to fp16) once, and all products' row tiles in one parallel
+    // region. Each output is what matmul gives (the same bits).
     void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) override {
-        bool shared = options_.quantizedActivations && products.size() > 1 && products.size() < 8;
+        const bool integer =
+            options_.quantizedActivations && hasQuantizedDot(products[0].weight->view().dtype);
+        bool shared = products.size() > 1 && products.size() < 8;
         for (const MatmulProduct& p : products)
-            shared = shared && hasQuantizedDot(p.weight->view().dtype) &&
+            shared = shared &&
+                     (options_.quantizedActivations && hasQuantizedDot(p.weight->view().dtype)) == integer &&
                      p.weight->view().rowLength() == products[0].weight->view().rowLength();
         if (!shared) return Backend::matmuls(products, x, nTokens);
         const std::span<const float> input = hostActivations(x).span();
         const int64_t cols = products[0].weight->view().rowLength();
         require(int64_t(input.size()) == nTokens * cols, "matmul", "input size is not nTokens x cols");
-        std::array<QuantizedProduct, 8> targets;
+        std::array<std::span<float>, 8> outs;
         for (size_t i = 0; i < products.size(); ++i) {
             const TensorView& w = products[i].weight->view();
             products[i].out->resize(size_t(nTokens) * size_t(w.rowCount()));
-            targets[i] = {&w, hostActivations(*products[i].out).span()};
+            outs[i] = hostActivations(*products[i].out).span();
         }
-        quantizeActivationRows(input, nTokens, cols);
-        quantizedProducts(std::span<const QuantizedProduct>(targets.data(), products.size()), nTokens);
+        if (integer) {
+            std::array<QuantizedProduct, 8> targets;
+            for (size_t i = 0; i < products.size(); ++i)
+                targets[i] = {&products[i].weight->view(), outs[i]};
+            quantizeActivationRows(input, nTokens, cols);
+            quantizedProducts(std::span<const QuantizedProduct>(targets.data(), products.size()), nTokens);
+        } else {
+            std::array<FloatProduct, 8> targets;
+            for (size_t i = 0; i < products.size(); ++i)
+                targets[i] = {&products[i].weight->view(), outs[i]};
+            floatProducts(std::span<const FloatProduct>(targets.data(), products.size()), input, nTokens);
+        }
         for (size_t i = 0; i < products.size(); ++i)
-            if (products[i].bias) addBias(targets[i].out, *products[i].bias, nTokens);
+            if (products[i].bias) addBias(outs[i], *products[i].bias, nTokens);
     }
 
     // As ggml's rope: theta advances by repeated multiplication with base^(-2/nDims), in float.
@@ -745,91 +759,128 @@ private:
     }
 
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
-        const int64_t cols = w.rowLength();
-        const int64_t rows = w.rowCount();
-        if (cpuHasAvx2()) {
-            // Tiles of 4 rows x 3 tokens (8 rows x 1 token in decode) straight from the stored rows, in
-            // groups of kRowTile rows so that a group's rows stay in cache while every token passes.
-            // Token tiles measured on SmolLM2 F16 pp512: 1 token 164 tok/s, 2 tokens 202, 3 tokens 208.
-            // Block formats first decode the group's rows into the thread's scratch (once per token
-            // block) and run as F32: each output is still dotF32 of the dequantized row (the same bits).
-            constexpr int64_t kRowTile = 16;
-            constexpr int kTokenTile = 3;
-            const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
-            const DType tileType = stored ? w.dtype : DType::F32;
-            // Decode of LQ3_64 dots straight from the stored rows, decoding in registers (same bits).
-            const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
-            const bool decode = !stored && !fused;
-            const int64_t groups = (rows + kRowTile - 1) / kRowTile;
-            // F16 weights multiply fp16-rounded activations, as ggml does (its F16 matmul converts them
-            // first): prefill then runs llamafile's tiles in this order (half the activation bytes per
-            // tile step), decode ggml_vec_dot_f16's order (f16DotsGgml). The float reference path keeps
-            // float x.
-            const bool halfX = w.dtype == DType::F16 && options_.quantizedActivations;
-            if (halfX) {
-                halfX_.resize(x.size());
-                parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
-                    avx2::toFp16(x.data() + begin * cols, halfX_.data() + begin * cols, (end - begin) * cols);
-                });
-            }
-            // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
-            constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
-            const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
-            const uint64_t rowStride = w.rowStride();
-            parallelTiles(
-                tokenBlocks * groups, rows * cols * nTokens, nTokens == 1,
-                [&](int64_t begin, int64_t end, int slot) {
-                    const void* rowPointers[8];
-                    float tile[8];
-                    const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
-                    std::vector<float>& decoded =
-                        scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
-                    if (decode) decoded.resize(size_t(kRowTile * cols));
-                    const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : rowStride;
-                    for (int64_t task = begin; task < end; ++task) {
-                        const int64_t g = task % groups;
-                        const int tBegin = int(task / groups * kFloatTokenBlock);
-                        const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
-                        const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
-                        if (decode)
-                            for (int64_t r = g * kRowTile; r < r1; ++r)
-                                decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols,
-                                          cols);
-                        const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
-                                                      : w.data + uint64_t(g * kRowTile) * rowStride;
-                        // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
-                        // block's activations stream past (2-3% faster than tokens outer on one thread).
-                        for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
-                            const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
-                            for (int r = 0; r < nr; ++r)
-                                rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                            if (nTokens > 1) { // prefill: the token block's tiles in one call
-                                float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
-                                if (halfX)
-                                    avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols,
-                                                     cols, tEnd - tBegin, cols, blockOut, rows);
-                                else
-                                    avx2::floatDotsRun(tileType, rowPointers, nr,
-                                                       x.data() + int64_t(tBegin) * cols, cols, tEnd - tBegin,
-                                                       cols, blockOut, rows);
-                                continue;
-                            }
-                            float* rowsOut = out.data() + r0;
-                            if (fused) {
-                                avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr,
-                                              x.data(), cols, tile);
-                                std::copy_n(tile, nr, rowsOut);
-                            } else if (halfX) {
-                                avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, rowsOut);
-                            } else {
-                                const float* token = x.data();
-                                avx2::floatDots(tileType, rowPointers, nr, &token, 1, cols, rowsOut, rows);
-                            }
-                        }
-                    }
-                });
+        const FloatProduct product{&w, out};
+        floatProducts(std::span<const FloatProduct>(&product, 1), x, nTokens);
+    }
+
+    struct FloatProduct {
+        const TensorView* w;
+        std::span<float> out; // [nTokens][rows]
+    };
+
+    // out = w · x for products of one x whose weights have no integer dot (F16, BF16, F32, and formats
+    // decoded to F32): every product's row groups in one parallel region, and F16's fp16 copy of x made
+    // once (q, k and v wake the pool once, not three times). Each output is what matmul gives alone.
+    void floatProducts(std::span<const FloatProduct> products, std::span<const float> x, int nTokens) {
+        const int64_t cols = products[0].w->rowLength();
+        if (!cpuHasAvx2()) {
+            for (const FloatProduct& p : products)
+                matmulFloatScalar(*p.w, x, nTokens, p.out);
             return;
         }
+        // Tiles of 4 rows x 3 tokens (8 rows x 1 token in decode) straight from the stored rows, in
+        // groups of kRowTile rows so that a group's rows stay in cache while every token passes.
+        // Token tiles measured on SmolLM2 F16 pp512: 1 token 164 tok/s, 2 tokens 202, 3 tokens 208.
+        // Block formats first decode the group's rows into the thread's scratch (once per token
+        // block) and run as F32: each output is still dotF32 of the dequantized row (the same bits).
+        constexpr int64_t kRowTile = 16;
+        constexpr int kTokenTile = 3;
+        // F16 weights multiply fp16-rounded activations, as ggml does (its F16 matmul converts them
+        // first): prefill then runs llamafile's tiles in this order (half the activation bytes per
+        // tile step), decode ggml_vec_dot_f16's order (f16DotsGgml). The float reference path keeps
+        // float x.
+        auto halfX = [&](const TensorView& w) {
+            return w.dtype == DType::F16 && options_.quantizedActivations;
+        };
+        std::array<int64_t, 9> firstGroup{}; // product p's row groups start at firstGroup[p]
+        require(products.size() < firstGroup.size(), "matmuls", "too many products of one x");
+        int64_t groups = 0, work = 0;
+        bool anyHalf = false;
+        for (size_t p = 0; p < products.size(); ++p) {
+            const TensorView& w = *products[p].w;
+            require(w.rowLength() == cols, "matmuls", "products of one x differ in row length");
+            firstGroup[p] = groups;
+            groups += (w.rowCount() + kRowTile - 1) / kRowTile;
+            work += w.rowCount() * cols * nTokens;
+            anyHalf = anyHalf || halfX(w);
+        }
+        firstGroup[products.size()] = groups;
+        if (anyHalf) {
+            halfX_.resize(x.size());
+            parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
+                avx2::toFp16(x.data() + begin * cols, halfX_.data() + begin * cols, (end - begin) * cols);
+            });
+        }
+        // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
+        constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
+        const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
+        parallelTiles(tokenBlocks * groups, work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
+            const void* rowPointers[8];
+            float tile[8];
+            const int rowStep = nTokens == 1 ? 8 : 4;             // decode: 8 rows per call, all in flight
+            std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
+            for (int64_t task = begin; task < end; ++task) {
+                const int64_t anyGroup = task % groups;
+                size_t p = 0;
+                while (anyGroup >= firstGroup[p + 1])
+                    ++p;
+                const TensorView& w = *products[p].w;
+                const std::span<float> out = products[p].out;
+                const int64_t rows = w.rowCount();
+                const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
+                const DType tileType = stored ? w.dtype : DType::F32;
+                // Decode of LQ3_64 dots straight from the stored rows, decoding in registers (same bits).
+                const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
+                const bool decode = !stored && !fused;
+                const bool half = halfX(w);
+                const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : w.rowStride();
+                const int64_t g = anyGroup - firstGroup[p];
+                const int tBegin = int(task / groups * kFloatTokenBlock);
+                const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
+                const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
+                if (decode) {
+                    decoded.resize(size_t(kRowTile * cols));
+                    for (int64_t r = g * kRowTile; r < r1; ++r)
+                        decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
+                }
+                const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
+                                              : w.data + uint64_t(g * kRowTile) * w.rowStride();
+                // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
+                // block's activations stream past (2-3% faster than tokens outer on one thread).
+                for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
+                    const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
+                    for (int r = 0; r < nr; ++r)
+                        rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                    if (nTokens > 1) { // prefill: the token block's tiles in one call
+                        float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
+                        if (half)
+                            avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols, cols,
+                                             tEnd - tBegin, cols, blockOut, rows);
+                        else
+                            avx2::floatDotsRun(tileType, rowPointers, nr, x.data() + int64_t(tBegin) * cols,
+                                               cols, tEnd - tBegin, cols, blockOut, rows);
+                        continue;
+                    }
+                    float* rowsOut = out.data() + r0;
+                    if (fused) {
+                        avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr, x.data(),
+                                      cols, tile);
+                        std::copy_n(tile, nr, rowsOut);
+                    } else if (half) {
+                        avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, rowsOut);
+                    } else {
+                        const float* token = x.data();
+                        avx2::floatDots(tileType, rowPointers, nr, &token, 1, cols, rowsOut, rows);
+                    }
+                }
+            }
+        });
+    }
+
+    // matmulFloat without AVX2: each row dequantized once, dotted with every token.
+    void matmulFloatScalar(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
+        const int64_t cols = w.rowLength();
+        const int64_t rows = w.rowCount();
         parallel(rows, rows * cols * nTokens, [&](int64_t begin, int64_t end, int thread) {
             std::vector<float>& row = scratch_[size_t(thread)];
             row.resize(size_t(cols));

@@ -144,16 +144,29 @@ private slots:
         }
     }
 
-    // Products of one x (q, k, v with a bias; mixed formats): one parallel region, the same bits as a
-    // matmul each, in both modes, for a decode row and a small batch.
+    // Products of one x (q, k, v with a bias): integer-dot formats, float formats (F16's fp16 copy of x
+    // made once) and a mix of both, which runs them one by one. The same bits as a matmul each, in both
+    // modes, for a decode row, a small batch and more tokens than one prefill token block.
+    void matmulsEqualSeparateMatmuls_data() {
+        QTest::addColumn<DType>("qType");
+        QTest::addColumn<DType>("kType");
+        QTest::addColumn<DType>("vType");
+        QTest::addRow("integer") << DType::Q8_0 << DType::Q4_1 << DType::Q4_0;
+        QTest::addRow("f16") << DType::F16 << DType::F16 << DType::F16;
+        QTest::addRow("float mix") << DType::F16 << DType::BF16 << DType::F32;
+        QTest::addRow("integer and float") << DType::Q8_0 << DType::F16 << DType::Q4_0;
+    }
     void matmulsEqualSeparateMatmuls() {
+        QFETCH(DType, qType);
+        QFETCH(DType, kType);
+        QFETCH(DType, vType);
         const int64_t cols = 96;
-        const StoredTensor wq(DType::Q8_0, cols, 40, test::normalValues(size_t(cols * 40), 21, 0.5f));
-        const StoredTensor wk(DType::Q4_1, cols, 24, test::normalValues(size_t(cols * 24), 22, 0.5f));
-        const StoredTensor wv(DType::Q4_0, cols, 24, test::normalValues(size_t(cols * 24), 23, 0.5f));
+        const StoredTensor wq(qType, cols, 40, test::normalValues(size_t(cols * 40), 21, 0.5f));
+        const StoredTensor wk(kType, cols, 24, test::normalValues(size_t(cols * 24), 22, 0.5f));
+        const StoredTensor wv(vType, cols, 24, test::normalValues(size_t(cols * 24), 23, 0.5f));
         const StoredTensor bk(DType::F32, 24, 1, test::normalValues(24, 24));
         for (bool quantized : {false, true})
-            for (int nTokens : {1, 5}) {
+            for (int nTokens : {1, 5, 70}) {
                 auto backend = makeCpuBackend(CpuBackendOptions{2, quantized});
                 auto q = backend->prepareWeight(wq.view), k = backend->prepareWeight(wk.view);
                 auto v = backend->prepareWeight(wv.view), bias = backend->prepareWeight(bk.view);
@@ -171,8 +184,9 @@ private slots:
                     backend->download(*p.out, together);
                     backend->download(*alone, separate);
                     QCOMPARE(together.size(), separate.size());
-                    QVERIFY(std::memcmp(together.data(), separate.data(), together.size() * sizeof(float)) ==
-                            0);
+                    QVERIFY2(
+                        std::memcmp(together.data(), separate.data(), together.size() * sizeof(float)) == 0,
+                        qPrintable(QStringLiteral("%1 tokens, quantized %2").arg(nTokens).arg(quantized)));
                 }
             }
     }
