@@ -101,16 +101,38 @@ public:
         const int64_t dim = int64_t(w.size());
         require(dim > 0 && int64_t(x.size()) == nTokens * dim && out.size() == x.size(), "rmsNorm", "sizes");
         parallel(nTokens, int64_t(nTokens) * dim * 4, [&](int64_t begin, int64_t end, int) {
-            for (int64_t t = begin; t < end; ++t) {
-                const float* xr = x.data() + t * dim;
-                float* yr = out.data() + t * dim;
-                double sum = 0.0;
-                for (int64_t i = 0; i < dim; ++i)
-                    sum += double(xr[i] * xr[i]);
-                const float mean = float(sum / double(dim));
-                const float scale = 1.0f / std::sqrt(mean + eps);
-                for (int64_t i = 0; i < dim; ++i)
-                    yr[i] = (xr[i] * scale) * w[size_t(i)];
+            // Each row's sum is one chain of dependent double adds; four rows side by side run four
+            // chains at once (each still in its own order).
+            constexpr int kRows = 4;
+            for (int64_t t0 = begin; t0 < end; t0 += kRows) {
+                const int n = int(std::min<int64_t>(kRows, end - t0));
+                double sums[kRows] = {};
+                if (n == kRows) {
+                    const float* r0 = x.data() + t0 * dim;
+                    const float *r1 = r0 + dim, *r2 = r1 + dim, *r3 = r2 + dim;
+                    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+                    for (int64_t i = 0; i < dim; ++i) {
+                        s0 += double(r0[i] * r0[i]);
+                        s1 += double(r1[i] * r1[i]);
+                        s2 += double(r2[i] * r2[i]);
+                        s3 += double(r3[i] * r3[i]);
+                    }
+                    sums[0] = s0, sums[1] = s1, sums[2] = s2, sums[3] = s3;
+                } else {
+                    for (int r = 0; r < n; ++r) {
+                        const float* xr = x.data() + (t0 + r) * dim;
+                        for (int64_t i = 0; i < dim; ++i)
+                            sums[r] += double(xr[i] * xr[i]);
+                    }
+                }
+                for (int r = 0; r < n; ++r) {
+                    const float* xr = x.data() + (t0 + r) * dim;
+                    float* yr = out.data() + (t0 + r) * dim;
+                    const float mean = float(sums[r] / double(dim));
+                    const float scale = 1.0f / std::sqrt(mean + eps);
+                    for (int64_t i = 0; i < dim; ++i)
+                        yr[i] = (xr[i] * scale) * w[size_t(i)];
+                }
             }
         });
     }
@@ -221,12 +243,20 @@ public:
         require(seqIds.size() == slots.size(), "storeKv", "one slot per sequence id");
         require(int64_t(k.size()) == int64_t(seqIds.size()) * width && v.size() == k.size(), "storeKv",
                 "k/v size is not nTokens x nHeadsKv x headDim");
-        for (size_t t = 0; t < seqIds.size(); ++t)
-            for (int h = 0; h < cache.nHeadsKv(); ++h) {
-                const int64_t offset = int64_t(t) * width + int64_t(h) * cache.headDim();
-                std::copy_n(k.data() + offset, cache.headDim(), cache.key(layer, seqIds[t], slots[t], h));
-                std::copy_n(v.data() + offset, cache.headDim(), cache.value(layer, seqIds[t], slots[t], h));
-            }
+        if (seqIds.empty()) return;
+        // The cache allocates its host copy on first access: on this thread, before the parallel writers.
+        (void)cache.key(layer, seqIds[0], slots[0], 0);
+        // Each row's lookups (sequence, block) cost more than its copies: both threads share them.
+        parallel(int64_t(seqIds.size()), int64_t(k.size()) * 8, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t)
+                for (int h = 0; h < cache.nHeadsKv(); ++h) {
+                    const int64_t offset = t * width + int64_t(h) * cache.headDim();
+                    std::copy_n(k.data() + offset, cache.headDim(),
+                                cache.key(layer, seqIds[size_t(t)], slots[size_t(t)], h));
+                    std::copy_n(v.data() + offset, cache.headDim(),
+                                cache.value(layer, seqIds[size_t(t)], slots[size_t(t)], h));
+                }
+        });
     }
 
     void attention(std::span<const float> q, const AttentionShape& shape, const AttentionMask& mask,

@@ -9,6 +9,7 @@
 
 #include <QtTest>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -122,6 +123,34 @@ private slots:
         QCOMPARE(x[size_t(nDims + 3)], 2.5f);
         for (int i = 0; i < headDim; ++i)
             if (i != a && i != b && i != nDims + 3) QCOMPARE(x[size_t(i)], 0.0f);
+    }
+
+    // ggml's rms_norm bit for bit: the squares rounded to float, summed in double one after another,
+    // the mean and scale in float. Rows in groups of four and a rest, on both threads.
+    void rmsNormIsGgmlsOrderBitForBit() {
+        auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+        const int dim = 576, n = 11;
+        const std::vector<float> x = test::normalValues(size_t(n * dim), 7, 3.0f);
+        const StoredTensor w(DType::F32, dim, 1, test::normalValues(dim, 8));
+        auto weight = backend->prepareWeight(w.view);
+        std::vector<float> out(x.size());
+        const float eps = 1e-5f;
+        backend->rmsNorm(x, *weight, n, eps, out);
+        for (int t = 0; t < n; ++t) {
+            double sum = 0.0;
+            for (int i = 0; i < dim; ++i) {
+                const float square = x[size_t(t * dim + i)] * x[size_t(t * dim + i)];
+                sum += double(square);
+            }
+            const float mean = float(sum / double(dim));
+            const float scale = 1.0f / std::sqrt(mean + eps);
+            for (int i = 0; i < dim; ++i) {
+                const float scaled = x[size_t(t * dim + i)] * scale;
+                const float expected = scaled * float(w.row(0)[size_t(i)]);
+                QVERIFY(std::bit_cast<uint32_t>(out[size_t(t * dim + i)]) ==
+                        std::bit_cast<uint32_t>(expected));
+            }
+        }
     }
 
     void rmsNormMatchesNaive() {
