@@ -117,7 +117,10 @@ public:
                         s2 += double(r2[i] * r2[i]);
                         s3 += double(r3[i] * r3[i]);
                     }
-                    sums[0] = s0, sums[1] = s1, sums[2] = s2, sums[3] = s3;
+                    sums[0] = s0;
+                    sums[1] = s1;
+                    sums[2] = s2;
+                    sums[3] = s3;
                 } else {
                     for (int r = 0; r < n; ++r) {
                         const float* xr = x.data() + (t0 + r) * dim;
@@ -166,6 +169,7 @@ public:
     // tiles: x quantized (or rounded to fp16) once, and all products' row tiles in one parallel
     // region. Each output is what matmul gives (the same bits).
     void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) override {
+        if (products.empty()) return;
         const bool integer =
             options_.quantizedActivations && hasQuantizedDot(products[0].weight->view().dtype);
         bool shared = products.size() > 1 && products.size() < 8;
