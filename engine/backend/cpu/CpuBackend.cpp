@@ -797,6 +797,30 @@ private:
         floatProducts(std::span<const FloatProduct>(&product, 1), x, nTokens);
     }
 
+    // The row tiles (groups of rowTile rows) of up to 8 products of one x, numbered one product after
+    // another: product p's are [first[p], first[p + 1]), `total` in all, `work` multiply-adds.
+    struct ProductTiles {
+        template <typename Product>
+        ProductTiles(std::span<const Product> products, int64_t rowTile, int nTokens) {
+            require(products.size() < first.size(), "matmuls", "too many products of one x");
+            for (size_t p = 0; p < products.size(); ++p) {
+                const TensorView& w = *products[p].w;
+                first[p] = total;
+                total += (w.rowCount() + rowTile - 1) / rowTile;
+                work += w.rowCount() * w.rowLength() * nTokens;
+            }
+            first[products.size()] = total;
+        }
+        size_t productOf(int64_t tile) const {
+            size_t p = 0;
+            while (tile >= first[p + 1])
+                ++p;
+            return p;
+        }
+        std::array<int64_t, 9> first{};
+        int64_t total = 0, work = 0;
+    };
+
     struct FloatProduct {
         const TensorView* w;
         std::span<float> out; // [nTokens][rows]
@@ -826,19 +850,13 @@ private:
         auto halfX = [&](const TensorView& w) {
             return w.dtype == DType::F16 && options_.quantizedActivations;
         };
-        std::array<int64_t, 9> firstGroup{}; // product p's row groups start at firstGroup[p]
-        require(products.size() < firstGroup.size(), "matmuls", "too many products of one x");
-        int64_t groups = 0, work = 0;
+        const ProductTiles groupsOf(products, kRowTile, nTokens);
+        const int64_t groups = groupsOf.total;
         bool anyHalf = false;
-        for (size_t p = 0; p < products.size(); ++p) {
-            const TensorView& w = *products[p].w;
-            require(w.rowLength() == cols, "matmuls", "products of one x differ in row length");
-            firstGroup[p] = groups;
-            groups += (w.rowCount() + kRowTile - 1) / kRowTile;
-            work += w.rowCount() * cols * nTokens;
-            anyHalf = anyHalf || halfX(w);
+        for (const FloatProduct& p : products) {
+            require(p.w->rowLength() == cols, "matmuls", "products of one x differ in row length");
+            anyHalf = anyHalf || halfX(*p.w);
         }
-        firstGroup[products.size()] = groups;
         if (anyHalf) {
             halfX_.resize(x.size());
             parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
@@ -848,67 +866,68 @@ private:
         // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
         constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
         const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
-        parallelTiles(tokenBlocks * groups, work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
-            const void* rowPointers[8];
-            float tile[8];
-            const int rowStep = nTokens == 1 ? 8 : 4;             // decode: 8 rows per call, all in flight
-            std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
-            for (int64_t task = begin; task < end; ++task) {
-                const int64_t anyGroup = task % groups;
-                size_t p = 0;
-                while (anyGroup >= firstGroup[p + 1])
-                    ++p;
-                const TensorView& w = *products[p].w;
-                const std::span<float> out = products[p].out;
-                const int64_t rows = w.rowCount();
-                const bool stored = w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
-                const DType tileType = stored ? w.dtype : DType::F32;
-                // Decode of LQ3_64 dots straight from the stored rows, decoding in registers (same bits).
-                const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
-                const bool decode = !stored && !fused;
-                const bool half = halfX(w);
-                const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : w.rowStride();
-                const int64_t g = anyGroup - firstGroup[p];
-                const int tBegin = int(task / groups * kFloatTokenBlock);
-                const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
-                const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
-                if (decode) {
-                    decoded.resize(size_t(kRowTile * cols));
-                    for (int64_t r = g * kRowTile; r < r1; ++r)
-                        decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
-                }
-                const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
-                                              : w.data + uint64_t(g * kRowTile) * w.rowStride();
-                // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
-                // block's activations stream past (2-3% faster than tokens outer on one thread).
-                for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
-                    const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
-                    for (int r = 0; r < nr; ++r)
-                        rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
-                    if (nTokens > 1) { // prefill: the token block's tiles in one call
-                        float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
-                        if (half)
-                            avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols, cols,
-                                             tEnd - tBegin, cols, blockOut, rows);
-                        else
-                            avx2::floatDotsRun(tileType, rowPointers, nr, x.data() + int64_t(tBegin) * cols,
-                                               cols, tEnd - tBegin, cols, blockOut, rows);
-                        continue;
+        parallelTiles(
+            tokenBlocks * groups, groupsOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
+                const void* rowPointers[8];
+                float tile[8];
+                const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
+                std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
+                for (int64_t task = begin; task < end; ++task) {
+                    const int64_t anyGroup = task % groups;
+                    const size_t p = groupsOf.productOf(anyGroup);
+                    const TensorView& w = *products[p].w;
+                    const std::span<float> out = products[p].out;
+                    const int64_t rows = w.rowCount();
+                    const bool stored =
+                        w.dtype == DType::F32 || w.dtype == DType::F16 || w.dtype == DType::BF16;
+                    const DType tileType = stored ? w.dtype : DType::F32;
+                    // Decode of LQ3_64 dots straight from the stored rows, decoding in registers (same bits).
+                    const bool fused = w.dtype == DType::LQ3_64 && nTokens == 1;
+                    const bool decode = !stored && !fused;
+                    const bool half = halfX(w);
+                    const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : w.rowStride();
+                    const int64_t g = anyGroup - groupsOf.first[p];
+                    const int tBegin = int(task / groups * kFloatTokenBlock);
+                    const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
+                    const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
+                    if (decode) {
+                        decoded.resize(size_t(kRowTile * cols));
+                        for (int64_t r = g * kRowTile; r < r1; ++r)
+                            decodeRow(w.dtype, w.row(r), decoded.data() + (r - g * kRowTile) * cols, cols);
                     }
-                    float* rowsOut = out.data() + r0;
-                    if (fused) {
-                        avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr, x.data(),
-                                      cols, tile);
-                        std::copy_n(tile, nr, rowsOut);
-                    } else if (half) {
-                        avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, rowsOut);
-                    } else {
-                        const float* token = x.data();
-                        avx2::floatDots(tileType, rowPointers, nr, &token, 1, cols, rowsOut, rows);
+                    const uint8_t* group = decode ? reinterpret_cast<const uint8_t*>(decoded.data())
+                                                  : w.data + uint64_t(g * kRowTile) * w.rowStride();
+                    // Rows outer, as llamafile's tiles run: a tile's rows stay in L1 while the token
+                    // block's activations stream past (2-3% faster than tokens outer on one thread).
+                    for (int64_t r0 = g * kRowTile; r0 < r1; r0 += rowStep) {
+                        const int nr = int(std::min<int64_t>(rowStep, r1 - r0));
+                        for (int r = 0; r < nr; ++r)
+                            rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
+                        if (nTokens > 1) { // prefill: the token block's tiles in one call
+                            float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
+                            if (half)
+                                avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols,
+                                                 cols, tEnd - tBegin, cols, blockOut, rows);
+                            else
+                                avx2::floatDotsRun(tileType, rowPointers, nr,
+                                                   x.data() + int64_t(tBegin) * cols, cols, tEnd - tBegin,
+                                                   cols, blockOut, rows);
+                            continue;
+                        }
+                        float* rowsOut = out.data() + r0;
+                        if (fused) {
+                            avx2::lq3Dots(reinterpret_cast<const uint8_t* const*>(rowPointers), nr, x.data(),
+                                          cols, tile);
+                            std::copy_n(tile, nr, rowsOut);
+                        } else if (half) {
+                            avx2::f16DotsGgml(rowPointers, nr, halfX_.data(), cols, rowsOut);
+                        } else {
+                            const float* token = x.data();
+                            avx2::floatDots(tileType, rowPointers, nr, &token, 1, cols, rowsOut, rows);
+                        }
                     }
                 }
-            }
-        });
+            });
     }
 
     // matmulFloat without AVX2: each row dequantized once, dotted with every token.
@@ -979,28 +998,19 @@ private:
         // Q4_0 prefill run 4 rows x 2 tokens at a time instead (quantizedDots4Rows: 1536x576 x 128
         // tokens on one thread, Q8_0 3.6 ms against 4.3 row by row).
         constexpr int64_t kRowTile = 16;
-        std::array<int64_t, 8> firstTile{}; // product p's tiles start at firstTile[p]
-        require(products.size() < firstTile.size(), "matmuls", "too many products of one x");
-        int64_t tiles = 0, work = 0;
-        for (size_t p = 0; p < products.size(); ++p) {
-            firstTile[p] = tiles;
-            tiles += (products[p].w->rowCount() + kRowTile - 1) / kRowTile;
-            work += products[p].w->rowCount() * cols * nTokens;
-        }
-        firstTile[products.size()] = tiles;
+        const ProductTiles tilesOf(products, kRowTile, nTokens);
+        const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
-        parallelTiles(tokenBlocks * tiles, work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
+        parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
                 const int64_t anyTile = task % tiles;
-                size_t p = 0;
-                while (anyTile >= firstTile[p + 1])
-                    ++p;
+                const size_t p = tilesOf.productOf(anyTile);
                 const TensorView& w = *products[p].w;
                 const std::span<float> out = products[p].out;
                 const int64_t rows = w.rowCount();
                 const uint64_t rowStride = w.rowStride();
-                const int64_t tile = anyTile - firstTile[p];
+                const int64_t tile = anyTile - tilesOf.first[p];
                 const int tBegin = int(task / tiles * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
