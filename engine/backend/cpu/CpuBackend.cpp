@@ -811,11 +811,20 @@ private:
             }
             first[products.size()] = total;
         }
-        size_t productOf(int64_t tile) const {
-            size_t p = 0;
-            while (tile >= first[p + 1])
-                ++p;
-            return p;
+        // Where task (token block task / total, then tile task % total) falls: its product, the tile's
+        // index within that product, and the token block.
+        struct Place {
+            size_t product = 0;
+            int64_t tile = 0;
+            int64_t tokenBlock = 0;
+        };
+        Place place(int64_t task) const {
+            const int64_t anyTile = task % total;
+            Place at{0, anyTile, task / total};
+            while (anyTile >= first[at.product + 1])
+                ++at.product;
+            at.tile -= first[at.product];
+            return at;
         }
         std::array<int64_t, 9> first{};
         int64_t total = 0, work = 0;
@@ -873,8 +882,8 @@ private:
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
                 std::vector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
                 for (int64_t task = begin; task < end; ++task) {
-                    const int64_t anyGroup = task % groups;
-                    const size_t p = groupsOf.productOf(anyGroup);
+                    const ProductTiles::Place at = groupsOf.place(task);
+                    const size_t p = at.product;
                     const TensorView& w = *products[p].w;
                     const std::span<float> out = products[p].out;
                     const int64_t rows = w.rowCount();
@@ -886,8 +895,8 @@ private:
                     const bool decode = !stored && !fused;
                     const bool half = halfX(w);
                     const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : w.rowStride();
-                    const int64_t g = anyGroup - groupsOf.first[p];
-                    const int tBegin = int(task / groups * kFloatTokenBlock);
+                    const int64_t g = at.tile;
+                    const int tBegin = int(at.tokenBlock * kFloatTokenBlock);
                     const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
                     if (decode) {
@@ -1004,14 +1013,14 @@ private:
         parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
-                const int64_t anyTile = task % tiles;
-                const size_t p = tilesOf.productOf(anyTile);
+                const ProductTiles::Place at = tilesOf.place(task);
+                const size_t p = at.product;
                 const TensorView& w = *products[p].w;
                 const std::span<float> out = products[p].out;
                 const int64_t rows = w.rowCount();
                 const uint64_t rowStride = w.rowStride();
-                const int64_t tile = anyTile - tilesOf.first[p];
-                const int tBegin = int(task / tiles * kTokenBlock);
+                const int64_t tile = at.tile;
+                const int tBegin = int(at.tokenBlock * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 if (nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype)) {

@@ -49,6 +49,14 @@ double maxDiff(std::span<const float> a, std::span<const float> b) {
     return diff;
 }
 
+// The tiny model with llama.cpp-style block formats: Q4_1 matrices, a Q8_0 embedding.
+TinyModelSpec quantizedSpec() {
+    TinyModelSpec spec;
+    spec.matrixType = DType::Q4_1;
+    spec.embdType = DType::Q8_0;
+    return spec;
+}
+
 std::unique_ptr<Backend> floatBackend() {
     return makeCpuBackend(CpuBackendOptions{2, false});
 }
@@ -107,9 +115,7 @@ private slots:
 
     // The llama.cpp-style path (8-bit activations for block-quantized weights) stays near the reference.
     void quantizedActivationsStayCloseToReference() {
-        TinyModelSpec spec;
-        spec.matrixType = DType::Q4_1;
-        spec.embdType = DType::Q8_0;
+        const TinyModelSpec spec = quantizedSpec();
         test::TempDir dir;
         const ModelFiles files = writeAndOpen(dir, spec);
         auto backend = makeCpuBackend(2);
@@ -188,9 +194,7 @@ private slots:
     }
 
     void incrementalDecodeEqualsPrefill() {
-        TinyModelSpec spec;
-        spec.matrixType = DType::Q4_1;
-        spec.embdType = DType::Q8_0;
+        const TinyModelSpec spec = quantizedSpec();
         test::TempDir dir;
         const ModelFiles files = writeAndOpen(dir, spec);
         auto backend = makeCpuBackend(2);
@@ -219,9 +223,7 @@ private slots:
     // their logits are bit for bit those of a step that wants every row (rows are independent there),
     // and the cache it leaves gives the next step the same logits too.
     void someRowsLogitsEqualEveryRowsLogits() {
-        TinyModelSpec spec;
-        spec.matrixType = DType::Q4_1;
-        spec.embdType = DType::Q8_0;
+        const TinyModelSpec spec = quantizedSpec();
         test::TempDir dir;
         const ModelFiles files = writeAndOpen(dir, spec);
         for (bool exact : {true, false}) {
