@@ -46,14 +46,30 @@ if [ ${#models[@]} -eq 0 ]; then
     done
 fi
 
+# llama.cpp's AMX path (its default where the CPU has AMX-INT8, as Sapphire Rapids does) dies of SIGILL in
+# 0.3.36 on the 2-core Xeon VMs here: a worker runs tinygemm_kernel_amx before loading the tile config.
+# Where that happens the peer runs with --repack 0 (no extra buffer types: its AVX-512 VNNI paths, which
+# for Q4_1, Q8_0 and F16 is all --repack would change on x86) and the table says so.
+peer_args=()
+probe_peer() { # model
+    "$peer/llama-bench" -m "$1" -t "$threads" -p 16 -n 4 -r 1 -o json >/dev/null 2>&1 && return
+    if "$peer/llama-bench" -m "$1" -t "$threads" -p 16 -n 4 -r 1 --repack 0 -o json >/dev/null 2>&1; then
+        peer_args=(--repack 0)
+        echo "compare-llama-cpp: llama-bench fails with its defaults here; the peer runs with --repack 0" >&2
+    else
+        echo "compare-llama-cpp: llama-bench fails on $1 even with --repack 0" >&2; exit 1
+    fi
+}
 run_llama() { # model round
-    "$peer/llama-bench" -m "$1" -t "$threads" -p 512 -n 128 -r "$reps" -o json >"$out/llama-$(basename "$1")-$2.json" 2>/dev/null
+    "$peer/llama-bench" -m "$1" -t "$threads" -p 512 -n 128 -r "$reps" "${peer_args[@]}" -o json \
+        >"$out/llama-$(basename "$1")-$2.json" 2>/dev/null
 }
 run_lathe() { # model round
     "$cli" --db "$out/runs.db" --threads "$threads" --json bench "$1" -p 512 -n 128 -r "$reps" --no-bandwidth \
         >"$out/lathe-$(basename "$1")-$2.json" 2>/dev/null
 }
 
+probe_peer "${models[0]}"
 for model in "${models[@]}"; do
     for round in $(seq 1 "$rounds"); do
         echo "compare-llama-cpp: $(basename "$model") round $round of $rounds" >&2
@@ -62,12 +78,14 @@ for model in "${models[@]}"; do
     done
 done
 
-python3 - "$out" "$rounds" "$threads" "${models[@]}" <<'EOF'
+python3 - "$out" "$rounds" "$threads" "${peer_args[*]:-}" "${models[@]}" <<'EOF'
 import json, os, statistics, sys
-out, rounds, threads, models = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+out, rounds, threads, peer_args, models = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
 def spread(values):
     return statistics.stdev(values) if len(values) > 1 else 0.0
 print(f"\n{threads} threads, {rounds} alternating rounds; tokens/s as mean of round means ± their sd")
+if peer_args:
+    print(f"llama-bench ran with {peer_args} (it fails with its defaults on this machine)")
 print(f"{'model':<42} {'test':<6} {'llama.cpp':>18} {'Lathe':>18} {'Lathe/llama.cpp':>16}")
 for model in models:
     name = os.path.basename(model)

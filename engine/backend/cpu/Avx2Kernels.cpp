@@ -20,83 +20,10 @@
 namespace lathe::avx2 {
 namespace {
 
-inline float half(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
+#include "backend/cpu/X86BlockLoads.inc"
 
 inline float roundedToHalf(float f) {
     return _cvtsh_ss(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-}
-
-// 32 weights of a 4-bit block (16 bytes): low nibbles are elements 0..15, high nibbles 16..31.
-// The 16 bytes are broadcast to both halves (a load, no shuffle) and the upper half shifted by 4.
-inline __m256i nibbles(const uint8_t* qs) {
-    const __m256i packed = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs)));
-    const __m256i shifts = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-    return _mm256_and_si256(_mm256_srlv_epi32(packed, shifts), _mm256_set1_epi8(0x0f));
-}
-
-// The fifth bits of a 5-bit block: bit j of qh belongs to element j (bit j + 16: to element j + 16);
-// each byte of the result is 0x10 where the bit is set.
-inline __m256i fifthBits(const uint8_t* qh) {
-    uint32_t bits;
-    std::memcpy(&bits, qh, sizeof bits);
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), shuffle);
-    const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
-    bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
-    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
-}
-
-// ActivationQuant's LaneSum::total: (a0 + a2) + (a1 + a3) with a_k = lane k + lane k + 4, in registers
-// (high half + low half, then + movehl, then + movehdup).
-inline float total(__m256 acc) {
-    __m128 a = _mm_add_ps(_mm256_extractf128_ps(acc, 1), _mm256_castps256_ps128(acc));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
-}
-
-// Bytes per block of the integer-dot formats.
-template <DType kType>
-constexpr int64_t kIntegerBlockBytes = kType == DType::Q4_0   ? 18
-                                       : kType == DType::Q4_1 ? 20
-                                       : kType == DType::Q5_0 ? 22
-                                       : kType == DType::Q5_1 ? 24
-                                                              : 34;
-
-// Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
-struct Block {
-    __m256i q;
-    float d, m;
-};
-
-inline __attribute__((always_inline)) Block loadBlock(DType type, const uint8_t* row, int64_t b) {
-    switch (type) {
-    case DType::Q4_0: {
-        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_0>;
-        return {_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), half(p), 0.0f};
-    }
-    case DType::Q4_1: {
-        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_1>;
-        return {nibbles(p + 4), half(p), half(p + 2)};
-    }
-    case DType::Q5_0: {
-        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_0>;
-        const __m256i q = _mm256_or_si256(nibbles(p + 6), fifthBits(p + 2));
-        return {_mm256_sub_epi8(q, _mm256_set1_epi8(16)), half(p), 0.0f};
-    }
-    case DType::Q5_1: {
-        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_1>;
-        return {_mm256_or_si256(nibbles(p + 8), fifthBits(p + 4)), half(p), half(p + 2)};
-    }
-    default: { // Q8_0
-        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q8_0>;
-        return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), half(p), 0.0f};
-    }
-    }
 }
 
 // ggml_v_expf, eight lanes.
@@ -271,9 +198,6 @@ void dotsOfType(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, 
 // widened in one instruction and multiplied by the token's scale in one, and each token's block is
 // loaded once for the four rows. Each pair still runs dotsOf's sequence (the scale product is the same
 // float product), so the same bits.
-template <int kLane> inline __m256 laneOf(__m256 v) {
-    return _mm256_permute_ps(v, kLane * 0x55);
-}
 
 template <DType kType, int kTokens>
 void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks,

@@ -2,6 +2,7 @@
 
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
 #include "core/Error.h"
@@ -866,14 +867,23 @@ private:
             require(p.w->rowLength() == cols, "matmuls", "products of one x differ in row length");
             anyHalf = anyHalf || halfX(*p.w);
         }
+        // With AVX-512, F16 prefill runs llamafile's 16-lane tiles of 4 rows x 6 tokens (as llama.cpp
+        // built for such a processor does) on the fp16-rounded activations widened back to float once.
+        const bool wideHalf = anyHalf && nTokens > 1 && cols % 16 == 0 && cpuHasAvx512();
         if (anyHalf) {
             halfX_.resize(x.size());
+            if (wideHalf) roundedX_.resize(x.size());
             parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
-                avx2::toFp16(x.data() + begin * cols, halfX_.data() + begin * cols, (end - begin) * cols);
+                const int64_t from = begin * cols, count = (end - begin) * cols;
+                if (wideHalf)
+                    avx512::roundThroughFp16(x.data() + from, roundedX_.data() + from, count);
+                else
+                    avx2::toFp16(x.data() + from, halfX_.data() + from, count);
             });
         }
-        // Token blocks of whole 3-token tiles (63 ~ kTokenBlock): no 1-token tile inside a batch.
-        constexpr int kFloatTokenBlock = kTokenBlock / kTokenTile * kTokenTile;
+        // Token blocks of whole token tiles (63 or 60 ~ kTokenBlock): no 1-token tile inside a batch.
+        const int tokenTile = wideHalf ? 6 : kTokenTile;
+        const int kFloatTokenBlock = kTokenBlock / tokenTile * tokenTile;
         const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
         parallelTiles(
             tokenBlocks * groups, groupsOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
@@ -914,7 +924,10 @@ private:
                             rowPointers[r] = group + uint64_t(r0 + r - g * kRowTile) * stride;
                         if (nTokens > 1) { // prefill: the token block's tiles in one call
                             float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
-                            if (half)
+                            if (half && wideHalf)
+                                avx512::f16DotsRun(rowPointers, nr, roundedX_.data() + int64_t(tBegin) * cols,
+                                                   cols, tEnd - tBegin, cols, blockOut, rows);
+                            else if (half)
                                 avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols,
                                                  cols, tEnd - tBegin, cols, blockOut, rows);
                             else
@@ -1010,6 +1023,7 @@ private:
         const ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
+        const bool wide = cpuHasAvx512();
         parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {
@@ -1024,17 +1038,21 @@ private:
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 if (nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype)) {
-                    // 4 rows x 2 tokens (llamafile's tile), any rest row by row
-                    for (int t0 = tBegin; t0 < tEnd; t0 += 2) {
-                        const int n = std::min(2, tEnd - t0);
+                    // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 4 with AVX-512), any rest row by row
+                    const int tokenTile = wide ? 4 : 2;
+                    for (int t0 = tBegin; t0 < tEnd; t0 += tokenTile) {
+                        const int n = std::min(tokenTile, tEnd - t0);
                         int64_t r = r0;
                         for (; r + 4 <= r1; r += 4) {
                             const uint8_t* tileRows[4];
                             for (int i = 0; i < 4; ++i)
                                 tileRows[i] = w.data + uint64_t(r + i) * rowStride;
-                            avx2::quantizedDots4Rows(w.dtype, tileRows,
-                                                     activations_.data() + int64_t(t0) * blocks, blocks, n,
-                                                     blocks, out.data() + int64_t(t0) * rows + r, rows);
+                            const ActivationBlock* xs = activations_.data() + int64_t(t0) * blocks;
+                            float* tileOut = out.data() + int64_t(t0) * rows + r;
+                            if (wide)
+                                avx512::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut, rows);
+                            else
+                                avx2::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut, rows);
                         }
                         for (; r < r1; ++r) {
                             avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
@@ -1069,6 +1087,7 @@ private:
     ThreadPool pool_;
     std::vector<std::vector<float>> scratch_; // per pool thread
     std::vector<uint16_t> halfX_;             // a prefill's activations in fp16 (F16 weights)
+    std::vector<float> roundedX_;             // the same values as floats (AVX-512 F16 prefill)
     // Per pool thread: attention's value rows and block starts.
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};

@@ -25,20 +25,42 @@ bool detectAvx2() {
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
     return ebx & (1u << 5);
 }
+// AVX-512 F (leaf 7 EBX bit 16), BW (30), VL (31) and VNNI (ECX bit 11), with the opmask and both
+// halves of the 512-bit registers enabled in XCR0 (bits 5, 6, 7) beside the AVX state.
+bool detectAvx512() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1u << 27))) return false;
+    unsigned xcrLow = 0, xcrHigh = 0;
+    __asm__("xgetbv" : "=a"(xcrLow), "=d"(xcrHigh) : "c"(0));
+    if ((xcrLow & 0xe6) != 0xe6) return false;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return false;
+    const bool f = ebx & (1u << 16), bw = ebx & (1u << 30), vl = ebx & (1u << 31), vnni = ecx & (1u << 11);
+    return f && bw && vl && vnni;
+}
 #else
 bool detectAvx2() {
     return false;
 }
+bool detectAvx512() {
+    return false;
+}
 #endif
+
+// LATHE_CPU_KERNELS, or "" when unset.
+const char* kernelCap() {
+    const char* forced = std::getenv("LATHE_CPU_KERNELS");
+    return forced ? forced : "";
+}
 
 } // namespace
 
 bool cpuHasAvx2() {
-    static const bool available = [] {
-        const char* forced = std::getenv("LATHE_CPU_KERNELS");
-        if (forced && std::strcmp(forced, "scalar") == 0) return false;
-        return detectAvx2();
-    }();
+    static const bool available = std::strcmp(kernelCap(), "scalar") != 0 && detectAvx2();
+    return available;
+}
+
+bool cpuHasAvx512() {
+    static const bool available = cpuHasAvx2() && std::strcmp(kernelCap(), "avx2") != 0 && detectAvx512();
     return available;
 }
 

@@ -53,6 +53,13 @@ float hsum8(const float* v) {
     return (t0 + t2) + (t1 + t3);
 }
 
+float hsum16(const float* v) {
+    float folded[8];
+    for (int l = 0; l < 8; ++l)
+        folded[l] = v[l + 8] + v[l];
+    return hsum8(folded);
+}
+
 float reduce4x8(const float (*acc)[8]) {
     float x0[8];
     for (int l = 0; l < 8; ++l)

@@ -28,6 +28,10 @@ float dotF32(const float* x, const float* y, int64_t n);
 // (v0 + v4) + (v2 + v6) + ((v1 + v5) + (v3 + v7)), in that grouping.
 float hsum8(const float* v);
 
+// The sum of the 16 lanes of an AVX-512 register as llamafile's hsum(__m512) does (GCC's
+// _mm512_reduce_add_ps): lane l + lane l + 8 for l < 8, then hsum8 of those eight.
+float hsum16(const float* v);
+
 // ggml's rope rotation of one pair as its compiler contracted it:
 // x0' = fma(x0, c, -(x1 * s)), x1' = fma(x0, s, x1 * c).
 void rotatePair(float& x0, float& x1, float c, float s);

@@ -1,0 +1,37 @@
+#pragma once
+// AVX-512 (F, BW, VL, VNNI) versions of the CPU backend's prefill matmul tiles, for processors where
+// cpuHasAvx512() (CpuFeatures.h) holds. Each follows what llama.cpp's CPU backend computes when built
+// for such a processor, and is tested bit for bit against a scalar statement of that order:
+//
+// - F16 weights: llamafile's tinyBLAS<16, __m512> tile of 4 rows x 6 tokens. Each output is a fused
+//   sum in 16 lanes over 16-element steps, reduced as GCC's _mm512_reduce_add_ps (ggml::hsum16). This
+//   is a different order from the AVX2 tile (8 lanes), as it is in llama.cpp: which one runs depends on
+//   the processor, in both programs.
+// - Q4_0 / Q8_0 weights: llamafile's tinyBLAS_Q0_AVX tile of 4 rows x 4 tokens with VNNI dot products.
+//   A VNNI dot gives the same int32 lanes as AVX2's maddubs + madd, so the outputs equal the AVX2
+//   kernels' (and quantizedDotScalar's) bit for bit; the gain is one instruction per block pair and the
+//   32 registers that hold a 4 x 4 tile without spilling.
+
+#include "backend/cpu/ActivationQuant.h"
+#include "core/DType.h"
+
+#include <cstdint>
+
+namespace lathe::avx512 {
+
+// F16 rows (nRows of n elements, n a multiple of 16) against nTokens activation rows x + t * xStride,
+// each already rounded to fp16 and held as floats (what ggml multiplies: it converts the activations to
+// fp16 first; widening them once here saves a conversion per tile step). out[t * outStride + r] =
+// ggml::hsum16 over lanes l of the fused sum, in order, of rows[r][i] * x_t[i] over i % 16 == l.
+void f16DotsRun(const void* const* rows, int nRows, const float* x, int64_t xStride, int nTokens, int64_t n,
+                float* out, int64_t outStride);
+
+// out[i] = x[i] rounded to fp16 (nearest even) and widened back to float.
+void roundThroughFp16(const float* x, float* out, int64_t n);
+
+// avx2::quantizedDots4Rows (Q4_0, Q8_0) for nTokens of 1..4: four rows against nTokens activation rows,
+// out[t * outStride + r] = quantizedDotScalar(type, rows[r], xs + t * xStride, nBlocks), the same bits.
+void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,
+                        int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride);
+
+} // namespace lathe::avx512

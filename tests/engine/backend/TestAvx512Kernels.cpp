@@ -1,0 +1,145 @@
+// The AVX-512 kernels against scalar statements of the order llama.cpp follows on such a processor, bit
+// for bit: the 16-lane F16 prefill tile (every row count, token counts around the 6-token tile, lengths
+// of one and many 16-element steps) against fused sums reduced as ggml::hsum16, ggml::hsum16 itself
+// against the compiler's _mm512_reduce_add_ps (what llamafile calls), and the VNNI 4-row tiles of Q4_0
+// and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512 F/BW/VL/VNNI (or with
+// LATHE_CPU_KERNELS=avx2 or scalar).
+
+#include "backend/cpu/ActivationQuant.h"
+#include "backend/cpu/Avx512Kernels.h"
+#include "backend/cpu/CpuFeatures.h"
+#include "backend/cpu/GgmlFloatOrder.h"
+#include "KernelTestData.h"
+#include "core/Half.h"
+
+#include <QTest>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+using namespace lathe;
+using namespace lathe::test;
+
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// What llamafile's hsum(__m512) returns: GCC's reduction intrinsic, as llama.cpp is built.
+__attribute__((target("avx512f"))) float reduceAddPs(const float* v) {
+    return _mm512_reduce_add_ps(_mm512_loadu_ps(v));
+}
+#endif
+
+// One output of llamafile's F16 tile: lane l sums w[i] * x[i] over i % 16 == l, fused, in order.
+float lanes16Dot(const std::vector<float>& w, const float* x, int64_t n) {
+    float acc[16] = {};
+    for (int64_t i = 0; i < n; ++i)
+        acc[i % 16] = std::fma(w[size_t(i)], x[i], acc[i % 16]);
+    return ggml::hsum16(acc);
+}
+
+} // namespace
+
+class TestAvx512Kernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void init() {
+        if (!cpuHasAvx512())
+            QSKIP("this processor has no AVX-512 F/BW/VL/VNNI (or LATHE_CPU_KERNELS caps the kernels)");
+    }
+
+    void hsum16IsTheCompilersReduction() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+        std::mt19937 rng(21);
+        for (int trial = 0; trial < 2000; ++trial) {
+            // Wide exponents so that the grouping decides the rounding.
+            std::vector<float> v = randomFloats(16, rng, 1.0f);
+            for (float& x : v)
+                x = std::ldexp(x, int(rng() % 40) - 20);
+            QVERIFY(sameBits(ggml::hsum16(v.data()), reduceAddPs(v.data())));
+        }
+#else
+        QSKIP("the reference is GCC's _mm512_reduce_add_ps (llama.cpp's compiler on Debian)");
+#endif
+    }
+
+    void roundThroughFp16MatchesHalf() {
+        std::mt19937 rng(22);
+        for (int64_t n : {1, 15, 16, 577}) {
+            std::vector<float> x = randomFloats(size_t(n), rng, 70000.0f); // past fp16's range too
+            x[0] = 1.0f + 0x1p-11f;                                         // a tie: rounds to even
+            std::vector<float> out(static_cast<size_t>(n));
+            avx512::roundThroughFp16(x.data(), out.data(), n);
+            for (int64_t i = 0; i < n; ++i)
+                QVERIFY(sameBits(out[size_t(i)], fp16ToFloat(floatToFp16(x[size_t(i)]))));
+        }
+    }
+
+    void f16RunsMatchSixteenLaneOrder() {
+        std::mt19937 rng(23);
+        for (int64_t n : {16, 48, 576}) {
+            for (int nRows = 1; nRows <= 4; ++nRows) {
+                for (int nTokens : {1, 2, 5, 6, 7, 12, 13, 60}) {
+                    std::vector<uint16_t> wh(size_t(nRows * n));
+                    std::vector<float> fromWh(wh.size());
+                    const std::vector<float> w = randomFloats(wh.size(), rng, 2.0f);
+                    for (size_t i = 0; i < wh.size(); ++i) {
+                        wh[i] = floatToFp16(w[i]);
+                        fromWh[i] = fp16ToFloat(wh[i]);
+                    }
+                    std::vector<float> x = randomFloats(size_t(nTokens * n), rng, 2.0f);
+                    avx512::roundThroughFp16(x.data(), x.data(), int64_t(x.size()));
+                    const void* rows[4];
+                    for (int r = 0; r < nRows; ++r)
+                        rows[r] = wh.data() + r * n;
+                    const int64_t outStride = nRows + 3; // outputs of other rows sit between
+                    std::vector<float> out(size_t(nTokens * outStride), -1.0f);
+                    avx512::f16DotsRun(rows, nRows, x.data(), n, nTokens, n, out.data(), outStride);
+                    for (int t = 0; t < nTokens; ++t)
+                        for (int r = 0; r < nRows; ++r) {
+                            const std::vector<float> row(fromWh.begin() + r * n, fromWh.begin() + (r + 1) * n);
+                            QVERIFY2(sameBits(out[size_t(t * outStride + r)], lanes16Dot(row, x.data() + t * n, n)),
+                                     qPrintable(QString("n %1, %2 rows, %3 tokens: row %4 token %5")
+                                                    .arg(n).arg(nRows).arg(nTokens).arg(r).arg(t)));
+                        }
+                    for (int t = 0; t < nTokens; ++t)
+                        for (int64_t c = nRows; c < outStride; ++c)
+                            QCOMPARE(out[size_t(t * outStride + c)], -1.0f);
+                }
+            }
+        }
+    }
+
+    void quantizedFourRowTileMatchesScalar() {
+        std::mt19937 rng(24);
+        for (DType type : {DType::Q4_0, DType::Q8_0})
+            for (int64_t blocks : {1, 7, 18, 129}) {
+                std::vector<std::vector<uint8_t>> rows;
+                const uint8_t* rowPointers[4];
+                for (int r = 0; r < 4; ++r) {
+                    rows.push_back(randomRow(type, blocks, rng));
+                    rowPointers[r] = rows.back().data();
+                }
+                std::vector<ActivationBlock> x(size_t(4 * blocks));
+                const std::vector<float> values = randomFloats(size_t(4 * blocks * 32), rng, 2.0f);
+                quantizeActivationsScalar(values.data(), 4 * blocks * 32, x.data());
+                for (int tokens = 1; tokens <= 4; ++tokens) {
+                    float tile[4 * 4];
+                    avx512::quantizedDots4Rows(type, rowPointers, x.data(), blocks, tokens, blocks, tile, 4);
+                    for (int t = 0; t < tokens; ++t)
+                        for (int r = 0; r < 4; ++r)
+                            QVERIFY2(
+                                sameBits(tile[t * 4 + r], quantizedDotScalar(type, rowPointers[r],
+                                                                             x.data() + t * blocks, blocks)),
+                                qPrintable(QString("%1 blocks, row %2, token %3").arg(blocks).arg(r).arg(t)));
+                }
+            }
+    }
+};
+
+QTEST_GUILESS_MAIN(TestAvx512Kernels)
+#include "TestAvx512Kernels.moc"
