@@ -47,12 +47,13 @@ if [ ${#models[@]} -eq 0 ]; then
 fi
 
 # llama.cpp's AMX path (its default where the CPU has AMX-INT8, as Sapphire Rapids does) dies of SIGILL in
-# 0.3.36 on the 2-core Xeon VMs here: a worker runs tinygemm_kernel_amx before loading the tile config.
+# 0.3.36 on the 2-core Xeon VMs here, at a tile instruction in tinygemm_kernel_amx (the process had been
+# granted the AMX state; why the worker's tile config is missing was not traced).
 # Where that happens the peer runs with --repack 0 (no extra buffer types: its AVX-512 VNNI paths, which
 # for Q4_1, Q8_0 and F16 is all --repack would change on x86) and the table says so.
 peer_args=()
 probe_peer() { # model
-    "$peer/llama-bench" -m "$1" -t "$threads" -p 16 -n 4 -r 1 -o json >/dev/null 2>&1 && return
+    { "$peer/llama-bench" -m "$1" -t "$threads" -p 16 -n 4 -r 1 -o json; } >/dev/null 2>&1 && return
     if "$peer/llama-bench" -m "$1" -t "$threads" -p 16 -n 4 -r 1 --repack 0 -o json >/dev/null 2>&1; then
         peer_args=(--repack 0)
         echo "compare-llama-cpp: llama-bench fails with its defaults here; the peer runs with --repack 0" >&2

@@ -122,18 +122,72 @@ void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xS
             out[t * outStride + r] = total(acc[r][t]);
 }
 
+// Four rows of a format with an offset (Q4_1, Q5_1: unsigned weights, w = d * q + m) against kTokens
+// token rows: dotsOf's sequence per pair (one VNNI dot of the unsigned weights with the signed
+// activations, one fused d * x.d step per block, the m * x.s products summed in order beside), with the
+// rows' d and m widened in one instruction and multiplied by the token's d and s in one: lane 2r holds
+// d_r * x.d, lane 2r + 1 m_r * x.s, and adding those lanes to a running vector is each row's own sum.
+template <DType kType, int kTokens>
+void dots4RowsWithOffset(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
+                         int64_t nBlocks, float* out, int64_t outStride) {
+    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
+    __m256 acc[4][kTokens], offsets[kTokens];
+    for (int t = 0; t < kTokens; ++t) {
+        offsets[t] = _mm256_setzero_ps();
+        for (int r = 0; r < 4; ++r)
+            acc[r][t] = _mm256_setzero_ps();
+    }
+    const __m256i lane[4] = {_mm256_set1_epi32(0), _mm256_set1_epi32(2), _mm256_set1_epi32(4),
+                             _mm256_set1_epi32(6)};
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        __m256i q[4];
+        uint32_t heads[4]; // d and m, the first four bytes of every block
+        for (int r = 0; r < 4; ++r) {
+            q[r] = loadBlock(kType, rows[r], b).q;
+            std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
+        }
+        const __m256 scales =
+            _mm256_cvtph_ps(_mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3])));
+        for (int t = 0; t < kTokens; ++t) {
+            const ActivationBlock& x = xs[t * xStride + b];
+            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
+            const __m256 products =
+                _mm256_mul_ps(scales, _mm256_setr_ps(x.d, x.s, x.d, x.s, x.d, x.s, x.d, x.s));
+            offsets[t] = _mm256_add_ps(offsets[t], products);
+            for (int r = 0; r < 4; ++r) {
+                const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q[r], y);
+                acc[r][t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(products, lane[r]),
+                                            _mm256_cvtepi32_ps(lanes), acc[r][t]);
+            }
+        }
+    }
+    for (int t = 0; t < kTokens; ++t) {
+        alignas(32) float offsetLanes[8];
+        _mm256_store_ps(offsetLanes, offsets[t]);
+        for (int r = 0; r < 4; ++r)
+            out[t * outStride + r] = total(acc[r][t]) + offsetLanes[2 * r + 1];
+    }
+}
+
 template <DType kType>
 void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int nTokens,
                      int64_t nBlocks, float* out, int64_t outStride) {
+    constexpr bool kOffset = kType == DType::Q4_1 || kType == DType::Q5_1;
+    auto run = [&]<int kTokens>() {
+        if constexpr (kOffset)
+            dots4RowsWithOffset<kType, kTokens>(rows, xs, xStride, nBlocks, out, outStride);
+        else
+            dots4Rows<kType, kTokens>(rows, xs, xStride, nBlocks, out, outStride);
+    };
     switch (nTokens) {
     case 1:
-        return dots4Rows<kType, 1>(rows, xs, xStride, nBlocks, out, outStride);
+        return run.template operator()<1>();
     case 2:
-        return dots4Rows<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
+        return run.template operator()<2>();
     case 3:
-        return dots4Rows<kType, 3>(rows, xs, xStride, nBlocks, out, outStride);
+        return run.template operator()<3>();
     default:
-        return dots4Rows<kType, 4>(rows, xs, xStride, nBlocks, out, outStride);
+        return run.template operator()<4>();
     }
 }
 
@@ -163,11 +217,20 @@ void roundThroughFp16(const float* x, float* out, int64_t n) {
         out[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
+bool quantizedDots4RowsSupported(DType type) {
+    return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0;
+}
+
 void quantizedDots4Rows(DType type, const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
                         int nTokens, int64_t nBlocks, float* out, int64_t outStride) {
-    if (type == DType::Q4_0)
+    switch (type) {
+    case DType::Q4_0:
         return dots4RowsOfType<DType::Q4_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
-    dots4RowsOfType<DType::Q8_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+    case DType::Q4_1:
+        return dots4RowsOfType<DType::Q4_1>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+    default:
+        return dots4RowsOfType<DType::Q8_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+    }
 }
 
 } // namespace lathe::avx512
@@ -192,6 +255,9 @@ void f16DotsRun(const void* const*, int, const float*, int64_t, int, int64_t, fl
 }
 void roundThroughFp16(const float*, float*, int64_t) {
     unavailable();
+}
+bool quantizedDots4RowsSupported(DType) {
+    return false;
 }
 void quantizedDots4Rows(DType, const uint8_t* const*, const ActivationBlock*, int64_t, int, int64_t, float*,
                         int64_t) {

@@ -1037,7 +1037,8 @@ private:
                 const int tBegin = int(at.tokenBlock * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                if (nTokens > 1 && avx2::quantizedDots4RowsSupported(w.dtype)) {
+                if (nTokens > 1 && (wide ? avx512::quantizedDots4RowsSupported(w.dtype)
+                                         : avx2::quantizedDots4RowsSupported(w.dtype))) {
                     // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 4 with AVX-512), any rest row by row
                     const int tokenTile = wide ? 4 : 2;
                     for (int t0 = tBegin; t0 < tEnd; t0 += tokenTile) {

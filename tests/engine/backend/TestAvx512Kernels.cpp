@@ -1,8 +1,8 @@
 // The AVX-512 kernels against scalar statements of the order llama.cpp follows on such a processor, bit
 // for bit: the 16-lane F16 prefill tile (every row count, token counts around the 6-token tile, lengths
 // of one and many 16-element steps) against fused sums reduced as ggml::hsum16, ggml::hsum16 itself
-// against the compiler's _mm512_reduce_add_ps (what llamafile calls), and the VNNI 4-row tiles of Q4_0
-// and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512 F/BW/VL/VNNI (or with
+// against the compiler's _mm512_reduce_add_ps (what llamafile calls), and the VNNI 4-row tiles of Q4_0,
+// Q4_1 and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512 F/BW/VL/VNNI (or with
 // LATHE_CPU_KERNELS=avx2 or scalar).
 
 #include "backend/cpu/ActivationQuant.h"
@@ -116,8 +116,9 @@ private slots:
 
     void quantizedFourRowTileMatchesScalar() {
         std::mt19937 rng(24);
-        for (DType type : {DType::Q4_0, DType::Q8_0})
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0})
             for (int64_t blocks : {1, 7, 18, 129}) {
+                QVERIFY(avx512::quantizedDots4RowsSupported(type));
                 std::vector<std::vector<uint8_t>> rows;
                 const uint8_t* rowPointers[4];
                 for (int r = 0; r < 4; ++r) {
@@ -138,6 +139,7 @@ private slots:
                                 qPrintable(QString("%1 blocks, row %2, token %3").arg(blocks).arg(r).arg(t)));
                 }
             }
+        QVERIFY(!avx512::quantizedDots4RowsSupported(DType::Q5_0));
     }
 };
 
