@@ -169,26 +169,110 @@ void dots4RowsWithOffset(const uint8_t* const* rows, const ActivationBlock* xs, 
     }
 }
 
+// Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q8_0), two tokens per 512-bit register: the
+// low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what
+// dots4Rows / dots4RowsWithOffset keep for that pair (the same VNNI sums, scale products and fused
+// steps, in the same order), so the same bits at half the instructions per pair. Without 512-bit
+// vpsignb, the activations take q's sign by a masked negation (where q is 0 the weight |q| is 0, so
+// not zeroing them there changes no sum).
+template <DType kType, int kPairs>
+void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
+                         int64_t nBlocks, float* out, int64_t outStride) {
+    constexpr bool kOffset = kType == DType::Q4_1;
+    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
+    __m512 acc[4][kPairs];
+    __m256 offsets[kPairs]; // lane r: row r's sum of m * s for token 2p; lane 4 + r: for token 2p + 1
+    for (int p = 0; p < kPairs; ++p) {
+        offsets[p] = _mm256_setzero_ps();
+        for (int r = 0; r < 4; ++r)
+            acc[r][p] = _mm512_setzero_ps();
+    }
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i rowLane[4]; // picks lane r of a pair's scale products for the low half, lane 4 + r for the high
+    for (int r = 0; r < 4; ++r)
+        rowLane[r] = _mm512_inserti64x4(_mm512_set1_epi32(r), _mm256_set1_epi32(r + 4), 1);
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        __m512i w[4];
+        __mmask64 negative[4];
+        uint64_t dBits = 0, mBits = 0;
+        for (int r = 0; r < 4; ++r) {
+            const __m256i q = loadBlock(kType, rows[r], b).q;
+            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
+            if constexpr (kOffset) {
+                w[r] = both;
+            } else {
+                w[r] = _mm512_abs_epi8(both);
+                negative[r] = _mm512_movepi8_mask(both);
+            }
+            uint16_t h[2]; // d, then m (formats with an offset)
+            std::memcpy(h, rows[r] + b * kBlockBytes, sizeof h);
+            dBits |= uint64_t(h[0]) << (16 * r);
+            mBits |= uint64_t(h[1]) << (16 * r);
+        }
+        const __m128 d4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(dBits)));
+        const __m256 d8 = _mm256_set_m128(d4, d4);
+        for (int p = 0; p < kPairs; ++p) {
+            const ActivationBlock& x0 = xs[2 * p * xStride + b];
+            const ActivationBlock& x1 = xs[(2 * p + 1) * xStride + b];
+            const __m512i y = _mm512_inserti64x4(
+                _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.qs))),
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.qs)), 1);
+            const __m512 scales = _mm512_castps256_ps512(
+                _mm256_mul_ps(d8, _mm256_setr_ps(x0.d, x0.d, x0.d, x0.d, x1.d, x1.d, x1.d, x1.d)));
+            if constexpr (kOffset) {
+                const __m128 m4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(mBits)));
+                offsets[p] = _mm256_add_ps(offsets[p], _mm256_mul_ps(_mm256_set_m128(m4, m4),
+                                                                     _mm256_setr_ps(x0.s, x0.s, x0.s, x0.s, x1.s,
+                                                                                    x1.s, x1.s, x1.s)));
+            }
+            for (int r = 0; r < 4; ++r) {
+                const __m512i signedY = kOffset ? y : _mm512_mask_sub_epi8(y, negative[r], zero, y);
+                const __m512i lanes = _mm512_dpbusd_epi32(zero, w[r], signedY);
+                acc[r][p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(rowLane[r], scales), _mm512_cvtepi32_ps(lanes),
+                                            acc[r][p]);
+            }
+        }
+    }
+    for (int p = 0; p < kPairs; ++p) {
+        alignas(32) float offsetLanes[8];
+        _mm256_store_ps(offsetLanes, offsets[p]);
+        for (int r = 0; r < 4; ++r) {
+            const __m256 low = _mm512_castps512_ps256(acc[r][p]);
+            const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1));
+            out[2 * p * outStride + r] = kOffset ? total(low) + offsetLanes[r] : total(low);
+            out[(2 * p + 1) * outStride + r] = kOffset ? total(high) + offsetLanes[4 + r] : total(high);
+        }
+    }
+}
+
 template <DType kType>
 void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int nTokens,
                      int64_t nBlocks, float* out, int64_t outStride) {
-    constexpr bool kOffset = kType == DType::Q4_1 || kType == DType::Q5_1;
-    auto run = [&]<int kTokens>() {
-        if constexpr (kOffset)
-            dots4RowsWithOffset<kType, kTokens>(rows, xs, xStride, nBlocks, out, outStride);
-        else
-            dots4Rows<kType, kTokens>(rows, xs, xStride, nBlocks, out, outStride);
-    };
-    switch (nTokens) {
+    // Pairs of tokens in 512-bit registers, an odd last token in 256-bit ones.
+    const int pairs = nTokens / 2;
+    switch (pairs) {
+    case 0:
+        break;
     case 1:
-        return run.template operator()<1>();
+        dots4RowsTokenPairs<kType, 1>(rows, xs, xStride, nBlocks, out, outStride);
+        break;
     case 2:
-        return run.template operator()<2>();
+        dots4RowsTokenPairs<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
+        break;
     case 3:
-        return run.template operator()<3>();
+        dots4RowsTokenPairs<kType, 3>(rows, xs, xStride, nBlocks, out, outStride);
+        break;
     default:
-        return run.template operator()<4>();
+        dots4RowsTokenPairs<kType, 4>(rows, xs, xStride, nBlocks, out, outStride);
+        break;
     }
+    if (nTokens % 2 == 0) return;
+    const ActivationBlock* last = xs + (nTokens - 1) * xStride;
+    float* lastOut = out + (nTokens - 1) * outStride;
+    if constexpr (kType == DType::Q4_1)
+        dots4RowsWithOffset<kType, 1>(rows, last, xStride, nBlocks, lastOut, outStride);
+    else
+        dots4Rows<kType, 1>(rows, last, xStride, nBlocks, lastOut, outStride);
 }
 
 } // namespace

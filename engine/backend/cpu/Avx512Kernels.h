@@ -7,11 +7,11 @@
 //   sum in 16 lanes over 16-element steps, reduced as GCC's _mm512_reduce_add_ps (ggml::hsum16). This
 //   is a different order from the AVX2 tile (8 lanes), as it is in llama.cpp: which one runs depends on
 //   the processor, in both programs.
-// - Q4_0 / Q8_0 weights: llamafile's tinyBLAS_Q0_AVX tile of 4 rows x 4 tokens with VNNI dot products;
-//   Q4_1 the same tile (llama.cpp has none for it: it runs ggml_vec_dot_q4_1_q8_1 per pair). A VNNI dot
-//   gives the same int32 lanes as AVX2's maddubs + madd, so the outputs equal the AVX2 kernels' (and
-//   quantizedDotScalar's) bit for bit; the gain is one instruction per block pair and the 32 registers
-//   that hold a 4 x 4 tile without spilling.
+// - Q4_0 / Q4_1 / Q8_0 weights: tiles of 4 rows x 8 tokens with VNNI dot products, two tokens per
+//   512-bit register (llamafile's tinyBLAS_Q0_AVX runs 4 x 4 in 256-bit registers; llama.cpp has no
+//   tile for Q4_1). Every lane keeps the AVX2 kernels' arithmetic: a VNNI dot gives the same int32
+//   lanes as maddubs + madd, and the scale products and fused steps are the same, so the outputs equal
+//   quantizedDotScalar's bit for bit; the gain is half the instructions per block pair.
 
 #include "backend/cpu/ActivationQuant.h"
 #include "core/DType.h"
@@ -30,7 +30,7 @@ void f16DotsRun(const void* const* rows, int nRows, const float* x, int64_t xStr
 // out[i] = x[i] rounded to fp16 (nearest even) and widened back to float.
 void roundThroughFp16(const float* x, float* out, int64_t n);
 
-// avx2::quantizedDots4Rows for Q4_0, Q4_1 and Q8_0 (quantizedDots4RowsSupported) and nTokens of 1..4:
+// avx2::quantizedDots4Rows for Q4_0, Q4_1 and Q8_0 (quantizedDots4RowsSupported) and nTokens of 1..8:
 // four rows against nTokens activation rows, out[t * outStride + r] = quantizedDotScalar(type, rows[r],
 // xs + t * xStride, nBlocks), the same bits.
 bool quantizedDots4RowsSupported(DType weightType);

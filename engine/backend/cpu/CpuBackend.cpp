@@ -1039,8 +1039,8 @@ private:
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 if (nTokens > 1 && (wide ? avx512::quantizedDots4RowsSupported(w.dtype)
                                          : avx2::quantizedDots4RowsSupported(w.dtype))) {
-                    // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 4 with AVX-512), any rest row by row
-                    const int tokenTile = wide ? 4 : 2;
+                    // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 8 with AVX-512), any rest row by row
+                    const int tokenTile = wide ? 8 : 2;
                     for (int t0 = tBegin; t0 < tEnd; t0 += tokenTile) {
                         const int n = std::min(tokenTile, tEnd - t0);
                         int64_t r = r0;
@@ -1055,13 +1055,15 @@ private:
                             else
                                 avx2::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut, rows);
                         }
-                        for (; r < r1; ++r) {
-                            avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
-                                                activations_.data() + int64_t(t0) * blocks, blocks, n, blocks,
-                                                dots);
-                            for (int i = 0; i < n; ++i)
-                                out[size_t(int64_t(t0 + i) * rows + r)] = dots[i];
-                        }
+                        for (; r < r1; ++r)
+                            for (int t = t0; t < t0 + n; t += 4) {
+                                const int m = std::min(4, t0 + n - t);
+                                avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
+                                                    activations_.data() + int64_t(t) * blocks, blocks, m, blocks,
+                                                    dots);
+                                for (int i = 0; i < m; ++i)
+                                    out[size_t(int64_t(t + i) * rows + r)] = dots[i];
+                            }
                     }
                     continue;
                 }

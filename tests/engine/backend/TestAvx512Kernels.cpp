@@ -125,11 +125,11 @@ private slots:
                     rows.push_back(randomRow(type, blocks, rng));
                     rowPointers[r] = rows.back().data();
                 }
-                std::vector<ActivationBlock> x(size_t(4 * blocks));
-                const std::vector<float> values = randomFloats(size_t(4 * blocks * 32), rng, 2.0f);
-                quantizeActivationsScalar(values.data(), 4 * blocks * 32, x.data());
-                for (int tokens = 1; tokens <= 4; ++tokens) {
-                    float tile[4 * 4];
+                std::vector<ActivationBlock> x(size_t(8 * blocks));
+                const std::vector<float> values = randomFloats(size_t(8 * blocks * 32), rng, 2.0f);
+                quantizeActivationsScalar(values.data(), 8 * blocks * 32, x.data());
+                for (int tokens = 1; tokens <= 8; ++tokens) {
+                    float tile[8 * 4];
                     avx512::quantizedDots4Rows(type, rowPointers, x.data(), blocks, tokens, blocks, tile, 4);
                     for (int t = 0; t < tokens; ++t)
                         for (int r = 0; r < 4; ++r)
