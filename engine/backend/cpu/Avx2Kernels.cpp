@@ -193,12 +193,16 @@ void dotsOfType(const uint8_t* row, const ActivationBlock* xs, int64_t xStride, 
     }
 }
 
+// Lane kLane of each 128-bit half, broadcast within that half.
+template <int kLane> inline __m256 laneOf(__m256 v) {
+    return _mm256_permute_ps(v, kLane * 0x55);
+}
+
 // Four rows of a format without offset (Q4_0, Q8_0) against kTokens token rows, as llamafile's
 // 4 x 2 tile runs on AVX2: the rows' blocks are unpacked once for every token, their four fp16 scales
 // widened in one instruction and multiplied by the token's scale in one, and each token's block is
 // loaded once for the four rows. Each pair still runs dotsOf's sequence (the scale product is the same
 // float product), so the same bits.
-
 template <DType kType, int kTokens>
 void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks,
                float* out, int64_t outStride) {

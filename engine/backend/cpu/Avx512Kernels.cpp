@@ -1,5 +1,7 @@
 #include "backend/cpu/Avx512Kernels.h"
 
+#include "backend/cpu/Avx2Kernels.h"
+
 #if defined(__x86_64__)
 
 #include <cstring>
@@ -79,100 +81,12 @@ void f16RunOfRows(const uint16_t* const* rows, const float* x, int64_t xStride, 
     }
 }
 
-// Four rows without offset (Q4_0, Q8_0) against kTokens token rows: avx2's dots4Rows with one VNNI dot
-// per pair (|q| times the activations carrying q's sign, as ggml does, so each int32 lane is the same
-// exact sum of four products) and up to four tokens held in registers.
-template <DType kType, int kTokens>
-void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks,
-               float* out, int64_t outStride) {
-    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
-    __m256 acc[4][kTokens];
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            acc[r][t] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nBlocks; ++b) {
-        __m256i q[4], magnitudes[4];
-        uint64_t scaleBits = 0;
-        for (int r = 0; r < 4; ++r) {
-            q[r] = loadBlock(kType, rows[r], b).q;
-            magnitudes[r] = _mm256_sign_epi8(q[r], q[r]);
-            uint16_t h;
-            std::memcpy(&h, rows[r] + b * kBlockBytes, sizeof h); // every no-offset block starts with d
-            scaleBits |= uint64_t(h) << (16 * r);
-        }
-        const __m128 scales = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(scaleBits)));
-        for (int t = 0; t < kTokens; ++t) {
-            const ActivationBlock& x = xs[t * xStride + b];
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-            const __m128 products = _mm_mul_ps(scales, _mm_set1_ps(x.d));
-            const __m256 d = _mm256_set_m128(products, products);
-            auto pair = [&](int r, __m256 dr) {
-                const __m256i lanes =
-                    _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitudes[r], _mm256_sign_epi8(y, q[r]));
-                acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(lanes), acc[r][t]);
-            };
-            pair(0, laneOf<0>(d));
-            pair(1, laneOf<1>(d));
-            pair(2, laneOf<2>(d));
-            pair(3, laneOf<3>(d));
-        }
-    }
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            out[t * outStride + r] = total(acc[r][t]);
-}
-
-// Four rows of a format with an offset (Q4_1, Q5_1: unsigned weights, w = d * q + m) against kTokens
-// token rows: dotsOf's sequence per pair (one VNNI dot of the unsigned weights with the signed
-// activations, one fused d * x.d step per block, the m * x.s products summed in order beside), with the
-// rows' d and m widened in one instruction and multiplied by the token's d and s in one: lane 2r holds
-// d_r * x.d, lane 2r + 1 m_r * x.s, and adding those lanes to a running vector is each row's own sum.
-template <DType kType, int kTokens>
-void dots4RowsWithOffset(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
-                         int64_t nBlocks, float* out, int64_t outStride) {
-    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
-    __m256 acc[4][kTokens], offsets[kTokens];
-    for (int t = 0; t < kTokens; ++t) {
-        offsets[t] = _mm256_setzero_ps();
-        for (int r = 0; r < 4; ++r)
-            acc[r][t] = _mm256_setzero_ps();
-    }
-    const __m256i lane[4] = {_mm256_set1_epi32(0), _mm256_set1_epi32(2), _mm256_set1_epi32(4),
-                             _mm256_set1_epi32(6)};
-    for (int64_t b = 0; b < nBlocks; ++b) {
-        __m256i q[4];
-        uint32_t heads[4]; // d and m, the first four bytes of every block
-        for (int r = 0; r < 4; ++r) {
-            q[r] = loadBlock(kType, rows[r], b).q;
-            std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
-        }
-        const __m256 scales =
-            _mm256_cvtph_ps(_mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3])));
-        for (int t = 0; t < kTokens; ++t) {
-            const ActivationBlock& x = xs[t * xStride + b];
-            const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-            const __m256 products =
-                _mm256_mul_ps(scales, _mm256_setr_ps(x.d, x.s, x.d, x.s, x.d, x.s, x.d, x.s));
-            offsets[t] = _mm256_add_ps(offsets[t], products);
-            for (int r = 0; r < 4; ++r) {
-                const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), q[r], y);
-                acc[r][t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(products, lane[r]),
-                                            _mm256_cvtepi32_ps(lanes), acc[r][t]);
-            }
-        }
-    }
-    for (int t = 0; t < kTokens; ++t) {
-        alignas(32) float offsetLanes[8];
-        _mm256_store_ps(offsetLanes, offsets[t]);
-        for (int r = 0; r < 4; ++r)
-            out[t * outStride + r] = total(acc[r][t]) + offsetLanes[2 * r + 1];
-    }
-}
-
 // Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q8_0), two tokens per 512-bit register: the
-// low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what
-// dots4Rows / dots4RowsWithOffset keep for that pair (the same VNNI sums, scale products and fused
-// steps, in the same order), so the same bits at half the instructions per pair. Without 512-bit
+// low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what the AVX2
+// kernels keep for that pair (the same int32 sums, by one VNNI dot instead of maddubs + madd, the same
+// scale products and fused steps, in the same order), so the same bits at half the instructions per
+// pair. The formats with an offset (Q4_1) store unsigned weights that multiply the activations directly,
+// their m * s products summed in order beside the fused sums. Without 512-bit
 // vpsignb, the activations take q's sign by a masked negation (where q is 0 the weight |q| is 0, so
 // not zeroing them there changes no sum).
 template <DType kType, int kPairs>
@@ -248,7 +162,6 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
 template <DType kType>
 void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int nTokens,
                      int64_t nBlocks, float* out, int64_t outStride) {
-    // Pairs of tokens in 512-bit registers, an odd last token in 256-bit ones.
     const int pairs = nTokens / 2;
     switch (pairs) {
     case 0:
@@ -267,12 +180,13 @@ void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int6
         break;
     }
     if (nTokens % 2 == 0) return;
+    // An odd last token: the AVX2 kernels (the same bits), it is at most one per row tile.
     const ActivationBlock* last = xs + (nTokens - 1) * xStride;
     float* lastOut = out + (nTokens - 1) * outStride;
-    if constexpr (kType == DType::Q4_1)
-        dots4RowsWithOffset<kType, 1>(rows, last, xStride, nBlocks, lastOut, outStride);
-    else
-        dots4Rows<kType, 1>(rows, last, xStride, nBlocks, lastOut, outStride);
+    if (avx2::quantizedDots4RowsSupported(kType))
+        return avx2::quantizedDots4Rows(kType, rows, last, xStride, 1, nBlocks, lastOut, outStride);
+    for (int r = 0; r < 4; ++r)
+        avx2::quantizedDots(kType, rows[r], last, xStride, 1, nBlocks, lastOut + r);
 }
 
 } // namespace
