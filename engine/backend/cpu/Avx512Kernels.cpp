@@ -159,6 +159,75 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
     }
 }
 
+// Block b of two rows side by side in one 512-bit register (row a's 32 weights in the low half, row c's
+// in the high half), as loadBlock gives them: Q4_1's nibbles, Q4_0's nibbles - 8, Q8_0's bytes.
+template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8_t* c) {
+    if constexpr (kType == DType::Q8_0) {
+        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2))),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 2)), 1);
+    } else {
+        constexpr int kQuants = kType == DType::Q4_1 ? 4 : 2; // after d (and m)
+        const __m512i packed = _mm512_mask_broadcast_i32x4(
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kQuants))), 0xff00,
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + kQuants)));
+        const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
+        const __m512i q = _mm512_and_si512(_mm512_srlv_epi32(packed, shifts), _mm512_set1_epi8(0x0f));
+        return kType == DType::Q4_1 ? q : _mm512_sub_epi8(q, _mm512_set1_epi8(8));
+    }
+}
+
+// Four consecutive rows against one activation row (decode), two rows per 512-bit register: each lane
+// is what avx2's four-row decode kernel keeps for that row (the same int32 sums by a VNNI dot, the same
+// d_r * x.d products and fused steps in block order, the m * x.s products summed beside), so the same
+// bits at about half the instructions per row and block. The next four rows are prefetched as these are
+// read, as there (the side-by-side reads defeat the hardware prefetcher otherwise).
+template <DType kType>
+void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const ActivationBlock* x, int64_t nBlocks,
+                      float* out) {
+    constexpr bool kOffset = kType == DType::Q4_1;
+    constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
+    const uint8_t* rows[4] = {first, first + rowStride, first + 2 * rowStride, first + 3 * rowStride};
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // rows 0 | 1, rows 2 | 3
+    __m256 offsets = _mm256_setzero_ps();                        // lane 2r + 1: row r's sum of m * s
+    const __m512i zero = _mm512_setzero_si512();
+    // Lane 2r of the scale products is d_r * x.d: rows 2p and 2p + 1 take lanes 4p and 4p + 2.
+    const __m512i pick[2] = {_mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(2), 1),
+                             _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(6), 1)};
+    const char* ahead = reinterpret_cast<const char*>(first + 4 * rowStride);
+    const int64_t aheadLines = int64_t(4 * rowStride + 63) / 64;
+    int64_t fetched = 0;
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        for (const int64_t until = (b + 1) * aheadLines / nBlocks; fetched < until; ++fetched)
+            _mm_prefetch(ahead + fetched * 64, _MM_HINT_T0);
+        const ActivationBlock& xb = x[b];
+        const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs)));
+        uint32_t heads[4]; // d, then m (or the first quant bytes, unused)
+        for (int r = 0; r < 4; ++r)
+            std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
+        const __m256 products =
+            _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3]))),
+                          _mm256_setr_ps(xb.d, xb.s, xb.d, xb.s, xb.d, xb.s, xb.d, xb.s));
+        if constexpr (kOffset) offsets = _mm256_add_ps(offsets, products);
+        const __m512 scales = _mm512_castps256_ps512(products);
+        for (int p = 0; p < 2; ++p) {
+            const __m512i q = twoRowsBlock<kType>(rows[2 * p] + b * kBlockBytes, rows[2 * p + 1] + b * kBlockBytes);
+            const __m512i lanes =
+                kOffset ? _mm512_dpbusd_epi32(zero, q, y)
+                        : _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(q),
+                                              _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), zero, y));
+            acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_cvtepi32_ps(lanes), acc[p]);
+        }
+    }
+    alignas(32) float offsetLanes[8];
+    _mm256_store_ps(offsetLanes, offsets);
+    for (int p = 0; p < 2; ++p) {
+        const float low = total(_mm512_castps512_ps256(acc[p]));
+        const float high = total(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1)));
+        out[2 * p] = kOffset ? low + offsetLanes[4 * p + 1] : low;
+        out[2 * p + 1] = kOffset ? high + offsetLanes[4 * p + 3] : high;
+    }
+}
+
 template <DType kType>
 void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int nTokens,
                      int64_t nBlocks, float* out, int64_t outStride) {
@@ -215,6 +284,25 @@ void roundThroughFp16(const float* x, float* out, int64_t n) {
         out[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
 }
 
+void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int64_t nRows,
+                       const ActivationBlock* x, int64_t nBlocks, float* out) {
+    auto run = [&]<DType kType>() {
+        int64_t r = 0;
+        for (; r + 4 <= nRows; r += 4)
+            fourRowsOneToken<kType>(first + uint64_t(r) * rowStride, rowStride, x, nBlocks, out + r);
+        for (; r < nRows; ++r) // at most three: the AVX2 kernel, the same bits
+            avx2::quantizedDots(kType, first + uint64_t(r) * rowStride, x, nBlocks, 1, nBlocks, out + r);
+    };
+    switch (type) {
+    case DType::Q4_0:
+        return run.template operator()<DType::Q4_0>();
+    case DType::Q4_1:
+        return run.template operator()<DType::Q4_1>();
+    default:
+        return run.template operator()<DType::Q8_0>();
+    }
+}
+
 bool quantizedDots4RowsSupported(DType type) {
     return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0;
 }
@@ -252,6 +340,9 @@ void f16DotsRun(const void* const*, int, const float*, int64_t, int, int64_t, fl
     unavailable();
 }
 void roundThroughFp16(const float*, float*, int64_t) {
+    unavailable();
+}
+void quantizedDotsRows(DType, const uint8_t*, uint64_t, int64_t, const ActivationBlock*, int64_t, float*) {
     unavailable();
 }
 bool quantizedDots4RowsSupported(DType) {

@@ -11,7 +11,8 @@
 //   512-bit register (llamafile's tinyBLAS_Q0_AVX runs 4 x 4 in 256-bit registers; llama.cpp has no
 //   tile for Q4_1). Every lane keeps the AVX2 kernels' arithmetic: a VNNI dot gives the same int32
 //   lanes as maddubs + madd, and the scale products and fused steps are the same, so the outputs equal
-//   quantizedDotScalar's bit for bit; the gain is half the instructions per block pair.
+//   quantizedDotScalar's bit for bit; the gain is half the instructions per block pair. Decode runs
+//   four rows at a time, two per 512-bit register, on the same terms.
 
 #include "backend/cpu/ActivationQuant.h"
 #include "core/DType.h"
@@ -29,6 +30,12 @@ void f16DotsRun(const void* const* rows, int nRows, const float* x, int64_t xStr
 
 // out[i] = x[i] rounded to fp16 (nearest even) and widened back to float.
 void roundThroughFp16(const float* x, float* out, int64_t n);
+
+// avx2::quantizedDotsRows (decode: nRows consecutive rows, rowStride bytes apart, against one activation
+// row) for the formats of quantizedDots4RowsSupported: out[r] = quantizedDotScalar(type, row r, x,
+// nBlocks), the same bits, two rows per 512-bit register.
+void quantizedDotsRows(DType weightType, const uint8_t* first, uint64_t rowStride, int64_t nRows,
+                       const ActivationBlock* x, int64_t nBlocks, float* out);
 
 // avx2::quantizedDots4Rows for Q4_0, Q4_1 and Q8_0 (quantizedDots4RowsSupported) and nTokens of 1..8:
 // four rows against nTokens activation rows, out[t * outStride + r] = quantizedDotScalar(type, rows[r],

@@ -1068,8 +1068,13 @@ private:
                     continue;
                 }
                 if (nTokens == 1) { // decode: the tile's rows in one call
-                    avx2::quantizedDotsRows(w.dtype, w.data + uint64_t(r0) * rowStride, rowStride, r1 - r0,
-                                            activations_.data(), blocks, out.data() + r0);
+                    const uint8_t* first = w.data + uint64_t(r0) * rowStride;
+                    if (wide && avx512::quantizedDots4RowsSupported(w.dtype))
+                        avx512::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(), blocks,
+                                                  out.data() + r0);
+                    else
+                        avx2::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(), blocks,
+                                                out.data() + r0);
                     continue;
                 }
                 for (int t0 = tBegin; t0 < tEnd; t0 += 4) {

@@ -1,9 +1,9 @@
 // The AVX-512 kernels against scalar statements of the order llama.cpp follows on such a processor, bit
 // for bit: the 16-lane F16 prefill tile (every row count, token counts around the 6-token tile, lengths
 // of one and many 16-element steps) against fused sums reduced as ggml::hsum16, ggml::hsum16 itself
-// against the compiler's _mm512_reduce_add_ps (what llamafile calls), and the VNNI 4-row tiles of Q4_0,
-// Q4_1 and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512 F/BW/VL/VNNI (or with
-// LATHE_CPU_KERNELS=avx2 or scalar).
+// against the compiler's _mm512_reduce_add_ps (what llamafile calls), and the VNNI 4-row tiles (prefill
+// and decode) of Q4_0, Q4_1 and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512
+// F/BW/VL/VNNI (or with LATHE_CPU_KERNELS=avx2 or scalar).
 
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx512Kernels.h"
@@ -140,6 +140,31 @@ private slots:
                 }
             }
         QVERIFY(!avx512::quantizedDots4RowsSupported(DType::Q5_0));
+    }
+
+    // Decode: consecutive rows against one activation row, in groups of four and a rest of up to three.
+    void quantizedRowsOfOneTokenMatchScalar() {
+        std::mt19937 rng(25);
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0})
+            for (int64_t blocks : {1, 7, 18}) {
+                for (int64_t nRows : {1, 4, 7, 12}) {
+                    std::vector<uint8_t> rows;
+                    for (int64_t r = 0; r < nRows; ++r) {
+                        const std::vector<uint8_t> row = randomRow(type, blocks, rng);
+                        rows.insert(rows.end(), row.begin(), row.end());
+                    }
+                    const uint64_t rowStride = rows.size() / size_t(nRows);
+                    std::vector<ActivationBlock> x(static_cast<size_t>(blocks));
+                    const std::vector<float> values = randomFloats(size_t(blocks * 32), rng, 2.0f);
+                    quantizeActivationsScalar(values.data(), blocks * 32, x.data());
+                    std::vector<float> out(static_cast<size_t>(nRows));
+                    avx512::quantizedDotsRows(type, rows.data(), rowStride, nRows, x.data(), blocks, out.data());
+                    for (int64_t r = 0; r < nRows; ++r)
+                        QVERIFY2(sameBits(out[size_t(r)],
+                                          quantizedDotScalar(type, rows.data() + r * rowStride, x.data(), blocks)),
+                                 qPrintable(QString("%1 blocks, %2 rows: row %3").arg(blocks).arg(nRows).arg(r)));
+                }
+            }
     }
 };
 
