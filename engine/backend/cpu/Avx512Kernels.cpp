@@ -10,7 +10,7 @@
 // Compiled for AVX-512 through this pragma alone (as Avx2Kernels.cpp is for AVX2); nothing outside
 // calls these functions unless cpuHasAvx512() said yes.
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))),  \
                              apply_to = function)
 #else
 #pragma GCC push_options
@@ -34,6 +34,10 @@ inline float total16(__m512 v) {
     return total(_mm256_add_ps(high, _mm512_castps512_ps256(v)));
 }
 
+// kRows F16 rows x kTokens activation rows (n a multiple of 16), every pair's 16-lane fused sum in a
+// register: up to 4 x 6 = 24 accumulators, 4 widened weight vectors and one activation vector, as
+// llamafile's tinyBLAS<16, __m512> tile (which widens fp16 activations in the loop; here they arrive as
+// floats, the same values).
 template <int kRows, int kTokens>
 void f16Tile(const uint16_t* const* rows, const float* x, int64_t xStride, int64_t n, float* out,
              int64_t outStride) {
@@ -136,14 +140,14 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             if constexpr (kOffset) {
                 const __m128 m4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(mBits)));
                 offsets[p] = _mm256_add_ps(offsets[p], _mm256_mul_ps(_mm256_set_m128(m4, m4),
-                                                                     _mm256_setr_ps(x0.s, x0.s, x0.s, x0.s, x1.s,
-                                                                                    x1.s, x1.s, x1.s)));
+                                                                     _mm256_setr_ps(x0.s, x0.s, x0.s, x0.s,
+                                                                                    x1.s, x1.s, x1.s, x1.s)));
             }
             for (int r = 0; r < 4; ++r) {
                 const __m512i signedY = kOffset ? y : _mm512_mask_sub_epi8(y, negative[r], zero, y);
                 const __m512i lanes = _mm512_dpbusd_epi32(zero, w[r], signedY);
-                acc[r][p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(rowLane[r], scales), _mm512_cvtepi32_ps(lanes),
-                                            acc[r][p]);
+                acc[r][p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(rowLane[r], scales),
+                                            _mm512_cvtepi32_ps(lanes), acc[r][p]);
             }
         }
     }
@@ -163,8 +167,9 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
 // in the high half), as loadBlock gives them: Q4_1's nibbles, Q4_0's nibbles - 8, Q8_0's bytes.
 template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8_t* c) {
     if constexpr (kType == DType::Q8_0) {
-        return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2))),
-                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 2)), 1);
+        return _mm512_inserti64x4(
+            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2))),
+            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 2)), 1);
     } else {
         constexpr int kQuants = kType == DType::Q4_1 ? 4 : 2; // after d (and m)
         const __m512i packed = _mm512_mask_broadcast_i32x4(
@@ -188,7 +193,7 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
     constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
     const uint8_t* rows[4] = {first, first + rowStride, first + 2 * rowStride, first + 3 * rowStride};
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // rows 0 | 1, rows 2 | 3
-    __m256 offsets = _mm256_setzero_ps();                        // lane 2r + 1: row r's sum of m * s
+    __m256 offsets = _mm256_setzero_ps();                       // lane 2r + 1: row r's sum of m * s
     const __m512i zero = _mm512_setzero_si512();
     // Lane 2r of the scale products is d_r * x.d: rows 2p and 2p + 1 take lanes 4p and 4p + 2.
     const __m512i pick[2] = {_mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(2), 1),
@@ -204,18 +209,20 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
         uint32_t heads[4]; // d, then m (or the first quant bytes, unused)
         for (int r = 0; r < 4; ++r)
             std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
-        const __m256 products =
-            _mm256_mul_ps(_mm256_cvtph_ps(_mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3]))),
-                          _mm256_setr_ps(xb.d, xb.s, xb.d, xb.s, xb.d, xb.s, xb.d, xb.s));
+        const __m256 products = _mm256_mul_ps(
+            _mm256_cvtph_ps(_mm_setr_epi32(int(heads[0]), int(heads[1]), int(heads[2]), int(heads[3]))),
+            _mm256_setr_ps(xb.d, xb.s, xb.d, xb.s, xb.d, xb.s, xb.d, xb.s));
         if constexpr (kOffset) offsets = _mm256_add_ps(offsets, products);
         const __m512 scales = _mm512_castps256_ps512(products);
         for (int p = 0; p < 2; ++p) {
-            const __m512i q = twoRowsBlock<kType>(rows[2 * p] + b * kBlockBytes, rows[2 * p + 1] + b * kBlockBytes);
+            const __m512i q =
+                twoRowsBlock<kType>(rows[2 * p] + b * kBlockBytes, rows[2 * p + 1] + b * kBlockBytes);
             const __m512i lanes =
                 kOffset ? _mm512_dpbusd_epi32(zero, q, y)
                         : _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(q),
                                               _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), zero, y));
-            acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_cvtepi32_ps(lanes), acc[p]);
+            acc[p] =
+                _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_cvtepi32_ps(lanes), acc[p]);
         }
     }
     alignas(32) float offsetLanes[8];
@@ -303,7 +310,7 @@ void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int
     }
 }
 
-bool quantizedDots4RowsSupported(DType type) {
+bool hasIntegerKernels(DType type) {
     return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0;
 }
 
@@ -345,7 +352,7 @@ void roundThroughFp16(const float*, float*, int64_t) {
 void quantizedDotsRows(DType, const uint8_t*, uint64_t, int64_t, const ActivationBlock*, int64_t, float*) {
     unavailable();
 }
-bool quantizedDots4RowsSupported(DType) {
+bool hasIntegerKernels(DType) {
     return false;
 }
 void quantizedDots4Rows(DType, const uint8_t* const*, const ActivationBlock*, int64_t, int, int64_t, float*,

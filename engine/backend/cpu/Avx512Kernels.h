@@ -31,16 +31,18 @@ void f16DotsRun(const void* const* rows, int nRows, const float* x, int64_t xStr
 // out[i] = x[i] rounded to fp16 (nearest even) and widened back to float.
 void roundThroughFp16(const float* x, float* out, int64_t n);
 
+// The integer formats with kernels here: Q4_0, Q4_1 and Q8_0.
+bool hasIntegerKernels(DType weightType);
+
 // avx2::quantizedDotsRows (decode: nRows consecutive rows, rowStride bytes apart, against one activation
-// row) for the formats of quantizedDots4RowsSupported: out[r] = quantizedDotScalar(type, row r, x,
-// nBlocks), the same bits, two rows per 512-bit register.
+// row) for a format of hasIntegerKernels: out[r] = quantizedDotScalar(type, row r, x, nBlocks), the same
+// bits, two rows per 512-bit register.
 void quantizedDotsRows(DType weightType, const uint8_t* first, uint64_t rowStride, int64_t nRows,
                        const ActivationBlock* x, int64_t nBlocks, float* out);
 
-// avx2::quantizedDots4Rows for Q4_0, Q4_1 and Q8_0 (quantizedDots4RowsSupported) and nTokens of 1..8:
-// four rows against nTokens activation rows, out[t * outStride + r] = quantizedDotScalar(type, rows[r],
-// xs + t * xStride, nBlocks), the same bits.
-bool quantizedDots4RowsSupported(DType weightType);
+// avx2::quantizedDots4Rows for a format of hasIntegerKernels and nTokens of 1..8: four rows against
+// nTokens activation rows, out[t * outStride + r] = quantizedDotScalar(type, rows[r], xs + t * xStride,
+// nBlocks), the same bits.
 void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,
                         int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride);
 

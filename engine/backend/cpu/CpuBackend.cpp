@@ -871,8 +871,10 @@ private:
         // built for such a processor does) on the fp16-rounded activations widened back to float once.
         const bool wideHalf = anyHalf && nTokens > 1 && cols % 16 == 0 && cpuHasAvx512();
         if (anyHalf) {
-            halfX_.resize(x.size());
-            if (wideHalf) roundedX_.resize(x.size());
+            if (wideHalf)
+                roundedX_.resize(x.size());
+            else
+                halfX_.resize(x.size());
             parallel(nTokens, int64_t(x.size()) * 2, [&](int64_t begin, int64_t end, int) {
                 const int64_t from = begin * cols, count = (end - begin) * cols;
                 if (wideHalf)
@@ -883,8 +885,8 @@ private:
         }
         // Token blocks of whole token tiles (63 or 60 ~ kTokenBlock): no 1-token tile inside a batch.
         const int tokenTile = wideHalf ? 6 : kTokenTile;
-        const int kFloatTokenBlock = kTokenBlock / tokenTile * tokenTile;
-        const int64_t tokenBlocks = (nTokens + kFloatTokenBlock - 1) / kFloatTokenBlock;
+        const int floatTokenBlock = kTokenBlock / tokenTile * tokenTile;
+        const int64_t tokenBlocks = (nTokens + floatTokenBlock - 1) / floatTokenBlock;
         parallelTiles(
             tokenBlocks * groups, groupsOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
                 const void* rowPointers[8];
@@ -906,8 +908,8 @@ private:
                     const bool half = halfX(w);
                     const uint64_t stride = decode ? uint64_t(cols) * sizeof(float) : w.rowStride();
                     const int64_t g = at.tile;
-                    const int tBegin = int(at.tokenBlock * kFloatTokenBlock);
-                    const int tEnd = std::min(nTokens, tBegin + kFloatTokenBlock);
+                    const int tBegin = int(at.tokenBlock * floatTokenBlock);
+                    const int tEnd = std::min(nTokens, tBegin + floatTokenBlock);
                     const int64_t r1 = std::min(rows, (g + 1) * kRowTile);
                     if (decode) {
                         decoded.resize(size_t(kRowTile * cols));
@@ -1037,7 +1039,7 @@ private:
                 const int tBegin = int(at.tokenBlock * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                if (nTokens > 1 && (wide ? avx512::quantizedDots4RowsSupported(w.dtype)
+                if (nTokens > 1 && (wide ? avx512::hasIntegerKernels(w.dtype)
                                          : avx2::quantizedDots4RowsSupported(w.dtype))) {
                     // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 8 with AVX-512), any rest row by row
                     const int tokenTile = wide ? 8 : 2;
@@ -1051,16 +1053,18 @@ private:
                             const ActivationBlock* xs = activations_.data() + int64_t(t0) * blocks;
                             float* tileOut = out.data() + int64_t(t0) * rows + r;
                             if (wide)
-                                avx512::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut, rows);
+                                avx512::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut,
+                                                           rows);
                             else
-                                avx2::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut, rows);
+                                avx2::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut,
+                                                         rows);
                         }
                         for (; r < r1; ++r)
                             for (int t = t0; t < t0 + n; t += 4) {
                                 const int m = std::min(4, t0 + n - t);
                                 avx2::quantizedDots(w.dtype, w.data + uint64_t(r) * rowStride,
-                                                    activations_.data() + int64_t(t) * blocks, blocks, m, blocks,
-                                                    dots);
+                                                    activations_.data() + int64_t(t) * blocks, blocks, m,
+                                                    blocks, dots);
                                 for (int i = 0; i < m; ++i)
                                     out[size_t(int64_t(t + i) * rows + r)] = dots[i];
                             }
@@ -1069,12 +1073,12 @@ private:
                 }
                 if (nTokens == 1) { // decode: the tile's rows in one call
                     const uint8_t* first = w.data + uint64_t(r0) * rowStride;
-                    if (wide && avx512::quantizedDots4RowsSupported(w.dtype))
-                        avx512::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(), blocks,
-                                                  out.data() + r0);
+                    if (wide && avx512::hasIntegerKernels(w.dtype))
+                        avx512::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(),
+                                                  blocks, out.data() + r0);
                     else
-                        avx2::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(), blocks,
-                                                out.data() + r0);
+                        avx2::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(),
+                                                blocks, out.data() + r0);
                     continue;
                 }
                 for (int t0 = tBegin; t0 < tEnd; t0 += 4) {

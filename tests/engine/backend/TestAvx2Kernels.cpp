@@ -4,11 +4,11 @@
 // lengths in F32/F16/BF16, the fused dot and fma of attention, and ggml's exp and silu over the whole float
 // range (denormal results, overflow, infinities, NaN). Skipped on a processor without AVX2/FMA/F16C.
 
+#include "KernelTestData.h"
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
-#include "KernelTestData.h"
 #include "core/Half.h"
 #include "io/Quants.h"
 

@@ -5,11 +5,11 @@
 // and decode) of Q4_0, Q4_1 and Q8_0 against quantizedDotScalar. Skipped on a processor without AVX-512
 // F/BW/VL/VNNI (or with LATHE_CPU_KERNELS=avx2 or scalar).
 
+#include "KernelTestData.h"
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
-#include "KernelTestData.h"
 #include "core/Half.h"
 
 #include <QTest>
@@ -71,7 +71,7 @@ private slots:
         std::mt19937 rng(22);
         for (int64_t n : {1, 15, 16, 577}) {
             std::vector<float> x = randomFloats(size_t(n), rng, 70000.0f); // past fp16's range too
-            x[0] = 1.0f + 0x1p-11f;                                         // a tie: rounds to even
+            x[0] = 1.0f + 0x1p-11f;                                        // a tie: rounds to even
             std::vector<float> out(static_cast<size_t>(n));
             avx512::roundThroughFp16(x.data(), out.data(), n);
             for (int64_t i = 0; i < n; ++i)
@@ -101,10 +101,16 @@ private slots:
                     avx512::f16DotsRun(rows, nRows, x.data(), n, nTokens, n, out.data(), outStride);
                     for (int t = 0; t < nTokens; ++t)
                         for (int r = 0; r < nRows; ++r) {
-                            const std::vector<float> row(fromWh.begin() + r * n, fromWh.begin() + (r + 1) * n);
-                            QVERIFY2(sameBits(out[size_t(t * outStride + r)], lanes16Dot(row, x.data() + t * n, n)),
+                            const std::vector<float> row(fromWh.begin() + r * n,
+                                                         fromWh.begin() + (r + 1) * n);
+                            QVERIFY2(sameBits(out[size_t(t * outStride + r)],
+                                              lanes16Dot(row, x.data() + t * n, n)),
                                      qPrintable(QString("n %1, %2 rows, %3 tokens: row %4 token %5")
-                                                    .arg(n).arg(nRows).arg(nTokens).arg(r).arg(t)));
+                                                    .arg(n)
+                                                    .arg(nRows)
+                                                    .arg(nTokens)
+                                                    .arg(r)
+                                                    .arg(t)));
                         }
                     for (int t = 0; t < nTokens; ++t)
                         for (int64_t c = nRows; c < outStride; ++c)
@@ -118,7 +124,7 @@ private slots:
         std::mt19937 rng(24);
         for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0})
             for (int64_t blocks : {1, 7, 18, 129}) {
-                QVERIFY(avx512::quantizedDots4RowsSupported(type));
+                QVERIFY(avx512::hasIntegerKernels(type));
                 std::vector<std::vector<uint8_t>> rows;
                 const uint8_t* rowPointers[4];
                 for (int r = 0; r < 4; ++r) {
@@ -139,7 +145,7 @@ private slots:
                                 qPrintable(QString("%1 blocks, row %2, token %3").arg(blocks).arg(r).arg(t)));
                 }
             }
-        QVERIFY(!avx512::quantizedDots4RowsSupported(DType::Q5_0));
+        QVERIFY(!avx512::hasIntegerKernels(DType::Q5_0));
     }
 
     // Decode: consecutive rows against one activation row, in groups of four and a rest of up to three.
@@ -158,11 +164,13 @@ private slots:
                     const std::vector<float> values = randomFloats(size_t(blocks * 32), rng, 2.0f);
                     quantizeActivationsScalar(values.data(), blocks * 32, x.data());
                     std::vector<float> out(static_cast<size_t>(nRows));
-                    avx512::quantizedDotsRows(type, rows.data(), rowStride, nRows, x.data(), blocks, out.data());
+                    avx512::quantizedDotsRows(type, rows.data(), rowStride, nRows, x.data(), blocks,
+                                              out.data());
                     for (int64_t r = 0; r < nRows; ++r)
-                        QVERIFY2(sameBits(out[size_t(r)],
-                                          quantizedDotScalar(type, rows.data() + r * rowStride, x.data(), blocks)),
-                                 qPrintable(QString("%1 blocks, %2 rows: row %3").arg(blocks).arg(nRows).arg(r)));
+                        QVERIFY2(
+                            sameBits(out[size_t(r)],
+                                     quantizedDotScalar(type, rows.data() + r * rowStride, x.data(), blocks)),
+                            qPrintable(QString("%1 blocks, %2 rows: row %3").arg(blocks).arg(nRows).arg(r)));
                 }
             }
     }
