@@ -87,16 +87,17 @@ void f16RunOfRows(const uint16_t* const* rows, const float* x, int64_t xStride, 
 
 // Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q8_0), two tokens per 512-bit register: the
 // low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what the AVX2
-// kernels keep for that pair (the same int32 sums, by one VNNI dot instead of maddubs + madd, the same
-// scale products and fused steps, in the same order), so the same bits at half the instructions per
-// pair. The formats with an offset (Q4_1) store unsigned weights that multiply the activations directly,
-// their m * s products summed in order beside the fused sums. Without 512-bit
-// vpsignb, the activations take q's sign by a masked negation (where q is 0 the weight |q| is 0, so
-// not zeroing them there changes no sum).
+// kernels keep for that pair (the same int32 sums, the same scale products and fused steps, in the same
+// order), so the same bits at half the instructions per pair. The int32 sums come from one VNNI dot of
+// unsigned weights with the signed activations: Q4_1 stores unsigned weights (its m * s products are
+// summed in order beside the fused sums); Q8_0 and Q4_0 weights are shifted by a bias (128, 8) into
+// unsigned range and the dot starts from -bias * (the lane's sum of activations), once per token pair,
+// which leaves the exact sum of q * x as ggml's sign trick does.
 template <DType kType, int kPairs>
 void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
                          int64_t nBlocks, float* out, int64_t outStride) {
     constexpr bool kOffset = kType == DType::Q4_1;
+    constexpr int kBiasShift = kType == DType::Q8_0 ? 7 : kType == DType::Q4_0 ? 3 : 0; // bias 128, 8
     constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
     __m512 acc[4][kPairs];
     __m256 offsets[kPairs]; // lane r: row r's sum of m * s for token 2p; lane 4 + r: for token 2p + 1
@@ -106,22 +107,17 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             acc[r][p] = _mm512_setzero_ps();
     }
     const __m512i zero = _mm512_setzero_si512();
+    const __m512i bias = _mm512_set1_epi8(char(1 << kBiasShift));
     __m512i rowLane[4]; // picks lane r of a pair's scale products for the low half, lane 4 + r for the high
     for (int r = 0; r < 4; ++r)
         rowLane[r] = _mm512_inserti64x4(_mm512_set1_epi32(r), _mm256_set1_epi32(r + 4), 1);
     for (int64_t b = 0; b < nBlocks; ++b) {
-        __m512i w[4];
-        __mmask64 negative[4];
+        __m512i w[4]; // unsigned: q (Q4_1) or q + bias
         uint64_t dBits = 0, mBits = 0;
         for (int r = 0; r < 4; ++r) {
             const __m256i q = loadBlock(kType, rows[r], b).q;
             const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
-            if constexpr (kOffset) {
-                w[r] = both;
-            } else {
-                w[r] = _mm512_abs_epi8(both);
-                negative[r] = _mm512_movepi8_mask(both);
-            }
+            w[r] = kBiasShift ? _mm512_add_epi8(both, bias) : both;
             uint16_t h[2]; // d, then m (formats with an offset)
             std::memcpy(h, rows[r] + b * kBlockBytes, sizeof h);
             dBits |= uint64_t(h[0]) << (16 * r);
@@ -135,6 +131,10 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             const __m512i y = _mm512_inserti64x4(
                 _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.qs))),
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.qs)), 1);
+            __m512i start = zero; // -bias * (sum of the lane's four activations)
+            if constexpr (kBiasShift != 0)
+                start = _mm512_sub_epi32(
+                    zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), y), kBiasShift));
             const __m512 scales = _mm512_castps256_ps512(
                 _mm256_mul_ps(d8, _mm256_setr_ps(x0.d, x0.d, x0.d, x0.d, x1.d, x1.d, x1.d, x1.d)));
             if constexpr (kOffset) {
@@ -144,8 +144,7 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
                                                                                     x1.s, x1.s, x1.s, x1.s)));
             }
             for (int r = 0; r < 4; ++r) {
-                const __m512i signedY = kOffset ? y : _mm512_mask_sub_epi8(y, negative[r], zero, y);
-                const __m512i lanes = _mm512_dpbusd_epi32(zero, w[r], signedY);
+                const __m512i lanes = _mm512_dpbusd_epi32(start, w[r], y);
                 acc[r][p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(rowLane[r], scales),
                                             _mm512_cvtepi32_ps(lanes), acc[r][p]);
             }
