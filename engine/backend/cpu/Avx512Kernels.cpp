@@ -85,19 +85,58 @@ void f16RunOfRows(const uint16_t* const* rows, const float* x, int64_t xStride, 
     }
 }
 
+// The integer kernels here multiply unsigned weights (VNNI's u8 x s8 dot) with the signed activations.
+// Q4_1 stores unsigned weights; Q8_0 and Q4_0 weights q are read as q + bias (bias 128 for Q8_0, whose
+// stored bytes are flipped in their top bit; 8 for Q4_0, whose stored nibbles already are q + 8), and
+// the dot starts from -bias * (each lane's sum of four activations): the exact sum of q * x that ggml's
+// sign trick gives (|q| times x with q's sign), so the same int32 lanes.
+template <DType kType> constexpr int kBiasShift = kType == DType::Q8_0 ? 7 : kType == DType::Q4_0 ? 3 : 0;
+
+// Where a dot of kType's unsigned weights with activations y (one or two blocks) starts: 0, or -bias
+// times each lane's sum of activations.
+template <DType kType> inline __m512i dotStart(__m512i y) {
+    if constexpr (kBiasShift<kType> == 0) return _mm512_setzero_si512();
+    const __m512i laneSums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), y);
+    return _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(laneSums, kBiasShift<kType>));
+}
+
+// Block b of a row, its 32 weights as unsigned bytes (q, or q + bias).
+template <DType kType> inline __m256i unsignedBlock(const uint8_t* row, int64_t b) {
+    const uint8_t* p = row + b * kIntegerBlockBytes<kType>;
+    if constexpr (kType == DType::Q8_0)
+        return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)),
+                                _mm256_set1_epi8(char(0x80)));
+    else
+        return nibbles(p + (kType == DType::Q4_1 ? 4 : 2));
+}
+
+// Block b of two rows side by side in one 512-bit register (row a's in the low half, row c's in the
+// high half), as unsignedBlock gives them.
+template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8_t* c, int64_t b) {
+    if constexpr (kType == DType::Q8_0) {
+        return _mm512_inserti64x4(_mm512_castsi256_si512(unsignedBlock<kType>(a, b)),
+                                  unsignedBlock<kType>(c, b), 1);
+    } else {
+        constexpr int64_t kQuants = kType == DType::Q4_1 ? 4 : 2; // after d (and m)
+        const uint8_t* pa = a + b * kIntegerBlockBytes<kType> + kQuants;
+        const uint8_t* pc = c + b * kIntegerBlockBytes<kType> + kQuants;
+        const __m512i packed = _mm512_mask_broadcast_i32x4(
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(pa))), 0xff00,
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(pc)));
+        const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
+        return _mm512_and_si512(_mm512_srlv_epi32(packed, shifts), _mm512_set1_epi8(0x0f));
+    }
+}
+
 // Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q8_0), two tokens per 512-bit register: the
 // low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what the AVX2
-// kernels keep for that pair (the same int32 sums, the same scale products and fused steps, in the same
-// order), so the same bits at half the instructions per pair. The int32 sums come from one VNNI dot of
-// unsigned weights with the signed activations: Q4_1 stores unsigned weights (its m * s products are
-// summed in order beside the fused sums); Q8_0 and Q4_0 weights are shifted by a bias (128, 8) into
-// unsigned range and the dot starts from -bias * (the lane's sum of activations), once per token pair,
-// which leaves the exact sum of q * x as ggml's sign trick does.
+// kernels keep for that pair (the same int32 sums, by one VNNI dot, the same scale products and fused
+// steps, in the same order; Q4_1's m * s products summed in order beside), so the same bits at half the
+// instructions per pair.
 template <DType kType, int kPairs>
 void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
                          int64_t nBlocks, float* out, int64_t outStride) {
     constexpr bool kOffset = kType == DType::Q4_1;
-    constexpr int kBiasShift = kType == DType::Q8_0 ? 7 : kType == DType::Q4_0 ? 3 : 0; // bias 128, 8
     constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
     __m512 acc[4][kPairs];
     __m256 offsets[kPairs]; // lane r: row r's sum of m * s for token 2p; lane 4 + r: for token 2p + 1
@@ -106,18 +145,15 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
         for (int r = 0; r < 4; ++r)
             acc[r][p] = _mm512_setzero_ps();
     }
-    const __m512i zero = _mm512_setzero_si512();
-    const __m512i bias = _mm512_set1_epi8(char(1 << kBiasShift));
     __m512i rowLane[4]; // picks lane r of a pair's scale products for the low half, lane 4 + r for the high
     for (int r = 0; r < 4; ++r)
         rowLane[r] = _mm512_inserti64x4(_mm512_set1_epi32(r), _mm256_set1_epi32(r + 4), 1);
     for (int64_t b = 0; b < nBlocks; ++b) {
-        __m512i w[4]; // unsigned: q (Q4_1) or q + bias
+        __m512i w[4];
         uint64_t dBits = 0, mBits = 0;
         for (int r = 0; r < 4; ++r) {
-            const __m256i q = loadBlock(kType, rows[r], b).q;
-            const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
-            w[r] = kBiasShift ? _mm512_add_epi8(both, bias) : both;
+            const __m256i q = unsignedBlock<kType>(rows[r], b);
+            w[r] = _mm512_inserti64x4(_mm512_castsi256_si512(q), q, 1);
             uint16_t h[2]; // d, then m (formats with an offset)
             std::memcpy(h, rows[r] + b * kBlockBytes, sizeof h);
             dBits |= uint64_t(h[0]) << (16 * r);
@@ -131,10 +167,7 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             const __m512i y = _mm512_inserti64x4(
                 _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x0.qs))),
                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x1.qs)), 1);
-            __m512i start = zero; // -bias * (sum of the lane's four activations)
-            if constexpr (kBiasShift != 0)
-                start = _mm512_sub_epi32(
-                    zero, _mm512_slli_epi32(_mm512_dpbusd_epi32(zero, _mm512_set1_epi8(1), y), kBiasShift));
+            const __m512i start = dotStart<kType>(y);
             const __m512 scales = _mm512_castps256_ps512(
                 _mm256_mul_ps(d8, _mm256_setr_ps(x0.d, x0.d, x0.d, x0.d, x1.d, x1.d, x1.d, x1.d)));
             if constexpr (kOffset) {
@@ -162,28 +195,10 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
     }
 }
 
-// Block b of two rows side by side in one 512-bit register (row a's 32 weights in the low half, row c's
-// in the high half), as loadBlock gives them: Q4_1's nibbles, Q4_0's nibbles - 8, Q8_0's bytes.
-template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8_t* c) {
-    if constexpr (kType == DType::Q8_0) {
-        return _mm512_inserti64x4(
-            _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2))),
-            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 2)), 1);
-    } else {
-        constexpr int kQuants = kType == DType::Q4_1 ? 4 : 2; // after d (and m)
-        const __m512i packed = _mm512_mask_broadcast_i32x4(
-            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + kQuants))), 0xff00,
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + kQuants)));
-        const __m512i shifts = _mm512_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4);
-        const __m512i q = _mm512_and_si512(_mm512_srlv_epi32(packed, shifts), _mm512_set1_epi8(0x0f));
-        return kType == DType::Q4_1 ? q : _mm512_sub_epi8(q, _mm512_set1_epi8(8));
-    }
-}
-
 // Four consecutive rows against one activation row (decode), two rows per 512-bit register: each lane
-// is what avx2's four-row decode kernel keeps for that row (the same int32 sums by a VNNI dot, the same
-// d_r * x.d products and fused steps in block order, the m * x.s products summed beside), so the same
-// bits at about half the instructions per row and block. The next four rows are prefetched as these are
+// is what avx2's four-row decode kernel keeps for that row (the same int32 sums by one VNNI dot, the
+// same d_r * x.d products and fused steps in block order, the m * x.s products summed beside), so the
+// same bits at about half the instructions per row and block. The next four rows are prefetched as these are
 // read, as there (the side-by-side reads defeat the hardware prefetcher otherwise).
 template <DType kType>
 void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const ActivationBlock* x, int64_t nBlocks,
@@ -193,7 +208,6 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
     const uint8_t* rows[4] = {first, first + rowStride, first + 2 * rowStride, first + 3 * rowStride};
     __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}; // rows 0 | 1, rows 2 | 3
     __m256 offsets = _mm256_setzero_ps();                       // lane 2r + 1: row r's sum of m * s
-    const __m512i zero = _mm512_setzero_si512();
     // Lane 2r of the scale products is d_r * x.d: rows 2p and 2p + 1 take lanes 4p and 4p + 2.
     const __m512i pick[2] = {_mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(2), 1),
                              _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(6), 1)};
@@ -205,6 +219,7 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
             _mm_prefetch(ahead + fetched * 64, _MM_HINT_T0);
         const ActivationBlock& xb = x[b];
         const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs)));
+        const __m512i start = dotStart<kType>(y);
         uint32_t heads[4]; // d, then m (or the first quant bytes, unused)
         for (int r = 0; r < 4; ++r)
             std::memcpy(&heads[r], rows[r] + b * kBlockBytes, sizeof heads[r]);
@@ -214,12 +229,8 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
         if constexpr (kOffset) offsets = _mm256_add_ps(offsets, products);
         const __m512 scales = _mm512_castps256_ps512(products);
         for (int p = 0; p < 2; ++p) {
-            const __m512i q =
-                twoRowsBlock<kType>(rows[2 * p] + b * kBlockBytes, rows[2 * p + 1] + b * kBlockBytes);
             const __m512i lanes =
-                kOffset ? _mm512_dpbusd_epi32(zero, q, y)
-                        : _mm512_dpbusd_epi32(zero, _mm512_abs_epi8(q),
-                                              _mm512_mask_sub_epi8(y, _mm512_movepi8_mask(q), zero, y));
+                _mm512_dpbusd_epi32(start, twoRowsBlock<kType>(rows[2 * p], rows[2 * p + 1], b), y);
             acc[p] =
                 _mm512_fmadd_ps(_mm512_permutexvar_ps(pick[p], scales), _mm512_cvtepi32_ps(lanes), acc[p]);
         }
