@@ -287,14 +287,9 @@ void dots4RowsOneToken(const uint8_t* first, uint64_t rowStride, const Activatio
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i lane[4] = {_mm256_set1_epi32(0), _mm256_set1_epi32(2), _mm256_set1_epi32(4),
                              _mm256_set1_epi32(6)};
-    // The four rows are read block by block side by side, which the hardware prefetcher follows worse
-    // than one row after the other: the next four rows (contiguous) are fetched as these are consumed.
-    const char* ahead = reinterpret_cast<const char*>(first + 4 * rowStride);
-    const int64_t aheadLines = int64_t(4 * rowStride + 63) / 64;
-    int64_t fetched = 0;
+    NextRowsPrefetcher prefetcher(first + 4 * rowStride, 4 * rowStride, nBlocks);
     for (int64_t b = 0; b < nBlocks; ++b) {
-        for (const int64_t until = (b + 1) * aheadLines / nBlocks; fetched < until; ++fetched)
-            _mm_prefetch(ahead + fetched * 64, _MM_HINT_T0);
+        prefetcher.step(b);
         const ActivationBlock& xb = x[b];
         const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
         uint32_t heads[4];

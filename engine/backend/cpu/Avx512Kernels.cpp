@@ -198,8 +198,8 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
 // Four consecutive rows against one activation row (decode), two rows per 512-bit register: each lane
 // is what avx2's four-row decode kernel keeps for that row (the same int32 sums by one VNNI dot, the
 // same d_r * x.d products and fused steps in block order, the m * x.s products summed beside), so the
-// same bits at about half the instructions per row and block. The next four rows are prefetched as these are
-// read, as there (the side-by-side reads defeat the hardware prefetcher otherwise).
+// same bits at about half the instructions per row and block. The next four rows are prefetched as
+// these are read (NextRowsPrefetcher), as there.
 template <DType kType>
 void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const ActivationBlock* x, int64_t nBlocks,
                       float* out) {
@@ -211,12 +211,9 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
     // Lane 2r of the scale products is d_r * x.d: rows 2p and 2p + 1 take lanes 4p and 4p + 2.
     const __m512i pick[2] = {_mm512_inserti64x4(_mm512_set1_epi32(0), _mm256_set1_epi32(2), 1),
                              _mm512_inserti64x4(_mm512_set1_epi32(4), _mm256_set1_epi32(6), 1)};
-    const char* ahead = reinterpret_cast<const char*>(first + 4 * rowStride);
-    const int64_t aheadLines = int64_t(4 * rowStride + 63) / 64;
-    int64_t fetched = 0;
+    NextRowsPrefetcher prefetcher(first + 4 * rowStride, 4 * rowStride, nBlocks);
     for (int64_t b = 0; b < nBlocks; ++b) {
-        for (const int64_t until = (b + 1) * aheadLines / nBlocks; fetched < until; ++fetched)
-            _mm_prefetch(ahead + fetched * 64, _MM_HINT_T0);
+        prefetcher.step(b);
         const ActivationBlock& xb = x[b];
         const __m512i y = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs)));
         const __m512i start = dotStart<kType>(y);

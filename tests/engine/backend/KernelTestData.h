@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace lathe::test {
@@ -46,6 +47,36 @@ inline std::vector<float> randomFloats(size_t n, std::mt19937& rng, float range)
     for (auto& x : v)
         x = value(rng);
     return v;
+}
+
+// A four-row tile kernel against quantizedDotScalar, bit for bit: four random rows of `type` (1, 7, 18
+// and 129 blocks) against 1..maxTokens rows of quantized activations. tile(rows, x, blocks, tokens, out)
+// runs the kernel with out[t * 4 + r] for row r and token t. Returns the first output that differs, as
+// text, or "" when every one matches.
+template <typename Tile>
+std::string fourRowTileMismatch(DType type, int maxTokens, std::mt19937& rng, Tile&& tile) {
+    for (int64_t blocks : {1, 7, 18, 129}) {
+        std::vector<std::vector<uint8_t>> rows;
+        const uint8_t* rowPointers[4];
+        for (int r = 0; r < 4; ++r) {
+            rows.push_back(randomRow(type, blocks, rng));
+            rowPointers[r] = rows.back().data();
+        }
+        std::vector<ActivationBlock> x(static_cast<size_t>(maxTokens * blocks));
+        const std::vector<float> values = randomFloats(size_t(maxTokens * blocks * 32), rng, 2.0f);
+        quantizeActivationsScalar(values.data(), maxTokens * blocks * 32, x.data());
+        for (int tokens = 1; tokens <= maxTokens; ++tokens) {
+            std::vector<float> out(size_t(tokens * 4));
+            tile(rowPointers, x.data(), blocks, tokens, out.data());
+            for (int t = 0; t < tokens; ++t)
+                for (int r = 0; r < 4; ++r)
+                    if (!sameBits(out[size_t(t * 4 + r)],
+                                  quantizedDotScalar(type, rowPointers[r], x.data() + t * blocks, blocks)))
+                        return std::to_string(blocks) + " blocks, " + std::to_string(tokens) +
+                               " tokens: row " + std::to_string(r) + ", token " + std::to_string(t);
+        }
+    }
+    return "";
 }
 
 } // namespace lathe::test
