@@ -22,6 +22,56 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
+inline float half(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+// The fifth bits of a 5-bit block: bit j of qh belongs to element j (bit j + 16: to element j + 16);
+// each byte of the result is 0x10 where the bit is set.
+inline __m256i fifthBits(const uint8_t* qh) {
+    uint32_t bits;
+    std::memcpy(&bits, qh, sizeof bits);
+    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), shuffle);
+    const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
+    bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
+    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
+}
+
+// Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
+struct Block {
+    __m256i q;
+    float d, m;
+};
+
+inline __attribute__((always_inline)) Block loadBlock(DType type, const uint8_t* row, int64_t b) {
+    switch (type) {
+    case DType::Q4_0: {
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_0>;
+        return {_mm256_sub_epi8(nibbles(p + 2), _mm256_set1_epi8(8)), half(p), 0.0f};
+    }
+    case DType::Q4_1: {
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q4_1>;
+        return {nibbles(p + 4), half(p), half(p + 2)};
+    }
+    case DType::Q5_0: {
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_0>;
+        const __m256i q = _mm256_or_si256(nibbles(p + 6), fifthBits(p + 2));
+        return {_mm256_sub_epi8(q, _mm256_set1_epi8(16)), half(p), 0.0f};
+    }
+    case DType::Q5_1: {
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q5_1>;
+        return {_mm256_or_si256(nibbles(p + 8), fifthBits(p + 4)), half(p), half(p + 2)};
+    }
+    default: { // Q8_0
+        const uint8_t* p = row + b * kIntegerBlockBytes<DType::Q8_0>;
+        return {_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)), half(p), 0.0f};
+    }
+    }
+}
+
 inline float roundedToHalf(float f) {
     return _cvtsh_ss(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
 }

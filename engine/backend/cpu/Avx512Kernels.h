@@ -1,7 +1,7 @@
 #pragma once
-// AVX-512 (F, BW, VL, VNNI) versions of the CPU backend's prefill matmul tiles, for processors where
-// cpuHasAvx512() (CpuFeatures.h) holds. Each follows what llama.cpp's CPU backend computes when built
-// for such a processor, and is tested bit for bit against a scalar statement of that order:
+// AVX-512 (F, BW, VL, VNNI) versions of the CPU backend's matmul kernels (prefill tiles, integer decode),
+// for processors where cpuHasAvx512() (CpuFeatures.h) holds. Each is tested bit for bit against a scalar
+// statement of its order (TestAvx512Kernels):
 //
 // - F16 weights: llamafile's tinyBLAS<16, __m512> tile of 4 rows x 6 tokens. Each output is a fused
 //   sum in 16 lanes over 16-element steps, reduced as GCC's _mm512_reduce_add_ps (ggml::hsum16). This
