@@ -19,6 +19,7 @@ VerbRunner addDevicesVerb(CLI::App& app, const CommonFlags& flags) {
                                    {"cores", d.cores},
                                    {"compute_capability", d.computeCapability},
                                    {"features", d.features},
+                                   {"kernels", d.kernels},
                                    {"usable", d.usable},
                                    {"unusable_reason", d.unusableReason}});
             printJson({{"devices", devices}, {"gpu_absent_reason", report.gpuAbsentReason}});
@@ -27,8 +28,8 @@ VerbRunner addDevicesVerb(CLI::App& app, const CommonFlags& flags) {
         for (const ComputeDevice& d : report.devices) {
             std::string detail =
                 d.kind == DeviceKind::Cpu
-                    ? fmt::format("{} threads, {:.1f} GiB RAM, SIMD: {}", d.cores,
-                                  double(d.memoryBytes) / (1 << 30), fmt::join(d.features, " "))
+                    ? fmt::format("{} threads, {:.1f} GiB RAM, SIMD: {}; kernels: {}", d.cores,
+                                  double(d.memoryBytes) / (1 << 30), fmt::join(d.features, " "), d.kernels)
                     : fmt::format("{:.1f} GiB, compute {}, {} SMs", double(d.memoryBytes) / (1 << 30),
                                   d.computeCapability, d.cores);
             std::cout << fmt::format("{:<8}{} ({}){}\n", d.id, d.name, detail,

@@ -1,5 +1,6 @@
 #include "backend/DeviceDiscovery.h"
 
+#include "backend/cpu/CpuFeatures.h"
 #include "core/Error.h"
 
 #include <dlfcn.h>
@@ -48,6 +49,7 @@ ComputeDevice cpuDevice() {
     const long pageSize = sysconf(_SC_PAGE_SIZE);
     if (pages > 0 && pageSize > 0) cpu.memoryBytes = uint64_t(pages) * uint64_t(pageSize);
     cpu.features = cpuFeatures();
+    cpu.kernels = cpuKernelSet();
     return cpu;
 }
 

@@ -18,6 +18,7 @@ struct ComputeDevice {
     int cores = 0;                     // CPU: hardware threads; GPU: multiprocessors when known
     std::string computeCapability;     // GPU only, e.g. "9.0"
     std::vector<std::string> features; // CPU SIMD extensions found at run time
+    std::string kernels;               // CPU: the kernel set the backend runs (cpuKernelSet)
     bool usable = true;
     std::string unusableReason; // set when usable is false
 };

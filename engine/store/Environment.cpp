@@ -1,8 +1,7 @@
 #include "store/Environment.h"
 
-#include "core/BuildInfo.h"
-
 #include "backend/DeviceDiscovery.h"
+#include "core/BuildInfo.h"
 #include "monitor/NvmlTelemetry.h"
 
 #include <sys/utsname.h>
@@ -19,7 +18,8 @@ nlohmann::json captureEnvironment() {
     nlohmann::json gpus = nlohmann::json::array();
     for (const ComputeDevice& d : report.devices) {
         if (d.kind == DeviceKind::Cpu) {
-            env["cpu"] = {{"model", d.name}, {"cores", d.cores}, {"features", d.features}};
+            env["cpu"] = {
+                {"model", d.name}, {"cores", d.cores}, {"features", d.features}, {"kernels", d.kernels}};
             env["ram_bytes"] = d.memoryBytes;
         } else {
             gpus.push_back({{"id", d.id},

@@ -64,4 +64,8 @@ bool cpuHasAvx512() {
     return available;
 }
 
+const char* cpuKernelSet() {
+    return cpuHasAvx512() ? "avx512" : cpuHasAvx2() ? "avx2" : "scalar";
+}
+
 } // namespace lathe

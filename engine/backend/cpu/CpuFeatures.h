@@ -12,4 +12,7 @@ bool cpuHasAvx2();
 // Sapphire Rapids, Zen 4 and later), on top of cpuHasAvx2(): the kernels of Avx512Kernels.h.
 bool cpuHasAvx512();
 
+// The kernel set the CPU backend runs: "avx512", "avx2" or "scalar" (recorded with every run).
+const char* cpuKernelSet();
+
 } // namespace lathe

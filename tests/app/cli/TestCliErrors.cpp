@@ -4,6 +4,7 @@
 
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cstring>
 
 class TestCliErrors : public QObject {
     Q_OBJECT
@@ -62,6 +63,24 @@ private slots:
         QVERIFY(!devices.isEmpty());
         QCOMPARE(devices[0].toObject()["id"].toString(), QString("cpu"));
         QVERIFY(devices[0].toObject()["cores"].toInt() >= 1);
+        // The kernel set follows the processor's features, and LATHE_CPU_KERNELS caps it.
+        const QString kernels = devices[0].toObject()["kernels"].toString();
+        const QJsonArray features = devices[0].toObject()["features"].toArray();
+        QCOMPARE(kernels == "avx512", features.contains("avx512vnni") && features.contains("avx512bw") &&
+                                          qgetenv("LATHE_CPU_KERNELS").isEmpty());
+        QVERIFY(kernels == "avx512" || kernels == "avx2" || kernels == "scalar");
+        for (const char* cap : {"avx2", "scalar"}) {
+            qputenv("LATHE_CPU_KERNELS", cap);
+            const CliRun capped = runCli({"--json", "devices"});
+            qunsetenv("LATHE_CPU_KERNELS");
+            const QString got = QJsonDocument::fromJson(capped.out.toUtf8())
+                                    .object()["devices"]
+                                    .toArray()[0]
+                                    .toObject()["kernels"]
+                                    .toString();
+            QCOMPARE(got, QString(std::strcmp(cap, "scalar") == 0 || !features.contains("avx2") ? "scalar"
+                                                                                                : "avx2"));
+        }
         // Without a usable GPU the report says why, in one line.
         bool gpuUsable = false;
         for (const QJsonValue& d : devices)
