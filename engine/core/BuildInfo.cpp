@@ -1,5 +1,7 @@
 #include "core/BuildInfo.h"
 
+#include "GitCommit.h" // LATHE_GIT_COMMIT, generated at build time
+
 namespace lathe {
 
 const char* latheVersion() {
