@@ -27,11 +27,15 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
+// The high 256 bits of a 512-bit register (lanes 8..15).
+inline __m256 upperHalf(__m512 v) {
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
 // GCC's _mm512_reduce_add_ps, which llamafile's hsum(__m512) calls: high 256 bits + low 256 bits, then
 // the eight-lane total (ggml::hsum16).
 inline float total16(__m512 v) {
-    const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-    return total(_mm256_add_ps(high, _mm512_castps512_ps256(v)));
+    return total(_mm256_add_ps(upperHalf(v), _mm512_castps512_ps256(v)));
 }
 
 // kRows F16 rows x kTokens activation rows (n a multiple of 16), every pair's 16-lane fused sum in a
@@ -160,7 +164,8 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             mBits |= uint64_t(h[1]) << (16 * r);
         }
         const __m128 d4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(dBits)));
-        const __m256 d8 = _mm256_set_m128(d4, d4);
+        const __m128 m4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(mBits))); // unused without an offset
+        const __m256 d8 = _mm256_set_m128(d4, d4), m8 = _mm256_set_m128(m4, m4);
         for (int p = 0; p < kPairs; ++p) {
             const ActivationBlock& x0 = xs[2 * p * xStride + b];
             const ActivationBlock& x1 = xs[(2 * p + 1) * xStride + b];
@@ -170,12 +175,10 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
             const __m512i start = dotStart<kType>(y);
             const __m512 scales = _mm512_castps256_ps512(
                 _mm256_mul_ps(d8, _mm256_setr_ps(x0.d, x0.d, x0.d, x0.d, x1.d, x1.d, x1.d, x1.d)));
-            if constexpr (kOffset) {
-                const __m128 m4 = _mm_cvtph_ps(_mm_cvtsi64_si128(int64_t(mBits)));
-                offsets[p] = _mm256_add_ps(offsets[p], _mm256_mul_ps(_mm256_set_m128(m4, m4),
-                                                                     _mm256_setr_ps(x0.s, x0.s, x0.s, x0.s,
-                                                                                    x1.s, x1.s, x1.s, x1.s)));
-            }
+            if constexpr (kOffset)
+                offsets[p] = _mm256_add_ps(
+                    offsets[p],
+                    _mm256_mul_ps(m8, _mm256_setr_ps(x0.s, x0.s, x0.s, x0.s, x1.s, x1.s, x1.s, x1.s)));
             for (int r = 0; r < 4; ++r) {
                 const __m512i lanes = _mm512_dpbusd_epi32(start, w[r], y);
                 acc[r][p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(rowLane[r], scales),
@@ -188,7 +191,7 @@ void dots4RowsTokenPairs(const uint8_t* const* rows, const ActivationBlock* xs, 
         _mm256_store_ps(offsetLanes, offsets[p]);
         for (int r = 0; r < 4; ++r) {
             const __m256 low = _mm512_castps512_ps256(acc[r][p]);
-            const __m256 high = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[r][p]), 1));
+            const __m256 high = upperHalf(acc[r][p]);
             out[2 * p * outStride + r] = kOffset ? total(low) + offsetLanes[r] : total(low);
             out[(2 * p + 1) * outStride + r] = kOffset ? total(high) + offsetLanes[4 + r] : total(high);
         }
@@ -236,7 +239,7 @@ void fourRowsOneToken(const uint8_t* first, uint64_t rowStride, const Activation
     _mm256_store_ps(offsetLanes, offsets);
     for (int p = 0; p < 2; ++p) {
         const float low = total(_mm512_castps512_ps256(acc[p]));
-        const float high = total(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1)));
+        const float high = total(upperHalf(acc[p]));
         out[2 * p] = kOffset ? low + offsetLanes[4 * p + 1] : low;
         out[2 * p + 1] = kOffset ? high + offsetLanes[4 * p + 3] : high;
     }

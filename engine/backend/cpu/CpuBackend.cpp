@@ -1039,10 +1039,10 @@ private:
                 const int tBegin = int(at.tokenBlock * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                if (nTokens > 1 && (wide ? avx512::hasIntegerKernels(w.dtype)
-                                         : avx2::quantizedDots4RowsSupported(w.dtype))) {
+                const bool wideFormat = wide && avx512::hasIntegerKernels(w.dtype);
+                if (nTokens > 1 && (wideFormat || avx2::quantizedDots4RowsSupported(w.dtype))) {
                     // 4 rows x 2 tokens (llamafile's AVX2 tile; 4 x 8 with AVX-512), any rest row by row
-                    const int tokenTile = wide ? 8 : 2;
+                    const int tokenTile = wideFormat ? 8 : 2;
                     for (int t0 = tBegin; t0 < tEnd; t0 += tokenTile) {
                         const int n = std::min(tokenTile, tEnd - t0);
                         int64_t r = r0;
@@ -1052,7 +1052,7 @@ private:
                                 tileRows[i] = w.data + uint64_t(r + i) * rowStride;
                             const ActivationBlock* xs = activations_.data() + int64_t(t0) * blocks;
                             float* tileOut = out.data() + int64_t(t0) * rows + r;
-                            if (wide)
+                            if (wideFormat)
                                 avx512::quantizedDots4Rows(w.dtype, tileRows, xs, blocks, n, blocks, tileOut,
                                                            rows);
                             else
@@ -1073,7 +1073,7 @@ private:
                 }
                 if (nTokens == 1) { // decode: the tile's rows in one call
                     const uint8_t* first = w.data + uint64_t(r0) * rowStride;
-                    if (wide && avx512::hasIntegerKernels(w.dtype))
+                    if (wideFormat)
                         avx512::quantizedDotsRows(w.dtype, first, rowStride, r1 - r0, activations_.data(),
                                                   blocks, out.data() + r0);
                     else
