@@ -33,8 +33,13 @@ KvCache::KvCache(const ModelConfig& config, int capacityTokens, int blockTokens)
 }
 
 float* KvCache::storage() const {
-    if (storage_.empty()) storage_.assign(storageFloats_, 0.0f);
-    return storage_.data();
+    if (!storage_) {
+        storage_.reset(static_cast<float*>(std::calloc(storageFloats_, sizeof(float))));
+        if (!storage_)
+            fail(ErrorCategory::Io, "KV cache: cannot allocate {:.1f} MiB for {} blocks",
+                 double(storageFloats_) * 4 / 1048576, capacityBlocks());
+    }
+    return storage_.get();
 }
 
 std::vector<std::pair<int, int>> KvCache::takeBlockCopies() {
@@ -74,10 +79,10 @@ void KvCache::releaseBlock(int blockId) {
 
 void KvCache::copyBlock(int fromBlock, int toBlock) {
     if (logsBlockCopies_) blockCopies_.emplace_back(fromBlock, toBlock);
-    if (storage_.empty()) return; // no row was ever written on the host
+    if (!storage_) return; // no row was ever written on the host
     const size_t blockFloats = size_t(nLayers_) * blockFloatsPerLayer_;
-    std::copy_n(storage_.begin() + ptrdiff_t(size_t(fromBlock) * blockFloats), blockFloats,
-                storage_.begin() + ptrdiff_t(size_t(toBlock) * blockFloats));
+    std::copy_n(storage_.get() + size_t(fromBlock) * blockFloats, blockFloats,
+                storage_.get() + size_t(toBlock) * blockFloats);
 }
 
 size_t KvCache::offsetOf(int layer, int blockId, int kvHead, int slotInBlock, bool isValue) const {

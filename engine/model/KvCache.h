@@ -13,6 +13,8 @@
 #include "model/ModelConfig.h"
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -88,7 +90,13 @@ private:
     int blockTokens_;
     size_t blockFloatsPerLayer_; // 2 * nHeadsKv * blockTokens * headDim
     size_t storageFloats_ = 0;
-    mutable std::vector<float> storage_; // [block][layer][K|V][kvHead][slot][headDim], lazily
+    struct FreeStorage {
+        void operator()(float* p) const { std::free(p); }
+    };
+    // [block][layer][K|V][kvHead][slot][headDim], allocated on first use with calloc, whose large
+    // allocations are fresh zero pages that take no memory until written: blocks are handed out in
+    // ascending order, so resident memory follows the tokens cached, not the capacity.
+    mutable std::unique_ptr<float[], FreeStorage> storage_;
     uint64_t instanceId_ = 0;
     bool logsBlockCopies_ = false;
     std::vector<std::pair<int, int>> blockCopies_;

@@ -200,8 +200,8 @@ public:
               [](void* p) { cudaFree(p); }) {
         LATHE_CUDA_CHECK(cudaSetDevice(device.ordinal));
         LATHE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-        LATHE_CUDA_CHECK(cublasCreate(&cublas_));
-        LATHE_CUDA_CHECK(cublasSetStream(cublas_, stream_));
+        LATHE_CUDA_CHECK(blas_.create(&cublas_));
+        LATHE_CUDA_CHECK(blas_.setStream(cublas_, stream_));
         recorder_ = std::make_unique<cuda::StepRecorder>(stream_);
         for (DeviceActivations* scratch : {&scratchA_, &scratchB_, &scratchOut_})
             scratch->setRecorder(recorder_.get());
@@ -220,7 +220,7 @@ public:
         recorder_.reset();
         cudaStreamSynchronize(stream_);
         kvPool_ = DeviceArray();
-        cublasDestroy(cublas_);
+        blas_.destroy(cublas_);
         cudaStreamDestroy(stream_);
     }
 
@@ -809,7 +809,7 @@ private:
         const float one = 1.0f, zero = 0.0f;
         const DType format = w.deviceFormat();
         if (format == DType::F32) {
-            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
+            LATHE_CUDA_CHECK(blas_.gemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
                                           &one, w.data(), CUDA_R_32F, int(cols), x, CUDA_R_32F, int(cols),
                                           &zero, out, CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F,
                                           CUBLAS_GEMM_DEFAULT));
@@ -822,7 +822,7 @@ private:
         PoolBuffer xHalf(pool_, size_t(nTokens) * size_t(cols) * 2);
         kernels::convertActivations(x, int64_t(nTokens) * cols, bf16, xHalf.get(), stream_);
         if (format == DType::F16 || bf16) {
-            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
+            LATHE_CUDA_CHECK(blas_.gemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), nTokens, int(cols),
                                           &one, w.data(), type, int(cols), xHalf.get(), type, int(cols),
                                           &zero, out, CUDA_R_32F, int(rows), CUBLAS_COMPUTE_32F,
                                           CUBLAS_GEMM_DEFAULT));
@@ -834,7 +834,7 @@ private:
             const int64_t n = std::min(tileRows, rows - r0);
             require(kernels::dequantRowsToHalf(w.data(), int(format), cols, r0, n, tile.get(), stream_),
                     "matmul", "no dequantize kernel for the weight format");
-            LATHE_CUDA_CHECK(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), nTokens, int(cols), &one,
+            LATHE_CUDA_CHECK(blas_.gemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(n), nTokens, int(cols), &one,
                                           tile.get(), CUDA_R_16F, int(cols), xHalf.get(), CUDA_R_16F,
                                           int(cols), &zero, out + r0, CUDA_R_32F, int(rows),
                                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
@@ -951,6 +951,7 @@ private:
     cuda::CudaDeviceInfo device_;
     cuda::DevicePool pool_;
     cudaStream_t stream_ = nullptr;
+    const cuda::CublasLibrary& blas_ = cuda::cublasLibrary(); // opened by the first backend
     cublasHandle_t cublas_ = nullptr;
     uint64_t boundCacheId_ = 0;
     std::vector<uint64_t> retiredCacheIds_;

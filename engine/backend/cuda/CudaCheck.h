@@ -2,9 +2,10 @@
 // The one check for CUDA runtime and cuBLAS calls: a failure throws lathe::Error (Device) naming the
 // statement, the function, the file and the line, plus the library's own error string.
 //   LATHE_CUDA_CHECK(cudaMemcpyAsync(...));
-//   LATHE_CUDA_CHECK(cublasGemmEx(...));
+//   LATHE_CUDA_CHECK(blas.gemmEx(...));
 
-#include <cublas_v2.h>
+#include "backend/cuda/CublasLibrary.h"
+
 #include <cuda_runtime.h>
 
 namespace lathe::cuda {
@@ -20,7 +21,8 @@ inline void checkResult(cudaError_t rc, const char* statement, const char* funct
 inline void checkResult(cublasStatus_t rc, const char* statement, const char* function, const char* file,
                         int line) {
     if (rc != CUBLAS_STATUS_SUCCESS)
-        throwCudaFailure("cuBLAS", int(rc), cublasGetStatusString(rc), statement, function, file, line);
+        throwCudaFailure("cuBLAS", int(rc), cublasLibrary().statusString(rc), statement, function, file,
+                         line);
 }
 
 } // namespace lathe::cuda

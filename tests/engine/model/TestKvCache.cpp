@@ -45,11 +45,39 @@ void appendWritten(KvCache& cache, int32_t seq, int count, float offset = 0.0f) 
         writeSlot(cache, seq, s, offset);
 }
 
+// This process's resident memory (VmRSS), in bytes.
+qint64 residentBytes() {
+    QFile status("/proc/self/status");
+    if (!status.open(QIODevice::ReadOnly)) return -1;
+    for (const QByteArray& line : status.readAll().split('\n'))
+        if (line.startsWith("VmRSS:")) return line.mid(6).trimmed().split(' ').first().toLongLong() * 1024;
+    return -1;
+}
+
 } // namespace
 
 class TestKvCache : public QObject {
     Q_OBJECT
 private slots:
+    // A cache sized for a long context takes memory only for the tokens it holds: SmolLM2-135M's shape
+    // at 32k tokens is 1.4 GiB of slots, and 64 cached tokens write 2.9 MiB of them.
+    void residentMemoryFollowsTheTokensCached() {
+        ModelConfig c;
+        c.nLayers = 30;
+        c.nHeadsKv = 3;
+        c.headDim = 64;
+        const qint64 before = residentBytes();
+        if (before < 0) QSKIP("no /proc/self/status");
+        KvCache cache(c, 32768);
+        appendWritten(cache, 0, 64);
+        QVERIFY(slotHolds(cache, 0, 63));
+        const qint64 grown = residentBytes() - before;
+        const qint64 capacityBytes = qint64(32768) * 30 * 2 * 3 * 64 * 4;
+        qInfo("resident memory grew %.1f MiB for a %.0f MiB cache holding 64 tokens", double(grown) / 1048576,
+              double(capacityBytes) / 1048576);
+        QVERIFY2(grown < 64LL * 1048576, qPrintable(QString("grew %1 bytes").arg(grown)));
+    }
+
     void appendAllocatesWholeBlocks() {
         KvCache cache(tinyConfig(), 10, 4); // rounds up to 3 blocks
         QCOMPARE(cache.capacityBlocks(), 3);
