@@ -5,8 +5,8 @@
 
 namespace lathe {
 
-ThreadPool::ThreadPool(int threadCount) {
-    const int total = threadCount > 0 ? threadCount : hardwareThreads();
+ThreadPool::ThreadPool(int threadCount) : shares_(size_t(threadCount > 0 ? threadCount : hardwareThreads())) {
+    const int total = int(shares_.size());
     workers_.reserve(size_t(total - 1));
     for (int i = 1; i < total; ++i)
         workers_.emplace_back([this, i] { workerLoop(i); });
@@ -26,9 +26,62 @@ int ThreadPool::hardwareThreads() {
     return std::max(1u, std::thread::hardware_concurrency());
 }
 
+namespace {
+
+constexpr uint64_t packBounds(uint64_t front, uint64_t back) {
+    return front | (back << 32);
+}
+
+} // namespace
+
+bool ThreadPool::takeOwnGrain(int share, int64_t& grainIndex) {
+    std::atomic<uint64_t>& bounds = shares_[size_t(share)].bounds;
+    uint64_t seen = bounds.load(std::memory_order_relaxed);
+    for (;;) {
+        const uint64_t front = seen & 0xffffffffu, back = seen >> 32;
+        if (front >= back) return false;
+        if (bounds.compare_exchange_weak(seen, packBounds(front + 1, back), std::memory_order_relaxed)) {
+            grainIndex = int64_t(front);
+            return true;
+        }
+    }
+}
+
+bool ThreadPool::stealGrain(int share, int64_t& grainIndex) {
+    std::atomic<uint64_t>& bounds = shares_[size_t(share)].bounds;
+    uint64_t seen = bounds.load(std::memory_order_relaxed);
+    for (;;) {
+        const uint64_t front = seen & 0xffffffffu, back = seen >> 32;
+        if (front >= back) return false;
+        if (bounds.compare_exchange_weak(seen, packBounds(front, back - 1), std::memory_order_relaxed)) {
+            grainIndex = int64_t(back - 1);
+            return true;
+        }
+    }
+}
+
+void ThreadPool::runShares(int threadIndex) {
+    const auto runGrain = [&](int64_t g) {
+        (*body_)(g * grain_, std::min(n_, (g + 1) * grain_), threadIndex);
+    };
+    int64_t g = 0;
+    while (takeOwnGrain(threadIndex, g))
+        runGrain(g);
+    const int parts = threadCount();
+    for (int k = 1; k < parts; ++k) {
+        const int victim = (threadIndex + k) % parts;
+        while (stealGrain(victim, g))
+            runGrain(g);
+    }
+}
+
 void ThreadPool::runChunk(int threadIndex) {
     try {
-        if (grain_ > 0) {
+        if (split_ == Split::Stealing) {
+            runShares(threadIndex);
+            return;
+        }
+        if (split_ == Split::Shared) {
             for (int64_t begin = next_.fetch_add(grain_, std::memory_order_relaxed); begin < n_;
                  begin = next_.fetch_add(grain_, std::memory_order_relaxed))
                 (*body_)(begin, std::min(n_, begin + grain_), threadIndex);
@@ -62,14 +115,20 @@ constexpr int kSpinPolls = 20000;
 } // namespace
 
 void ThreadPool::parallelFor(int64_t n, const RangeFn& body) {
-    run(n, 0, body);
+    run(n, 0, Split::Static, body);
 }
 
 void ThreadPool::parallelForDynamic(int64_t n, int64_t grain, const RangeFn& body) {
-    run(n, std::max<int64_t>(1, grain), body);
+    run(n, std::max<int64_t>(1, grain), Split::Shared, body);
 }
 
-void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& body) {
+void ThreadPool::parallelForStealing(int64_t n, int64_t grain, const RangeFn& body) {
+    // Grain indices are packed in 32 bits: a grain too small for that is widened.
+    const int64_t minimumGrain = n / int64_t(0xffffffffu) + 1;
+    run(n, std::max(grain, minimumGrain), Split::Stealing, body);
+}
+
+void ThreadPool::run(int64_t n, int64_t grain, Split split, const RangeFn& body) {
     if (n <= 0) return;
     if (workers_.empty() || n == 1) {
         body(0, n, 0);
@@ -80,7 +139,15 @@ void ThreadPool::run(int64_t n, int64_t grain, const RangeFn& body) {
         body_ = &body;
         n_ = n;
         grain_ = grain;
+        split_ = split;
         next_.store(0, std::memory_order_relaxed);
+        if (split == Split::Stealing) {
+            const int64_t grains = (n + grain - 1) / grain, parts = threadCount();
+            for (int64_t i = 0; i < parts; ++i)
+                shares_[size_t(i)].bounds.store(
+                    packBounds(uint64_t(grains * i / parts), uint64_t(grains * (i + 1) / parts)),
+                    std::memory_order_relaxed);
+        }
         pending_.store(int(workers_.size()), std::memory_order_relaxed);
         firstError_ = nullptr;
         generation_.fetch_add(1, std::memory_order_release);

@@ -35,13 +35,28 @@ public:
     // thread waiting for the other. Only for bodies whose results do not depend on where [0, n) is cut
     // (no per-chunk partial sums), since the cuts differ from run to run.
     void parallelForDynamic(int64_t n, int64_t grain, const RangeFn& body);
+    // Each thread owns one contiguous share of [0, n) and walks it front to back, `grain` items at a
+    // time; a thread done with its own share takes grains from the back of the others' until none are
+    // left. Each thread reads one sequential stream (as with parallelFor) while a late thread's tail
+    // still goes to an idle one. The same restriction on the body as parallelForDynamic.
+    void parallelForStealing(int64_t n, int64_t grain, const RangeFn& body);
 
     static int hardwareThreads();
 
 private:
     void workerLoop(int threadIndex);
     void runChunk(int threadIndex);
-    void run(int64_t n, int64_t grain, const RangeFn& body);
+    enum class Split { Static, Shared, Stealing };
+    void run(int64_t n, int64_t grain, Split split, const RangeFn& body);
+    void runShares(int threadIndex);
+    bool takeOwnGrain(int share, int64_t& grainIndex);
+    bool stealGrain(int share, int64_t& grainIndex);
+
+    // One thread's share of the grains in parallelForStealing: [front, back) packed as two 32-bit
+    // halves (front low) so that the owner (front) and thieves (back) claim with one compare-exchange.
+    struct alignas(64) Share {
+        std::atomic<uint64_t> bounds{0};
+    };
 
     std::vector<std::thread> workers_;
     std::mutex mutex_;
@@ -49,8 +64,10 @@ private:
     std::condition_variable done_;
     const RangeFn* body_ = nullptr;
     int64_t n_ = 0;
-    int64_t grain_ = 0;                   // 0: one static chunk per thread
-    std::atomic<int64_t> next_{0};        // the next unclaimed item when grain_ > 0
+    int64_t grain_ = 0;
+    Split split_ = Split::Static;
+    std::vector<Share> shares_;           // one per thread, for Split::Stealing
+    std::atomic<int64_t> next_{0};        // the next unclaimed item for Split::Shared
     std::atomic<uint64_t> generation_{0}; // bumped (under mutex_) for each parallelFor
     std::atomic<int> pending_{0};         // workers still running the current body
     std::atomic<int> sleepers_{0};        // workers blocked on wake_

@@ -780,17 +780,21 @@ private:
 
     // For matmul tiles (each output written by one task, whatever the cut). Prefill, which computes
     // more than it reads, hands tasks out a few at a time, so a thread slowed by its neighbour does not
-    // leave the other waiting. Decode streams its weights once: each thread takes one contiguous share
-    // (still claimed, so a thread that finishes early takes a late one's), which keeps each thread's
-    // reads one long sequential stream for the prefetchers. Measured on 150 distinct 1536 x 576 Q4_1
-    // matrices, one token, 2 threads: 19.1 GB/s with eight pieces per thread, 24.1 GB/s with one.
+    // leave the other waiting. Decode streams its weights once: each thread walks its own contiguous
+    // share, which keeps its reads one sequential stream for the prefetchers (150 distinct 1536 x 576
+    // Q4_1 matrices, one token, 2 threads: 19.1 GB/s with tasks handed out in turn, 24.1 GB/s with one
+    // share each), and a thread done early takes the late one's last pieces.
     void parallelTiles(int64_t n, int64_t work, bool streaming, const ThreadPool::RangeFn& body) {
         if (work < kMinParallelWork) {
             body(0, n, 0);
             return;
         }
-        const int64_t pieces = int64_t(pool_.threadCount()) * (streaming ? 1 : 8);
-        pool_.parallelForDynamic(n, std::max<int64_t>(1, n / pieces), body);
+        const int64_t pieces = int64_t(pool_.threadCount()) * 8;
+        const int64_t grain = std::max<int64_t>(1, n / pieces);
+        if (streaming)
+            pool_.parallelForStealing(n, grain, body);
+        else
+            pool_.parallelForDynamic(n, grain, body);
     }
 
     void matmulFloat(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
