@@ -88,19 +88,6 @@ void dequantizeQ8_1(const uint8_t* b, float* y) {
 
 // ---- K-quants --------------------------------------------------------------------------------
 
-// Q4_K/Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes: groups 0..3 in the low 6 bits of
-// bytes 0..3 (scales) and 4..7 (mins); groups 4..7 keep their low 4 bits in bytes 8..11 and their
-// top 2 bits in the spare high bits of bytes 0..7.
-inline void scaleMinK4(int j, const uint8_t* q, uint8_t& scale, uint8_t& min) {
-    if (j < 4) {
-        scale = q[j] & 63;
-        min = q[j + 4] & 63;
-    } else {
-        scale = uint8_t((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
-        min = uint8_t((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-    }
-}
-
 void dequantizeQ2_K(const uint8_t* b, float* y) {
     const uint8_t* scales = b;
     const uint8_t* q = b + 16;
@@ -156,9 +143,9 @@ void dequantizeQ4_K(const uint8_t* b, float* y) {
     const uint8_t* q = b + 16;
     for (int group = 0; group < 8; group += 2) {
         uint8_t sc, m;
-        scaleMinK4(group, scales, sc, m);
+        kScaleMin(group, scales, sc, m);
         const float d1 = d * float(sc), m1 = dmin * float(m);
-        scaleMinK4(group + 1, scales, sc, m);
+        kScaleMin(group + 1, scales, sc, m);
         const float d2 = d * float(sc), m2 = dmin * float(m);
         for (int l = 0; l < 32; ++l)
             *y++ = d1 * float(q[l] & 0x0f) - m1;
@@ -176,9 +163,9 @@ void dequantizeQ5_K(const uint8_t* b, float* y) {
     uint8_t u1 = 1, u2 = 2;
     for (int group = 0; group < 8; group += 2) {
         uint8_t sc, m;
-        scaleMinK4(group, scales, sc, m);
+        kScaleMin(group, scales, sc, m);
         const float d1 = d * float(sc), m1 = dmin * float(m);
-        scaleMinK4(group + 1, scales, sc, m);
+        kScaleMin(group + 1, scales, sc, m);
         const float d2 = d * float(sc), m2 = dmin * float(m);
         for (int l = 0; l < 32; ++l)
             *y++ = d1 * float((ql[l] & 0x0f) + ((qh[l] & u1) ? 16 : 0)) - m1;

@@ -20,9 +20,9 @@
 //   LQ3_64 (64):  half d, m; u8 qs[24]      x[j] = c_j * d + m, c_j in 0..7 the 3-bit code of element j:
 //                   bits 3j..3j+2 of qs read as one little-endian bit stream (byte 3j/8, shift 3j%8; a
 //                   code may straddle two bytes). Blocks of 64 fit rows of 576 (SmolLM2) where 128
-//                   would not; a coarser group is the same d, m in consecutive blocks. Quantizer: asymmetric round-to-nearest per block,
-//                   d = (max - min) / 7 and m = min, both rounded to fp16 first, c = clamp(round((x - m)
-//                   / d), 0, 7) with round half away from zero (c = 0 where d is 0).
+//                   would not; a coarser group is the same d, m in consecutive blocks. Quantizer: asymmetric
+//                   round-to-nearest per block, d = (max - min) / 7 and m = min, both rounded to fp16 first,
+//                   c = clamp(round((x - m) / d), 0, 7) with round half away from zero (c = 0 where d is 0).
 
 #include "core/DType.h"
 
@@ -41,5 +41,18 @@ void quantizeRow(DType type, const float* src, void* dst, int64_t n);
 
 bool canDequantize(DType type);
 bool canQuantize(DType type);
+
+// Q4_K/Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes: groups 0..3 in the low 6 bits of
+// bytes 0..3 (scales) and 4..7 (mins); groups 4..7 keep their low 4 bits in bytes 8..11 and their
+// top 2 bits in the spare high bits of bytes 0..7. Group j's pair:
+inline void kScaleMin(int j, const uint8_t* packed, uint8_t& scale, uint8_t& min) {
+    if (j < 4) {
+        scale = packed[j] & 63;
+        min = packed[j + 4] & 63;
+    } else {
+        scale = uint8_t((packed[j + 4] & 0x0f) | ((packed[j - 4] >> 6) << 4));
+        min = uint8_t((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4));
+    }
+}
 
 } // namespace lathe

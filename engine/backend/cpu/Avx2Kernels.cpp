@@ -28,18 +28,6 @@ inline float half(const uint8_t* p) {
     return _cvtsh_ss(h);
 }
 
-// The fifth bits of a 5-bit block: bit j of qh belongs to element j (bit j + 16: to element j + 16);
-// each byte of the result is 0x10 where the bit is set.
-inline __m256i fifthBits(const uint8_t* qh) {
-    uint32_t bits;
-    std::memcpy(&bits, qh, sizeof bits);
-    const __m256i shuffle = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
-    __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(int(bits)), shuffle);
-    const __m256i select = _mm256_set1_epi64x(0x8040201008040201);
-    bytes = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, select), select);
-    return _mm256_and_si256(bytes, _mm256_set1_epi8(0x10));
-}
-
 // Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
 struct Block {
     __m256i q;
@@ -248,7 +236,7 @@ template <int kLane> inline __m256 laneOf(__m256 v) {
     return _mm256_permute_ps(v, kLane * 0x55);
 }
 
-// Four rows of a format without offset (Q4_0, Q8_0) against kTokens token rows, as llamafile's
+// Four rows of a format without offset (Q4_0, Q5_0, Q8_0) against kTokens token rows, as llamafile's
 // 4 x 2 tile runs on AVX2: the rows' blocks are unpacked once for every token, their four fp16 scales
 // widened in one instruction and multiplied by the token's scale in one, and each token's block is
 // loaded once for the four rows. Each pair still runs dotsOf's sequence (the scale product is the same
@@ -407,13 +395,15 @@ void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int
 
 // Q8_0 and Q4_0 only: on Q5_0 the tile measured no faster than row by row (its unpacking dominates).
 bool quantizedDots4RowsSupported(DType type) {
-    return type == DType::Q4_0 || type == DType::Q8_0;
+    return type == DType::Q4_0 || type == DType::Q5_0 || type == DType::Q8_0;
 }
 
 void quantizedDots4Rows(DType type, const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
                         int nTokens, int64_t nBlocks, float* out, int64_t outStride) {
     if (type == DType::Q4_0)
         return dots4RowsOfType<DType::Q4_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+    if (type == DType::Q5_0)
+        return dots4RowsOfType<DType::Q5_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
     dots4RowsOfType<DType::Q8_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
 }
 

@@ -44,7 +44,7 @@ void quantizedDots(DType weightType, const uint8_t* row, const ActivationBlock* 
 void quantizedDotsRows(DType weightType, const uint8_t* first, uint64_t rowStride, int64_t nRows,
                        const ActivationBlock* x, int64_t nBlocks, float* out);
 
-// quantizedDots for four rows of the same format at once (Q4_0, Q8_0: quantizedDots4RowsSupported)
+// quantizedDots for four rows of the same format at once (Q4_0, Q5_0, Q8_0: quantizedDots4RowsSupported)
 // against nTokens (1..2) activation rows: out[t * outStride + r] = quantizedDots(type, rows[r], x[t]).
 bool quantizedDots4RowsSupported(DType weightType);
 void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,

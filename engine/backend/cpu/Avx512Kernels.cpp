@@ -90,11 +90,16 @@ void f16RunOfRows(const uint16_t* const* rows, const float* x, int64_t xStride, 
 }
 
 // The integer kernels here multiply unsigned weights (VNNI's u8 x s8 dot) with the signed activations.
-// Q4_1 stores unsigned weights; Q8_0 and Q4_0 weights q are read as q + bias (bias 128 for Q8_0, whose
-// stored bytes are flipped in their top bit; 8 for Q4_0, whose stored nibbles already are q + 8), and
+// Q4_1 stores unsigned weights; Q8_0, Q4_0 and Q5_0 weights q are read as q + bias (bias 128 for Q8_0,
+// whose stored bytes are flipped in their top bit; 8 for Q4_0 and 16 for Q5_0, whose stored codes already
+// are q + 8 and q + 16), and
 // the dot starts from -bias * (each lane's sum of four activations): the exact sum of q * x that ggml's
 // sign trick gives (|q| times x with q's sign), so the same int32 lanes.
-template <DType kType> constexpr int kBiasShift = kType == DType::Q8_0 ? 7 : kType == DType::Q4_0 ? 3 : 0;
+template <DType kType>
+constexpr int kBiasShift = kType == DType::Q8_0   ? 7
+                           : kType == DType::Q5_0 ? 4
+                           : kType == DType::Q4_0 ? 3
+                                                  : 0;
 
 // Where a dot of kType's unsigned weights with activations y (one or two blocks) starts: 0, or -bias
 // times each lane's sum of activations.
@@ -110,6 +115,8 @@ template <DType kType> inline __m256i unsignedBlock(const uint8_t* row, int64_t 
     if constexpr (kType == DType::Q8_0)
         return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2)),
                                 _mm256_set1_epi8(char(0x80)));
+    else if constexpr (kType == DType::Q5_0)
+        return _mm256_or_si256(nibbles(p + 6), fifthBits(p + 2));
     else
         return nibbles(p + (kType == DType::Q4_1 ? 4 : 2));
 }
@@ -117,7 +124,7 @@ template <DType kType> inline __m256i unsignedBlock(const uint8_t* row, int64_t 
 // Block b of two rows side by side in one 512-bit register (row a's in the low half, row c's in the
 // high half), as unsignedBlock gives them.
 template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8_t* c, int64_t b) {
-    if constexpr (kType == DType::Q8_0) {
+    if constexpr (kType == DType::Q8_0 || kType == DType::Q5_0) {
         return _mm512_inserti64x4(_mm512_castsi256_si512(unsignedBlock<kType>(a, b)),
                                   unsignedBlock<kType>(c, b), 1);
     } else {
@@ -132,7 +139,7 @@ template <DType kType> inline __m512i twoRowsBlock(const uint8_t* a, const uint8
     }
 }
 
-// Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q8_0), two tokens per 512-bit register: the
+// Four rows against kPairs pairs of token rows (Q4_0, Q4_1, Q5_0, Q8_0), two tokens per 512-bit register: the
 // low 256 bits hold token 2p's lanes, the high 256 bits token 2p + 1's, each lane exactly what the AVX2
 // kernels keep for that pair (the same int32 sums, by one VNNI dot, the same scale products and fused
 // steps, in the same order; Q4_1's m * s products summed in order beside), so the same bits at half the
@@ -315,13 +322,15 @@ void quantizedDotsRows(DType type, const uint8_t* first, uint64_t rowStride, int
         return run.template operator()<DType::Q4_0>();
     case DType::Q4_1:
         return run.template operator()<DType::Q4_1>();
+    case DType::Q5_0:
+        return run.template operator()<DType::Q5_0>();
     default:
         return run.template operator()<DType::Q8_0>();
     }
 }
 
 bool hasIntegerKernels(DType type) {
-    return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q8_0;
+    return type == DType::Q4_0 || type == DType::Q4_1 || type == DType::Q5_0 || type == DType::Q8_0;
 }
 
 void quantizedDots4Rows(DType type, const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride,
@@ -331,6 +340,8 @@ void quantizedDots4Rows(DType type, const uint8_t* const* rows, const Activation
         return dots4RowsOfType<DType::Q4_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
     case DType::Q4_1:
         return dots4RowsOfType<DType::Q4_1>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+    case DType::Q5_0:
+        return dots4RowsOfType<DType::Q5_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
     default:
         return dots4RowsOfType<DType::Q8_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
     }

@@ -31,7 +31,7 @@ void f16DotsRun(const void* const* rows, int nRows, const float* x, int64_t xStr
 // out[i] = x[i] rounded to fp16 (nearest even) and widened back to float.
 void roundThroughFp16(const float* x, float* out, int64_t n);
 
-// The integer formats with kernels here: Q4_0, Q4_1 and Q8_0.
+// The integer formats with kernels here: Q4_0, Q4_1, Q5_0 and Q8_0.
 bool hasIntegerKernels(DType weightType);
 
 // avx2::quantizedDotsRows (decode: nRows consecutive rows, rowStride bytes apart, against one activation

@@ -1,10 +1,12 @@
 #include "backend/cpu/CpuBackend.h"
 
 #include "backend/cpu/ActivationQuant.h"
+#include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
+#include "backend/cpu/KQuantDots.h"
 #include "core/Error.h"
 #include "core/ThreadPool.h"
 #include "io/Quants.h"
@@ -150,10 +152,17 @@ public:
         require(int64_t(out.size()) == nTokens * rows, "matmul", "output size is not nTokens x rows");
         if (bias)
             require(int64_t(cpuWeight(*bias).values().size()) == rows, "matmul", "bias length is not rows");
-        if (options_.quantizedActivations && hasQuantizedDot(w.dtype))
+        switch (dotPath(w)) {
+        case DotPath::Blocks:
             matmulQuantized(w, x, nTokens, out);
-        else
+            break;
+        case DotPath::SuperBlocks:
+            matmulKQuantized(w, x, nTokens, out);
+            break;
+        case DotPath::Float:
             matmulFloat(w, x, nTokens, out);
+            break;
+        }
         if (bias) addBias(out, *bias, nTokens);
     }
 
@@ -166,17 +175,27 @@ public:
                 out[size_t(t * rows + r)] += values[size_t(r)];
     }
 
-    // Products of one x (q, k, v; gate, up) whose weights all take the integer dot, or all the float
-    // tiles: x quantized (or rounded to fp16) once, and all products' row tiles in one parallel
-    // region. Each output is what matmul gives (the same bits).
+    // How a weight meets the activations: integer dots against 8-bit blocks of 32 (Q4_0 .. Q8_0) or of
+    // 256 (the K-quants), or float tiles (F32/F16/BF16, and every format in the float reference mode).
+    enum class DotPath { Blocks, SuperBlocks, Float };
+    DotPath dotPath(const TensorView& w) const {
+        if (!options_.quantizedActivations) return DotPath::Float;
+        if (hasQuantizedDot(w.dtype)) return DotPath::Blocks;
+        // Per-token int8 mode is defined on blocks of 32; K-quant weights keep the float tiles there.
+        if (hasKQuantDot(w.dtype) && !perToken() && w.rowLength() % kKSuperBlock == 0)
+            return DotPath::SuperBlocks;
+        return DotPath::Float;
+    }
+
+    // Products of one x (q, k, v; gate, up) whose weights all take the same path: x quantized (or
+    // rounded to fp16) once, and all products' row tiles in one parallel region. Each output is what
+    // matmul gives (the same bits).
     void matmuls(std::span<const MatmulProduct> products, const Activations& x, int nTokens) override {
         if (products.empty()) return;
-        const bool integer =
-            options_.quantizedActivations && hasQuantizedDot(products[0].weight->view().dtype);
+        const DotPath path = dotPath(products[0].weight->view());
         bool shared = products.size() > 1 && products.size() < 8;
         for (const MatmulProduct& p : products)
-            shared = shared &&
-                     (options_.quantizedActivations && hasQuantizedDot(p.weight->view().dtype)) == integer &&
+            shared = shared && dotPath(p.weight->view()) == path &&
                      p.weight->view().rowLength() == products[0].weight->view().rowLength();
         if (!shared) return Backend::matmuls(products, x, nTokens);
         const std::span<const float> input = hostActivations(x).span();
@@ -188,12 +207,18 @@ public:
             products[i].out->resize(size_t(nTokens) * size_t(w.rowCount()));
             outs[i] = hostActivations(*products[i].out).span();
         }
-        if (integer) {
+        if (path != DotPath::Float) {
             std::array<QuantizedProduct, 8> targets;
             for (size_t i = 0; i < products.size(); ++i)
                 targets[i] = {&products[i].weight->view(), outs[i]};
-            quantizeActivationRows(input, nTokens, cols);
-            quantizedProducts(std::span<const QuantizedProduct>(targets.data(), products.size()), nTokens);
+            const std::span<const QuantizedProduct> all(targets.data(), products.size());
+            if (path == DotPath::Blocks) {
+                quantizeActivationRows(input, nTokens, cols);
+                quantizedProducts(all, nTokens);
+            } else {
+                quantizeKActivationRows(input, nTokens, cols);
+                kQuantProducts(all, nTokens);
+            }
         } else {
             std::array<FloatProduct, 8> targets;
             for (size_t i = 0; i < products.size(); ++i)
@@ -1003,6 +1028,60 @@ private:
         std::span<float> out; // [nTokens][rows]
     };
 
+    void matmulKQuantized(const TensorView& w, std::span<const float> x, int nTokens, std::span<float> out) {
+        quantizeKActivationRows(x, nTokens, w.rowLength());
+        const QuantizedProduct product{&w, out};
+        kQuantProducts(std::span<const QuantizedProduct>(&product, 1), nTokens);
+    }
+
+    // x's rows as block_q8_K in kActivations_ (once for every product of the same x).
+    void quantizeKActivationRows(std::span<const float> x, int nTokens, int64_t cols) {
+        require(cols % kKSuperBlock == 0, "matmul", "K-quant weight row is not whole super-blocks");
+        const int64_t superBlocks = cols / kKSuperBlock;
+        kActivations_.resize(size_t(nTokens * superBlocks));
+        parallel(nTokens, int64_t(nTokens) * cols * 4, [&](int64_t begin, int64_t end, int) {
+            for (int64_t t = begin; t < end; ++t)
+                quantizeActivationsK(x.data() + t * cols, cols, kActivations_.data() + t * superBlocks);
+        });
+    }
+
+    // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block, each
+    // row unpacked once per four tokens (avx2::kQuantDots).
+    void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
+        const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
+        constexpr int64_t kRowTile = 16;
+        const ProductTiles tilesOf(products, kRowTile, nTokens);
+        const int64_t tiles = tilesOf.total;
+        const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
+        const bool simd = cpuHasAvx2();
+        parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
+            float dots[4];
+            for (int64_t task = begin; task < end; ++task) {
+                const ProductTiles::Place at = tilesOf.place(task);
+                const TensorView& w = *products[at.product].w;
+                const std::span<float> out = products[at.product].out;
+                const int64_t rows = w.rowCount();
+                const int tBegin = int(at.tokenBlock * kTokenBlock);
+                const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
+                const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+                for (int64_t r = r0; r < r1; ++r)
+                    for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
+                        const int m = std::min(4, tEnd - t0);
+                        const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
+                        if (simd) {
+                            avx2::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
+                        } else {
+                            for (int i = 0; i < m; ++i)
+                                dots[i] =
+                                    kQuantDotScalar(w.dtype, w.row(r), xs + i * superBlocks, superBlocks);
+                        }
+                        for (int i = 0; i < m; ++i)
+                            out[size_t(int64_t(t0 + i) * rows + r)] = dots[i];
+                    }
+            }
+        });
+    }
+
     // out = w · x for each product, x already in activations_: every product's row tiles in one parallel
     // region (q, k and v wake the pool once, not three times).
     void quantizedProducts(std::span<const QuantizedProduct> products, int nTokens) {
@@ -1109,6 +1188,7 @@ private:
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
+    std::vector<KActivationBlock> kActivations_;
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 

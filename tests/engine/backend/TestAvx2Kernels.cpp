@@ -192,7 +192,7 @@ private slots:
     // The 4-row tile of the formats without offset: every pair equals the scalar dot, bit for bit.
     void quantizedFourRowTileMatchesScalar() {
         std::mt19937 rng(5);
-        for (DType type : {DType::Q4_0, DType::Q8_0}) {
+        for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
             QVERIFY(avx2::quantizedDots4RowsSupported(type));
             const std::string mismatch = fourRowTileMismatch(
                 type, 2, rng,

@@ -120,7 +120,7 @@ private slots:
 
     void quantizedFourRowTileMatchesScalar() {
         std::mt19937 rng(24);
-        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0}) {
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q8_0}) {
             QVERIFY(avx512::hasIntegerKernels(type));
             const std::string mismatch = fourRowTileMismatch(
                 type, 8, rng,
@@ -130,13 +130,13 @@ private slots:
                 });
             QVERIFY2(mismatch.empty(), mismatch.c_str());
         }
-        QVERIFY(!avx512::hasIntegerKernels(DType::Q5_0));
+        QVERIFY(!avx512::hasIntegerKernels(DType::Q5_1));
     }
 
     // Decode: consecutive rows against one activation row, in groups of four and a rest of up to three.
     void quantizedRowsOfOneTokenMatchScalar() {
         std::mt19937 rng(25);
-        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q8_0})
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q8_0})
             for (int64_t blocks : {1, 7, 18}) {
                 for (int64_t nRows : {1, 4, 7, 12}) {
                     std::vector<uint8_t> rows;

@@ -1,0 +1,239 @@
+#include "backend/cpu/Avx2KQuantKernels.h"
+
+#include "core/Error.h"
+
+#if defined(__x86_64__)
+
+#include <cstring>
+#include <immintrin.h>
+
+// Compiled for AVX2/FMA/F16C through this pragma alone (as Avx2Kernels.cpp, whose notes apply).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#endif
+
+namespace lathe::avx2 {
+namespace {
+
+#include "backend/cpu/X86BlockLoads.inc"
+
+inline float half(const uint8_t* p) {
+    uint16_t h;
+    std::memcpy(&h, p, sizeof h);
+    return _cvtsh_ss(h);
+}
+
+inline float fusedMultiplyAdd(float a, float b, float c) { // std::fma without a shared inline
+    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
+}
+
+// The 12 packed bytes of Q4_K / Q5_K's six-bit scales and mins (io/Quants.h, kScaleMin) as 8 scales
+// then 8 mins, four at a time in 32-bit words.
+inline void unpackScalesAndMins(const uint8_t* packed, uint8_t scales[8], uint8_t mins[8]) {
+    uint32_t w[3];
+    std::memcpy(w, packed, 12);
+    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+    const uint32_t words[4] = {w[0] & low6, (w[2] & low4) | (((w[0] >> 6) & low2) << 4), w[1] & low6,
+                               ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)};
+    std::memcpy(scales, words, 8);
+    std::memcpy(mins, words + 2, 8);
+}
+
+inline __m256i load256(const void* p) {
+    return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+
+// Adds scale * (codes . activations) to the tokens' eight int32 lanes: maddubs pairs the 32 unsigned codes
+// with the activations into 16 int16, madd with the scales (16 int16: lanes 0-3 take the first eight,
+// lanes 4-7 the other eight) sums pairs into eight int32, as ggml's kernels do.
+template <int N>
+inline void addChunk(__m256i codes, __m256i scales, const int8_t* const* activations, int offset,
+                     __m256i* sums) {
+    for (int t = 0; t < N; ++t) {
+        const __m256i pairs = _mm256_maddubs_epi16(codes, load256(activations[t] + offset));
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(scales, pairs));
+    }
+}
+
+// Q4_K and Q5_K: eight groups of 32 with 6-bit scales and mins. kHighBits: Q5_K's fifth bit.
+template <bool kHighBits, int N>
+void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks, int64_t xStride,
+              float* out) {
+    constexpr int64_t kBytes = kHighBits ? kQ5KBytes : kQ4KBytes;
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[N];
+    __m128 accMins[N]; // Q4_K: four lanes of the mins term
+    float mins[N];     // Q5_K: one float
+    for (int t = 0; t < N; ++t) {
+        acc[t] = _mm256_setzero_ps();
+        accMins[t] = _mm_setzero_ps();
+        mins[t] = 0.0f;
+    }
+    for (int64_t i = 0; i < superBlocks; ++i, row += kBytes) {
+        const int8_t* activations[N];
+        for (int t = 0; t < N; ++t)
+            activations[t] = x[t * xStride + i].qs;
+        uint8_t scale[8], min[8];
+        unpackScalesAndMins(row + 4, scale, min);
+        const uint8_t* qs = row + (kHighBits ? 48 : 16);
+        const __m256i highBits = kHighBits ? load256(row + 16) : _mm256_setzero_si256();
+        __m256i sums[N];
+        for (int t = 0; t < N; ++t)
+            sums[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 4; ++j) {
+            const __m256i packed = load256(qs + 32 * j);
+            __m256i lo = _mm256_and_si256(packed, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
+            if constexpr (kHighBits) { // bit 2j (2j + 1) of each qh byte: the fifth bit of lo (hi)
+                const __m256i one = _mm256_set1_epi8(1);
+                const __m256i bitLo =
+                    _mm256_and_si256(_mm256_srl_epi16(highBits, _mm_cvtsi32_si128(2 * j)), one);
+                const __m256i bitHi =
+                    _mm256_and_si256(_mm256_srl_epi16(highBits, _mm_cvtsi32_si128(2 * j + 1)), one);
+                lo = _mm256_or_si256(lo, _mm256_slli_epi16(bitLo, 4));
+                hi = _mm256_or_si256(hi, _mm256_slli_epi16(bitHi, 4));
+            }
+            addChunk<N>(lo, _mm256_set1_epi16(scale[2 * j]), activations, 64 * j, sums);
+            addChunk<N>(hi, _mm256_set1_epi16(scale[2 * j + 1]), activations, 64 * j + 32, sums);
+        }
+        const float wd = half(row), wmin = half(row + 2);
+        uint64_t packedMins;
+        std::memcpy(&packedMins, min, 8);
+        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(packedMins)));
+        for (int t = 0; t < N; ++t) {
+            const KActivationBlock& xb = x[t * xStride + i];
+            const float d = xb.d * wd, dmin = -xb.d * wmin;
+            const __m256i bsums = load256(xb.bsums);
+            // group sums (pairs of bsums), then pairs of groups times their mins
+            const __m128i groups =
+                _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+            const __m128i products = _mm_madd_epi16(mins16, groups);
+            if constexpr (kHighBits) {
+                const __m128i pairs = _mm_hadd_epi32(products, products);
+                const int32_t minSum = _mm_cvtsi128_si32(_mm_hadd_epi32(pairs, pairs));
+                mins[t] = fusedMultiplyAdd(dmin, float(minSum), mins[t]);
+            } else {
+                accMins[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(products), accMins[t]);
+            }
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums[t]), acc[t]);
+        }
+    }
+    for (int t = 0; t < N; ++t) {
+        if constexpr (kHighBits) {
+            out[t] = total(acc[t]) + mins[t];
+        } else {
+            __m128 m = _mm_add_ps(accMins[t], _mm_movehl_ps(accMins[t], accMins[t]));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            out[t] = total(acc[t]) + _mm_cvtss_f32(m);
+        }
+    }
+}
+
+// Q6_K: 16 groups of 16 with int8 scales; codes are q + 32 (unsigned), the 32 taken back with the
+// activation sums.
+template <int N>
+void dotsQ6K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks, int64_t xStride,
+             float* out) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3);
+    __m256 acc[N];
+    for (int t = 0; t < N; ++t)
+        acc[t] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < superBlocks; ++i, row += kQ6KBytes) {
+        const int8_t* activations[N];
+        for (int t = 0; t < N; ++t)
+            activations[t] = x[t * xStride + i].qs;
+        const int8_t* scales = reinterpret_cast<const int8_t*>(row + 192);
+        const auto scalePair = [&](int group) { // groups g, g+1 over the lanes 0-3 and 4-7
+            return _mm256_setr_m128i(_mm_set1_epi16(scales[group]), _mm_set1_epi16(scales[group + 1]));
+        };
+        __m256i sums[N];
+        for (int t = 0; t < N; ++t)
+            sums[t] = _mm256_setzero_si256();
+        for (int j = 0; j < 2; ++j) {
+            const __m256i bits1 = load256(row + 64 * j), bits2 = load256(row + 64 * j + 32);
+            const __m256i high = load256(row + 128 + 32 * j);
+            const __m256i c0 = _mm256_or_si256(_mm256_and_si256(bits1, low4),
+                                               _mm256_slli_epi16(_mm256_and_si256(high, low2), 4));
+            const __m256i c1 =
+                _mm256_or_si256(_mm256_and_si256(bits2, low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2), low2), 4));
+            const __m256i c2 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 4), low2), 4));
+            const __m256i c3 =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), low4),
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 6), low2), 4));
+            addChunk<N>(c0, scalePair(8 * j), activations, 128 * j, sums);
+            addChunk<N>(c1, scalePair(8 * j + 2), activations, 128 * j + 32, sums);
+            addChunk<N>(c2, scalePair(8 * j + 4), activations, 128 * j + 64, sums);
+            addChunk<N>(c3, scalePair(8 * j + 6), activations, 128 * j + 96, sums);
+        }
+        const float wd = half(row + 208);
+        const __m256i scales16 =
+            _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+        for (int t = 0; t < N; ++t) {
+            const KActivationBlock& xb = x[t * xStride + i];
+            const __m256i offset = _mm256_slli_epi32(_mm256_madd_epi16(load256(xb.bsums), scales16), 5);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb.d * wd),
+                                     _mm256_cvtepi32_ps(_mm256_sub_epi32(sums[t], offset)), acc[t]);
+        }
+    }
+    for (int t = 0; t < N; ++t)
+        out[t] = total(acc[t]);
+}
+
+template <int N>
+void dotsOf(DType type, const uint8_t* row, const KActivationBlock* x, int64_t superBlocks, int64_t xStride,
+            float* out) {
+    switch (type) {
+    case DType::Q4_K:
+        return dotsQ45K<false, N>(row, x, superBlocks, xStride, out);
+    case DType::Q5_K:
+        return dotsQ45K<true, N>(row, x, superBlocks, xStride, out);
+    case DType::Q6_K:
+        return dotsQ6K<N>(row, x, superBlocks, xStride, out);
+    default:
+        fail(ErrorCategory::Internal, "no K-quant dot product for {}", dtypeName(type));
+    }
+}
+
+} // namespace
+
+void kQuantDots(DType weightType, const uint8_t* weightRow, const KActivationBlock* x, int64_t superBlocks,
+                int nTokens, int64_t xStride, float* out) {
+    switch (nTokens) {
+    case 1:
+        return dotsOf<1>(weightType, weightRow, x, superBlocks, xStride, out);
+    case 2:
+        return dotsOf<2>(weightType, weightRow, x, superBlocks, xStride, out);
+    case 3:
+        return dotsOf<3>(weightType, weightRow, x, superBlocks, xStride, out);
+    case 4:
+        return dotsOf<4>(weightType, weightRow, x, superBlocks, xStride, out);
+    default:
+        fail(ErrorCategory::Internal, "kQuantDots takes 1-4 tokens, not {}", nTokens);
+    }
+}
+
+} // namespace lathe::avx2
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#else // not x86-64: never called (cpuHasAvx2() is false), defined so the engine links.
+
+namespace lathe::avx2 {
+
+void kQuantDots(DType, const uint8_t*, const KActivationBlock*, int64_t, int, int64_t, float*) {
+    fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
+}
+
+} // namespace lathe::avx2
+
+#endif

@@ -1,0 +1,176 @@
+// The K-quant integer dots (backend/cpu/KQuantDots.h): the activation quantizer against known values and
+// its invariants, the scalar reference against the exact dot of the dequantized operands (io/Quants.h's
+// dequantizer, summed in double), and the AVX2 kernel against the scalar reference bit for bit.
+
+#include "KernelTestData.h"
+#include "backend/cpu/Avx2KQuantKernels.h"
+#include "backend/cpu/CpuFeatures.h"
+#include "backend/cpu/KQuantDots.h"
+#include "core/Half.h"
+#include "io/Quants.h"
+
+#include <QTest>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+using namespace lathe;
+using lathe::test::sameBits;
+
+namespace {
+
+constexpr DType kFormats[] = {DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+int superBlockBytes(DType type) {
+    return type == DType::Q4_K ? kQ4KBytes : type == DType::Q5_K ? kQ5KBytes : kQ6KBytes;
+}
+
+// Random bytes (every code, scale and min pattern is a valid super-block) with sane fp16 scales.
+std::vector<uint8_t> randomKRow(DType type, int64_t superBlocks, std::mt19937& rng) {
+    const int bytes = superBlockBytes(type);
+    std::vector<uint8_t> row(size_t(superBlocks * bytes));
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(-0.01f, 0.01f);
+    for (auto& b : row)
+        b = uint8_t(byte(rng));
+    for (int64_t i = 0; i < superBlocks; ++i) {
+        uint8_t* p = row.data() + i * bytes;
+        const uint16_t d = floatToFp16(scale(rng)), dmin = floatToFp16(std::fabs(scale(rng)));
+        if (type == DType::Q6_K) {
+            std::memcpy(p + 208, &d, 2);
+        } else {
+            std::memcpy(p, &d, 2);
+            std::memcpy(p + 2, &dmin, 2);
+        }
+    }
+    return row;
+}
+
+std::vector<KActivationBlock> quantized(const std::vector<float>& x) {
+    std::vector<KActivationBlock> blocks(x.size() / kKSuperBlock);
+    quantizeActivationsK(x.data(), int64_t(x.size()), blocks.data());
+    return blocks;
+}
+
+} // namespace
+
+class TestKQuantDots : public QObject {
+    Q_OBJECT
+private slots:
+    // Hand-worked: the largest magnitude is -2, so iscale = -127 / -2 = 63.5 and d = 1 / 63.5.
+    void quantizesActivationsAsGgml() {
+        std::vector<float> x(kKSuperBlock, 0.0f);
+        x[0] = 1.0f;   // 63.5 -> 64 (a tie, to even)
+        x[1] = -2.0f;  // -127
+        x[2] = 0.5f;   // 31.75 -> 32
+        x[3] = 0.25f;  // 15.875 -> 16
+        x[17] = -1.0f; // -63.5 -> -64 (tie to even)
+        const KActivationBlock b = quantized(x)[0];
+        QCOMPARE(b.qs[0], int8_t(64));
+        QCOMPARE(b.qs[1], int8_t(-127));
+        QCOMPARE(b.qs[2], int8_t(32));
+        QCOMPARE(b.qs[3], int8_t(16));
+        QCOMPARE(b.qs[17], int8_t(-64));
+        QVERIFY(sameBits(b.d, 1.0f / 63.5f));
+        QCOMPARE(int(b.bsums[0]), 64 - 127 + 32 + 16);
+        QCOMPARE(int(b.bsums[1]), -64);
+        // A positive largest element maps to -127 (iscale is negative), an all-zero block to zeros.
+        std::vector<float> y(2 * kKSuperBlock, 0.0f);
+        y[5] = 3.0f;
+        const std::vector<KActivationBlock> c = quantized(y);
+        QCOMPARE(c[0].qs[5], int8_t(-127));
+        QVERIFY(c[0].d < 0.0f);
+        QCOMPARE(c[1].d, 0.0f);
+        for (int j = 0; j < kKSuperBlock; ++j)
+            QCOMPARE(c[1].qs[j], int8_t(0));
+    }
+
+    void quantizedActivationsStayWithinHalfAStep() {
+        std::mt19937 rng(7);
+        const std::vector<float> x = test::randomFloats(8 * kKSuperBlock, rng, 3.0f);
+        const std::vector<KActivationBlock> blocks = quantized(x);
+        for (size_t i = 0; i < blocks.size(); ++i) {
+            const KActivationBlock& b = blocks[i];
+            for (int g = 0; g < 16; ++g) {
+                int sum = 0;
+                for (int j = 0; j < 16; ++j)
+                    sum += b.qs[16 * g + j];
+                QCOMPARE(int(b.bsums[g]), sum);
+            }
+            for (int j = 0; j < kKSuperBlock; ++j) {
+                QVERIFY(b.qs[j] >= -127 && b.qs[j] <= 127);
+                const float error = std::fabs(x[i * kKSuperBlock + j] - b.d * float(b.qs[j]));
+                QVERIFY2(error <= std::fabs(b.d) * 0.5001f,
+                         qPrintable(QString("block %1 element %2").arg(i).arg(j)));
+            }
+        }
+    }
+
+    // The integer lanes with float scales equal the real-number dot of what the blocks encode, up to the
+    // float roundings of the per-super-block scale products and sums.
+    void scalarDotMatchesTheDequantizedDot() {
+        std::mt19937 rng(11);
+        for (DType type : kFormats)
+            for (int64_t superBlocks : {1, 2, 6, 9}) {
+                const int64_t n = superBlocks * kKSuperBlock;
+                for (int trial = 0; trial < 20; ++trial) {
+                    const std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
+                    const std::vector<KActivationBlock> x =
+                        quantized(test::randomFloats(size_t(n), rng, 2.0f));
+                    std::vector<float> w(static_cast<size_t>(n));
+                    dequantizeRow(type, row.data(), w.data(), n);
+                    double exact = 0.0, magnitude = 0.0;
+                    for (int64_t j = 0; j < n; ++j) {
+                        const double a = double(x[size_t(j / kKSuperBlock)].d) *
+                                         x[size_t(j / kKSuperBlock)].qs[j % kKSuperBlock];
+                        exact += double(w[size_t(j)]) * a;
+                        magnitude += std::fabs(double(w[size_t(j)]) * a);
+                    }
+                    const float got = kQuantDotScalar(type, row.data(), x.data(), superBlocks);
+                    QVERIFY2(std::fabs(double(got) - exact) <= 1e-5 * magnitude + 1e-30,
+                             qPrintable(QString("%1, %2 super-blocks: %3 against %4 (magnitude %5)")
+                                            .arg(QString::fromUtf8(dtypeName(type).data(),
+                                                                   qsizetype(dtypeName(type).size())))
+                                            .arg(superBlocks)
+                                            .arg(double(got))
+                                            .arg(exact)
+                                            .arg(magnitude)));
+                }
+            }
+    }
+
+    // 1-4 tokens whose activations lie xStride blocks apart, against the reference one token at a time.
+    void avx2KernelGivesTheScalarBits() {
+        if (!cpuHasAvx2()) QSKIP("no AVX2");
+        std::mt19937 rng(13);
+        for (DType type : kFormats)
+            for (int64_t superBlocks : {1, 2, 3, 6, 9})
+                for (int tokens = 1; tokens <= 4; ++tokens)
+                    for (int trial = 0; trial < 8; ++trial) {
+                        const int64_t stride = superBlocks + 1;
+                        const std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
+                        const std::vector<KActivationBlock> x =
+                            quantized(test::randomFloats(size_t(tokens * stride * kKSuperBlock), rng, 4.0f));
+                        float got[4];
+                        avx2::kQuantDots(type, row.data(), x.data(), superBlocks, tokens, stride, got);
+                        for (int t = 0; t < tokens; ++t) {
+                            const float want =
+                                kQuantDotScalar(type, row.data(), x.data() + t * stride, superBlocks);
+                            QVERIFY2(sameBits(got[t], want),
+                                     qPrintable(QString("%1, %2 super-blocks, token %3 of %4: %5 "
+                                                        "against %6")
+                                                    .arg(QString::fromUtf8(dtypeName(type).data(),
+                                                                           qsizetype(dtypeName(type).size())))
+                                                    .arg(superBlocks)
+                                                    .arg(t)
+                                                    .arg(tokens)
+                                                    .arg(double(got[t]), 0, 'g', 9)
+                                                    .arg(double(want), 0, 'g', 9)));
+                        }
+                    }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestKQuantDots)
+#include "TestKQuantDots.moc"
