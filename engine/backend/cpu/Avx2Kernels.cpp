@@ -452,24 +452,10 @@ inline float reduceLanes8(__m256 acc) {
     return _mm_cvtss_f32(x);
 }
 
-// Activations as floats, or as fp16 (XT = uint16_t: half the bytes per tile step, widened in registers).
-template <typename XT> inline __m256 loadX8(const XT* x, int64_t i) {
-    if constexpr (sizeof(XT) == 2)
-        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
-    else
-        return _mm256_loadu_ps(x + i);
-}
-template <typename XT> inline float loadX(const XT* x, int64_t i) {
-    if constexpr (sizeof(XT) == 2)
-        return _cvtsh_ss(x[i]);
-    else
-        return x[i];
-}
-
 // kRows rows of w against kTokens rows of x: kRows x kTokens accumulators in registers, each the
 // eight-lane fused sum of its own pair, so a tile gives what dotLanes8 gives pair by pair.
-template <DType kType, int kRows, int kTokens, typename XT = float>
-void floatTile(const void* const* rows, const XT* const* xs, int64_t n, float* out, int64_t outStride) {
+template <DType kType, int kRows, int kTokens>
+void floatTile(const void* const* rows, const float* const* xs, int64_t n, float* out, int64_t outStride) {
     __m256 acc[kRows][kTokens];
     for (int r = 0; r < kRows; ++r)
         for (int t = 0; t < kTokens; ++t)
@@ -478,7 +464,7 @@ void floatTile(const void* const* rows, const XT* const* xs, int64_t n, float* o
     for (; i + 8 <= n; i += 8) {
         __m256 x[kTokens];
         for (int t = 0; t < kTokens; ++t)
-            x[t] = loadX8(xs[t], i);
+            x[t] = _mm256_loadu_ps(xs[t] + i);
         if constexpr (kTokens == 1) {
             // Decode reads each row once, and a tile's rows are short separate streams that the
             // hardware prefetcher keeps losing: fetch the memory after the last row (the next tile's
@@ -499,41 +485,41 @@ void floatTile(const void* const* rows, const XT* const* xs, int64_t n, float* o
             float sum = reduceLanes8(acc[r][t]);
             for (int64_t k = i; k < n; ++k)
                 sum = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(loadWeight<kType>(rows[r], k)),
-                                                 _mm_set_ss(loadX(xs[t], k)), _mm_set_ss(sum)));
+                                                 _mm_set_ss(xs[t][k]), _mm_set_ss(sum)));
             out[t * outStride + r] = sum;
         }
 }
 
-template <DType kType, int kRows, typename XT>
-void floatTileRows(const void* const* rows, const XT* const* xs, int nTokens, int64_t n, float* out,
+template <DType kType, int kRows>
+void floatTileRows(const void* const* rows, const float* const* xs, int nTokens, int64_t n, float* out,
                    int64_t outStride) {
     switch (nTokens) {
     case 1:
-        return floatTile<kType, kRows, 1, XT>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 1>(rows, xs, n, out, outStride);
     case 2:
-        return floatTile<kType, kRows, 2, XT>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 2>(rows, xs, n, out, outStride);
     default:
-        return floatTile<kType, kRows, 3, XT>(rows, xs, n, out, outStride);
+        return floatTile<kType, kRows, 3>(rows, xs, n, out, outStride);
     }
 }
 
-template <DType kType, typename XT = float>
-void floatTileOfType(const void* const* rows, int nRows, const XT* const* xs, int nTokens, int64_t n,
+template <DType kType>
+void floatTileOfType(const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
                      float* out, int64_t outStride) {
     if (nRows > 4) {
-        if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1, XT>(rows, xs, n, out, outStride);
-        floatTileOfType<kType, XT>(rows, 4, xs, nTokens, n, out, outStride);
-        return floatTileOfType<kType, XT>(rows + 4, nRows - 4, xs, nTokens, n, out + 4, outStride);
+        if (nRows == 8 && nTokens == 1) return floatTile<kType, 8, 1>(rows, xs, n, out, outStride);
+        floatTileOfType<kType>(rows, 4, xs, nTokens, n, out, outStride);
+        return floatTileOfType<kType>(rows + 4, nRows - 4, xs, nTokens, n, out + 4, outStride);
     }
     switch (nRows) {
     case 1:
-        return floatTileRows<kType, 1, XT>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 1>(rows, xs, nTokens, n, out, outStride);
     case 2:
-        return floatTileRows<kType, 2, XT>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 2>(rows, xs, nTokens, n, out, outStride);
     case 3:
-        return floatTileRows<kType, 3, XT>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 3>(rows, xs, nTokens, n, out, outStride);
     default:
-        return floatTileRows<kType, 4, XT>(rows, xs, nTokens, n, out, outStride);
+        return floatTileRows<kType, 4>(rows, xs, nTokens, n, out, outStride);
     }
 }
 
@@ -541,21 +527,21 @@ void floatTileOfType(const void* const* rows, int nRows, const XT* const* xs, in
 // as a caller looping over the tiles would: four-row tiles run the 4 x 3 kernel inline, so a prefill
 // pays one call per row tile and token block instead of one per 4 x 3 tile (F16 SmolLM2 pp512: the
 // calls' prologues took ~7% of the time).
-template <DType kType, typename XT>
-void floatRunOfType(const void* const* rows, int nRows, const XT* x, int64_t xStride, int nTokens, int64_t n,
-                    float* out, int64_t outStride) {
+template <DType kType>
+void floatRunOfType(const void* const* rows, int nRows, const float* x, int64_t xStride, int nTokens,
+                    int64_t n, float* out, int64_t outStride) {
     int t0 = 0;
     if (nRows == 4)
         for (; t0 + 3 <= nTokens; t0 += 3) {
-            const XT* xs[3] = {x + t0 * xStride, x + (t0 + 1) * xStride, x + (t0 + 2) * xStride};
-            floatTile<kType, 4, 3, XT>(rows, xs, n, out + t0 * outStride, outStride);
+            const float* xs[3] = {x + t0 * xStride, x + (t0 + 1) * xStride, x + (t0 + 2) * xStride};
+            floatTile<kType, 4, 3>(rows, xs, n, out + t0 * outStride, outStride);
         }
     for (; t0 < nTokens; t0 += 3) {
         const int nt = nTokens - t0 < 3 ? nTokens - t0 : 3;
-        const XT* xs[3];
+        const float* xs[3];
         for (int t = 0; t < nt; ++t)
             xs[t] = x + (t0 + t) * xStride;
-        floatTileOfType<kType, XT>(rows, nRows, xs, nt, n, out + t0 * outStride, outStride);
+        floatTileOfType<kType>(rows, nRows, xs, nt, n, out + t0 * outStride, outStride);
     }
 }
 
@@ -584,7 +570,7 @@ template <int kRows> void f16RowsGgml(const uint16_t* const* rows, const uint16_
         for (int l = 0; l < kRows; ++l)
             _mm_prefetch(next + 64 * l, _MM_HINT_T0);
         for (int a = 0; a < 4; ++a) {
-            const __m256 xv = loadX8(x, i + 8 * a);
+            const __m256 xv = loadWeights8<DType::F16>(x, i + 8 * a); // the same widening
             for (int r = 0; r < kRows; ++r)
                 acc[r][a] = _mm256_fmadd_ps(loadWeights8<DType::F16>(rows[r], i + 8 * a), xv, acc[r][a]);
         }
@@ -621,6 +607,15 @@ void toFp16(const float* x, uint16_t* out, int64_t n) {
         out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
+void roundThroughFp16(const float* x, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i,
+                         _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT)));
+    for (; i < n; ++i)
+        out[i] = _cvtsh_ss(_cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT));
+}
+
 void floatDots(DType type, const void* const* rows, int nRows, const float* const* xs, int nTokens, int64_t n,
                float* out, int64_t outStride) {
     switch (type) {
@@ -643,11 +638,6 @@ void floatDotsRun(DType type, const void* const* rows, int nRows, const float* x
     default:
         return floatRunOfType<DType::F32>(rows, nRows, x, xStride, nTokens, n, out, outStride);
     }
-}
-
-void f16DotsRun(const void* const* rows, int nRows, const uint16_t* x, int64_t xStride, int nTokens,
-                int64_t n, float* out, int64_t outStride) {
-    floatRunOfType<DType::F16, uint16_t>(rows, nRows, x, xStride, nTokens, n, out, outStride);
 }
 
 namespace {
@@ -1112,10 +1102,10 @@ void floatDots(DType, const void* const*, int, const float* const*, int, int64_t
 void floatDotsRun(DType, const void* const*, int, const float*, int64_t, int, int64_t, float*, int64_t) {
     unavailable();
 }
-void f16DotsRun(const void* const*, int, const uint16_t*, int64_t, int, int64_t, float*, int64_t) {
+void toFp16(const float*, uint16_t*, int64_t) {
     unavailable();
 }
-void toFp16(const float*, uint16_t*, int64_t) {
+void roundThroughFp16(const float*, float*, int64_t) {
     unavailable();
 }
 void f16DotsGgml(const void* const*, int, const uint16_t*, int64_t, float*) {

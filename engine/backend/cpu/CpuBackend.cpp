@@ -883,9 +883,9 @@ private:
         constexpr int64_t kRowTile = 16;
         constexpr int kTokenTile = 3;
         // F16 weights multiply fp16-rounded activations, as ggml does (its F16 matmul converts them
-        // first): prefill then runs llamafile's tiles in this order (half the activation bytes per
-        // tile step), decode ggml_vec_dot_f16's order (f16DotsGgml). The float reference path keeps
-        // float x.
+        // first): prefill then runs llamafile's tiles in this order on those values widened back to
+        // float once (roundedX_), decode ggml_vec_dot_f16's order on the fp16 row (halfX_,
+        // f16DotsGgml). The float reference path keeps float x.
         auto halfX = [&](const TensorView& w) {
             return w.dtype == DType::F16 && options_.quantizedActivations;
         };
@@ -897,10 +897,11 @@ private:
             anyHalf = anyHalf || halfX(*p.w);
         }
         // With AVX-512, F16 prefill runs llamafile's 16-lane tiles of 4 rows x 6 tokens (as llama.cpp
-        // built for such a processor does) on the fp16-rounded activations widened back to float once.
+        // built for such a processor does); with AVX2 its 8-lane tiles of 4 x 3.
         const bool wideHalf = anyHalf && nTokens > 1 && cols % 16 == 0 && cpuHasAvx512();
+        const bool rounded = anyHalf && nTokens > 1;
         if (anyHalf) {
-            if (wideHalf)
+            if (rounded)
                 roundedX_.resize(x.size());
             else
                 halfX_.resize(x.size());
@@ -908,6 +909,8 @@ private:
                 const int64_t from = begin * cols, count = (end - begin) * cols;
                 if (wideHalf)
                     avx512::roundThroughFp16(x.data() + from, roundedX_.data() + from, count);
+                else if (rounded)
+                    avx2::roundThroughFp16(x.data() + from, roundedX_.data() + from, count);
                 else
                     avx2::toFp16(x.data() + from, halfX_.data() + from, count);
             });
@@ -959,8 +962,9 @@ private:
                                 avx512::f16DotsRun(rowPointers, nr, roundedX_.data() + int64_t(tBegin) * cols,
                                                    cols, tEnd - tBegin, cols, blockOut, rows);
                             else if (half)
-                                avx2::f16DotsRun(rowPointers, nr, halfX_.data() + int64_t(tBegin) * cols,
-                                                 cols, tEnd - tBegin, cols, blockOut, rows);
+                                avx2::floatDotsRun(DType::F16, rowPointers, nr,
+                                                   roundedX_.data() + int64_t(tBegin) * cols, cols,
+                                                   tEnd - tBegin, cols, blockOut, rows);
                             else
                                 avx2::floatDotsRun(tileType, rowPointers, nr,
                                                    x.data() + int64_t(tBegin) * cols, cols, tEnd - tBegin,
@@ -1181,8 +1185,8 @@ private:
     CpuBackendOptions options_;
     ThreadPool pool_;
     std::vector<std::vector<float>> scratch_; // per pool thread
-    std::vector<uint16_t> halfX_;             // a prefill's activations in fp16 (F16 weights)
-    std::vector<float> roundedX_;             // the same values as floats (AVX-512 F16 prefill)
+    std::vector<uint16_t> halfX_;             // decode's activations in fp16 (F16 weights)
+    std::vector<float> roundedX_;             // a prefill's, rounded through fp16, as floats
     // Per pool thread: attention's value rows and block starts.
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};

@@ -421,9 +421,24 @@ private slots:
         }
     }
 
-    // A prefill token block in one call (floatDotsRun, f16DotsRun): every (row, token) output is the
-    // eight-lane fused dot of that pair, for any number of tokens (whole 3-token tiles and a rest) and
-    // rows, in F32, F16 and BF16, with fp16 activations for F16.
+    // F16 prefill's activations: every value rounded to fp16 as F16C rounds (nearest even, overflow to
+    // infinity) and widened back, for lengths with and without an 8-lane tail.
+    void roundThroughFp16MatchesHalf() {
+        std::mt19937 rng(23);
+        for (int64_t n : {1, 7, 8, 577}) {
+            std::vector<float> x = randomFloats(size_t(n), rng, 70000.0f); // past fp16's range too
+            x[0] = 1.0f + 0x1p-11f;                                        // a tie: rounds to even
+            std::vector<float> out(static_cast<size_t>(n));
+            avx2::roundThroughFp16(x.data(), out.data(), n);
+            for (int64_t i = 0; i < n; ++i)
+                QVERIFY(sameBits(out[size_t(i)], fp16ToFloat(floatToFp16(x[size_t(i)]))));
+            QVERIFY(sameBits(out[0], 1.0f));
+        }
+    }
+
+    // A prefill token block in one call (floatDotsRun): every (row, token) output is the eight-lane
+    // fused dot of that pair, for any number of tokens (whole 3-token tiles and a rest) and rows, in F32,
+    // F16 and BF16, and F16 against activations rounded through fp16 (roundThroughFp16) as prefill runs.
     void floatRunsMatchScalar() {
         std::mt19937 rng(11);
         for (int64_t n : {8, 70, 576}) {
@@ -483,7 +498,11 @@ private slots:
                         rows[r] = wh.data() + r * n;
                     avx2::floatDotsRun(DType::F16, rows, nRows, x.data(), n, nTokens, n, got.data(), nRows);
                     check(got, fromWh, x, "F16");
-                    avx2::f16DotsRun(rows, nRows, xh.data(), n, nTokens, n, got.data(), nRows);
+                    std::vector<float> roundedX(x.size());
+                    avx2::roundThroughFp16(x.data(), roundedX.data(), int64_t(x.size()));
+                    QVERIFY(roundedX == fromXh);
+                    avx2::floatDotsRun(DType::F16, rows, nRows, roundedX.data(), n, nTokens, n, got.data(),
+                                       nRows);
                     check(got, fromWh, fromXh, "F16 x fp16");
                 }
             }
