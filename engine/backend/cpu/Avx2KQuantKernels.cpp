@@ -30,18 +30,6 @@ inline float fusedMultiplyAdd(float a, float b, float c) { // std::fma without a
     return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
 
-// The 12 packed bytes of Q4_K / Q5_K's six-bit scales and mins (io/Quants.h, kScaleMin) as 8 scales
-// then 8 mins, four at a time in 32-bit words.
-inline void unpackScalesAndMins(const uint8_t* packed, uint8_t scales[8], uint8_t mins[8]) {
-    uint32_t w[3];
-    std::memcpy(w, packed, 12);
-    const uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-    const uint32_t words[4] = {w[0] & low6, (w[2] & low4) | (((w[0] >> 6) & low2) << 4), w[1] & low6,
-                               ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)};
-    std::memcpy(scales, words, 8);
-    std::memcpy(mins, words + 2, 8);
-}
-
 inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }

@@ -3,6 +3,7 @@
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/Avx512KQuantKernels.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
@@ -1050,7 +1051,8 @@ private:
     }
 
     // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block, each
-    // row unpacked once per four tokens (avx2::kQuantDots).
+    // row unpacked once per four tokens (avx2::kQuantDots), or per eight in prefill with AVX-512
+    // (avx512::kQuantDots: two tokens per register, the same bits).
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
         constexpr int64_t kRowTile = 16;
@@ -1058,8 +1060,10 @@ private:
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const bool simd = cpuHasAvx2();
+        const bool wide = nTokens > 1 && cpuHasAvx512();
+        const int tokenStep = wide ? 8 : 4;
         parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
-            float dots[4];
+            float dots[8];
             for (int64_t task = begin; task < end; ++task) {
                 const ProductTiles::Place at = tilesOf.place(task);
                 const TensorView& w = *products[at.product].w;
@@ -1069,10 +1073,12 @@ private:
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 for (int64_t r = r0; r < r1; ++r)
-                    for (int t0 = tBegin; t0 < tEnd; t0 += 4) {
-                        const int m = std::min(4, tEnd - t0);
+                    for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep) {
+                        const int m = std::min(tokenStep, tEnd - t0);
                         const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
-                        if (simd) {
+                        if (wide) {
+                            avx512::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
+                        } else if (simd) {
                             avx2::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
                         } else {
                             for (int i = 0; i < m; ++i)

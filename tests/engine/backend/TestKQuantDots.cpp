@@ -1,9 +1,11 @@
 // The K-quant integer dots (backend/cpu/KQuantDots.h): the activation quantizer against known values and
 // its invariants, the scalar reference against the exact dot of the dequantized operands (io/Quants.h's
-// dequantizer, summed in double), and the AVX2 kernel against the scalar reference bit for bit.
+// dequantizer, summed in double), and the AVX2 and AVX-512 kernels against the scalar reference bit for
+// bit.
 
 #include "KernelTestData.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
+#include "backend/cpu/Avx512KQuantKernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/KQuantDots.h"
 #include "core/Half.h"
@@ -143,17 +145,29 @@ private slots:
     // 1-4 tokens whose activations lie xStride blocks apart, against the reference one token at a time.
     void avx2KernelGivesTheScalarBits() {
         if (!cpuHasAvx2()) QSKIP("no AVX2");
-        std::mt19937 rng(13);
+        checkKernelAgainstScalar(avx2::kQuantDots, 4, 13);
+    }
+
+    // 1-8 tokens (whole pairs in 512-bit registers, an odd last one), as above.
+    void avx512KernelGivesTheScalarBits() {
+        if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
+        checkKernelAgainstScalar(avx512::kQuantDots, 8, 17);
+    }
+
+private:
+    using Kernel = void (*)(DType, const uint8_t*, const KActivationBlock*, int64_t, int, int64_t, float*);
+    static void checkKernelAgainstScalar(Kernel kernel, int maxTokens, unsigned seed) {
+        std::mt19937 rng(seed);
         for (DType type : kFormats)
             for (int64_t superBlocks : {1, 2, 3, 6, 9})
-                for (int tokens = 1; tokens <= 4; ++tokens)
+                for (int tokens = 1; tokens <= maxTokens; ++tokens)
                     for (int trial = 0; trial < 8; ++trial) {
                         const int64_t stride = superBlocks + 1;
                         const std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
                         const std::vector<KActivationBlock> x =
                             quantized(test::randomFloats(size_t(tokens * stride * kKSuperBlock), rng, 4.0f));
-                        float got[4];
-                        avx2::kQuantDots(type, row.data(), x.data(), superBlocks, tokens, stride, got);
+                        float got[8];
+                        kernel(type, row.data(), x.data(), superBlocks, tokens, stride, got);
                         for (int t = 0; t < tokens; ++t) {
                             const float want =
                                 kQuantDotScalar(type, row.data(), x.data() + t * stride, superBlocks);
