@@ -6,8 +6,10 @@
 #
 #   tests/perf/compare-llama-cpp.sh [--threads N] [--reps R] [--rounds K] [--build DIR] [MODEL.gguf ...]
 #
-# Without models: the default model (Q4_1 as shipped) and Q8_0 and F16 versions of it made with
-# llama.cpp's llama-quantize (--allow-requantize), cached in ~/.cache/lathe/variants. llama.cpp's tools
+# Without models: the default model (Q4_1 as shipped), Q8_0 and F16 versions of it and Q4_K_M and Q6_K
+# versions of the F16 one, made with llama.cpp's llama-quantize (--allow-requantize), cached in
+# ~/.cache/lathe/variants. (SmolLM2's 576-wide rows are not whole K-quant super-blocks, so llama-quantize
+# keeps K-quants for ffn_down only: Q4_K_M is mostly Q5_0, Q6_K mostly Q8_0.) llama.cpp's tools
 # come from tests/perf/build-llama-cpp.sh (the llama-cpp-python source distribution, cached).
 # Tests: pp512 and tg128, as llama-bench's defaults; the full JSON of every run goes to $LATHE_PERF_OUT
 # (default /tmp/lathe-perf).
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --reps) reps="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
-    -h | --help) sed -n 2,14p "$0"; exit 0 ;;
+    -h | --help) sed -n 2,16p "$0"; exit 0 ;;
     -*) echo "compare-llama-cpp: unknown option $1" >&2; exit 2 ;;
     *) models+=("$1"); shift ;;
     esac
@@ -39,9 +41,12 @@ if [ ${#models[@]} -eq 0 ]; then
     variants="${XDG_CACHE_HOME:-$HOME/.cache}/lathe/variants"
     mkdir -p "$variants"
     models=("$base")
-    for type in Q8_0 F16; do
+    # Q8_0 and F16 from the shipped file; the K-quant mixes from the F16 one (llama-quantize's usual input).
+    for type in Q8_0 F16 Q4_K_M Q6_K; do
+        from="$base"
+        case "$type" in Q4_K_M | Q6_K) from="$variants/$(basename "${base%.Q4_1.gguf}").F16.gguf" ;; esac
         v="$variants/$(basename "${base%.Q4_1.gguf}").$type.gguf"
-        [ -f "$v" ] || "$peer/llama-quantize" --allow-requantize "$base" "$v" "$type" >"$out/quantize-$type.log" 2>&1
+        [ -f "$v" ] || "$peer/llama-quantize" --allow-requantize "$from" "$v" "$type" >"$out/quantize-$type.log" 2>&1
         models+=("$v")
     done
 fi
