@@ -1072,8 +1072,10 @@ private:
                 const int tBegin = int(at.tokenBlock * kTokenBlock);
                 const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                 const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                for (int64_t r = r0; r < r1; ++r)
-                    for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep) {
+                // Tokens outer: a step's activations (4-8 tokens) and the tile's rows both stay in L1;
+                // rows outer streamed the whole token block from L2 for every row (5-30% slower).
+                for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep)
+                    for (int64_t r = r0; r < r1; ++r) {
                         const int m = std::min(tokenStep, tEnd - t0);
                         const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
                         if (wide) {
