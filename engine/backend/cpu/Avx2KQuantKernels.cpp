@@ -20,16 +20,6 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
-inline float half(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
-
-inline float fusedMultiplyAdd(float a, float b, float c) { // std::fma without a shared inline
-    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
-}
-
 inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
@@ -53,13 +43,9 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
     constexpr int64_t kBytes = kHighBits ? kQ5KBytes : kQ4KBytes;
     const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256 acc[N];
-    __m128 accMins[N]; // Q4_K: four lanes of the mins term
-    float mins[N];     // Q5_K: one float
-    for (int t = 0; t < N; ++t) {
+    KMinsTerm<kHighBits> minsTerm[N];
+    for (int t = 0; t < N; ++t)
         acc[t] = _mm256_setzero_ps();
-        accMins[t] = _mm_setzero_ps();
-        mins[t] = 0.0f;
-    }
     for (int64_t i = 0; i < superBlocks; ++i, row += kBytes) {
         const int8_t* activations[N];
         for (int t = 0; t < N; ++t)
@@ -88,36 +74,15 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
             addChunk<N>(hi, _mm256_set1_epi16(scale[2 * j + 1]), activations, 64 * j + 32, sums);
         }
         const float wd = half(row), wmin = half(row + 2);
-        uint64_t packedMins;
-        std::memcpy(&packedMins, min, 8);
-        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(packedMins)));
+        const __m128i mins16 = groupMins16(min);
         for (int t = 0; t < N; ++t) {
             const KActivationBlock& xb = x[t * xStride + i];
-            const float d = xb.d * wd, dmin = -xb.d * wmin;
-            const __m256i bsums = load256(xb.bsums);
-            // group sums (pairs of bsums), then pairs of groups times their mins
-            const __m128i groups =
-                _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-            const __m128i products = _mm_madd_epi16(mins16, groups);
-            if constexpr (kHighBits) {
-                const __m128i pairs = _mm_hadd_epi32(products, products);
-                const int32_t minSum = _mm_cvtsi128_si32(_mm_hadd_epi32(pairs, pairs));
-                mins[t] = fusedMultiplyAdd(dmin, float(minSum), mins[t]);
-            } else {
-                accMins[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(products), accMins[t]);
-            }
-            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sums[t]), acc[t]);
+            minsTerm[t].add(mins16, xb.bsums, -xb.d * wmin);
+            acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(xb.d * wd), _mm256_cvtepi32_ps(sums[t]), acc[t]);
         }
     }
-    for (int t = 0; t < N; ++t) {
-        if constexpr (kHighBits) {
-            out[t] = total(acc[t]) + mins[t];
-        } else {
-            __m128 m = _mm_add_ps(accMins[t], _mm_movehl_ps(accMins[t], accMins[t]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            out[t] = total(acc[t]) + _mm_cvtss_f32(m);
-        }
-    }
+    for (int t = 0; t < N; ++t)
+        out[t] = total(acc[t]) + minsTerm[t].total();
 }
 
 // Q6_K: 16 groups of 16 with int8 scales; codes are q + 32 (unsigned), the 32 taken back with the

@@ -22,12 +22,6 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
-inline float half(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
-
 // Signed weights of block b and the per-block scale and offset (m; 0 for the formats without one).
 struct Block {
     __m256i q;

@@ -25,16 +25,6 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
-inline float half(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, sizeof h);
-    return _cvtsh_ss(h);
-}
-
-inline float fusedMultiplyAdd(float a, float b, float c) {
-    return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
-}
-
 // 32 bytes at p in both 256-bit halves (one broadcast load).
 inline __m512i bothHalves(const void* p) {
     return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
@@ -75,14 +65,9 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
     constexpr int64_t kBytes = kHighBits ? kQ5KBytes : kQ4KBytes;
     const __m512i low4 = _mm512_set1_epi8(0x0f), one = _mm512_set1_epi8(1);
     __m512 acc[P];
-    __m128 accMins[N]; // Q4_K: four lanes of the mins term per token
-    float mins[N];     // Q5_K: one float per token
+    KMinsTerm<kHighBits> minsTerm[N];
     for (int p = 0; p < P; ++p)
         acc[p] = _mm512_setzero_ps();
-    for (int t = 0; t < N; ++t) {
-        accMins[t] = _mm_setzero_ps();
-        mins[t] = 0.0f;
-    }
     for (int64_t i = 0; i < superBlocks; ++i, row += kBytes) {
         const int8_t* activations[N];
         for (int t = 0; t < N; ++t)
@@ -108,24 +93,9 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
             addChunk<P>(hi, _mm512_set1_epi16(short(scale[2 * j + 1])), activations, 64 * j + 32, sums);
         }
         const float wd = half(row), wmin = half(row + 2);
-        uint64_t packedMins;
-        std::memcpy(&packedMins, min, 8);
-        const __m128i mins16 = _mm_cvtepu8_epi16(_mm_cvtsi64_si128(int64_t(packedMins)));
-        for (int t = 0; t < N; ++t) { // the mins term per token, as avx2::dotsQ45K
-            const KActivationBlock& xb = x[t * xStride + i];
-            const float dmin = -xb.d * wmin;
-            const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.bsums));
-            const __m128i groups =
-                _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
-            const __m128i products = _mm_madd_epi16(mins16, groups);
-            if constexpr (kHighBits) {
-                const __m128i pairs = _mm_hadd_epi32(products, products);
-                const int32_t minSum = _mm_cvtsi128_si32(_mm_hadd_epi32(pairs, pairs));
-                mins[t] = fusedMultiplyAdd(dmin, float(minSum), mins[t]);
-            } else {
-                accMins[t] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(products), accMins[t]);
-            }
-        }
+        const __m128i mins16 = groupMins16(min);
+        for (int t = 0; t < N; ++t) // the mins term per token, as avx2::dotsQ45K
+            minsTerm[t].add(mins16, x[t * xStride + i].bsums, -x[t * xStride + i].d * wmin);
         for (int p = 0; p < P; ++p) {
             const __m512 d = pairOf(x[2 * p * xStride + i].d * wd, x[(2 * p + 1) * xStride + i].d * wd);
             acc[p] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(sums[p]), acc[p]);
@@ -133,13 +103,7 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
     }
     for (int t = 0; t < N; ++t) {
         const __m256 lanes = t % 2 == 0 ? _mm512_castps512_ps256(acc[t / 2]) : upperHalf(acc[t / 2]);
-        if constexpr (kHighBits) {
-            out[t] = total(lanes) + mins[t];
-        } else {
-            __m128 m = _mm_add_ps(accMins[t], _mm_movehl_ps(accMins[t], accMins[t]));
-            m = _mm_add_ss(m, _mm_movehdup_ps(m));
-            out[t] = total(lanes) + _mm_cvtss_f32(m);
-        }
+        out[t] = total(lanes) + minsTerm[t].total();
     }
 }
 
