@@ -4,6 +4,7 @@
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
 #include "backend/cpu/Avx512KQuantKernels.h"
+#include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
@@ -1050,9 +1051,10 @@ private:
         });
     }
 
-    // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block, each
-    // row unpacked once per four tokens (avx2::kQuantDots), or per eight in prefill with AVX-512
-    // (avx512::kQuantDots: two tokens per register, the same bits).
+    // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block.
+    // Decode and AVX2 run each row against 1-4 tokens (avx2::kQuantDots, unpacking the row each time);
+    // AVX-512 prefill unpacks the tile's rows to int16 once and runs panels of 4 rows x 4 tokens on
+    // activations widened once (avx512::kQuantPanel). Both give kQuantDotScalar's bits.
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
         constexpr int64_t kRowTile = 16;
@@ -1060,48 +1062,81 @@ private:
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const bool simd = cpuHasAvx2();
-        const bool wide = nTokens > 1 && cpuHasAvx512();
-        const int tokenStep = wide ? 8 : 4;
-        parallelTiles(tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int) {
-            float dots[8];
-            for (int64_t task = begin; task < end; ++task) {
-                const ProductTiles::Place at = tilesOf.place(task);
-                const TensorView& w = *products[at.product].w;
-                const std::span<float> out = products[at.product].out;
-                const int64_t rows = w.rowCount();
-                const int tBegin = int(at.tokenBlock * kTokenBlock);
-                const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
-                const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
-                // Tokens outer: a step's activations (4-8 tokens) and the tile's rows both stay in L1;
-                // rows outer streamed the whole token block from L2 for every row (5-30% slower).
-                // Decode streams each row once: the row kRowsAhead on is fetched while this one is
-                // multiplied (Llama-3.2-1B-shaped Q4_K_M tg32 11-12 -> 14-16.5 tokens/s, SmolLM2 Q6_K
-                // tg128 107 -> 140; 1, 2 and 8 rows ahead measured no better than 4).
-                constexpr int64_t kRowsAhead = 4;
-                const uint64_t stride = w.rowStride();
-                for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep)
-                    for (int64_t r = r0; r < r1; ++r) {
-                        if (nTokens == 1 && r + kRowsAhead < rows) {
-                            const uint8_t* next = w.row(r + kRowsAhead);
-                            for (uint64_t b = 0; b < stride; b += 64)
-                                __builtin_prefetch(next + b, 0, 3);
-                        }
-                        const int m = std::min(tokenStep, tEnd - t0);
-                        const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
-                        if (wide) {
-                            avx512::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
-                        } else if (simd) {
-                            avx2::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
-                        } else {
-                            for (int i = 0; i < m; ++i)
-                                dots[i] =
-                                    kQuantDotScalar(w.dtype, w.row(r), xs + i * superBlocks, superBlocks);
-                        }
-                        for (int i = 0; i < m; ++i)
-                            out[size_t(int64_t(t0 + i) * rows + r)] = dots[i];
+        const bool panels = nTokens > 1 && cpuHasAvx512();
+        if (panels) {
+            kActivations16_.resize(size_t(nTokens * superBlocks * kKSuperBlock));
+            parallel(
+                nTokens, int64_t(nTokens) * superBlocks * kKSuperBlock, [&](int64_t begin, int64_t end, int) {
+                    avx512::widenKActivations(kActivations_.data() + begin * superBlocks,
+                                              (end - begin) * superBlocks,
+                                              kActivations16_.data() + begin * superBlocks * kKSuperBlock);
+                });
+        }
+        parallelTiles(
+            tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
+                float dots[8];
+                for (int64_t task = begin; task < end; ++task) {
+                    const ProductTiles::Place at = tilesOf.place(task);
+                    const TensorView& w = *products[at.product].w;
+                    const std::span<float> out = products[at.product].out;
+                    const int64_t rows = w.rowCount();
+                    const int tBegin = int(at.tokenBlock * kTokenBlock);
+                    const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
+                    const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
+                    const uint64_t stride = w.rowStride();
+                    int64_t rowsDone = r0; // rows before this one have every token of the block
+                    if (panels) {
+                        const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
+                        std::vector<int16_t>& rows16 = panelRows_[size_t(slot)];
+                        rows16.resize(size_t(panelRows * superBlocks * kKSuperBlock));
+                        avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
+                                            rows16.data());
+                        const int pairedEnd = tBegin + (tEnd - tBegin) / 2 * 2;
+                        for (int t0 = tBegin; t0 < pairedEnd; t0 += 4)
+                            for (int64_t r = 0; r < panelRows; r += avx512::kPanelRows)
+                                avx512::kQuantPanel(w.dtype, w.row(r0 + r), stride,
+                                                    rows16.data() + r * superBlocks * kKSuperBlock,
+                                                    kActivations_.data() + int64_t(t0) * superBlocks,
+                                                    kActivations16_.data() +
+                                                        int64_t(t0) * superBlocks * kKSuperBlock,
+                                                    superBlocks, std::min(4, pairedEnd - t0), superBlocks,
+                                                    out.data() + int64_t(t0) * rows + r0 + r, rows);
+                        if (pairedEnd < tEnd) // an odd last token: row by row
+                            for (int64_t r = r0; r < r0 + panelRows; ++r)
+                                avx512::kQuantDots(w.dtype, w.row(r),
+                                                   kActivations_.data() + int64_t(pairedEnd) * superBlocks,
+                                                   superBlocks, 1, superBlocks,
+                                                   out.data() + int64_t(pairedEnd) * rows + r);
+                        rowsDone = r0 + panelRows;
                     }
-            }
-        });
+                    // Decode streams each row once: the row kRowsAhead on is fetched while this one is
+                    // multiplied (Llama-3.2-1B-shaped Q4_K_M tg32 11-12 -> 14-16.5 tokens/s, SmolLM2 Q6_K
+                    // tg128 107 -> 140; 1, 2 and 8 rows ahead measured no better than 4).
+                    constexpr int64_t kRowsAhead = 4;
+                    const int tokenStep = panels ? 8 : 4;
+                    for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep)
+                        for (int64_t r = rowsDone; r < r1; ++r) {
+                            if (nTokens == 1 && r + kRowsAhead < rows) {
+                                const uint8_t* next = w.row(r + kRowsAhead);
+                                for (uint64_t b = 0; b < stride; b += 64)
+                                    __builtin_prefetch(next + b, 0, 3);
+                            }
+                            const int m = std::min(tokenStep, tEnd - t0);
+                            const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
+                            if (panels) {
+                                avx512::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
+                            } else if (simd) {
+                                avx2::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
+                            } else {
+                                for (int i = 0; i < m; ++i)
+                                    dots[i] =
+                                        kQuantDotScalar(w.dtype, w.row(r), xs + i * superBlocks, superBlocks);
+                            }
+                            for (int i = 0; i < m; ++i)
+                                out[size_t(int64_t(t0 + i) * rows + r)] = dots[i];
+                        }
+                }
+            });
     }
 
     // out = w · x for each product, x already in activations_: every product's row tiles in one parallel
@@ -1211,6 +1246,8 @@ private:
     std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
     std::vector<KActivationBlock> kActivations_;
+    std::vector<int16_t> kActivations16_;                                      // widened (AVX-512 prefill)
+    std::vector<std::vector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 

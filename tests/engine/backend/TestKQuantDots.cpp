@@ -6,6 +6,7 @@
 #include "KernelTestData.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx512KQuantKernels.h"
+#include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/KQuantDots.h"
 #include "core/Half.h"
@@ -152,6 +153,49 @@ private slots:
     void avx512KernelGivesTheScalarBits() {
         if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
         checkKernelAgainstScalar(avx512::kQuantDots, 8, 17);
+    }
+
+    // The panel product: four rows unpacked to int16 against 2 or 4 tokens widened to int16, every output
+    // against the reference bit for bit, with the rows and tokens strided as a matrix stores them.
+    void avx512PanelGivesTheScalarBits() {
+        if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
+        std::mt19937 rng(19);
+        for (DType type : kFormats)
+            for (int64_t superBlocks : {1, 2, 3, 6, 9})
+                for (int tokens : {2, 4})
+                    for (int trial = 0; trial < 6; ++trial) {
+                        const uint64_t rowStride = uint64_t(superBlocks * superBlockBytes(type));
+                        std::vector<uint8_t> rows;
+                        for (int r = 0; r < avx512::kPanelRows; ++r) {
+                            const std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
+                            rows.insert(rows.end(), row.begin(), row.end());
+                        }
+                        const int64_t stride = superBlocks + 1;
+                        const std::vector<KActivationBlock> x =
+                            quantized(test::randomFloats(size_t(tokens * stride * kKSuperBlock), rng, 4.0f));
+                        std::vector<int16_t> x16(x.size() * kKSuperBlock),
+                            rows16(size_t(avx512::kPanelRows * superBlocks * kKSuperBlock));
+                        avx512::widenKActivations(x.data(), int64_t(x.size()), x16.data());
+                        avx512::unpackKRows(type, rows.data(), rowStride, avx512::kPanelRows, superBlocks,
+                                            rows16.data());
+                        float got[4 * avx512::kPanelRows];
+                        avx512::kQuantPanel(type, rows.data(), rowStride, rows16.data(), x.data(), x16.data(),
+                                            stride, tokens, superBlocks, got, avx512::kPanelRows);
+                        for (int t = 0; t < tokens; ++t)
+                            for (int r = 0; r < avx512::kPanelRows; ++r) {
+                                const float want = kQuantDotScalar(type, rows.data() + r * rowStride,
+                                                                   x.data() + t * stride, superBlocks);
+                                QVERIFY2(sameBits(got[t * avx512::kPanelRows + r], want),
+                                         qPrintable(
+                                             QString("%1 super-blocks, token %2 of %3, row %4: %5 against %6")
+                                                 .arg(superBlocks)
+                                                 .arg(t)
+                                                 .arg(tokens)
+                                                 .arg(r)
+                                                 .arg(double(got[t * avx512::kPanelRows + r]), 0, 'g', 9)
+                                                 .arg(double(want), 0, 'g', 9)));
+                            }
+                    }
     }
 
 private:

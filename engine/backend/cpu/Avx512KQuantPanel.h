@@ -1,0 +1,36 @@
+#pragma once
+// AVX-512 VNNI prefill for K-quant weights (Q4_K, Q5_K, Q6_K) as a panel product: a tile's weight rows
+// are unpacked once into int16 (each code times its group's scale) and the activations widened once to
+// int16, so the inner loop is one word dot product (vpdpwssd) per row, token and 32 weights, against
+// maddubs + madd + add per 32 weights and token in kQuantDots, which unpacks each row again for every
+// few tokens. Each chunk of 32 is stored permuted so that word-dot lane j holds elements 4j, 4j + 1 and
+// lane j + 8 elements 4j + 2, 4j + 3: adding the two halves of a super-block's sums gives exactly the
+// eight int32 lanes of ggml's AVX2 kernel, and the float steps after them are avx2::kQuantDots's, so
+// every output has kQuantDotScalar's bits. Callers check cpuHasAvx512() first.
+
+#include "backend/cpu/KQuantDots.h"
+#include "core/DType.h"
+
+#include <cstdint>
+
+namespace lathe::avx512 {
+
+// Rows per panel call; a tile's row count must be a multiple of it (other rows take kQuantDots).
+inline constexpr int kPanelRows = 4;
+
+// count activation super-blocks as 256 int16 each, in panel order.
+void widenKActivations(const KActivationBlock* x, int64_t count, int16_t* out);
+
+// nRows weight rows (superBlocks super-blocks of a K-quant type, rowStride bytes apart) as codes times
+// scales, 256 int16 per super-block in panel order: out[(r * superBlocks + i) * 256 ...].
+void unpackKRows(DType weightType, const uint8_t* first, uint64_t rowStride, int nRows, int64_t superBlocks,
+                 int16_t* out);
+
+// kPanelRows rows (rows16 from unpackKRows, the stored rows at first, rowStride apart) against nTokens
+// (2 or 4) tokens, token t's activations at x + t * xStride (x16 likewise, from widenKActivations):
+// out[t * outStride + r] = kQuantDotScalar(weightType, row r, x + t * xStride, superBlocks).
+void kQuantPanel(DType weightType, const uint8_t* first, uint64_t rowStride, const int16_t* rows16,
+                 const KActivationBlock* x, const int16_t* x16, int64_t xStride, int nTokens,
+                 int64_t superBlocks, float* out, int64_t outStride);
+
+} // namespace lathe::avx512
