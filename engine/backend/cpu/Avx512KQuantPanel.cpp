@@ -251,8 +251,10 @@ void panelOfType(const uint8_t* first, uint64_t rowStride, const int16_t* rows16
         return panel<kType, 1>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
     case 4:
         return panel<kType, 2>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
+    case 6:
+        return panel<kType, 3>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
     default:
-        fail(ErrorCategory::Internal, "kQuantPanel takes 2 or 4 tokens, not {}", nTokens);
+        fail(ErrorCategory::Internal, "kQuantPanel takes 2, 4 or 6 tokens, not {}", nTokens);
     }
 }
 

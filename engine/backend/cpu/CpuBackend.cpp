@@ -1053,7 +1053,7 @@ private:
 
     // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block.
     // Decode and AVX2 run each row against 1-4 tokens (avx2::kQuantDots, unpacking the row each time);
-    // AVX-512 prefill unpacks the tile's rows to int16 once and runs panels of 4 rows x 4 tokens on
+    // AVX-512 prefill unpacks the tile's rows to int16 once and runs panels of 4 rows x 6 tokens on
     // activations widened once (avx512::kQuantPanel). Both give kQuantDotScalar's bits.
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
@@ -1092,15 +1092,15 @@ private:
                         avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
                                             rows16.data());
                         const int pairedEnd = tBegin + (tEnd - tBegin) / 2 * 2;
-                        for (int t0 = tBegin; t0 < pairedEnd; t0 += 4)
+                        for (int t0 = tBegin; t0 < pairedEnd; t0 += avx512::kPanelTokens)
                             for (int64_t r = 0; r < panelRows; r += avx512::kPanelRows)
-                                avx512::kQuantPanel(w.dtype, w.row(r0 + r), stride,
-                                                    rows16.data() + r * superBlocks * kKSuperBlock,
-                                                    kActivations_.data() + int64_t(t0) * superBlocks,
-                                                    kActivations16_.data() +
-                                                        int64_t(t0) * superBlocks * kKSuperBlock,
-                                                    superBlocks, std::min(4, pairedEnd - t0), superBlocks,
-                                                    out.data() + int64_t(t0) * rows + r0 + r, rows);
+                                avx512::kQuantPanel(
+                                    w.dtype, w.row(r0 + r), stride,
+                                    rows16.data() + r * superBlocks * kKSuperBlock,
+                                    kActivations_.data() + int64_t(t0) * superBlocks,
+                                    kActivations16_.data() + int64_t(t0) * superBlocks * kKSuperBlock,
+                                    superBlocks, std::min(avx512::kPanelTokens, pairedEnd - t0), superBlocks,
+                                    out.data() + int64_t(t0) * rows + r0 + r, rows);
                         if (pairedEnd < tEnd) // an odd last token: row by row
                             for (int64_t r = r0; r < r0 + panelRows; ++r)
                                 avx512::kQuantDots(w.dtype, w.row(r),

@@ -155,14 +155,14 @@ private slots:
         checkKernelAgainstScalar(avx512::kQuantDots, 8, 17);
     }
 
-    // The panel product: four rows unpacked to int16 against 2 or 4 tokens widened to int16, every output
+    // The panel product: four rows unpacked to int16 against 2, 4 or 6 tokens widened to int16, every output
     // against the reference bit for bit, with the rows and tokens strided as a matrix stores them.
     void avx512PanelGivesTheScalarBits() {
         if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
         std::mt19937 rng(19);
         for (DType type : kFormats)
             for (int64_t superBlocks : {1, 2, 3, 6, 9})
-                for (int tokens : {2, 4})
+                for (int tokens : {2, 4, 6})
                     for (int trial = 0; trial < 6; ++trial) {
                         const uint64_t rowStride = uint64_t(superBlocks * superBlockBytes(type));
                         std::vector<uint8_t> rows;
@@ -178,7 +178,7 @@ private slots:
                         avx512::widenKActivations(x.data(), int64_t(x.size()), x16.data());
                         avx512::unpackKRows(type, rows.data(), rowStride, avx512::kPanelRows, superBlocks,
                                             rows16.data());
-                        float got[4 * avx512::kPanelRows];
+                        float got[avx512::kPanelTokens * avx512::kPanelRows];
                         avx512::kQuantPanel(type, rows.data(), rowStride, rows16.data(), x.data(), x16.data(),
                                             stride, tokens, superBlocks, got, avx512::kPanelRows);
                         for (int t = 0; t < tokens; ++t)
