@@ -41,7 +41,6 @@ template <bool kHighBits, int N>
 void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks, int64_t xStride,
               float* out) {
     constexpr int64_t kBytes = kHighBits ? kQ5KBytes : kQ4KBytes;
-    const __m256i low4 = _mm256_set1_epi8(0x0f);
     __m256 acc[N];
     KMinsTerm<kHighBits> minsTerm[N];
     for (int t = 0; t < N; ++t)
@@ -58,18 +57,8 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
         for (int t = 0; t < N; ++t)
             sums[t] = _mm256_setzero_si256();
         for (int j = 0; j < 4; ++j) {
-            const __m256i packed = load256(qs + 32 * j);
-            __m256i lo = _mm256_and_si256(packed, low4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-            if constexpr (kHighBits) { // bit 2j (2j + 1) of each qh byte: the fifth bit of lo (hi)
-                const __m256i one = _mm256_set1_epi8(1);
-                const __m256i bitLo =
-                    _mm256_and_si256(_mm256_srl_epi16(highBits, _mm_cvtsi32_si128(2 * j)), one);
-                const __m256i bitHi =
-                    _mm256_and_si256(_mm256_srl_epi16(highBits, _mm_cvtsi32_si128(2 * j + 1)), one);
-                lo = _mm256_or_si256(lo, _mm256_slli_epi16(bitLo, 4));
-                hi = _mm256_or_si256(hi, _mm256_slli_epi16(bitHi, 4));
-            }
+            __m256i lo, hi;
+            q45kChunkCodes<kHighBits>(qs, highBits, j, lo, hi);
             addChunk<N>(lo, _mm256_set1_epi16(scale[2 * j]), activations, 64 * j, sums);
             addChunk<N>(hi, _mm256_set1_epi16(scale[2 * j + 1]), activations, 64 * j + 32, sums);
         }
@@ -90,7 +79,6 @@ void dotsQ45K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks
 template <int N>
 void dotsQ6K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks, int64_t xStride,
              float* out) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3);
     __m256 acc[N];
     for (int t = 0; t < N; ++t)
         acc[t] = _mm256_setzero_ps();
@@ -106,19 +94,9 @@ void dotsQ6K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks,
         for (int t = 0; t < N; ++t)
             sums[t] = _mm256_setzero_si256();
         for (int j = 0; j < 2; ++j) {
-            const __m256i bits1 = load256(row + 64 * j), bits2 = load256(row + 64 * j + 32);
-            const __m256i high = load256(row + 128 + 32 * j);
-            const __m256i c0 = _mm256_or_si256(_mm256_and_si256(bits1, low4),
-                                               _mm256_slli_epi16(_mm256_and_si256(high, low2), 4));
-            const __m256i c1 =
-                _mm256_or_si256(_mm256_and_si256(bits2, low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2), low2), 4));
-            const __m256i c2 =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 4), low2), 4));
-            const __m256i c3 =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), low4),
-                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 6), low2), 4));
+            __m256i codes[4];
+            q6kChunkCodes(row, j, codes);
+            const __m256i c0 = codes[0], c1 = codes[1], c2 = codes[2], c3 = codes[3];
             addChunk<N>(c0, scalePair(8 * j), activations, 128 * j, sums);
             addChunk<N>(c1, scalePair(8 * j + 2), activations, 128 * j + 32, sums);
             addChunk<N>(c2, scalePair(8 * j + 4), activations, 128 * j + 64, sums);

@@ -49,42 +49,24 @@ inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }
 
-void unpackQ45K(bool highBits, const uint8_t* row, const __m512i order, int16_t* out) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+template <bool kFifthBit> void unpackQ45K(const uint8_t* row, const __m512i order, int16_t* out) {
     uint8_t scale[8], min[8];
     unpackScalesAndMins(row + 4, scale, min);
-    const uint8_t* qs = row + (highBits ? 48 : 16);
-    const __m256i high = highBits ? load256(row + 16) : _mm256_setzero_si256();
+    const uint8_t* qs = row + (kFifthBit ? 48 : 16);
+    const __m256i qh = kFifthBit ? load256(row + 16) : _mm256_setzero_si256();
     for (int j = 0; j < 4; ++j) {
-        const __m256i packed = load256(qs + 32 * j);
-        __m256i lo = _mm256_and_si256(packed, low4);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low4);
-        if (highBits) {
-            const __m256i bitLo = _mm256_and_si256(_mm256_srl_epi16(high, _mm_cvtsi32_si128(2 * j)), one);
-            const __m256i bitHi = _mm256_and_si256(_mm256_srl_epi16(high, _mm_cvtsi32_si128(2 * j + 1)), one);
-            lo = _mm256_or_si256(lo, _mm256_slli_epi16(bitLo, 4));
-            hi = _mm256_or_si256(hi, _mm256_slli_epi16(bitHi, 4));
-        }
+        __m256i lo, hi;
+        q45kChunkCodes<kFifthBit>(qs, qh, j, lo, hi);
         storeChunk(lo, _mm512_set1_epi16(short(scale[2 * j])), order, out + 64 * j);
         storeChunk(hi, _mm512_set1_epi16(short(scale[2 * j + 1])), order, out + 64 * j + 32);
     }
 }
 
 void unpackQ6K(const uint8_t* row, const __m512i order, int16_t* out) {
-    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3);
     const int8_t* scales = reinterpret_cast<const int8_t*>(row + 192);
     for (int j = 0; j < 2; ++j) {
-        const __m256i bits1 = load256(row + 64 * j), bits2 = load256(row + 64 * j + 32);
-        const __m256i high = load256(row + 128 + 32 * j);
-        const __m256i codes[4] = {
-            _mm256_or_si256(_mm256_and_si256(bits1, low4),
-                            _mm256_slli_epi16(_mm256_and_si256(high, low2), 4)),
-            _mm256_or_si256(_mm256_and_si256(bits2, low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2), low2), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 4), low2), 4)),
-            _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), low4),
-                            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 6), low2), 4))};
+        __m256i codes[4];
+        q6kChunkCodes(row, j, codes);
         for (int m = 0; m < 4; ++m) {
             const int k = 4 * j + m; // chunk k: groups 2k (its first 16 codes) and 2k + 1
             storeChunk(codes[m], scalePair(scales[2 * k], scales[2 * k + 1]), order, out + kChunk * k);
@@ -279,10 +261,10 @@ void unpackKRows(DType type, const uint8_t* first, uint64_t rowStride, int nRows
             int16_t* dst = out + (r * superBlocks + i) * kKSuperBlock;
             switch (type) {
             case DType::Q4_K:
-                unpackQ45K(false, block, order, dst);
+                unpackQ45K<false>(block, order, dst);
                 break;
             case DType::Q5_K:
-                unpackQ45K(true, block, order, dst);
+                unpackQ45K<true>(block, order, dst);
                 break;
             case DType::Q6_K:
                 unpackQ6K(block, order, dst);
