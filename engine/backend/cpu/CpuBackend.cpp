@@ -3,7 +3,6 @@
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
-#include "backend/cpu/Avx512KQuantKernels.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
@@ -1074,7 +1073,7 @@ private:
         }
         parallelTiles(
             tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
-                float dots[8];
+                float dots[4];
                 for (int64_t task = begin; task < end; ++task) {
                     const ProductTiles::Place at = tilesOf.place(task);
                     const TensorView& w = *products[at.product].w;
@@ -1103,29 +1102,27 @@ private:
                                     out.data() + int64_t(t0) * rows + r0 + r, rows);
                         if (pairedEnd < tEnd) // an odd last token: row by row
                             for (int64_t r = r0; r < r0 + panelRows; ++r)
-                                avx512::kQuantDots(w.dtype, w.row(r),
-                                                   kActivations_.data() + int64_t(pairedEnd) * superBlocks,
-                                                   superBlocks, 1, superBlocks,
-                                                   out.data() + int64_t(pairedEnd) * rows + r);
+                                avx2::kQuantDots(w.dtype, w.row(r),
+                                                 kActivations_.data() + int64_t(pairedEnd) * superBlocks,
+                                                 superBlocks, 1, superBlocks,
+                                                 out.data() + int64_t(pairedEnd) * rows + r);
                         rowsDone = r0 + panelRows;
                     }
                     // Decode streams each row once: the row kRowsAhead on is fetched while this one is
                     // multiplied (Llama-3.2-1B-shaped Q4_K_M tg32 11-12 -> 14-16.5 tokens/s, SmolLM2 Q6_K
                     // tg128 107 -> 140; 1, 2 and 8 rows ahead measured no better than 4).
                     constexpr int64_t kRowsAhead = 4;
-                    const int tokenStep = panels ? 8 : 4;
-                    for (int t0 = tBegin; t0 < tEnd; t0 += tokenStep)
+                    constexpr int kTokenStep = 4; // avx2::kQuantDots's most
+                    for (int t0 = tBegin; t0 < tEnd; t0 += kTokenStep)
                         for (int64_t r = rowsDone; r < r1; ++r) {
                             if (nTokens == 1 && r + kRowsAhead < rows) {
                                 const uint8_t* next = w.row(r + kRowsAhead);
                                 for (uint64_t b = 0; b < stride; b += 64)
                                     __builtin_prefetch(next + b, 0, 3);
                             }
-                            const int m = std::min(tokenStep, tEnd - t0);
+                            const int m = std::min(kTokenStep, tEnd - t0);
                             const KActivationBlock* xs = kActivations_.data() + int64_t(t0) * superBlocks;
-                            if (panels) {
-                                avx512::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
-                            } else if (simd) {
+                            if (simd) {
                                 avx2::kQuantDots(w.dtype, w.row(r), xs, superBlocks, m, superBlocks, dots);
                             } else {
                                 for (int i = 0; i < m; ++i)

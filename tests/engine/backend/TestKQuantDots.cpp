@@ -5,7 +5,6 @@
 
 #include "KernelTestData.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
-#include "backend/cpu/Avx512KQuantKernels.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/KQuantDots.h"
@@ -147,12 +146,6 @@ private slots:
     void avx2KernelGivesTheScalarBits() {
         if (!cpuHasAvx2()) QSKIP("no AVX2");
         checkKernelAgainstScalar(avx2::kQuantDots, 4, 13);
-    }
-
-    // 1-8 tokens (whole pairs in 512-bit registers, an odd last one), as above.
-    void avx512KernelGivesTheScalarBits() {
-        if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
-        checkKernelAgainstScalar(avx512::kQuantDots, 8, 17);
     }
 
     // The panel product: four rows unpacked to int16 against 2, 4 or 6 tokens widened to int16, every output
