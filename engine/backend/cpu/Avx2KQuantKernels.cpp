@@ -20,6 +20,41 @@ namespace {
 
 #include "backend/cpu/X86BlockLoads.inc"
 
+// One token's mins term of Q4_K (kOneFloat false) or Q5_K (true), as ggml's AVX2 kernels keep it: per
+// super-block, the activation group sums (pairs of bsums) times the eight mins, summed in pairs into four
+// int32 lanes; Q4_K adds dmin times those lanes into four float lanes, Q5_K adds dmin times their total
+// into one float with one fused multiply-add.
+template <bool kOneFloat> class KMinsTerm {
+public:
+    void add(__m128i mins16, const int16_t* bsums, float dmin) {
+        const __m256i sums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
+        const __m128i groups =
+            _mm_hadd_epi16(_mm256_castsi256_si128(sums), _mm256_extracti128_si256(sums, 1));
+        const __m128i products = _mm_madd_epi16(mins16, groups);
+        if constexpr (kOneFloat) {
+            const __m128i pairs = _mm_hadd_epi32(products, products);
+            const float minSum = float(_mm_cvtsi128_si32(_mm_hadd_epi32(pairs, pairs)));
+            sum_ = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(dmin), _mm_set_ss(minSum), _mm_set_ss(sum_)));
+        } else {
+            lanes_ = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(products), lanes_);
+        }
+    }
+    // The term to add to the eight-lane total: Q4_K's lanes as (0 + 2) + (1 + 3).
+    float total() const {
+        if constexpr (kOneFloat) {
+            return sum_;
+        } else {
+            __m128 m = _mm_add_ps(lanes_, _mm_movehl_ps(lanes_, lanes_));
+            m = _mm_add_ss(m, _mm_movehdup_ps(m));
+            return _mm_cvtss_f32(m);
+        }
+    }
+
+private:
+    __m128 lanes_ = _mm_setzero_ps();
+    float sum_ = 0.0f;
+};
+
 inline __m256i load256(const void* p) {
     return _mm256_loadu_si256(static_cast<const __m256i*>(p));
 }

@@ -113,7 +113,8 @@ inline __m256 upperHalf(__m512 v) {
 // kPanelRows rows x kPairs pairs of tokens. The float steps after each super-block's word dots run on
 // two tokens per register: each 256-bit half is exactly avx2::kQuantDots's register for its token (the
 // folded int32 lanes, the Q6_K offset, the scale product d_x * d_w, one fused step; Q4_K's four mins
-// lanes in each 128-bit half of a ymm; Q5_K's one float per token, as KMinsTerm keeps it).
+// lanes in each 128-bit half of a ymm; Q5_K's one float per token, as
+// avx2::kQuantDots's KMinsTerm keeps them).
 template <DType kType, int kPairs>
 void panel(const uint8_t* first, uint64_t rowStride, const int16_t* rows16, const KActivationBlock* x,
            const int16_t* x16, int64_t xStride, int64_t superBlocks, float* out, int64_t outStride) {
