@@ -282,6 +282,60 @@ void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int6
     dots4Rows<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
 }
 
+// 32 signed 8-bit codes (elements 0..31) as a Int16Block: pairs[0] lane l holds elements 4l and 4l + 1,
+// pairs[1] elements 4l + 2 and 4l + 3, so that madd of each half plus their sum is ggml's int32 lane l.
+inline void widen(__m256i q, Int16Block& out) {
+    const __m256i low = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q));       // elements 0..15
+    const __m256i high = _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)); // 16..31
+    // Per 128-bit half, 32-bit words (element pairs) 0, 2, 1, 3: even pairs first.
+    const __m256i lowSorted = _mm256_shuffle_epi32(low, 0xd8), highSorted = _mm256_shuffle_epi32(high, 0xd8);
+    // Quads in the order 0, 1, 4, 5 | 2, 3, 6, 7, then put in order 0..7 across the halves.
+    const __m256i even = _mm256_permute4x64_epi64(_mm256_unpacklo_epi64(lowSorted, highSorted), 0xd8);
+    const __m256i odd = _mm256_permute4x64_epi64(_mm256_unpackhi_epi64(lowSorted, highSorted), 0xd8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.pairs[0]), even);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.pairs[1]), odd);
+}
+
+// The 16-bit tile: four widened rows (block b of row r at rows[4b + r], scale at scales[4b + r]) against
+// kTokens widened activation rows. Per pair and block: two madd and an add give ggml's eight exact int32
+// lanes (maddubs then madd on |w| and sign-moved activations give the same integers), then the same
+// conversion and fused multiply-add as dots4Rows, so the same bits; the sign steps and maddubs are gone.
+template <int kTokens>
+void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const Int16Block* xw,
+                      const ActivationBlock* xs, int64_t xStride, int64_t nBlocks, float* out,
+                      int64_t outStride) {
+    __m256 acc[4][kTokens];
+    for (int r = 0; r < 4; ++r)
+        for (int t = 0; t < kTokens; ++t)
+            acc[r][t] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nBlocks; ++b) {
+        const __m128 rowScales = _mm_loadu_ps(scales + 4 * b);
+        const Int16Block* w = rows + 4 * b;
+        for (int t = 0; t < kTokens; ++t) {
+            const Int16Block& y = xw[t * xStride + b];
+            const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[0]));
+            const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[1]));
+            const __m128 products = _mm_mul_ps(rowScales, _mm_set1_ps(xs[t * xStride + b].d));
+            const __m256 d = _mm256_set_m128(products, products);
+            auto pair = [&](int r, __m256 dr) {
+                const __m256i lanes = _mm256_add_epi32(
+                    _mm256_madd_epi16(y0,
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[0]))),
+                    _mm256_madd_epi16(y1,
+                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[1]))));
+                acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(lanes), acc[r][t]);
+            };
+            pair(0, laneOf<0>(d));
+            pair(1, laneOf<1>(d));
+            pair(2, laneOf<2>(d));
+            pair(3, laneOf<3>(d));
+        }
+    }
+    for (int r = 0; r < 4; ++r)
+        for (int t = 0; t < kTokens; ++t)
+            out[t * outStride + r] = total(acc[r][t]);
+}
+
 template <DType kType> struct FormatTag { static constexpr DType value = kType; };
 
 // Calls fn(FormatTag<F>{}) for the integer-dot format F of `type` (Q4_0, Q4_1, Q5_0, Q5_1; else Q8_0).
@@ -399,6 +453,30 @@ void quantizedDots4Rows(DType type, const uint8_t* const* rows, const Activation
     if (type == DType::Q5_0)
         return dots4RowsOfType<DType::Q5_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
     dots4RowsOfType<DType::Q8_0>(rows, xs, xStride, nTokens, nBlocks, out, outStride);
+}
+
+void widenActivations(const ActivationBlock* x, int64_t n, Int16Block* out) {
+    for (int64_t i = 0; i < n; ++i)
+        widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)), out[i]);
+}
+
+void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out, float* scales) {
+    withIntegerDotFormat(type, [&](auto format) {
+        constexpr DType kType = decltype(format)::value;
+        for (int64_t b = 0; b < nBlocks; ++b)
+            for (int r = 0; r < 4; ++r) {
+                const Block w = loadBlock(kType, rows[r], b);
+                widen(w.q, out[4 * b + r]);
+                scales[4 * b + r] = w.d;
+            }
+    });
+}
+
+void int16Dots4Rows(const Int16Block* rows, const float* scales, const Int16Block* xw,
+                    const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks, float* out,
+                    int64_t outStride) {
+    if (nTokens == 1) return int16Dots4RowsOf<1>(rows, scales, xw, xs, xStride, nBlocks, out, outStride);
+    int16Dots4RowsOf<2>(rows, scales, xw, xs, xStride, nBlocks, out, outStride);
 }
 
 void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens,
@@ -1085,6 +1163,16 @@ void quantizedDotsRows(DType, const uint8_t*, uint64_t, int64_t, const Activatio
 }
 void quantizedDots4Rows(DType, const uint8_t* const*, const ActivationBlock*, int64_t, int, int64_t, float*,
                         int64_t) {
+    unavailable();
+}
+void widenActivations(const ActivationBlock*, int64_t, Int16Block*) {
+    unavailable();
+}
+void widenRows4(DType, const uint8_t* const*, int64_t, Int16Block*, float*) {
+    unavailable();
+}
+void int16Dots4Rows(const Int16Block*, const float*, const Int16Block*, const ActivationBlock*, int64_t, int,
+                    int64_t, float*, int64_t) {
     unavailable();
 }
 float dotLanes8(DType, const void*, const float*, int64_t) {

@@ -50,6 +50,21 @@ bool quantizedDots4RowsSupported(DType weightType);
 void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,
                         int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride);
 
+// The same tile on 16-bit operands, for prefill: widenRows4 unpacks four rows of those formats once
+// (block b of row r to out[4b + r], its scale as a float to scales[4b + r]) and widenActivations the
+// activation blocks once; int16Dots4Rows then runs two madd per pair and block where quantizedDots4Rows
+// runs two sign steps, maddubs and madd. The integers and everything after them are the same, so the same
+// bits. xw[t * xStride + b] is xs[t * xStride + b] widened.
+struct Int16Block {
+    int16_t pairs[2][16]; // lane l of pairs[0]: elements 4l, 4l + 1; of pairs[1]: 4l + 2, 4l + 3
+};
+void widenActivations(const ActivationBlock* x, int64_t n, Int16Block* out);
+void widenRows4(DType weightType, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out,
+                float* scales);
+void int16Dots4Rows(const Int16Block* rows, const float* scales, const Int16Block* xw,
+                    const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks, float* out,
+                    int64_t outStride);
+
 // sum w[i] * x[i] in eight lanes of fused multiply-adds, reduced as llamafile's hsum (ggml::hsum8:
 // ((0+4)+(2+6))+((1+5)+(3+7))), the tail fused in order: the CPU backend's float dot, and for n % 8 == 0
 // what llama.cpp's prefill tiles compute per output. w is F32, F16 or BF16 (n elements); x floats.

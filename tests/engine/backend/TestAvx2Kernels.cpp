@@ -58,7 +58,7 @@ private slots:
             std::vector<float> x = randomFloats(size_t(blocks * 32), rng, 4.0f);
             for (int j = 0; j < 32; ++j)
                 x[size_t(j)] = 0.0f; // an all-zero block: scale 0
-            if (blocks > 1) { // a tiny value beside a huge one in the second block
+            if (blocks > 1) {        // a tiny value beside a huge one in the second block
                 x[40] = 1e-30f;
                 x[41] = -3e4f;
             }
@@ -203,6 +203,37 @@ private slots:
             QVERIFY2(mismatch.empty(), mismatch.c_str());
         }
         QVERIFY(!avx2::quantizedDots4RowsSupported(DType::Q4_1));
+    }
+
+    // The same tile on rows and activations widened to int16 (prefill): bit for bit, and the widened
+    // values are the codes themselves, lane l of the two halves holding elements 4l..4l + 3.
+    void int16FourRowTileMatchesScalar() {
+        std::mt19937 rng(9);
+        for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+            const std::string mismatch =
+                fourRowTileMismatch(type, 2, rng,
+                                    [&](const uint8_t* const* rows, const ActivationBlock* x, int64_t blocks,
+                                        int tokens, float* out) {
+                                        std::vector<avx2::Int16Block> w(size_t(4 * blocks)),
+                                            xw(size_t(tokens * blocks));
+                                        std::vector<float> scales(w.size());
+                                        avx2::widenRows4(type, rows, blocks, w.data(), scales.data());
+                                        avx2::widenActivations(x, tokens * blocks, xw.data());
+                                        avx2::int16Dots4Rows(w.data(), scales.data(), xw.data(), x, blocks,
+                                                             tokens, blocks, out, 4);
+                                    });
+            QVERIFY2(mismatch.empty(), mismatch.c_str());
+        }
+        ActivationBlock x{};
+        for (int i = 0; i < 32; ++i)
+            x.qs[i] = int8_t(i % 2 == 0 ? i : -i - 96);
+        avx2::Int16Block wide{};
+        avx2::widenActivations(&x, 1, &wide);
+        for (int l = 0; l < 8; ++l)
+            for (int k = 0; k < 2; ++k) {
+                QCOMPARE(wide.pairs[0][2 * l + k], int16_t(x.qs[4 * l + k]));
+                QCOMPARE(wide.pairs[1][2 * l + k], int16_t(x.qs[4 * l + 2 + k]));
+            }
     }
 
     // Consecutive rows against one activation row in one call (decode): each row's dot, bit for bit,
