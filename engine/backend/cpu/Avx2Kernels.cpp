@@ -679,6 +679,21 @@ void toFp16(const float* x, uint16_t* out, int64_t n) {
         out[i] = _cvtss_sh(x[i], _MM_FROUND_TO_NEAREST_INT);
 }
 
+void toFloat(DType type, const void* row, float* out, int64_t n) {
+    int64_t i = 0;
+    if (type == DType::F16) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, loadWeights8<DType::F16>(row, i));
+        for (; i < n; ++i)
+            out[i] = loadWeight<DType::F16>(row, i);
+    } else {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, loadWeights8<DType::BF16>(row, i));
+        for (; i < n; ++i)
+            out[i] = loadWeight<DType::BF16>(row, i);
+    }
+}
+
 void roundThroughFp16(const float* x, float* out, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
@@ -1188,6 +1203,9 @@ void toFp16(const float*, uint16_t*, int64_t) {
     unavailable();
 }
 void roundThroughFp16(const float*, float*, int64_t) {
+    unavailable();
+}
+void toFloat(DType, const void*, float*, int64_t) {
     unavailable();
 }
 void f16DotsGgml(const void* const*, int, const uint16_t*, int64_t, float*) {

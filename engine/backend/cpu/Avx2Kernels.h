@@ -90,6 +90,10 @@ void f16DotsGgml(const void* const* rows, int nRows, const uint16_t* x, int64_t 
 // out[i] = x[i] rounded to fp16 (nearest even, as F16C and ggml_cpu_fp32_to_fp16 round).
 void toFp16(const float* x, uint16_t* out, int64_t n);
 
+// out[i] = row[i] as a float (exact) for an F16 or BF16 row of n elements: prefill widens a tile's rows
+// once, so that its tiles run as F32 (the same order, so the same bits) without widening at every step.
+void toFloat(DType rowType, const void* row, float* out, int64_t n);
+
 // out[i] = x[i] rounded to fp16 (nearest even) and widened back to float: F16 prefill's activations, as
 // floats so that the tiles' inner loop widens only the weights (13% faster than fp16 activations).
 void roundThroughFp16(const float* x, float* out, int64_t n);

@@ -454,6 +454,44 @@ private slots:
         }
     }
 
+    // Prefill's F16 and BF16 rows widened once: every 16-bit pattern to the float the scalar reference
+    // gives (a length of 65536 + 5 leaves a scalar tail), and the F32 tile on widened rows gives the 16-bit
+    // tile's bits.
+    void toFloatWidensExactly() {
+        std::vector<uint16_t> all(65536 + 5);
+        for (size_t i = 0; i < all.size(); ++i)
+            all[i] = uint16_t(i * 40503u);
+        std::vector<float> out(all.size());
+        for (DType type : {DType::F16, DType::BF16}) {
+            avx2::toFloat(type, all.data(), out.data(), int64_t(all.size()));
+            for (size_t i = 0; i < all.size(); ++i)
+                QVERIFY(sameBits(out[i], type == DType::F16 ? fp16ToFloat(all[i]) : bf16ToFloat(all[i])));
+        }
+        std::mt19937 rng(29);
+        const int64_t n = 99, nRows = 4;
+        const int nTokens = 5;
+        const std::vector<float> x = randomFloats(size_t(nTokens * n), rng, 2.0f);
+        for (DType type : {DType::F16, DType::BF16}) {
+            std::vector<uint16_t> stored(size_t(nRows * n));
+            const std::vector<float> values = randomFloats(stored.size(), rng, 1.0f);
+            for (size_t i = 0; i < stored.size(); ++i)
+                stored[i] = type == DType::F16 ? floatToFp16(values[i]) : floatToBf16(values[i]);
+            std::vector<float> widened(stored.size());
+            const void* rows16[4];
+            const void* rows32[4];
+            for (int r = 0; r < nRows; ++r) {
+                avx2::toFloat(type, stored.data() + r * n, widened.data() + r * n, n);
+                rows16[r] = stored.data() + r * n;
+                rows32[r] = widened.data() + r * n;
+            }
+            std::vector<float> want(size_t(nTokens * nRows)), got(want.size());
+            avx2::floatDotsRun(type, rows16, nRows, x.data(), n, nTokens, n, want.data(), nRows);
+            avx2::floatDotsRun(DType::F32, rows32, nRows, x.data(), n, nTokens, n, got.data(), nRows);
+            for (size_t i = 0; i < want.size(); ++i)
+                QVERIFY(sameBits(got[i], want[i]));
+        }
+    }
+
     // F16 prefill's activations: every value rounded to fp16 as F16C rounds (nearest even, overflow to
     // infinity) and widened back, for lengths with and without an 8-lane tail.
     void roundThroughFp16MatchesHalf() {
