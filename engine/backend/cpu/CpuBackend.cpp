@@ -1175,7 +1175,6 @@ private:
         constexpr int64_t kRowTile = 16;
         const ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
-        const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const bool wide = cpuHasAvx512();
         // Widening the rows costs about as much as running them against 16 tokens with the 8-bit tile
         // (SmolLM2 Q8_0 pp16 the same, pp4 0.85x), so shorter token blocks keep that tile.
@@ -1184,9 +1183,17 @@ private:
             return nTokens >= kInt16TileTokens && !(wide && avx512::hasIntegerKernels(type)) &&
                    avx2::quantizedDots4RowsSupported(type);
         };
-        if (std::any_of(products.begin(), products.end(),
-                        [&](const QuantizedProduct& p) { return int16Tile(p.w->dtype); }))
-            widenActivationRows(nTokens, blocks);
+        auto int16Product = [&](const QuantizedProduct& p) { return int16Tile(p.w->dtype); };
+        if (std::any_of(products.begin(), products.end(), int16Product)) widenActivationRows(nTokens, blocks);
+        // When every product takes the int16 tile, token blocks as long as 512 KiB of widened activations
+        // allow (64 to 256 tokens): each task widens its rows once, and that took 4.7% of a SmolLM2 Q8_0
+        // pp512 at 64 tokens.
+        const int tokenBlock =
+            std::all_of(products.begin(), products.end(), int16Product)
+                ? int(std::clamp<int64_t>((512 << 10) / (blocks * int64_t(sizeof(avx2::Int16Block))),
+                                          kTokenBlock, 4 * kTokenBlock))
+                : kTokenBlock;
+        const int64_t tokenBlocks = (nTokens + tokenBlock - 1) / tokenBlock;
         const int64_t tasks = tokenBlocks * tiles;
         parallelTiles(tasks, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
             float dots[4];
@@ -1198,8 +1205,8 @@ private:
                 const int64_t rows = w.rowCount();
                 const uint64_t rowStride = w.rowStride();
                 const int64_t tile = at.tile;
-                const int tBegin = int(at.tokenBlock * kTokenBlock);
-                const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
+                const int tBegin = int(at.tokenBlock * tokenBlock);
+                const int tEnd = std::min(nTokens, tBegin + tokenBlock);
                 const int64_t r0 = tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                 const bool wideFormat = wide && avx512::hasIntegerKernels(w.dtype);
                 if (int16Tile(w.dtype) && tEnd - tBegin >= kInt16TileTokens) {
