@@ -6,9 +6,10 @@
 // A buffer comes from Backend::makeActivations() and may only be passed to the backend that made it.
 // resize() keeps the storage when it shrinks and grows it (contents unspecified) when it must.
 
+#include "core/AlignedVector.h"
+
 #include <cstddef>
 #include <span>
-#include <vector>
 
 namespace lathe {
 
@@ -22,7 +23,8 @@ protected:
     size_t size_ = 0;
 };
 
-// The CPU backend's buffer: a host vector. Backends without device memory use it as is.
+// The CPU backend's buffer: a host vector, cache-line aligned for the kernels' vector loads. Backends
+// without device memory use it as is.
 class HostActivations final : public Activations {
 public:
     void resize(size_t count) override {
@@ -33,7 +35,7 @@ public:
     std::span<const float> span() const { return {values_.data(), size_}; }
 
 private:
-    std::vector<float> values_;
+    AlignedVector<float> values_;
 };
 
 // The host buffer behind `buffer`; throws lathe::Error (Internal) for another backend's buffer.

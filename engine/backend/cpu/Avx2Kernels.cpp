@@ -1,4 +1,5 @@
 #include "backend/cpu/Avx2Kernels.h"
+#include "core/Error.h"
 
 #if defined(__x86_64__)
 
@@ -282,7 +283,7 @@ void dots4RowsOfType(const uint8_t* const* rows, const ActivationBlock* xs, int6
     dots4Rows<kType, 2>(rows, xs, xStride, nBlocks, out, outStride);
 }
 
-// 32 signed 8-bit codes (elements 0..31) as a Int16Block: pairs[0] lane l holds elements 4l and 4l + 1,
+// 32 signed 8-bit codes (elements 0..31) as an Int16Block: pairs[0] lane l holds elements 4l and 4l + 1,
 // pairs[1] elements 4l + 2 and 4l + 3, so that madd of each half plus their sum is ggml's int32 lane l.
 inline void widen(__m256i q, Int16Block& out) {
     const __m256i low = _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q));       // elements 0..15
@@ -461,6 +462,8 @@ void widenActivations(const ActivationBlock* x, int64_t n, Int16Block* out) {
 }
 
 void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out, float* scales) {
+    if (!quantizedDots4RowsSupported(type)) // the offset formats' m would be lost
+        fail(ErrorCategory::Internal, "widenRows4 takes Q4_0, Q5_0 or Q8_0, not {}", dtypeName(type));
     withIntegerDotFormat(type, [&](auto format) {
         constexpr DType kType = decltype(format)::value;
         for (int64_t b = 0; b < nBlocks; ++b)
@@ -1148,8 +1151,6 @@ void expf8(const float* in, float* out, int64_t n) {
 #endif
 
 #else // not x86-64: never called (cpuHasAvx2() is false), defined so the engine links.
-
-#include "core/Error.h"
 
 namespace lathe::avx2 {
 [[noreturn]] static void unavailable() {

@@ -1098,7 +1098,7 @@ private:
                     int64_t rowsDone = r0; // rows before this one have every token of the block
                     if (panels) {
                         const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
-                        std::vector<int16_t>& rows16 = panelRows_[size_t(slot)];
+                        AlignedVector<int16_t>& rows16 = panelRows_[size_t(slot)];
                         rows16.resize(size_t(panelRows * superBlocks * kKSuperBlock));
                         avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
                                             rows16.data());
@@ -1322,7 +1322,7 @@ private:
     ThreadPool pool_;
     std::vector<AlignedVector<float>> scratch_; // per pool thread, cache-line aligned
     std::vector<uint16_t> halfX_;               // decode's activations in fp16 (F16 weights)
-    std::vector<float> roundedX_;               // a prefill's, rounded through fp16, as floats
+    AlignedVector<float> roundedX_;             // a prefill's, rounded through fp16, as floats
     // Per pool thread: attention's value rows and block starts.
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
@@ -1331,8 +1331,8 @@ private:
     AlignedVector<avx2::Int16Block> int16Activations_;
     std::vector<Int16Rows> int16Rows_;
     std::vector<KActivationBlock> kActivations_;
-    std::vector<int16_t> kActivations16_;                                      // widened (AVX-512 prefill)
-    std::vector<std::vector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
+    AlignedVector<int16_t> kActivations16_;                                      // widened (AVX-512 prefill)
+    std::vector<AlignedVector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 
