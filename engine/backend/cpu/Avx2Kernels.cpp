@@ -1,4 +1,5 @@
 #include "backend/cpu/Avx2Kernels.h"
+
 #include "core/Error.h"
 
 #if defined(__x86_64__)
@@ -231,6 +232,19 @@ template <int kLane> inline __m256 laneOf(__m256 v) {
     return _mm256_permute_ps(v, kLane * 0x55);
 }
 
+// The float step of a four-row tile for one token and block: acc[r] += (rowScales[r] * xd) * lanes(r),
+// lanes(r) being row r's eight exact int32 lanes. The scale products are one multiply for the four rows
+// (the same float product as w.d * x.d) and each is broadcast from its lane of both 128-bit halves.
+template <typename Lanes>
+inline void addFourRows(__m128 rowScales, float xd, const Lanes& lanes, __m256* acc) {
+    const __m128 products = _mm_mul_ps(rowScales, _mm_set1_ps(xd));
+    const __m256 d = _mm256_set_m128(products, products);
+    acc[0] = _mm256_fmadd_ps(laneOf<0>(d), _mm256_cvtepi32_ps(lanes(0)), acc[0]);
+    acc[1] = _mm256_fmadd_ps(laneOf<1>(d), _mm256_cvtepi32_ps(lanes(1)), acc[1]);
+    acc[2] = _mm256_fmadd_ps(laneOf<2>(d), _mm256_cvtepi32_ps(lanes(2)), acc[2]);
+    acc[3] = _mm256_fmadd_ps(laneOf<3>(d), _mm256_cvtepi32_ps(lanes(3)), acc[3]);
+}
+
 // Four rows of a format without offset (Q4_0, Q5_0, Q8_0) against kTokens token rows, as llamafile's
 // 4 x 2 tile runs on AVX2: the rows' blocks are unpacked once for every token, their four fp16 scales
 // widened in one instruction and multiplied by the token's scale in one, and each token's block is
@@ -240,10 +254,10 @@ template <DType kType, int kTokens>
 void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xStride, int64_t nBlocks,
                float* out, int64_t outStride) {
     constexpr int64_t kBlockBytes = kIntegerBlockBytes<kType>;
-    __m256 acc[4][kTokens];
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            acc[r][t] = _mm256_setzero_ps();
+    __m256 acc[kTokens][4];
+    for (int t = 0; t < kTokens; ++t)
+        for (int r = 0; r < 4; ++r)
+            acc[t][r] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nBlocks; ++b) {
         __m256i q[4];
@@ -258,22 +272,18 @@ void dots4Rows(const uint8_t* const* rows, const ActivationBlock* xs, int64_t xS
         for (int t = 0; t < kTokens; ++t) {
             const ActivationBlock& x = xs[t * xStride + b];
             const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.qs));
-            const __m128 products = _mm_mul_ps(scales, _mm_set1_ps(x.d));
-            const __m256 d = _mm256_set_m128(products, products);
-            auto pair = [&](int r, __m256 dr) {
-                const __m256i lanes = _mm256_madd_epi16(
-                    _mm256_maddubs_epi16(_mm256_sign_epi8(q[r], q[r]), _mm256_sign_epi8(y, q[r])), ones);
-                acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(lanes), acc[r][t]);
-            };
-            pair(0, laneOf<0>(d));
-            pair(1, laneOf<1>(d));
-            pair(2, laneOf<2>(d));
-            pair(3, laneOf<3>(d));
+            addFourRows(
+                scales, x.d,
+                [&](int r) {
+                    return _mm256_madd_epi16(
+                        _mm256_maddubs_epi16(_mm256_sign_epi8(q[r], q[r]), _mm256_sign_epi8(y, q[r])), ones);
+                },
+                acc[t]);
         }
     }
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            out[t * outStride + r] = total(acc[r][t]);
+    for (int t = 0; t < kTokens; ++t)
+        for (int r = 0; r < 4; ++r)
+            out[t * outStride + r] = total(acc[t][r]);
 }
 
 template <DType kType>
@@ -305,10 +315,10 @@ template <int kTokens>
 void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const Int16Block* xw,
                       const ActivationBlock* xs, int64_t xStride, int64_t nBlocks, float* out,
                       int64_t outStride) {
-    __m256 acc[4][kTokens];
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            acc[r][t] = _mm256_setzero_ps();
+    __m256 acc[kTokens][4];
+    for (int t = 0; t < kTokens; ++t)
+        for (int r = 0; r < 4; ++r)
+            acc[t][r] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nBlocks; ++b) {
         const __m128 rowScales = _mm_loadu_ps(scales + 4 * b);
         const Int16Block* w = rows + 4 * b;
@@ -316,25 +326,21 @@ void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const Int16Bl
             const Int16Block& y = xw[t * xStride + b];
             const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[0]));
             const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[1]));
-            const __m128 products = _mm_mul_ps(rowScales, _mm_set1_ps(xs[t * xStride + b].d));
-            const __m256 d = _mm256_set_m128(products, products);
-            auto pair = [&](int r, __m256 dr) {
-                const __m256i lanes = _mm256_add_epi32(
-                    _mm256_madd_epi16(y0,
-                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[0]))),
-                    _mm256_madd_epi16(y1,
-                                      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[1]))));
-                acc[r][t] = _mm256_fmadd_ps(dr, _mm256_cvtepi32_ps(lanes), acc[r][t]);
-            };
-            pair(0, laneOf<0>(d));
-            pair(1, laneOf<1>(d));
-            pair(2, laneOf<2>(d));
-            pair(3, laneOf<3>(d));
+            addFourRows(
+                rowScales, xs[t * xStride + b].d,
+                [&](int r) {
+                    return _mm256_add_epi32(
+                        _mm256_madd_epi16(
+                            y0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[0]))),
+                        _mm256_madd_epi16(
+                            y1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r].pairs[1]))));
+                },
+                acc[t]);
         }
     }
-    for (int r = 0; r < 4; ++r)
-        for (int t = 0; t < kTokens; ++t)
-            out[t * outStride + r] = total(acc[r][t]);
+    for (int t = 0; t < kTokens; ++t)
+        for (int r = 0; r < 4; ++r)
+            out[t * outStride + r] = total(acc[t][r]);
 }
 
 template <DType kType> struct FormatTag { static constexpr DType value = kType; };
