@@ -1,4 +1,5 @@
 #include "TestSupport.h"
+#include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/CpuBackend.h"
 #include "backend/cpu/GgmlFloatOrder.h"
 #include "core/Error.h"
@@ -218,6 +219,51 @@ private slots:
                         qPrintable(QStringLiteral("%1 tokens, quantized %2").arg(nTokens).arg(quantized)));
                 }
             }
+    }
+
+    // Prefill of the integer-dot formats against each output's scalar dot, bit for bit: 37 rows (not
+    // whole tiles of 4 or 16), token counts below, inside and across the prefill token blocks (17, 70,
+    // 300), each format alone and beside a Q4_1 product (which keeps the 64-token blocks). Registered
+    // twice: as is (the AVX-512 integer tiles where the processor has them) and as TestCpuBackendAvx2
+    // under LATHE_CPU_KERNELS=avx2, which runs the AVX2 int16 tile and the 8-bit tile for short blocks.
+    void quantizedPrefillMatchesScalarDots() {
+        const int64_t cols = 96, rows = 37, blocks = cols / kActivationBlock;
+        const StoredTensor beside(DType::Q4_1, cols, 24, test::normalValues(size_t(cols * 24), 33, 0.5f));
+        for (int nTokens : {17, 70, 300}) {
+            const std::vector<float> x = test::normalValues(size_t(nTokens * cols), 31, 2.0f);
+            std::vector<ActivationBlock> xq(size_t(nTokens * blocks));
+            for (int t = 0; t < nTokens; ++t)
+                quantizeActivationsScalar(x.data() + t * cols, cols, xq.data() + t * blocks);
+            for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_1})
+                for (bool mixed : {false, true}) {
+                    const StoredTensor w(type, cols, rows, test::normalValues(size_t(cols * rows), 32, 0.5f));
+                    auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+                    auto weight = backend->prepareWeight(w.view), other = backend->prepareWeight(beside.view);
+                    auto input = backend->makeActivations(), out = backend->makeActivations();
+                    auto otherOut = backend->makeActivations();
+                    backend->upload(x, *input);
+                    const MatmulProduct products[] = {{weight.get(), nullptr, out.get()},
+                                                      {other.get(), nullptr, otherOut.get()}};
+                    backend->matmuls(std::span<const MatmulProduct>(products, mixed ? 2 : 1), *input,
+                                     nTokens);
+                    std::vector<float> got(out->size());
+                    backend->download(*out, got);
+                    QCOMPARE(got.size(), size_t(nTokens * rows));
+                    for (int t = 0; t < nTokens; ++t)
+                        for (int64_t r = 0; r < rows; ++r) {
+                            const float want =
+                                quantizedDotScalar(type, w.view.row(r), xq.data() + t * blocks, blocks);
+                            QVERIFY2(std::bit_cast<uint32_t>(got[size_t(t * rows + r)]) ==
+                                         std::bit_cast<uint32_t>(want),
+                                     qPrintable(QStringLiteral("%1, %2 tokens, mixed %3: row %4 token %5")
+                                                    .arg(QString::fromStdString(std::string(dtypeName(type))))
+                                                    .arg(nTokens)
+                                                    .arg(mixed)
+                                                    .arg(r)
+                                                    .arg(t)));
+                        }
+                }
+        }
     }
 
     void matmulMatchesNaive_data() {
