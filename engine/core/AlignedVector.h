@@ -1,7 +1,8 @@
 #pragma once
-// std::vector whose storage starts on a 64-byte boundary (a cache line): the CPU kernels' scratch rows,
+// std::vector whose storage starts on a 64-byte boundary (a cache line): buffers the CPU kernels stream,
 // whose 32- and 64-byte vector loads would otherwise straddle two lines whenever malloc's 16-byte
-// alignment falls mid-line (AVX-512 F16 prefill on widened rows measured 8-19% slower that way).
+// alignment falls mid-line (the AVX-512 F16 prefill tile: 1.16 ms on activations 16 bytes off a line,
+// 1.06 ms on aligned ones, 1536x576 x 60 tokens on one thread).
 
 #include <cstddef>
 #include <new>
