@@ -7,13 +7,7 @@
 #include <cstring>
 #include <immintrin.h>
 
-// Compiled for AVX2/FMA/F16C through this pragma alone (as Avx2Kernels.cpp, whose notes apply).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "backend/cpu/Avx2TargetBegin.inc"
 
 namespace lathe::avx2 {
 namespace {
@@ -195,11 +189,7 @@ void kQuantDots(DType weightType, const uint8_t* weightRow, const KActivationBlo
 
 } // namespace lathe::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "backend/cpu/Avx2TargetEnd.inc"
 
 #else // not x86-64: never called (cpuHasAvx2() is false), defined so the engine links.
 

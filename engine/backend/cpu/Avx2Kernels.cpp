@@ -8,16 +8,7 @@
 #include <cstring>
 #include <immintrin.h>
 
-// Every function here is compiled for AVX2/FMA/F16C through this pragma alone; nothing outside runs
-// them unless cpuHasAvx2() said yes. The only templates are in the anonymous namespace and no
-// standard-library inline is used, so no AVX2 copy of a shared inline function can leak into code that
-// other translation units run.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "backend/cpu/Avx2TargetBegin.inc"
 
 namespace lathe::avx2 {
 namespace {
@@ -1150,11 +1141,7 @@ void expf8(const float* in, float* out, int64_t n) {
 
 } // namespace lathe::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "backend/cpu/Avx2TargetEnd.inc"
 
 #else // not x86-64: never called (cpuHasAvx2() is false), defined so the engine links.
 

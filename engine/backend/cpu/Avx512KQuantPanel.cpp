@@ -7,17 +7,7 @@
 #include <cstring>
 #include <immintrin.h>
 
-// Compiled for AVX-512 through this pragma alone (as Avx512Kernels.cpp, whose notes apply).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))),  \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "backend/cpu/Avx512TargetBegin.inc"
 
 namespace lathe::avx512 {
 namespace {
@@ -296,12 +286,7 @@ void kQuantPanel(DType type, const uint8_t* first, uint64_t rowStride, const int
 
 } // namespace lathe::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "backend/cpu/Avx512TargetEnd.inc"
 
 #else // not x86-64: never called (cpuHasAvx512() is false), defined so the engine links.
 

@@ -7,20 +7,7 @@
 #include <cstring>
 #include <immintrin.h>
 
-// Compiled for AVX-512 through this pragma alone (as Avx2Kernels.cpp is for AVX2); nothing outside
-// calls these functions unless cpuHasAvx512() said yes.
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))),  \
-                             apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-// GCC 12's 512-bit intrinsics fill their unused merge operand with _mm512_undefined_*(), a variable
-// initialised from itself, and warn about that inside the intrinsic headers.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "backend/cpu/Avx512TargetBegin.inc"
 
 namespace lathe::avx512 {
 namespace {
@@ -349,12 +336,7 @@ void quantizedDots4Rows(DType type, const uint8_t* const* rows, const Activation
 
 } // namespace lathe::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "backend/cpu/Avx512TargetEnd.inc"
 
 #else // not x86-64: cpuHasAvx512() is false, so nothing calls these.
 
