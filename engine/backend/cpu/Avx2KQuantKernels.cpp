@@ -7,7 +7,9 @@
 #include <cstring>
 #include <immintrin.h>
 
+// clang-format off: the target pragma must come after the system headers, never before.
 #include "backend/cpu/Avx2TargetBegin.inc"
+// clang-format on
 
 namespace lathe::avx2 {
 namespace {

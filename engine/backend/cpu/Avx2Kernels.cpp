@@ -8,7 +8,9 @@
 #include <cstring>
 #include <immintrin.h>
 
+// clang-format off: the target pragma must come after the system headers, never before.
 #include "backend/cpu/Avx2TargetBegin.inc"
+// clang-format on
 
 namespace lathe::avx2 {
 namespace {
@@ -830,31 +832,6 @@ void fmaIntoMany(float* const* accs, const float* v, const float* ps, int count,
 
 namespace {
 
-// GGML_F32x8_REDUCE's last steps for eight dots at once: reduced[s] holds dot s's lanes after
-// (0 + 2) + (1 + 3); sums[s] = (t0 + t1) + (t2 + t3) with t_k = lane k + lane k+4.
-inline __attribute__((always_inline)) void reduceEightDots(const __m256 (&reduced)[8], float* sums) {
-    // Transpose 8x8 so that lane s of lanes[l] is element l of reduced[s].
-    const __m256 a0 = _mm256_unpacklo_ps(reduced[0], reduced[1]),
-                 a1 = _mm256_unpackhi_ps(reduced[0], reduced[1]);
-    const __m256 a2 = _mm256_unpacklo_ps(reduced[2], reduced[3]),
-                 a3 = _mm256_unpackhi_ps(reduced[2], reduced[3]);
-    const __m256 a4 = _mm256_unpacklo_ps(reduced[4], reduced[5]),
-                 a5 = _mm256_unpackhi_ps(reduced[4], reduced[5]);
-    const __m256 a6 = _mm256_unpacklo_ps(reduced[6], reduced[7]),
-                 a7 = _mm256_unpackhi_ps(reduced[6], reduced[7]);
-    const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
-    const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
-    const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
-    const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
-    const __m256 l0 = _mm256_permute2f128_ps(b0, b4, 0x20), l4 = _mm256_permute2f128_ps(b0, b4, 0x31);
-    const __m256 l1 = _mm256_permute2f128_ps(b1, b5, 0x20), l5 = _mm256_permute2f128_ps(b1, b5, 0x31);
-    const __m256 l2 = _mm256_permute2f128_ps(b2, b6, 0x20), l6 = _mm256_permute2f128_ps(b2, b6, 0x31);
-    const __m256 l3 = _mm256_permute2f128_ps(b3, b7, 0x20), l7 = _mm256_permute2f128_ps(b3, b7, 0x31);
-    const __m256 t0 = _mm256_add_ps(l0, l4), t1 = _mm256_add_ps(l1, l5);
-    const __m256 t2 = _mm256_add_ps(l2, l6), t3 = _mm256_add_ps(l3, l7);
-    _mm256_storeu_ps(sums, _mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
-}
-
 // queriesAgainstKeys for a whole group of eight keys of kSteps * 32 floats: the steps unrolled and
 // the reductions inlined (1.5x faster than the general loop on 3 queries x 64 floats; micro-benchmark,
 // 512 cached keys: 4.4 -> 3.0 ns per query-key pair). The same operations in the same order.
@@ -879,7 +856,7 @@ void queriesAgainstEightKeys(const float* const* xs, const float* const* ys, flo
                 _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
     }
     for (int g = 0; g < kQueries; ++g)
-        reduceEightDots(reduced[g], out + g * 8);
+        _mm256_storeu_ps(out + g * 8, reduceEightDots(reduced[g]));
 }
 
 // kQueries queries against eight keys: each key's 32-float steps are loaded once for all queries.
@@ -917,7 +894,7 @@ void queriesAgainstKeys(const float* const* xs, const float* const* ys, int coun
     }
     for (int g = 0; g < kQueries; ++g) {
         alignas(32) float sums[8];
-        reduceEightDots(reduced[g], sums);
+        _mm256_store_ps(sums, reduceEightDots(reduced[g]));
         for (int s = 0; s < count; ++s) {
             float sum = sums[s];
             for (int64_t i = whole; i < n; ++i)

@@ -3,6 +3,7 @@
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/Avx512AttentionKernels.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
@@ -682,6 +683,9 @@ private:
     // Prefill matmuls go over the tokens in blocks of this many, so that a block's activations stay in
     // the core's L2 while every row group passes (512 tokens of 1536 floats would not).
     static constexpr int kTokenBlock = 64;
+    // Token blocks run in passes of this many bytes of activations (ProductTiles::setPasses): half the
+    // L2 of a current core.
+    static constexpr int64_t kPassActivationBytes = 1 << 20;
 
     // attendExact (batched) for `count` query heads of one KV head at once: q and out hold the heads
     // one after another ([count][headDim]).
@@ -726,21 +730,27 @@ private:
         for (int g = 0; g < count; ++g)
             qs[g] = q + int64_t(g) * headDim;
         float maxScore[kMaxGroup];
-        std::fill(maxScore, maxScore + count, -INFINITY);
-        for (int i0 = 0; i0 < visible; i0 += 8) { // eight cells at a time, each query against them
-            const int n = std::min(8, visible - i0);
-            const float* keys[8];
-            for (int j = 0; j < n; ++j) {
-                const int slot = slotOf(i0 + j);
-                keys[j] = keyOf(slot);
+        if (cpuHasAvx512() && avx512::queryKeyScoresTakes(headDim)) {
+            std::vector<const float*>& keys = keyRows_[size_t(thread)];
+            keys.resize(size_t(visible));
+            for (int i = 0; i < visible; ++i)
+                keys[size_t(i)] = keyOf(slotOf(i));
+            avx512::queryKeyScores(qs, count, keys.data(), visible, headDim, scale, scores, stride, maxScore);
+        } else {
+            std::fill(maxScore, maxScore + count, -INFINITY);
+            for (int i0 = 0; i0 < visible; i0 += 8) { // eight cells at a time, each query against them
+                const int n = std::min(8, visible - i0);
+                const float* keys[8];
+                for (int j = 0; j < n; ++j)
+                    keys[j] = keyOf(slotOf(i0 + j));
+                float dots[kMaxGroup * 8];
+                avx2::queriesDotsF32FusedTransposed(qs, count, keys, n, headDim, dots);
+                for (int g = 0; g < count; ++g)
+                    for (int j = 0; j < n; ++j) {
+                        scores[g * stride + i0 + j] = dots[g * 8 + j] * scale;
+                        maxScore[g] = std::max(maxScore[g], scores[g * stride + i0 + j]);
+                    }
             }
-            float dots[kMaxGroup * 8];
-            avx2::queriesDotsF32FusedTransposed(qs, count, keys, n, headDim, dots);
-            for (int g = 0; g < count; ++g)
-                for (int j = 0; j < n; ++j) {
-                    scores[g * stride + i0 + j] = dots[g * 8 + j] * scale;
-                    maxScore[g] = std::max(maxScore[g], scores[g * stride + i0 + j]);
-                }
         }
         float inverse[kMaxGroup];
         for (int g = 0; g < count; ++g) {
@@ -844,16 +854,26 @@ private:
             }
             first[products.size()] = total;
         }
-        // Where task (token block task / total, then tile task % total) falls: its product, the tile's
-        // index within that product, and the token block.
+        // Tasks run in passes of `blocksPerPass` token blocks: within a pass, tile by tile, each tile
+        // against the pass's token blocks in turn. A tile's rows then come from memory once per pass
+        // rather than once per token block, while the pass's activations stay in L2. (One pass of one
+        // block: token block task / total, then tile task % total.)
+        void setPasses(int64_t tokenBlocks, int64_t blocksPerPass) {
+            blocks = tokenBlocks;
+            perPass = std::clamp<int64_t>(blocksPerPass, 1, std::max<int64_t>(1, tokenBlocks));
+        }
+        // Where task falls: its product, the tile's index within that product, and the token block.
         struct Place {
             size_t product = 0;
             int64_t tile = 0;
             int64_t tokenBlock = 0;
         };
         Place place(int64_t task) const {
-            const int64_t anyTile = task % total;
-            Place at{0, anyTile, task / total};
+            const int64_t pass = task / (total * perPass);
+            const int64_t inPass = task % (total * perPass);
+            const int64_t passBlocks = perPass == 1 ? 1 : std::min(perPass, blocks - pass * perPass);
+            const int64_t anyTile = inPass / passBlocks;
+            Place at{0, anyTile, pass * perPass + inPass % passBlocks};
             while (anyTile >= first[at.product + 1])
                 ++at.product;
             at.tile -= first[at.product];
@@ -861,6 +881,7 @@ private:
         }
         std::array<int64_t, 9> first{};
         int64_t total = 0, work = 0;
+        int64_t blocks = 1, perPass = 1;
     };
 
     struct FloatProduct {
@@ -892,7 +913,7 @@ private:
         auto halfX = [&](const TensorView& w) {
             return w.dtype == DType::F16 && options_.quantizedActivations;
         };
-        const ProductTiles groupsOf(products, kRowTile, nTokens);
+        ProductTiles groupsOf(products, kRowTile, nTokens);
         const int64_t groups = groupsOf.total;
         bool anyHalf = false;
         for (const FloatProduct& p : products) {
@@ -922,12 +943,16 @@ private:
         const int tokenTile = wideHalf ? 6 : kTokenTile;
         const int floatTokenBlock = kTokenBlock / tokenTile * tokenTile;
         const int64_t tokenBlocks = (nTokens + floatTokenBlock - 1) / floatTokenBlock;
+        groupsOf.setPasses(tokenBlocks,
+                           kPassActivationBytes / (int64_t(floatTokenBlock) * cols * int64_t(sizeof(float))));
         parallelTiles(
             tokenBlocks * groups, groupsOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
                 const void* rowPointers[8];
                 float tile[8];
                 const int rowStep = nTokens == 1 ? 8 : 4; // decode: 8 rows per call, all in flight
-                AlignedVector<float>& decoded = scratch_[size_t(slot)]; // [kRowTile][cols] for block formats
+                // Block formats' rows decoded ([kRowTile][cols]), or AVX-512 F16 rows widened ([4][cols]).
+                AlignedVector<float>& decoded = scratch_[size_t(slot)];
+                if (wideHalf) decoded.resize(size_t(4 * cols));
                 for (int64_t task = begin; task < end; ++task) {
                     const ProductTiles::Place at = groupsOf.place(task);
                     const size_t p = at.product;
@@ -973,7 +998,7 @@ private:
                             float* blockOut = out.data() + int64_t(tBegin) * rows + r0;
                             if (half && wideHalf)
                                 avx512::f16DotsRun(rowPointers, nr, roundedX_.data() + int64_t(tBegin) * cols,
-                                                   cols, tEnd - tBegin, cols, blockOut, rows);
+                                                   cols, tEnd - tBegin, cols, blockOut, rows, decoded.data());
                             else if (half)
                                 avx2::floatDotsRun(tileType, rowPointers, nr,
                                                    roundedX_.data() + int64_t(tBegin) * cols, cols,
@@ -1323,9 +1348,10 @@ private:
     std::vector<AlignedVector<float>> scratch_; // per pool thread, cache-line aligned
     std::vector<uint16_t> halfX_;               // decode's activations in fp16 (F16 weights)
     AlignedVector<float> roundedX_;             // a prefill's, rounded through fp16, as floats
-    // Per pool thread: attention's value rows and block starts.
+    // Per pool thread: attention's key and value rows and block starts.
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
+    std::vector<std::vector<const float*>> keyRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
     AlignedVector<avx2::Int16Block> int16Activations_;

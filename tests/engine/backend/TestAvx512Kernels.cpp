@@ -7,9 +7,12 @@
 
 #include "KernelTestData.h"
 #include "backend/cpu/ActivationQuant.h"
+#include "backend/cpu/Avx2Kernels.h"
+#include "backend/cpu/Avx512AttentionKernels.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/GgmlFloatOrder.h"
+#include "core/AlignedVector.h"
 #include "core/Half.h"
 
 #include <QTest>
@@ -81,9 +84,9 @@ private slots:
 
     void f16RunsMatchSixteenLaneOrder() {
         std::mt19937 rng(23);
-        for (int64_t n : {16, 48, 576}) {
+        for (int64_t n : {int64_t(16), int64_t(48), int64_t(576), avx512::kWidenedRowsMax + 16}) {
             for (int nRows = 1; nRows <= 4; ++nRows) {
-                for (int nTokens : {1, 2, 5, 6, 7, 12, 13, 60}) {
+                for (int nTokens : {1, 2, 5, 6, 7, 11, 12, 13, 60}) {
                     std::vector<uint16_t> wh(size_t(nRows * n));
                     std::vector<float> fromWh(wh.size());
                     const std::vector<float> w = randomFloats(wh.size(), rng, 2.0f);
@@ -97,22 +100,27 @@ private slots:
                     for (int r = 0; r < nRows; ++r)
                         rows[r] = wh.data() + r * n;
                     const int64_t outStride = nRows + 3; // outputs of other rows sit between
-                    std::vector<float> out(size_t(nTokens * outStride), -1.0f);
-                    avx512::f16DotsRun(rows, nRows, x.data(), n, nTokens, n, out.data(), outStride);
-                    for (int t = 0; t < nTokens; ++t)
-                        for (int r = 0; r < nRows; ++r) {
-                            QVERIFY2(sameBits(out[size_t(t * outStride + r)],
-                                              lanes16Dot(fromWh.data() + r * n, x.data() + t * n, n)),
-                                     qPrintable(QString("n %1, %2 rows, %3 tokens: row %4 token %5")
-                                                    .arg(n)
-                                                    .arg(nRows)
-                                                    .arg(nTokens)
-                                                    .arg(r)
-                                                    .arg(t)));
-                        }
-                    for (int t = 0; t < nTokens; ++t)
-                        for (int64_t c = nRows; c < outStride; ++c)
-                            QCOMPARE(out[size_t(t * outStride + c)], -1.0f);
+                    // Without room to widen, and with it (where long enough runs widen the rows first).
+                    AlignedVector<float> widened(size_t(nRows * n));
+                    for (float* room : {static_cast<float*>(nullptr), widened.data()}) {
+                        std::vector<float> out(size_t(nTokens * outStride), -1.0f);
+                        avx512::f16DotsRun(rows, nRows, x.data(), n, nTokens, n, out.data(), outStride, room);
+                        for (int t = 0; t < nTokens; ++t)
+                            for (int r = 0; r < nRows; ++r) {
+                                QVERIFY2(sameBits(out[size_t(t * outStride + r)],
+                                                  lanes16Dot(fromWh.data() + r * n, x.data() + t * n, n)),
+                                         qPrintable(QString("n %1, %2 rows, %3 tokens%6: row %4 token %5")
+                                                        .arg(n)
+                                                        .arg(nRows)
+                                                        .arg(nTokens)
+                                                        .arg(r)
+                                                        .arg(t)
+                                                        .arg(room ? ", widened" : "")));
+                            }
+                        for (int t = 0; t < nTokens; ++t)
+                            for (int64_t c = nRows; c < outStride; ++c)
+                                QCOMPARE(out[size_t(t * outStride + c)], -1.0f);
+                    }
                 }
             }
         }
@@ -158,6 +166,48 @@ private slots:
                             qPrintable(QString("%1 blocks, %2 rows: row %3").arg(blocks).arg(nRows).arg(r)));
                 }
             }
+    }
+    // Attention's scores: every query-key pair against avx2::dotF32Fused times the scale, and each row's
+    // maximum against std::max over the row in order, for every head size taken, 1-4 queries and key
+    // counts around the eight-key groups; keys spread through memory as a paged cache has them.
+    void queryKeyScoresMatchAvx2Dots() {
+        std::mt19937 rng(26);
+        QVERIFY(!avx512::queryKeyScoresTakes(48) && !avx512::queryKeyScoresTakes(160));
+        for (int64_t n : {32, 64, 96, 128}) {
+            QVERIFY(avx512::queryKeyScoresTakes(n));
+            for (int nQueries = 1; nQueries <= 4; ++nQueries)
+                for (int nKeys : {0, 1, 7, 8, 9, 23, 64, 70}) {
+                    const std::vector<float> q = randomFloats(size_t(4 * n), rng, 3.0f);
+                    std::vector<float> k = randomFloats(size_t(nKeys + 1) * size_t(n) * 2, rng, 3.0f);
+                    if (nKeys == 23) k[size_t(5 * 2 * n + 3)] = NAN; // key 5's score is NaN
+                    const float* queries[4];
+                    for (int g = 0; g < 4; ++g)
+                        queries[g] = q.data() + g * n;
+                    std::vector<const float*> keys;
+                    for (int i = 0; i < nKeys; ++i)
+                        keys.push_back(k.data() + int64_t(i) * 2 * n + (i % 3) * 4); // gaps, odd offsets
+                    const int64_t stride = nKeys + 3;
+                    std::vector<float> scores(size_t(4 * stride), 7.0f);
+                    float maxScores[4];
+                    const float scale = 0.125f + 1e-3f;
+                    avx512::queryKeyScores(queries, nQueries, keys.data(), nKeys, n, scale, scores.data(),
+                                           stride, maxScores);
+                    const QString where =
+                        QString("n %1, %2 queries, %3 keys").arg(n).arg(nQueries).arg(nKeys);
+                    for (int g = 0; g < nQueries; ++g) {
+                        float largest = -INFINITY;
+                        for (int i = 0; i < nKeys; ++i) {
+                            const float expected = avx2::dotF32Fused(queries[g], keys[size_t(i)], n) * scale;
+                            largest = std::max(largest, expected);
+                            QVERIFY2(sameBits(scores[size_t(g * stride + i)], expected),
+                                     qPrintable(where + QString(": query %1, key %2").arg(g).arg(i)));
+                        }
+                        for (int64_t i = nKeys; i < stride; ++i) // nothing written past the row
+                            QCOMPARE(scores[size_t(g * stride + i)], 7.0f);
+                        QVERIFY2(maxScores[g] == largest, qPrintable(where));
+                    }
+                }
+        }
     }
 };
 
