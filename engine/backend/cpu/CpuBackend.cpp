@@ -1094,7 +1094,7 @@ private:
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
         constexpr int64_t kRowTile = 16;
-        const ProductTiles tilesOf(products, kRowTile, nTokens);
+        ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const bool simd = cpuHasAvx2();
@@ -1108,6 +1108,9 @@ private:
                                               kActivations16_.data() + begin * superBlocks * kKSuperBlock);
                 });
         }
+        const int64_t tokenBytes =
+            superBlocks * int64_t(sizeof(KActivationBlock) + (panels ? kKSuperBlock * sizeof(int16_t) : 0));
+        tilesOf.setPasses(tokenBlocks, kPassActivationBytes / (kTokenBlock * tokenBytes));
         parallelTiles(
             tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
                 float dots[4];
@@ -1198,7 +1201,7 @@ private:
         // operands with AVX2 from 16 tokens on (int16TileProducts: 1536x576 x 60 tokens, Q8_0, one
         // thread, 1.69 ms against 2.05 for the 8-bit tile).
         constexpr int64_t kRowTile = 16;
-        const ProductTiles tilesOf(products, kRowTile, nTokens);
+        ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
         const bool wide = cpuHasAvx512();
         // Widening the rows costs about as much as running them against 16 tokens with the 8-bit tile
@@ -1209,7 +1212,8 @@ private:
                    avx2::quantizedDots4RowsSupported(type);
         };
         auto int16Product = [&](const QuantizedProduct& p) { return int16Tile(p.w->dtype); };
-        if (std::any_of(products.begin(), products.end(), int16Product)) widenActivationRows(nTokens, blocks);
+        const bool anyInt16 = std::any_of(products.begin(), products.end(), int16Product);
+        if (anyInt16) widenActivationRows(nTokens, blocks);
         // When every product takes the int16 tile, token blocks as long as 512 KiB of widened activations
         // allow (64 to 256 tokens): each task widens its rows once, and that took 4.7% of a SmolLM2 Q8_0
         // pp512 at 64 tokens.
@@ -1220,6 +1224,9 @@ private:
                 : kTokenBlock;
         const int64_t tokenBlocks = (nTokens + tokenBlock - 1) / tokenBlock;
         const int64_t tasks = tokenBlocks * tiles;
+        const int64_t tokenBytes =
+            blocks * int64_t(sizeof(ActivationBlock) + (anyInt16 ? sizeof(avx2::Int16Block) : 0));
+        tilesOf.setPasses(tokenBlocks, kPassActivationBytes / (tokenBlock * tokenBytes));
         parallelTiles(tasks, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
             float dots[4];
             for (int64_t task = begin; task < end; ++task) {

@@ -266,6 +266,51 @@ private slots:
         }
     }
 
+    // Long prefills run in passes of token blocks (as many as 1 MiB of activations holds), the last pass
+    // shorter than the others: every output must equal that of the same tokens run in batches of 20 (one
+    // token block, one pass), bit for bit. Row lengths of 2048 and 4096 make passes of 1 to 3 blocks for
+    // each kernel family (F16 tiles, integer tiles, K-quant dots and panels).
+    void prefillPassesMatchShortBatches() {
+        std::mt19937 rng(41);
+        const int64_t rows = 37;
+        const int nTokens = 300, batch = 20;
+        for (DType type : {DType::F16, DType::Q8_0, DType::Q4_1, DType::Q4_K})
+            for (int64_t cols : {2048, 4096}) {
+                std::vector<uint8_t> bytes;
+                TensorView view;
+                if (type == DType::Q4_K) { // random blocks with sane fp16 scales (d, dmin)
+                    bytes.resize(size_t(rowBytes(type, uint64_t(cols)) * uint64_t(rows)));
+                    for (uint8_t& b : bytes)
+                        b = uint8_t(rng());
+                    for (size_t block = 0; block < bytes.size(); block += 144) {
+                        const uint16_t d = floatToFp16(0.01f), dmin = floatToFp16(0.004f);
+                        std::memcpy(bytes.data() + block, &d, 2);
+                        std::memcpy(bytes.data() + block + 2, &dmin, 2);
+                    }
+                    view.name = "test";
+                    view.dtype = type;
+                    view.nDims = 2;
+                    view.shape = {cols, rows, 1, 1};
+                    view.data = bytes.data();
+                    view.nbytes = bytes.size();
+                }
+                const StoredTensor stored(type == DType::Q4_K ? DType::F32 : type, cols, rows,
+                                          test::normalValues(size_t(cols * rows), 42, 0.5f));
+                const TensorView& w = type == DType::Q4_K ? view : stored.view;
+                const std::vector<float> x = test::normalValues(size_t(nTokens * cols), 43, 2.0f);
+                auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+                auto weight = backend->prepareWeight(w);
+                std::vector<float> whole(size_t(nTokens * rows)), batched(whole.size());
+                backend->matmul(*weight, x, nTokens, whole);
+                for (int t0 = 0; t0 < nTokens; t0 += batch)
+                    backend->matmul(
+                        *weight, std::span<const float>(x).subspan(size_t(t0 * cols), size_t(batch * cols)),
+                        batch, std::span<float>(batched).subspan(size_t(t0 * rows), size_t(batch * rows)));
+                QVERIFY2(std::memcmp(whole.data(), batched.data(), whole.size() * sizeof(float)) == 0,
+                         qPrintable(QStringLiteral("%1, %2 columns").arg(dtypeName(type).data()).arg(cols)));
+            }
+    }
+
     void matmulMatchesNaive_data() {
         QTest::addColumn<DType>("type");
         QTest::addColumn<int>("nTokens");
