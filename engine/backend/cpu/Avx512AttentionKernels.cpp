@@ -93,7 +93,119 @@ void scoresOfQueries(const float* const* queries, const float* const* keys, int 
     }
 }
 
+// Eight floats at p in both halves of a register (a load: vbroadcastf64x4).
+inline __m512 bothHalves(const float* p) {
+    return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p))));
+}
+
+// The first `count` of eight floats at p (the rest zero) in both halves, reading nothing past them.
+inline __m512 bothHalvesMasked(const float* p, __mmask8 count) {
+    const __m256d v = _mm256_castps_pd(_mm256_maskz_loadu_ps(count, p));
+    return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castpd256_pd512(v), v, 1));
+}
+
+// The lanes of the eight cells from i on that are below n.
+inline __mmask8 cellsBelow(int64_t n, int64_t i) {
+    return n - i >= 8 ? __mmask8(0xff) : n <= i ? __mmask8(0) : __mmask8((1u << (n - i)) - 1);
+}
+
+// ggml::hsum8 of each half of v, in its order ((4 + 0) + (6 + 2)) + ((5 + 1) + (7 + 3)): lane 0 holds the
+// low half's, lane 8 the high half's.
+inline void hsum8Halves(__m512 v, float& low, float& high) {
+    const __m512 t = _mm512_add_ps(v, _mm512_shuffle_f32x4(v, v, 0xb1)); // l + (l ^ 4)
+    const __m512 u = _mm512_add_ps(t, _mm512_permute_ps(t, 0x4e));       // t + (t ^ 2)
+    const __m512 s = _mm512_add_ps(u, _mm512_permute_ps(u, 0xb1));       // u + (u ^ 1)
+    low = _mm512_cvtss_f32(s);
+    high = _mm512_cvtss_f32(
+        _mm512_castps256_ps512(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(s), 1))));
+}
+
+// kPairs pairs of rows x kQueries queries, each register two rows' eight lanes for one query. Cells below
+// every query's length run unmasked; in the groups after them each query adds only its own cells (a
+// masked fused multiply-add leaves the other lanes as they are, as fma(0, 0, acc) = acc does in
+// avx2::cellLaneDots), and the values are read under the longest length's mask.
+template <int kPairs, int kQueries>
+void pairedCellTile(const float* const* pairs, const float* const* xs, const int64_t* lengths,
+                    float* const* outs) {
+    __m512 acc[kPairs][kQueries];
+    for (int p = 0; p < kPairs; ++p)
+        for (int q = 0; q < kQueries; ++q)
+            acc[p][q] = _mm512_setzero_ps();
+    int64_t shortest = lengths[0], longest = lengths[0];
+    for (int q = 1; q < kQueries; ++q) {
+        shortest = std::min(shortest, lengths[q]);
+        longest = std::max(longest, lengths[q]);
+    }
+    int64_t i = 0;
+    for (; i + 8 <= shortest; i += 8) {
+        __m512 x[kQueries];
+        for (int q = 0; q < kQueries; ++q)
+            x[q] = bothHalves(xs[q] + i);
+        for (int p = 0; p < kPairs; ++p) {
+            const __m512 w = _mm512_loadu_ps(pairs[p] + 2 * i);
+            for (int q = 0; q < kQueries; ++q)
+                acc[p][q] = _mm512_fmadd_ps(w, x[q], acc[p][q]);
+        }
+    }
+    for (; i < longest; i += 8) {
+        __m512 x[kQueries];
+        __mmask16 lanes[kQueries];
+        for (int q = 0; q < kQueries; ++q) {
+            const __mmask8 mine = cellsBelow(lengths[q], i);
+            x[q] = bothHalvesMasked(xs[q] + i, mine);
+            lanes[q] = __mmask16(mine | mine << 8);
+        }
+        const __mmask8 any = cellsBelow(longest, i);
+        for (int p = 0; p < kPairs; ++p) {
+            const __m512 w = _mm512_maskz_loadu_ps(__mmask16(any | any << 8), pairs[p] + 2 * i);
+            for (int q = 0; q < kQueries; ++q)
+                acc[p][q] = _mm512_mask3_fmadd_ps(w, x[q], acc[p][q], lanes[q]);
+        }
+    }
+    for (int p = 0; p < kPairs; ++p)
+        for (int q = 0; q < kQueries; ++q)
+            hsum8Halves(acc[p][q], outs[q][2 * p], outs[q][2 * p + 1]);
+}
+
+template <int kPairs>
+void pairedCellQueries(const float* const* pairs, const float* const* xs, const int64_t* lengths,
+                       int nQueries, float* const* outs) {
+    switch (nQueries) {
+    case 1:
+        return pairedCellTile<kPairs, 1>(pairs, xs, lengths, outs);
+    case 2:
+        return pairedCellTile<kPairs, 2>(pairs, xs, lengths, outs);
+    case 3:
+        return pairedCellTile<kPairs, 3>(pairs, xs, lengths, outs);
+    case 4:
+        return pairedCellTile<kPairs, 4>(pairs, xs, lengths, outs);
+    case 5:
+        return pairedCellTile<kPairs, 5>(pairs, xs, lengths, outs);
+    default:
+        return pairedCellTile<kPairs, 6>(pairs, xs, lengths, outs);
+    }
+}
+
 } // namespace
+
+void pairedCellLaneDots(const float* const* pairs, int nPairs, const float* const* xs, const int64_t* lengths,
+                        int nQueries, float* const* outs) {
+    constexpr int kTileQueries = 6;
+    for (int q0 = 0; q0 < nQueries; q0 += kTileQueries) {
+        const int nq = std::min(kTileQueries, nQueries - q0);
+        float* tileOuts[kTileQueries];
+        for (int p0 = 0; p0 < nPairs;) {
+            const int np = nPairs - p0 >= 4 ? 4 : 1;
+            for (int q = 0; q < nq; ++q)
+                tileOuts[q] = outs[q0 + q] + 2 * p0;
+            if (np == 4)
+                pairedCellQueries<4>(pairs + p0, xs + q0, lengths + q0, nq, tileOuts);
+            else
+                pairedCellQueries<1>(pairs + p0, xs + q0, lengths + q0, nq, tileOuts);
+            p0 += np;
+        }
+    }
+}
 
 bool queryKeyScoresTakes(int64_t n) {
     return n > 0 && n % 32 == 0 && n <= 128;

@@ -19,4 +19,21 @@ bool queryKeyScoresTakes(int64_t n);
 void queryKeyScores(const float* const* queries, int nQueries, const float* const* keys, int nKeys, int64_t n,
                     float scale, float* scores, int64_t scoresStride, float* maxScores);
 
+// Attention's values transposed in pairs of rows, for pairedCellLaneDots: a head's values, `stride`
+// cells per row (a multiple of 8), keep rows (dimensions) 2p and 2p + 1 together, eight cells of each in
+// turn: [row 2p, cells 8k..8k+7][row 2p + 1, cells 8k..8k+7] for k = 0, 1, ... The offset of row d's
+// cell i:
+constexpr int64_t pairedValueOffset(int64_t d, int64_t i, int64_t stride) {
+    return d / 2 * 2 * stride + i / 8 * 16 + d % 2 * 8 + i % 8;
+}
+
+// avx2::cellLaneDots on values in the paired layout (pairs[p]: pair p's first float; 2 * nPairs rows), for
+// queries of their own lengths: outs[q][r] = ggml::hsum8 over lanes l of the fused sum, in order, of row
+// r's cell i times xs[q][i] over the i < lengths[q] with i % 8 == l. The same bits as cellLaneDots gives
+// each query alone; reads nothing of xs[q] past lengths[q], nor values past the longest length rounded up
+// to 8. Tiles of 4 pairs x 6 queries: up to six queries share each load of the values (the queries of two
+// causal rows of one KV head, whose lengths differ by one).
+void pairedCellLaneDots(const float* const* pairs, int nPairs, const float* const* xs, const int64_t* lengths,
+                        int nQueries, float* const* outs);
+
 } // namespace lathe::avx512

@@ -319,32 +319,50 @@ public:
             // for all of them. Every head's sums are those of attendExact (the same bits).
             const bool transposed = nTokens >= kTransposedValuesMinTokens && mask.extras.empty() &&
                                     transposeValues(mask, cache, layer);
-            parallel(int64_t(nTokens) * shape.nHeadsKv, work * shape.nHeads * headDim * 2,
+            // With values paired for AVX-512, a task takes two consecutive rows of one sequence, whose six
+            // queries (SmolLM2) then share each load of the values in P.V.
+            const int rowsPerTask = transposed && pairedValues_ ? 2 : 1;
+            const int units = (nTokens + rowsPerTask - 1) / rowsPerTask;
+            parallel(int64_t(units) * shape.nHeadsKv, work * shape.nHeads * headDim * 2,
                      [&](int64_t begin, int64_t end, int thread) {
                          for (int64_t task = begin; task < end; ++task) {
                              // Rows in zigzag order (0, n-1, 1, n-2, ...): a causal row's work grows with
                              // its position, so contiguous halves of this order carry equal work.
                              const int order = int(task / shape.nHeadsKv);
-                             const int t = order % 2 == 0 ? order / 2 : nTokens - 1 - order / 2;
+                             const int unit = order % 2 == 0 ? order / 2 : units - 1 - order / 2;
                              const int kvHead = int(task % shape.nHeadsKv);
-                             const int32_t seq = mask.seqIds[size_t(t)];
-                             require(mask.prefix[size_t(t)] <= cache.length(seq), "attention",
-                                     "mask reaches past the cached tokens");
+                             const int t0 = unit * rowsPerTask;
+                             const int tEnd = std::min(nTokens, t0 + rowsPerTask);
+                             for (int t = t0; t < tEnd; ++t)
+                                 require(mask.prefix[size_t(t)] <= cache.length(mask.seqIds[size_t(t)]),
+                                         "attention", "mask reaches past the cached tokens");
+                             const int32_t seq = mask.seqIds[size_t(t0)];
+                             const bool rowPair = tEnd - t0 == 2 && mask.seqIds[size_t(t0 + 1)] == seq;
                              for (int g0 = 0; g0 < groupSize; g0 += kMaxGroup) {
                                  const int count = std::min(kMaxGroup, groupSize - g0);
-                                 const int64_t head0 =
-                                     int64_t(t) * shape.nHeads + int64_t(kvHead) * groupSize + g0;
-                                 const float* valuesT = nullptr;
-                                 int64_t valuesTStride = 0;
-                                 if (transposed) {
-                                     const TransposedValues& tv = transposedOf(seq);
-                                     valuesTStride = tv.stride;
-                                     valuesT = valuesT_.data() + tv.offset +
-                                               size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                                 auto headOf = [&](int t) {
+                                     return int64_t(t) * shape.nHeads + int64_t(kvHead) * groupSize + g0;
+                                 };
+                                 if (rowPair) {
+                                     attendRowPairExact(q.data(), headOf(t0), headOf(t0 + 1), count, mask, t0,
+                                                        cache, layer, kvHead, shape.scale, thread, out.data(),
+                                                        headDim);
+                                     continue;
                                  }
-                                 attendGroupExact(q.data() + head0 * headDim, count, mask, t, cache, layer,
-                                                  kvHead, shape.scale, thread, out.data() + head0 * headDim,
-                                                  valuesT, valuesTStride);
+                                 for (int t = t0; t < tEnd; ++t) {
+                                     const float* valuesT = nullptr;
+                                     int64_t valuesTStride = 0;
+                                     if (transposed) {
+                                         const TransposedValues& tv = transposedOf(mask.seqIds[size_t(t)]);
+                                         valuesTStride = tv.stride;
+                                         valuesT = valuesT_.data() + tv.offset +
+                                                   size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                                     }
+                                     attendGroupExact(q.data() + headOf(t) * headDim, count, mask, t, cache,
+                                                      layer, kvHead, shape.scale, thread,
+                                                      out.data() + headOf(t) * headDim, valuesT,
+                                                      valuesTStride);
+                                 }
                              }
                          }
                      });
@@ -621,7 +639,8 @@ private:
     // Each sequence's values of one layer as [kvHead][headDim][cell] (cells 0..cells-1, rows of
     // `stride` floats), so that P.V becomes dots along contiguous rows (avx2::cellLaneDots) instead of
     // eight-lane sums over rows scattered in the cache: the same bits, with the values read once per
-    // row of P rather than once per eight dimensions. Made once per layer for the whole batch.
+    // row of P rather than once per eight dimensions. Made once per layer for the whole batch. With
+    // AVX-512 the rows are kept in pairs (avx512::pairedValueOffset), two rows to a 512-bit register.
     struct TransposedValues {
         int32_t seq = 0;
         int cells = 0;
@@ -630,6 +649,8 @@ private:
     };
     std::vector<TransposedValues> transposed_;
     std::vector<float> valuesT_;
+    // Whether valuesT_ keeps rows in pairs (avx512::pairedValueOffset) for avx512::pairedCellLaneDots.
+    bool pairedValues_ = false;
 
     const TransposedValues& transposedOf(int32_t seq) const {
         for (const TransposedValues& tv : transposed_)
@@ -643,6 +664,7 @@ private:
         const int nHeadsKv = cache.nHeadsKv();
         const int blockTokens = cache.blockTokens();
         if (headDim % 8 != 0) return false;
+        pairedValues_ = cpuHasAvx512();
         transposed_.clear();
         for (int t = 0; t < mask.size(); ++t) {
             const int32_t seq = mask.seqIds[size_t(t)];
@@ -670,6 +692,13 @@ private:
                 for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
                     const float* block = cache.blockValues(layer, table[size_t(cell0 / blockTokens)], kvHead);
                     const int n = std::min(blockTokens, tv.cells - cell0);
+                    if (pairedValues_) {
+                        for (int d = 0; d < headDim; ++d)
+                            for (int i = 0; i < n; ++i)
+                                dst[avx512::pairedValueOffset(d, cell0 + i, tv.stride)] =
+                                    block[int64_t(i) * headDim + d];
+                        continue;
+                    }
                     for (int d = 0; d < headDim; ++d) {
                         float* row = dst + int64_t(d) * tv.stride + cell0;
                         for (int i = 0; i < n; ++i)
@@ -687,13 +716,56 @@ private:
     // L2 of a current core.
     static constexpr int64_t kPassActivationBytes = 1 << 20;
 
+    // The first float of each pair of rows of one KV head's paired transposed values.
+    const float* const* valuePairs(const float* valuesT, int64_t valuesTStride, int headDim, int thread) {
+        std::vector<const float*>& pairs = valueRows_[size_t(thread)];
+        pairs.resize(size_t(headDim / 2));
+        for (int p = 0; p < headDim / 2; ++p)
+            pairs[size_t(p)] = valuesT + int64_t(p) * 2 * valuesTStride;
+        return pairs.data();
+    }
+
+    // attendGroupExact for rows t and t + 1 of one sequence (causal, values transposed in pairs): each
+    // row's probabilities as attendGroupExact forms them, then one P.V for both rows' `count` query heads
+    // (heads head0 and head1 on), the same bits as two calls.
+    void attendRowPairExact(const float* q, int64_t head0, int64_t head1, int count,
+                            const AttentionMask& mask, int t, const KvCache& cache, int layer, int kvHead,
+                            float scale, int thread, float* out, int headDim) {
+        const TransposedValues& tv = transposedOf(mask.seqIds[size_t(t)]);
+        const float* valuesT =
+            valuesT_.data() + tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+        const int64_t lengths[2] = {mask.prefix[size_t(t)], mask.prefix[size_t(t) + 1]};
+        AlignedVector<float>& probabilities = probabilities_[size_t(thread)];
+        probabilities.resize(size_t(count) * size_t(lengths[0] + lengths[1]));
+        const float* ps[2 * kMaxGroup];
+        int64_t queryLengths[2 * kMaxGroup];
+        float* outs[2 * kMaxGroup];
+        float* rowProbabilities = probabilities.data();
+        for (int row = 0; row < 2; ++row) {
+            const int64_t head = row == 0 ? head0 : head1;
+            attendGroupExact(q + head * headDim, count, mask, t + row, cache, layer, kvHead, scale, thread,
+                             nullptr, nullptr, 0, rowProbabilities);
+            for (int g = 0; g < count; ++g) {
+                ps[row * count + g] = rowProbabilities + g * lengths[row];
+                queryLengths[row * count + g] = lengths[row];
+                outs[row * count + g] = out + (head + g) * headDim;
+            }
+            rowProbabilities += size_t(count) * size_t(lengths[row]);
+        }
+        avx512::pairedCellLaneDots(valuePairs(valuesT, tv.stride, headDim, thread), headDim / 2, ps,
+                                   queryLengths, 2 * count, outs);
+    }
+
     // attendExact (batched) for `count` query heads of one KV head at once: q and out hold the heads
     // one after another ([count][headDim]).
     // valuesT: this sequence's and KV head's values transposed ([headDim][stride], transposeValues), or
     // null to read them from the cache.
+    // probabilities: for a causal row, room for [count][visible] floats where the function leaves the
+    // softmax's probabilities (what P.V multiplies) instead of going on to P.V.
     void attendGroupExact(const float* q, int count, const AttentionMask& mask, int t, const KvCache& cache,
                           int layer, int kvHead, float scale, int thread, float* out,
-                          const float* valuesT = nullptr, int64_t valuesTStride = 0) {
+                          const float* valuesT = nullptr, int64_t valuesTStride = 0,
+                          float* probabilities = nullptr) {
         AlignedVector<float>& scratch = scratch_[size_t(thread)];
         const int headDim = cache.headDim();
         const int blockTokens = cache.blockTokens();
@@ -723,8 +795,9 @@ private:
         const bool causal = visible == prefix && (valuesT || headDim % 8 == 0);
         const size_t accFloats = causal ? 0 : size_t(count) * 8 * size_t(headDim);
         scratch.resize(size_t(count) * size_t(visible) + accFloats);
-        float* scores = scratch.data();                        // [count][visible]
-        float* acc = scratch.data() + size_t(count) * visible; // [count][8 lanes][headDim]
+        require(!probabilities || visible == prefix, "attention", "probabilities of a row with extras");
+        float* scores = probabilities ? probabilities : scratch.data(); // [count][visible]
+        float* acc = scratch.data() + size_t(count) * visible;          // [count][8 lanes][headDim]
         std::fill_n(acc, accFloats, 0.0f);
         const float* qs[kMaxGroup];
         for (int g = 0; g < count; ++g)
@@ -757,13 +830,9 @@ private:
             inverse[g] = visible == prefix ? softmaxExpCausal(scores + g * stride, visible, maxScore[g])
                                            : softmaxExp(scores + g * stride, visible, maxScore[g], slotOf);
         }
-        if (visible == prefix && valuesT) {
+        if (probabilities || (visible == prefix && valuesT)) {
             // P.V as dots of P's rows with the transposed values' rows: cell i in lane i % 8, the
             // sums reduced as ggml::hsum8, which is what weightedSumLanes8 computes below.
-            std::vector<const float*>& rows = valueRows_[size_t(thread)];
-            rows.resize(size_t(headDim));
-            for (int d = 0; d < headDim; ++d)
-                rows[size_t(d)] = valuesT + int64_t(d) * valuesTStride;
             const float* ps[kMaxGroup];
             for (int g = 0; g < count; ++g) {
                 float* p = scores + g * stride;
@@ -771,6 +840,20 @@ private:
                     p[i] *= inverse[g];
                 ps[g] = p;
             }
+            if (probabilities) return;
+            if (pairedValues_) {
+                const int64_t lengths[kMaxGroup] = {visible, visible, visible, visible};
+                float* outs[kMaxGroup];
+                for (int g = 0; g < count; ++g)
+                    outs[g] = out + int64_t(g) * headDim;
+                avx512::pairedCellLaneDots(valuePairs(valuesT, valuesTStride, headDim, thread), headDim / 2,
+                                           ps, lengths, count, outs);
+                return;
+            }
+            std::vector<const float*>& rows = valueRows_[size_t(thread)];
+            rows.resize(size_t(headDim));
+            for (int d = 0; d < headDim; ++d)
+                rows[size_t(d)] = valuesT + int64_t(d) * valuesTStride;
             avx2::cellLaneDots(rows.data(), headDim, ps, count, visible, out, headDim);
             return;
         }
@@ -1359,6 +1442,7 @@ private:
     std::vector<std::vector<const float*>> valueRows_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> blockKeys_{size_t(pool_.threadCount())};
     std::vector<std::vector<const float*>> keyRows_{size_t(pool_.threadCount())};
+    std::vector<AlignedVector<float>> probabilities_{size_t(pool_.threadCount())}; // attendRowPairExact's
     std::vector<std::vector<const float*>> blockValues_{size_t(pool_.threadCount())};
     std::vector<ActivationBlock> activations_;
     AlignedVector<avx2::Int16Block> int16Activations_;

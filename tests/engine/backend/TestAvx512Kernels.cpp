@@ -16,6 +16,7 @@
 #include "core/Half.h"
 
 #include <QTest>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -208,6 +209,71 @@ private slots:
                     }
                 }
         }
+    }
+    // P.V on values in the paired layout against avx2::cellLaneDots on the same values one row after
+    // another, each query alone, bit for bit: pair counts around the 4-pair tile, query counts around the
+    // 6-query tile, lengths around the eight-cell groups, equal or ragged (as two causal rows' are, and
+    // wider apart). The paired buffer's cells past the longest length hold NaN, which a read past the
+    // mask would spread, and each query's weights end at its length.
+    void pairedCellLaneDotsMatchAvx2() {
+        std::mt19937 rng(27);
+        for (int nPairs : {1, 3, 4, 5, 9, 32})
+            for (int nQueries : {1, 2, 3, 6, 7, 13})
+                for (int64_t n : {1, 7, 8, 9, 63, 64, 200})
+                    for (int spread : {0, 1, 9}) {
+                        std::vector<int64_t> lengths;
+                        for (int q = 0; q < nQueries; ++q)
+                            lengths.push_back(std::max<int64_t>(1, n - spread * int64_t(rng() % 3)));
+                        const int64_t stride = (n + 7) / 8 * 8;
+                        const std::vector<float> values = randomFloats(size_t(2 * nPairs * n), rng, 2.0f);
+                        std::vector<float> rowsLayout(size_t(2 * nPairs * stride));
+                        std::vector<float> paired(size_t(2 * nPairs * stride), NAN);
+                        for (int64_t d = 0; d < 2 * nPairs; ++d)
+                            for (int64_t i = 0; i < n; ++i) {
+                                rowsLayout[size_t(d * stride + i)] = values[size_t(d * n + i)];
+                                paired[size_t(avx512::pairedValueOffset(d, i, stride))] =
+                                    values[size_t(d * n + i)];
+                            }
+                        const int64_t longest = *std::max_element(lengths.begin(), lengths.end());
+                        for (int64_t d = 0; d < 2 * nPairs; ++d) // cells no query reaches
+                            for (int64_t i = longest; i < n; ++i)
+                                paired[size_t(avx512::pairedValueOffset(d, i, stride))] = NAN;
+                        std::vector<const float*> rows, pairs;
+                        for (int64_t d = 0; d < 2 * nPairs; ++d)
+                            rows.push_back(rowsLayout.data() + d * stride);
+                        for (int p = 0; p < nPairs; ++p)
+                            pairs.push_back(paired.data() + int64_t(p) * 2 * stride);
+                        std::vector<std::vector<float>> xs, outs;
+                        std::vector<const float*> xPointers;
+                        std::vector<float*> outPointers;
+                        for (int q = 0; q < nQueries; ++q) {
+                            xs.push_back(randomFloats(size_t(lengths[size_t(q)]), rng, 1.0f));
+                            outs.emplace_back(size_t(2 * nPairs + 1), -1.0f);
+                        }
+                        for (int q = 0; q < nQueries; ++q) {
+                            xPointers.push_back(xs[size_t(q)].data());
+                            outPointers.push_back(outs[size_t(q)].data());
+                        }
+                        avx512::pairedCellLaneDots(pairs.data(), nPairs, xPointers.data(), lengths.data(),
+                                                   nQueries, outPointers.data());
+                        for (int q = 0; q < nQueries; ++q) {
+                            std::vector<float> want(size_t(2 * nPairs));
+                            avx2::cellLaneDots(rows.data(), 2 * nPairs, &xPointers[size_t(q)], 1,
+                                               lengths[size_t(q)], want.data(), 0);
+                            for (int64_t r = 0; r < 2 * nPairs; ++r)
+                                QVERIFY2(
+                                    sameBits(outs[size_t(q)][size_t(r)], want[size_t(r)]),
+                                    qPrintable(
+                                        QString("%1 pairs, %2 queries, %3 cells, spread %4: query %5 row %6")
+                                            .arg(nPairs)
+                                            .arg(nQueries)
+                                            .arg(n)
+                                            .arg(spread)
+                                            .arg(q)
+                                            .arg(r)));
+                            QCOMPARE(outs[size_t(q)][size_t(2 * nPairs)], -1.0f); // nothing past its rows
+                        }
+                    }
     }
 };
 
