@@ -93,6 +93,72 @@ void scoresOfQueries(const float* const* queries, const float* const* keys, int 
     }
 }
 
+// scoresOfQueries with sixteen keys in the lanes: for each of avx2::dotF32Fused's accumulators a (0..3)
+// and lanes l (0..7), the fused sum over steps of query element 32 * step + 8a + l times that element of
+// the sixteen keys; then per l (0 + 2) + (1 + 3), t_k = l_k + l_(k+4) and (t0 + t1) + (t2 + t3), as the
+// reductions there. Every step a vertical operation.
+template <int kQueries, int kSteps>
+void scoresOfTransposedKeys(const float* const* queries, const float* keyBlocks, int nKeys, float scale,
+                            float* scores, int64_t scoresStride, float* maxScores) {
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 scaleV = _mm512_set1_ps(scale);
+    __m512 largest[kQueries];
+    for (int g = 0; g < kQueries; ++g)
+        largest[g] = _mm512_set1_ps(-INFINITY);
+    for (int i0 = 0; i0 < nKeys; i0 += 16) {
+        const float* keys = keyBlocks + int64_t(i0) * 32 * kSteps; // block i0 / 16 of 16 x n floats
+        __m512 t[kQueries][4]; // lanes l = 0..3 reduced, then t_k once lane k + 4 is
+        for (int l = 0; l < 8; ++l) {
+            __m512 acc[kQueries][4];
+            for (int step = 0; step < kSteps; ++step)
+                for (int a = 0; a < 4; ++a) {
+                    const int d = 32 * step + 8 * a + l;
+                    const __m512 k = _mm512_load_ps(keys + d * 16);
+                    for (int g = 0; g < kQueries; ++g)
+                        acc[g][a] =
+                            _mm512_fmadd_ps(_mm512_set1_ps(queries[g][d]), k, step == 0 ? zero : acc[g][a]);
+                }
+            for (int g = 0; g < kQueries; ++g) {
+                const __m512 reduced =
+                    _mm512_add_ps(_mm512_add_ps(acc[g][0], acc[g][2]), _mm512_add_ps(acc[g][1], acc[g][3]));
+                t[g][l % 4] = l < 4 ? reduced : _mm512_add_ps(t[g][l % 4], reduced);
+            }
+        }
+        const __mmask16 valid = nKeys - i0 >= 16 ? __mmask16(0xffff) : __mmask16((1u << (nKeys - i0)) - 1);
+        for (int g = 0; g < kQueries; ++g) {
+            const __m512 dots =
+                _mm512_add_ps(_mm512_add_ps(t[g][0], t[g][1]), _mm512_add_ps(t[g][2], t[g][3]));
+            const __m512 scaled = _mm512_mul_ps(dots, scaleV);
+            _mm512_mask_storeu_ps(scores + g * scoresStride + i0, valid, scaled);
+            // max(scaled, largest) keeps largest where scaled is NaN, as std::max(largest, scaled) does.
+            largest[g] = _mm512_mask_max_ps(largest[g], valid, scaled, largest[g]);
+        }
+    }
+    for (int g = 0; g < kQueries; ++g)
+        maxScores[g] = largestLane(
+            _mm256_max_ps(_mm512_castps512_ps256(largest[g]),
+                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(largest[g]), 1))));
+}
+
+template <int kQueries>
+void scoresOfTransposedKeys(const float* const* queries, const float* keyBlocks, int nKeys, int64_t n,
+                            float scale, float* scores, int64_t scoresStride, float* maxScores) {
+    switch (n) {
+    case 32:
+        return scoresOfTransposedKeys<kQueries, 1>(queries, keyBlocks, nKeys, scale, scores, scoresStride,
+                                                   maxScores);
+    case 64:
+        return scoresOfTransposedKeys<kQueries, 2>(queries, keyBlocks, nKeys, scale, scores, scoresStride,
+                                                   maxScores);
+    case 96:
+        return scoresOfTransposedKeys<kQueries, 3>(queries, keyBlocks, nKeys, scale, scores, scoresStride,
+                                                   maxScores);
+    default:
+        return scoresOfTransposedKeys<kQueries, 4>(queries, keyBlocks, nKeys, scale, scores, scoresStride,
+                                                   maxScores);
+    }
+}
+
 // Eight floats at p in both halves of a register (a load: vbroadcastf64x4).
 inline __m512 bothHalves(const float* p) {
     return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_castps_pd(_mm256_loadu_ps(p))));
@@ -224,6 +290,28 @@ void queryKeyScores(const float* const* queries, int nQueries, const float* cons
         return scoresOfQueries<3>(queries, keys, nKeys, n, scale, scores, scoresStride, maxScores);
     default:
         return scoresOfQueries<4>(queries, keys, nKeys, n, scale, scores, scoresStride, maxScores);
+    }
+}
+
+void transposedKeyScores(const float* const* queries, int nQueries, const float* keyBlocks, int nKeys,
+                         int64_t n, float scale, float* scores, int64_t scoresStride, float* maxScores) {
+    if (!queryKeyScoresTakes(n) || nQueries < 1 || nKeys < 0 ||
+        reinterpret_cast<uintptr_t>(keyBlocks) % 64 != 0)
+        fail(ErrorCategory::Internal, "transposedKeyScores: {} queries of {} floats", nQueries, n);
+    // Three queries at a time: 12 reduced lanes, 12 accumulators and the loaded keys fit in registers.
+    for (int g = 0; g < nQueries; g += 3) {
+        const float* const* qs = queries + g;
+        float* out = scores + g * scoresStride;
+        switch (std::min(3, nQueries - g)) {
+        case 1:
+            scoresOfTransposedKeys<1>(qs, keyBlocks, nKeys, n, scale, out, scoresStride, maxScores + g);
+            break;
+        case 2:
+            scoresOfTransposedKeys<2>(qs, keyBlocks, nKeys, n, scale, out, scoresStride, maxScores + g);
+            break;
+        default:
+            scoresOfTransposedKeys<3>(qs, keyBlocks, nKeys, n, scale, out, scoresStride, maxScores + g);
+        }
     }
 }
 

@@ -19,6 +19,19 @@ bool queryKeyScoresTakes(int64_t n);
 void queryKeyScores(const float* const* queries, int nQueries, const float* const* keys, int nKeys, int64_t n,
                     float scale, float* scores, int64_t scoresStride, float* maxScores);
 
+// Attention's keys (n floats each) transposed in blocks of sixteen, for transposedKeyScores: element d of
+// keys 16b..16b+15 side by side. The offset of key i's element d:
+constexpr int64_t keyBlockOffset(int64_t d, int64_t i, int64_t n) {
+    return i / 16 * 16 * n + d * 16 + i % 16;
+}
+
+// queryKeyScores on keys in the blocked layout above (read up to nKeys rounded up to 16). Sixteen keys lie
+// in the lanes of a register, so each lane follows one dot's order (its accumulators and reductions as
+// vertical adds) and no dot needs a reduction across lanes: the same bits as queryKeyScores, for the n it
+// takes, any number of queries.
+void transposedKeyScores(const float* const* queries, int nQueries, const float* keyBlocks, int nKeys,
+                         int64_t n, float scale, float* scores, int64_t scoresStride, float* maxScores);
+
 // Attention's values transposed in pairs of rows, for pairedCellLaneDots: a head's values, `stride`
 // cells per row (a multiple of 8), keep rows (dimensions) 2p and 2p + 1 together, eight cells of each in
 // turn: [row 2p, cells 8k..8k+7][row 2p + 1, cells 8k..8k+7] for k = 0, 1, ... The offset of row d's

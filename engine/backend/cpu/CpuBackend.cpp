@@ -350,18 +350,20 @@ public:
                                      continue;
                                  }
                                  for (int t = t0; t < tEnd; ++t) {
-                                     const float* valuesT = nullptr;
+                                     const float *valuesT = nullptr, *keysT = nullptr;
                                      int64_t valuesTStride = 0;
                                      if (transposed) {
                                          const TransposedValues& tv = transposedOf(mask.seqIds[size_t(t)]);
                                          valuesTStride = tv.stride;
-                                         valuesT = valuesT_.data() + tv.offset +
-                                                   size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                                         const size_t head =
+                                             tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                                         valuesT = valuesT_.data() + head;
+                                         if (transposedKeys_) keysT = keysT_.data() + head;
                                      }
                                      attendGroupExact(q.data() + headOf(t) * headDim, count, mask, t, cache,
                                                       layer, kvHead, shape.scale, thread,
                                                       out.data() + headOf(t) * headDim, valuesT,
-                                                      valuesTStride);
+                                                      valuesTStride, nullptr, keysT);
                                  }
                              }
                          }
@@ -651,6 +653,10 @@ private:
     std::vector<float> valuesT_;
     // Whether valuesT_ keeps rows in pairs (avx512::pairedValueOffset) for avx512::pairedCellLaneDots.
     bool pairedValues_ = false;
+    // Whether keysT_ holds each sequence's and KV head's keys in blocks of sixteen
+    // (avx512::keyBlockOffset), at the values' offsets, for avx512::transposedKeyScores.
+    bool transposedKeys_ = false;
+    AlignedVector<float> keysT_;
 
     const TransposedValues& transposedOf(int32_t seq) const {
         for (const TransposedValues& tv : transposed_)
@@ -665,6 +671,8 @@ private:
         const int blockTokens = cache.blockTokens();
         if (headDim % 8 != 0) return false;
         pairedValues_ = cpuHasAvx512();
+        // With AVX-512 the keys are transposed too, in blocks of 16 cells (transposedKeyScores).
+        transposedKeys_ = pairedValues_ && avx512::queryKeyScoresTakes(headDim);
         transposed_.clear();
         for (int t = 0; t < mask.size(); ++t) {
             const int32_t seq = mask.seqIds[size_t(t)];
@@ -676,19 +684,30 @@ private:
         size_t total = 0;
         for (TransposedValues& tv : transposed_) {
             if (tv.cells > cache.length(tv.seq)) return false; // attention's own check says so
-            tv.stride = (tv.cells + 7) / 8 * 8;
+            const int cellMultiple = transposedKeys_ ? 16 : 8;
+            tv.stride = (tv.cells + cellMultiple - 1) / cellMultiple * cellMultiple;
             tv.offset = total;
             total += size_t(nHeadsKv) * size_t(headDim) * size_t(tv.stride);
         }
         valuesT_.resize(total);
+        if (transposedKeys_) keysT_.resize(total);
         const int64_t tasks = int64_t(transposed_.size()) * nHeadsKv;
         parallel(tasks, int64_t(total), [&](int64_t begin, int64_t end, int) {
             for (int64_t task = begin; task < end; ++task) {
                 const TransposedValues& tv = transposed_[size_t(task / nHeadsKv)];
                 const int kvHead = int(task % nHeadsKv);
                 const std::vector<int>& table = cache.blockTable(tv.seq);
-                float* dst =
-                    valuesT_.data() + tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                const size_t head = tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+                float* dst = valuesT_.data() + head;
+                for (int cell0 = 0; cell0 < tv.cells && transposedKeys_; cell0 += blockTokens) {
+                    const float* block = cache.blockKeys(layer, table[size_t(cell0 / blockTokens)], kvHead);
+                    const int n = std::min(blockTokens, tv.cells - cell0);
+                    float* keys = keysT_.data() + head;
+                    for (int i = 0; i < n; ++i)
+                        for (int d = 0; d < headDim; ++d)
+                            keys[avx512::keyBlockOffset(d, cell0 + i, headDim)] =
+                                block[int64_t(i) * headDim + d];
+                }
                 for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
                     const float* block = cache.blockValues(layer, table[size_t(cell0 / blockTokens)], kvHead);
                     const int n = std::min(blockTokens, tv.cells - cell0);
@@ -732,8 +751,9 @@ private:
                             const AttentionMask& mask, int t, const KvCache& cache, int layer, int kvHead,
                             float scale, int thread, float* out, int headDim) {
         const TransposedValues& tv = transposedOf(mask.seqIds[size_t(t)]);
-        const float* valuesT =
-            valuesT_.data() + tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+        const size_t head = tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
+        const float* valuesT = valuesT_.data() + head;
+        const float* keysT = transposedKeys_ ? keysT_.data() + head : nullptr;
         const int64_t lengths[2] = {mask.prefix[size_t(t)], mask.prefix[size_t(t) + 1]};
         AlignedVector<float>& probabilities = probabilities_[size_t(thread)];
         probabilities.resize(size_t(count) * size_t(lengths[0] + lengths[1]));
@@ -742,13 +762,13 @@ private:
         float* outs[2 * kMaxGroup];
         float* rowProbabilities = probabilities.data();
         for (int row = 0; row < 2; ++row) {
-            const int64_t head = row == 0 ? head0 : head1;
-            attendGroupExact(q + head * headDim, count, mask, t + row, cache, layer, kvHead, scale, thread,
-                             nullptr, nullptr, 0, rowProbabilities);
+            const int64_t rowHead = row == 0 ? head0 : head1;
+            attendGroupExact(q + rowHead * headDim, count, mask, t + row, cache, layer, kvHead, scale, thread,
+                             nullptr, nullptr, tv.stride, rowProbabilities, keysT);
             for (int g = 0; g < count; ++g) {
                 ps[row * count + g] = rowProbabilities + g * lengths[row];
                 queryLengths[row * count + g] = lengths[row];
-                outs[row * count + g] = out + (head + g) * headDim;
+                outs[row * count + g] = out + (rowHead + g) * headDim;
             }
             rowProbabilities += size_t(count) * size_t(lengths[row]);
         }
@@ -762,10 +782,12 @@ private:
     // null to read them from the cache.
     // probabilities: for a causal row, room for [count][visible] floats where the function leaves the
     // softmax's probabilities (what P.V multiplies) instead of going on to P.V.
+    // keysT: for a causal row, this sequence's and KV head's keys in blocks of sixteen (keysT_), or null
+    // to read them from the cache.
     void attendGroupExact(const float* q, int count, const AttentionMask& mask, int t, const KvCache& cache,
                           int layer, int kvHead, float scale, int thread, float* out,
                           const float* valuesT = nullptr, int64_t valuesTStride = 0,
-                          float* probabilities = nullptr) {
+                          float* probabilities = nullptr, const float* keysT = nullptr) {
         AlignedVector<float>& scratch = scratch_[size_t(thread)];
         const int headDim = cache.headDim();
         const int blockTokens = cache.blockTokens();
@@ -803,7 +825,9 @@ private:
         for (int g = 0; g < count; ++g)
             qs[g] = q + int64_t(g) * headDim;
         float maxScore[kMaxGroup];
-        if (cpuHasAvx512() && avx512::queryKeyScoresTakes(headDim)) {
+        if (keysT && visible == prefix) {
+            avx512::transposedKeyScores(qs, count, keysT, visible, headDim, scale, scores, stride, maxScore);
+        } else if (cpuHasAvx512() && avx512::queryKeyScoresTakes(headDim)) {
             std::vector<const float*>& keys = keyRows_[size_t(thread)];
             keys.resize(size_t(visible));
             for (int i = 0; i < visible; ++i)

@@ -168,16 +168,17 @@ private slots:
                 }
             }
     }
-    // Attention's scores: every query-key pair against avx2::dotF32Fused times the scale, and each row's
-    // maximum against std::max over the row in order, for every head size taken, 1-4 queries and key
-    // counts around the eight-key groups; keys spread through memory as a paged cache has them.
+    // Attention's scores, both kernels (keys by pointer, and keys in blocks of sixteen with NaN in the
+    // cells past the last key): every query-key pair against avx2::dotF32Fused times the scale, and each
+    // row's maximum against std::max over the row in order, for every head size taken, 1-4 queries and key
+    // counts around the eight- and sixteen-key groups; keys spread through memory as a paged cache has them.
     void queryKeyScoresMatchAvx2Dots() {
         std::mt19937 rng(26);
         QVERIFY(!avx512::queryKeyScoresTakes(48) && !avx512::queryKeyScoresTakes(160));
         for (int64_t n : {32, 64, 96, 128}) {
             QVERIFY(avx512::queryKeyScoresTakes(n));
             for (int nQueries = 1; nQueries <= 4; ++nQueries)
-                for (int nKeys : {0, 1, 7, 8, 9, 23, 64, 70}) {
+                for (int nKeys : {0, 1, 7, 8, 9, 16, 23, 64, 70}) {
                     const std::vector<float> q = randomFloats(size_t(4 * n), rng, 3.0f);
                     std::vector<float> k = randomFloats(size_t(nKeys + 1) * size_t(n) * 2, rng, 3.0f);
                     if (nKeys == 23) k[size_t(5 * 2 * n + 3)] = NAN; // key 5's score is NaN
@@ -187,29 +188,44 @@ private slots:
                     std::vector<const float*> keys;
                     for (int i = 0; i < nKeys; ++i)
                         keys.push_back(k.data() + int64_t(i) * 2 * n + (i % 3) * 4); // gaps, odd offsets
-                    const int64_t stride = nKeys + 3;
-                    std::vector<float> scores(size_t(4 * stride), 7.0f);
-                    float maxScores[4];
-                    const float scale = 0.125f + 1e-3f;
-                    avx512::queryKeyScores(queries, nQueries, keys.data(), nKeys, n, scale, scores.data(),
-                                           stride, maxScores);
-                    const QString where =
-                        QString("n %1, %2 queries, %3 keys").arg(n).arg(nQueries).arg(nKeys);
-                    for (int g = 0; g < nQueries; ++g) {
-                        float largest = -INFINITY;
-                        for (int i = 0; i < nKeys; ++i) {
-                            const float expected = avx2::dotF32Fused(queries[g], keys[size_t(i)], n) * scale;
-                            largest = std::max(largest, expected);
-                            QVERIFY2(sameBits(scores[size_t(g * stride + i)], expected),
-                                     qPrintable(where + QString(": query %1, key %2").arg(g).arg(i)));
+                    AlignedVector<float> keyBlocks(size_t(n * ((nKeys + 15) / 16 * 16)), NAN);
+                    for (int i = 0; i < nKeys; ++i)
+                        for (int64_t d = 0; d < n; ++d)
+                            keyBlocks[size_t(avx512::keyBlockOffset(d, i, n))] = keys[size_t(i)][d];
+                    for (bool transposed : {false, true}) {
+                        const int64_t stride = nKeys + 3;
+                        std::vector<float> scores(size_t(4 * stride), 7.0f);
+                        float maxScores[4];
+                        const float scale = 0.125f + 1e-3f;
+                        if (transposed)
+                            avx512::transposedKeyScores(queries, nQueries, keyBlocks.data(), nKeys, n, scale,
+                                                        scores.data(), stride, maxScores);
+                        else
+                            avx512::queryKeyScores(queries, nQueries, keys.data(), nKeys, n, scale,
+                                                   scores.data(), stride, maxScores);
+                        const QString where = QString("n %1, %2 queries, %3 keys, transposed %4")
+                                                  .arg(n)
+                                                  .arg(nQueries)
+                                                  .arg(nKeys)
+                                                  .arg(transposed);
+                        for (int g = 0; g < nQueries; ++g) {
+                            float largest = -INFINITY;
+                            for (int i = 0; i < nKeys; ++i) {
+                                const float expected =
+                                    avx2::dotF32Fused(queries[g], keys[size_t(i)], n) * scale;
+                                largest = std::max(largest, expected);
+                                QVERIFY2(sameBits(scores[size_t(g * stride + i)], expected),
+                                         qPrintable(where + QString(": query %1, key %2").arg(g).arg(i)));
+                            }
+                            for (int64_t i = nKeys; i < stride; ++i) // nothing written past the row
+                                QCOMPARE(scores[size_t(g * stride + i)], 7.0f);
+                            QVERIFY2(maxScores[g] == largest, qPrintable(where));
                         }
-                        for (int64_t i = nKeys; i < stride; ++i) // nothing written past the row
-                            QCOMPARE(scores[size_t(g * stride + i)], 7.0f);
-                        QVERIFY2(maxScores[g] == largest, qPrintable(where));
                     }
                 }
         }
     }
+
     // P.V on values in the paired layout against avx2::cellLaneDots on the same values one row after
     // another, each query alone, bit for bit: pair counts around the 4-pair tile, query counts around the
     // 6-query tile, lengths around the eight-cell groups, equal or ragged (as two causal rows' are, and
