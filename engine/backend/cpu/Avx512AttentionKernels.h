@@ -2,8 +2,8 @@
 // AVX-512 versions of prefill attention's two products, for processors where cpuHasAvx512()
 // (CpuFeatures.h) holds. They keep the order of the AVX2 kernels they stand in for (llama.cpp's order on
 // an AVX2 build, which Lathe follows on every x86 processor), so their outputs are the same bits; the
-// gain is half the instructions per step and the queries held in registers. Tested bit for bit against
-// the AVX2 kernels and scalar statements of the order (TestAvx512Kernels).
+// gain comes from 512-bit registers and from layouts made for them (keys in blocks of sixteen, one key per
+// lane; values in pairs of rows). Tested bit for bit against the AVX2 kernels (TestAvx512Kernels).
 
 #include <cstdint>
 
@@ -25,10 +25,10 @@ constexpr int64_t keyBlockOffset(int64_t d, int64_t i, int64_t n) {
     return i / 16 * 16 * n + d * 16 + i % 16;
 }
 
-// queryKeyScores on keys in the blocked layout above (read up to nKeys rounded up to 16). Sixteen keys lie
-// in the lanes of a register, so each lane follows one dot's order (its accumulators and reductions as
-// vertical adds) and no dot needs a reduction across lanes: the same bits as queryKeyScores, for the n it
-// takes, any number of queries.
+// queryKeyScores on keys in the blocked layout above (64-byte aligned; read up to nKeys rounded up to
+// 16). Sixteen keys lie in the lanes of a register, so each lane follows one dot's order (its accumulators
+// and reductions as vertical adds) and no dot needs a reduction across lanes: the same bits as
+// queryKeyScores, for the n it takes, any number of queries.
 void transposedKeyScores(const float* const* queries, int nQueries, const float* keyBlocks, int nKeys,
                          int64_t n, float scale, float* scores, int64_t scoresStride, float* maxScores);
 

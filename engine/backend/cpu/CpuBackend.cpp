@@ -664,7 +664,8 @@ private:
         fail(ErrorCategory::Internal, "attention: no transposed values for sequence {}", seq);
     }
 
-    // Causal rows only (no extras): a row sees cells 0..prefix-1 of its sequence.
+    // Causal rows only (no extras): a row sees cells 0..prefix-1 of its sequence. Where transposedKeys_
+    // (AVX-512), the keys are laid out too, into keysT_.
     bool transposeValues(const AttentionMask& mask, const KvCache& cache, int layer) {
         const int headDim = cache.headDim();
         const int nHeadsKv = cache.nHeadsKv();
@@ -699,14 +700,16 @@ private:
                 const std::vector<int>& table = cache.blockTable(tv.seq);
                 const size_t head = tv.offset + size_t(kvHead) * size_t(headDim) * size_t(tv.stride);
                 float* dst = valuesT_.data() + head;
-                for (int cell0 = 0; cell0 < tv.cells && transposedKeys_; cell0 += blockTokens) {
-                    const float* block = cache.blockKeys(layer, table[size_t(cell0 / blockTokens)], kvHead);
-                    const int n = std::min(blockTokens, tv.cells - cell0);
+                if (transposedKeys_) {
                     float* keys = keysT_.data() + head;
-                    for (int i = 0; i < n; ++i)
-                        for (int d = 0; d < headDim; ++d)
-                            keys[avx512::keyBlockOffset(d, cell0 + i, headDim)] =
-                                block[int64_t(i) * headDim + d];
+                    for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
+                        const float* block = cache.blockKeys(layer, table[size_t(cell0 / blockTokens)], kvHead);
+                        const int n = std::min(blockTokens, tv.cells - cell0);
+                        for (int i = 0; i < n; ++i)
+                            for (int d = 0; d < headDim; ++d)
+                                keys[avx512::keyBlockOffset(d, cell0 + i, headDim)] =
+                                    block[int64_t(i) * headDim + d];
+                    }
                 }
                 for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
                     const float* block = cache.blockValues(layer, table[size_t(cell0 / blockTokens)], kvHead);
@@ -764,7 +767,7 @@ private:
         for (int row = 0; row < 2; ++row) {
             const int64_t rowHead = row == 0 ? head0 : head1;
             attendGroupExact(q + rowHead * headDim, count, mask, t + row, cache, layer, kvHead, scale, thread,
-                             nullptr, nullptr, tv.stride, rowProbabilities, keysT);
+                             nullptr, nullptr, 0, rowProbabilities, keysT);
             for (int g = 0; g < count; ++g) {
                 ps[row * count + g] = rowProbabilities + g * lengths[row];
                 queryLengths[row * count + g] = lengths[row];
