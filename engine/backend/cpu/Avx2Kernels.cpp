@@ -304,18 +304,26 @@ inline void widen(__m256i q, Int16Block& out) {
 // kTokens widened activation rows. Per pair and block: two madd and an add give ggml's eight exact int32
 // lanes (maddubs then madd on |w| and sign-moved activations give the same integers), then the same
 // conversion and fused multiply-add as dots4Rows, so the same bits; the sign steps and maddubs are gone.
-template <int kTokens>
-void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const Int16Block* xw,
+// With kOffset (Q4_1), each pair also sums m * s over the blocks beside, as dotsOf does (a product, then
+// an add, in block order), the four rows' in one register per token, and adds it at the end.
+template <int kTokens, bool kOffset>
+void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const float* mins, const Int16Block* xw,
                       const ActivationBlock* xs, int64_t xStride, int64_t nBlocks, float* out,
                       int64_t outStride) {
     __m256 acc[kTokens][4];
-    for (int t = 0; t < kTokens; ++t)
+    __m128 offsets[kTokens]; // lane r: row r's sum of m * s
+    for (int t = 0; t < kTokens; ++t) {
+        offsets[t] = _mm_setzero_ps();
         for (int r = 0; r < 4; ++r)
             acc[t][r] = _mm256_setzero_ps();
+    }
     for (int64_t b = 0; b < nBlocks; ++b) {
         const __m128 rowScales = _mm_loadu_ps(scales + 4 * b);
         const Int16Block* w = rows + 4 * b;
         for (int t = 0; t < kTokens; ++t) {
+            if constexpr (kOffset)
+                offsets[t] = _mm_add_ps(
+                    offsets[t], _mm_mul_ps(_mm_loadu_ps(mins + 4 * b), _mm_set1_ps(xs[t * xStride + b].s)));
             const Int16Block& y = xw[t * xStride + b];
             const __m256i y0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[0]));
             const __m256i y1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y.pairs[1]));
@@ -331,9 +339,12 @@ void int16Dots4RowsOf(const Int16Block* rows, const float* scales, const Int16Bl
                 acc[t]);
         }
     }
-    for (int t = 0; t < kTokens; ++t)
+    for (int t = 0; t < kTokens; ++t) {
+        alignas(16) float offsetLanes[4];
+        _mm_store_ps(offsetLanes, offsets[t]);
         for (int r = 0; r < 4; ++r)
-            out[t * outStride + r] = total(acc[t][r]);
+            out[t * outStride + r] = kOffset ? total(acc[t][r]) + offsetLanes[r] : total(acc[t][r]);
+    }
 }
 
 template <DType kType> struct FormatTag { static constexpr DType value = kType; };
@@ -460,9 +471,15 @@ void widenActivations(const ActivationBlock* x, int64_t n, Int16Block* out) {
         widen(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs)), out[i]);
 }
 
-void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out, float* scales) {
-    if (!quantizedDots4RowsSupported(type)) // the offset formats' m would be lost
-        fail(ErrorCategory::Internal, "widenRows4 takes Q4_0, Q5_0 or Q8_0, not {}", dtypeName(type));
+bool int16TileSupported(DType type) {
+    return quantizedDots4RowsSupported(type) || type == DType::Q4_1;
+}
+
+void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out, float* scales,
+                float* mins) {
+    if (!int16TileSupported(type) || (type == DType::Q4_1 && mins == nullptr))
+        fail(ErrorCategory::Internal, "widenRows4 takes Q4_0, Q5_0, Q8_0 or Q4_1 (with mins), not {}",
+             dtypeName(type));
     withIntegerDotFormat(type, [&](auto format) {
         constexpr DType kType = decltype(format)::value;
         for (int64_t b = 0; b < nBlocks; ++b)
@@ -470,15 +487,22 @@ void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Bl
                 const Block w = loadBlock(kType, rows[r], b);
                 widen(w.q, out[4 * b + r]);
                 scales[4 * b + r] = w.d;
+                if (kType == DType::Q4_1) mins[4 * b + r] = w.m;
             }
     });
 }
 
-void int16Dots4Rows(const Int16Block* rows, const float* scales, const Int16Block* xw,
+void int16Dots4Rows(const Int16Block* rows, const float* scales, const float* mins, const Int16Block* xw,
                     const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks, float* out,
                     int64_t outStride) {
-    if (nTokens == 1) return int16Dots4RowsOf<1>(rows, scales, xw, xs, xStride, nBlocks, out, outStride);
-    int16Dots4RowsOf<2>(rows, scales, xw, xs, xStride, nBlocks, out, outStride);
+    if (mins != nullptr) {
+        if (nTokens == 1)
+            return int16Dots4RowsOf<1, true>(rows, scales, mins, xw, xs, xStride, nBlocks, out, outStride);
+        return int16Dots4RowsOf<2, true>(rows, scales, mins, xw, xs, xStride, nBlocks, out, outStride);
+    }
+    if (nTokens == 1)
+        return int16Dots4RowsOf<1, false>(rows, scales, mins, xw, xs, xStride, nBlocks, out, outStride);
+    int16Dots4RowsOf<2, false>(rows, scales, mins, xw, xs, xStride, nBlocks, out, outStride);
 }
 
 void quantizedDots(DType type, const uint8_t* row, const ActivationBlock* xs, int64_t xStride, int nTokens,
@@ -1154,11 +1178,14 @@ void quantizedDots4Rows(DType, const uint8_t* const*, const ActivationBlock*, in
 void widenActivations(const ActivationBlock*, int64_t, Int16Block*) {
     unavailable();
 }
-void widenRows4(DType, const uint8_t* const*, int64_t, Int16Block*, float*) {
+bool int16TileSupported(DType) {
+    return false;
+}
+void widenRows4(DType, const uint8_t* const*, int64_t, Int16Block*, float*, float*) {
     unavailable();
 }
-void int16Dots4Rows(const Int16Block*, const float*, const Int16Block*, const ActivationBlock*, int64_t, int,
-                    int64_t, float*, int64_t) {
+void int16Dots4Rows(const Int16Block*, const float*, const float*, const Int16Block*, const ActivationBlock*,
+                    int64_t, int, int64_t, float*, int64_t) {
     unavailable();
 }
 float dotLanes8(DType, const void*, const float*, int64_t) {

@@ -50,18 +50,21 @@ bool quantizedDots4RowsSupported(DType weightType);
 void quantizedDots4Rows(DType weightType, const uint8_t* const* rows, const ActivationBlock* xs,
                         int64_t xStride, int nTokens, int64_t nBlocks, float* out, int64_t outStride);
 
-// The same tile on 16-bit operands, for prefill: widenRows4 unpacks four rows of those formats once
-// (block b of row r to out[4b + r], its scale as a float to scales[4b + r]) and widenActivations the
-// activation blocks once; int16Dots4Rows then runs two madd per pair and block where quantizedDots4Rows
-// runs two sign steps, maddubs and madd. The integers and everything after them are the same, so the same
-// bits. xw[t * xStride + b] is xs[t * xStride + b] widened.
+// The same tile on 16-bit operands, for prefill, for those formats and Q4_1 (int16TileSupported):
+// widenRows4 unpacks four rows once (block b of row r to out[4b + r], its scale as a float to
+// scales[4b + r], and Q4_1's offset m to mins[4b + r]; mins may be null for the others) and
+// widenActivations the activation blocks once; int16Dots4Rows then runs two madd per pair and block where
+// quantizedDots4Rows runs two sign steps, maddubs and madd (and quantizedDots, for Q4_1, maddubs and
+// madd). The integers and everything after them are the same, so the same bits. xw[t * xStride + b] is
+// xs[t * xStride + b] widened; mins is widenRows4's, or null for the formats without an offset.
 struct Int16Block {
     int16_t pairs[2][16]; // lane l of pairs[0]: elements 4l, 4l + 1; of pairs[1]: 4l + 2, 4l + 3
 };
+bool int16TileSupported(DType weightType);
 void widenActivations(const ActivationBlock* x, int64_t n, Int16Block* out);
-void widenRows4(DType weightType, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out,
-                float* scales);
-void int16Dots4Rows(const Int16Block* rows, const float* scales, const Int16Block* xw,
+void widenRows4(DType weightType, const uint8_t* const* rows, int64_t nBlocks, Int16Block* out, float* scales,
+                float* mins);
+void int16Dots4Rows(const Int16Block* rows, const float* scales, const float* mins, const Int16Block* xw,
                     const ActivationBlock* xs, int64_t xStride, int nTokens, int64_t nBlocks, float* out,
                     int64_t outStride);
 

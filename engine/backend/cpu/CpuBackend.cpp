@@ -703,7 +703,8 @@ private:
                 if (transposedKeys_) {
                     float* keys = keysT_.data() + head;
                     for (int cell0 = 0; cell0 < tv.cells; cell0 += blockTokens) {
-                        const float* block = cache.blockKeys(layer, table[size_t(cell0 / blockTokens)], kvHead);
+                        const float* block =
+                            cache.blockKeys(layer, table[size_t(cell0 / blockTokens)], kvHead);
                         const int n = std::min(blockTokens, tv.cells - cell0);
                         for (int i = 0; i < n; ++i)
                             for (int d = 0; d < headDim; ++d)
@@ -1309,7 +1310,8 @@ private:
         // Q4_0, Q5_0 and Q8_0 runs 4 rows x 2 tokens at a time instead (quantizedDots4Rows: 1536x576 x
         // 128 tokens on one thread, Q8_0 3.6 ms against 4.3 row by row; 4 x 8 with AVX-512), on int16
         // operands with AVX2 from 16 tokens on (int16TileProducts: 1536x576 x 60 tokens, Q8_0, one
-        // thread, 1.69 ms against 2.05 for the 8-bit tile).
+        // thread, 1.69 ms against 2.05 for the 8-bit tile), Q4_1 too (row by row before: SmolLM2 Q4_1
+        // pp512 1.19-1.66x in six alternating pairs).
         constexpr int64_t kRowTile = 16;
         ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
@@ -1319,7 +1321,7 @@ private:
         constexpr int kInt16TileTokens = 16;
         auto int16Tile = [&](DType type) {
             return nTokens >= kInt16TileTokens && !(wide && avx512::hasIntegerKernels(type)) &&
-                   avx2::quantizedDots4RowsSupported(type);
+                   avx2::int16TileSupported(type);
         };
         auto int16Product = [&](const QuantizedProduct& p) { return int16Tile(p.w->dtype); };
         const bool anyInt16 = std::any_of(products.begin(), products.end(), int16Product);
@@ -1419,7 +1421,7 @@ private:
         });
     }
 
-    // Rows [r0, r1) of w against tokens [tBegin, tEnd) on AVX2 (Q4_0, Q5_0, Q8_0 prefill): the rows are
+    // Rows [r0, r1) of w against tokens [tBegin, tEnd) on AVX2 (Q4_0, Q5_0, Q8_0, Q4_1 prefill): the rows are
     // widened to int16 once here, in groups of four, then run 4 rows x 2 tokens at a time against
     // int16Activations_ (avx2::int16Dots4Rows); rows past a multiple of four run row by row. All of it
     // gives quantizedDotScalar's bits.
@@ -1427,20 +1429,23 @@ private:
                            std::span<float> out, int slot) {
         Int16Rows& tile = int16Rows_[size_t(slot)];
         const int64_t quads = (r1 - r0) / 4, rows = w.rowCount();
+        const bool offset = w.dtype == DType::Q4_1;
         tile.blocks.resize(size_t(quads * 4 * blocks));
         tile.scales.resize(tile.blocks.size());
+        tile.mins.resize(offset ? tile.blocks.size() : 0);
+        auto minsOf = [&](int64_t q) { return offset ? tile.mins.data() + q * 4 * blocks : nullptr; };
         for (int64_t q = 0; q < quads; ++q) {
             const uint8_t* quad[4];
             for (int i = 0; i < 4; ++i)
                 quad[i] = w.row(r0 + 4 * q + i);
             avx2::widenRows4(w.dtype, quad, blocks, tile.blocks.data() + q * 4 * blocks,
-                             tile.scales.data() + q * 4 * blocks);
+                             tile.scales.data() + q * 4 * blocks, minsOf(q));
         }
         for (int t0 = tBegin; t0 < tEnd; t0 += 2) {
             const int n = std::min(2, tEnd - t0);
             for (int64_t q = 0; q < quads; ++q)
                 avx2::int16Dots4Rows(tile.blocks.data() + q * 4 * blocks, tile.scales.data() + q * 4 * blocks,
-                                     int16Activations_.data() + int64_t(t0) * blocks,
+                                     minsOf(q), int16Activations_.data() + int64_t(t0) * blocks,
                                      activations_.data() + int64_t(t0) * blocks, blocks, n, blocks,
                                      out.data() + int64_t(t0) * rows + r0 + 4 * q, rows);
         }
@@ -1458,6 +1463,7 @@ private:
     struct Int16Rows { // per pool thread: a row tile widened for avx2::int16Dots4Rows
         AlignedVector<avx2::Int16Block> blocks;
         std::vector<float> scales;
+        std::vector<float> mins; // Q4_1's
     };
 
     CpuBackendOptions options_;

@@ -209,17 +209,19 @@ private slots:
     // values are the codes themselves, lane l of the two halves holding elements 4l..4l + 3.
     void int16FourRowTileMatchesScalar() {
         std::mt19937 rng(9);
-        for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0}) {
+        QVERIFY(!avx2::int16TileSupported(DType::Q5_1) && avx2::int16TileSupported(DType::Q4_1));
+        for (DType type : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::Q4_1}) {
             const std::string mismatch =
                 fourRowTileMismatch(type, 2, rng,
                                     [&](const uint8_t* const* rows, const ActivationBlock* x, int64_t blocks,
                                         int tokens, float* out) {
                                         std::vector<avx2::Int16Block> w(size_t(4 * blocks)),
                                             xw(size_t(tokens * blocks));
-                                        std::vector<float> scales(w.size());
-                                        avx2::widenRows4(type, rows, blocks, w.data(), scales.data());
+                                        std::vector<float> scales(w.size()), mins(w.size());
+                                        float* m = type == DType::Q4_1 ? mins.data() : nullptr;
+                                        avx2::widenRows4(type, rows, blocks, w.data(), scales.data(), m);
                                         avx2::widenActivations(x, tokens * blocks, xw.data());
-                                        avx2::int16Dots4Rows(w.data(), scales.data(), xw.data(), x, blocks,
+                                        avx2::int16Dots4Rows(w.data(), scales.data(), m, xw.data(), x, blocks,
                                                              tokens, blocks, out, 4);
                                     });
             QVERIFY2(mismatch.empty(), mismatch.c_str());
