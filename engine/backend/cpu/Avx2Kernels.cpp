@@ -487,7 +487,7 @@ void widenRows4(DType type, const uint8_t* const* rows, int64_t nBlocks, Int16Bl
                 const Block w = loadBlock(kType, rows[r], b);
                 widen(w.q, out[4 * b + r]);
                 scales[4 * b + r] = w.d;
-                if (kType == DType::Q4_1) mins[4 * b + r] = w.m;
+                if constexpr (kType == DType::Q4_1) mins[4 * b + r] = w.m;
             }
     });
 }
