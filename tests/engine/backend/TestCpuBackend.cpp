@@ -587,6 +587,53 @@ private slots:
     // One row (decode) in the default mode against llama.cpp's order written out with the scalar ggml
     // functions: q.k by ggml_vec_dot_f32, exp by ggml's polynomial summed per eight cells into a double,
     // P.V by ggml_vec_dot_f32 over the cells (accumulator (cell / 8) % 4, lane cell % 8). Bit for bit.
+    // A prefill batch of two sequences (17 rows of one after 5 cached cells, then 19 of another), with
+    // SmolLM2's head shape (64 floats, three query heads per KV head): on AVX-512 the long batch takes the
+    // transposed keys, the paired values and two rows per task, and one pair of rows straddles the two
+    // sequences. Every row must equal the same rows run two at a time (the batched path on keys and
+    // values read from the cache), bit for bit.
+    void prefillAttentionOfTwoSequencesMatchesPairs() {
+        const int nHeads = 9, nHeadsKv = 3, headDim = 64;
+        const int seqA = 3, seqB = 7, cachedA = 5, rowsA = 17, rowsB = 19, nRows = rowsA + rowsB;
+        KvCache cache(cacheConfig(nHeadsKv, headDim), 128, 8);
+        cache.append(seqA, cachedA + rowsA);
+        cache.append(seqB, rowsB);
+        int fill = 0;
+        for (auto [seq, cells] : {std::pair{seqA, cachedA + rowsA}, std::pair{seqB, rowsB}})
+            for (int s = 0; s < cells; ++s)
+                for (int h = 0; h < nHeadsKv; ++h) {
+                    const std::vector<float> k = test::normalValues(size_t(headDim), 100 + fill, 1.5f);
+                    const std::vector<float> v = test::normalValues(size_t(headDim), 200 + fill++);
+                    std::copy(k.begin(), k.end(), cache.key(0, seq, s, h));
+                    std::copy(v.begin(), v.end(), cache.value(0, seq, s, h));
+                }
+        const std::vector<float> q = test::normalValues(size_t(nRows * nHeads * headDim), 24);
+        const AttentionShape shape{nHeads, nHeadsKv, headDim, 0.125f};
+        auto maskOf = [&](int first, int count) {
+            AttentionMask m;
+            m.clear();
+            for (int row = first; row < first + count; ++row) {
+                m.seqIds.push_back(row < rowsA ? seqA : seqB);
+                m.prefix.push_back(row < rowsA ? cachedA + row + 1 : row - rowsA + 1);
+                m.extraBegin.push_back(0);
+            }
+            return m;
+        };
+        auto backend = makeCpuBackend(CpuBackendOptions{2, true});
+        std::vector<float> whole(q.size());
+        backend->attention(q, shape, maskOf(0, nRows), cache, 0, whole);
+        const int64_t rowFloats = int64_t(nHeads) * headDim;
+        for (int first = 0; first < nRows; first += 2) {
+            const std::span<const float> rows(q.data() + first * rowFloats, size_t(2 * rowFloats));
+            std::vector<float> pair(rows.size());
+            backend->attention(rows, shape, maskOf(first, 2), cache, 0, pair);
+            for (int64_t i = 0; i < 2 * rowFloats; ++i)
+                QVERIFY2(
+                    std::memcmp(&pair[size_t(i)], &whole[size_t(first * rowFloats + i)], sizeof(float)) == 0,
+                    qPrintable(QString("row %1, value %2").arg(first + i / rowFloats).arg(i % rowFloats)));
+        }
+    }
+
     void decodeAttentionFollowsGgmlOrder() {
         for (int headDim : {16, 64})
             for (int cells : {1, 9, 40, 75}) {
