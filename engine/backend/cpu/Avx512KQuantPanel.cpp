@@ -88,10 +88,23 @@ template <DType kType> inline RowBlock rowBlock(const uint8_t* p) {
     return b;
 }
 
-template <DType kType>
-constexpr int64_t kBlockBytes = kType == DType::Q4_K   ? kQ4KBytes
-                                : kType == DType::Q5_K ? kQ5KBytes
-                                                       : kQ6KBytes;
+KRowScales storedScales(const RowBlock& b) {
+    KRowScales s;
+    s.d = b.d;
+    s.dmin = b.dmin;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(s.mins16), b.mins16);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.scales16), b.scales16);
+    return s;
+}
+
+inline RowBlock loadedScales(const KRowScales& s) {
+    RowBlock b;
+    b.d = s.d;
+    b.dmin = s.dmin;
+    b.mins16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s.mins16));
+    b.scales16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.scales16));
+    return b;
+}
 
 // Two 256-bit halves side by side: a in the low half, b in the high half.
 inline __m512i halves(__m256i a, __m256i b) {
@@ -108,8 +121,8 @@ inline __m256 upperHalf(__m512 v) {
 // lanes in each 128-bit half of a ymm; Q5_K's one float per token, as
 // avx2::kQuantDots's KMinsTerm keeps them).
 template <DType kType, int kPairs>
-void panel(const uint8_t* first, uint64_t rowStride, const int16_t* rows16, const KActivationBlock* x,
-           const int16_t* x16, int64_t xStride, int64_t superBlocks, float* out, int64_t outStride) {
+void panel(const int16_t* rows16, const KRowScales* scales, const KActivationBlock* x, const int16_t* x16,
+           int64_t xStride, int64_t superBlocks, float* out, int64_t outStride) {
     constexpr int R = kPanelRows;
     constexpr int kTokens = 2 * kPairs;
     __m512 acc[R][kPairs];
@@ -163,7 +176,7 @@ void panel(const uint8_t* first, uint64_t rowStride, const int16_t* rows16, cons
             }
         }
         for (int r = 0; r < R; ++r) {
-            const RowBlock b = rowBlock<kType>(first + r * rowStride + i * kBlockBytes<kType>);
+            const RowBlock b = loadedScales(scales[r * superBlocks + i]);
             const __m512 dw = _mm512_set1_ps(b.d);
             for (int p = 0; p < kPairs; ++p) {
                 const __m512i s0 = sums[r][2 * p], s1 = sums[r][2 * p + 1];
@@ -218,16 +231,16 @@ void panel(const uint8_t* first, uint64_t rowStride, const int16_t* rows16, cons
 }
 
 template <DType kType>
-void panelOfType(const uint8_t* first, uint64_t rowStride, const int16_t* rows16, const KActivationBlock* x,
+void panelOfType(const int16_t* rows16, const KRowScales* scales, const KActivationBlock* x,
                  const int16_t* x16, int64_t xStride, int nTokens, int64_t superBlocks, float* out,
                  int64_t outStride) {
     switch (nTokens) {
     case 2:
-        return panel<kType, 1>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
+        return panel<kType, 1>(rows16, scales, x, x16, xStride, superBlocks, out, outStride);
     case 4:
-        return panel<kType, 2>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
+        return panel<kType, 2>(rows16, scales, x, x16, xStride, superBlocks, out, outStride);
     case 6:
-        return panel<kType, 3>(first, rowStride, rows16, x, x16, xStride, superBlocks, out, outStride);
+        return panel<kType, 3>(rows16, scales, x, x16, xStride, superBlocks, out, outStride);
     default:
         fail(ErrorCategory::Internal, "kQuantPanel takes 2, 4 or 6 tokens, not {}", nTokens);
     }
@@ -245,22 +258,26 @@ void widenKActivations(const KActivationBlock* x, int64_t count, int16_t* out) {
 }
 
 void unpackKRows(DType type, const uint8_t* first, uint64_t rowStride, int nRows, int64_t superBlocks,
-                 int16_t* out) {
+                 int16_t* out, KRowScales* scales) {
     const __m512i order = panelOrder();
     const int64_t bytes = type == DType::Q4_K ? kQ4KBytes : type == DType::Q5_K ? kQ5KBytes : kQ6KBytes;
     for (int r = 0; r < nRows; ++r)
         for (int64_t i = 0; i < superBlocks; ++i) {
             const uint8_t* block = first + uint64_t(r) * rowStride + uint64_t(i * bytes);
             int16_t* dst = out + (r * superBlocks + i) * kKSuperBlock;
+            KRowScales& blockScales = scales[r * superBlocks + i];
             switch (type) {
             case DType::Q4_K:
                 unpackQ45K<false>(block, order, dst);
+                blockScales = storedScales(rowBlock<DType::Q4_K>(block));
                 break;
             case DType::Q5_K:
                 unpackQ45K<true>(block, order, dst);
+                blockScales = storedScales(rowBlock<DType::Q5_K>(block));
                 break;
             case DType::Q6_K:
                 unpackQ6K(block, order, dst);
+                blockScales = storedScales(rowBlock<DType::Q6_K>(block));
                 break;
             default:
                 fail(ErrorCategory::Internal, "no K-quant panel for {}", dtypeName(type));
@@ -268,18 +285,18 @@ void unpackKRows(DType type, const uint8_t* first, uint64_t rowStride, int nRows
         }
 }
 
-void kQuantPanel(DType type, const uint8_t* first, uint64_t rowStride, const int16_t* rows16,
-                 const KActivationBlock* x, const int16_t* x16, int64_t xStride, int nTokens,
-                 int64_t superBlocks, float* out, int64_t outStride) {
+void kQuantPanel(DType type, const int16_t* rows16, const KRowScales* scales, const KActivationBlock* x,
+                 const int16_t* x16, int64_t xStride, int nTokens, int64_t superBlocks, float* out,
+                 int64_t outStride) {
     switch (type) {
     case DType::Q4_K:
-        return panelOfType<DType::Q4_K>(first, rowStride, rows16, x, x16, xStride, nTokens, superBlocks, out,
+        return panelOfType<DType::Q4_K>(rows16, scales, x, x16, xStride, nTokens, superBlocks, out,
                                         outStride);
     case DType::Q5_K:
-        return panelOfType<DType::Q5_K>(first, rowStride, rows16, x, x16, xStride, nTokens, superBlocks, out,
+        return panelOfType<DType::Q5_K>(rows16, scales, x, x16, xStride, nTokens, superBlocks, out,
                                         outStride);
     case DType::Q6_K:
-        return panelOfType<DType::Q6_K>(first, rowStride, rows16, x, x16, xStride, nTokens, superBlocks, out,
+        return panelOfType<DType::Q6_K>(rows16, scales, x, x16, xStride, nTokens, superBlocks, out,
                                         outStride);
     default:
         fail(ErrorCategory::Internal, "no K-quant panel for {}", dtypeName(type));
@@ -297,11 +314,11 @@ namespace lathe::avx512 {
 void widenKActivations(const KActivationBlock*, int64_t, int16_t*) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
-void unpackKRows(DType, const uint8_t*, uint64_t, int, int64_t, int16_t*) {
+void unpackKRows(DType, const uint8_t*, uint64_t, int, int64_t, int16_t*, KRowScales*) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
-void kQuantPanel(DType, const uint8_t*, uint64_t, const int16_t*, const KActivationBlock*, const int16_t*,
-                 int64_t, int, int64_t, float*, int64_t) {
+void kQuantPanel(DType, const int16_t*, const KRowScales*, const KActivationBlock*, const int16_t*, int64_t,
+                 int, int64_t, float*, int64_t) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
 

@@ -1238,15 +1238,17 @@ private:
                     if (panels) {
                         const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
                         AlignedVector<int16_t>& rows16 = panelRows_[size_t(slot)];
+                        std::vector<avx512::KRowScales>& rowScales = panelScales_[size_t(slot)];
                         rows16.resize(size_t(panelRows * superBlocks * kKSuperBlock));
+                        rowScales.resize(size_t(panelRows * superBlocks));
                         avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
-                                            rows16.data());
+                                            rows16.data(), rowScales.data());
                         const int pairedEnd = tBegin + (tEnd - tBegin) / 2 * 2;
                         for (int t0 = tBegin; t0 < pairedEnd; t0 += avx512::kPanelTokens)
                             for (int64_t r = 0; r < panelRows; r += avx512::kPanelRows)
                                 avx512::kQuantPanel(
-                                    w.dtype, w.row(r0 + r), stride,
-                                    rows16.data() + r * superBlocks * kKSuperBlock,
+                                    w.dtype, rows16.data() + r * superBlocks * kKSuperBlock,
+                                    rowScales.data() + r * superBlocks,
                                     kActivations_.data() + int64_t(t0) * superBlocks,
                                     kActivations16_.data() + int64_t(t0) * superBlocks * kKSuperBlock,
                                     superBlocks, std::min(avx512::kPanelTokens, pairedEnd - t0), superBlocks,
@@ -1483,6 +1485,7 @@ private:
     std::vector<KActivationBlock> kActivations_;
     AlignedVector<int16_t> kActivations16_;                                      // widened (AVX-512 prefill)
     std::vector<AlignedVector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
+    std::vector<std::vector<avx512::KRowScales>> panelScales_{size_t(pool_.threadCount())}; // and scales
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 

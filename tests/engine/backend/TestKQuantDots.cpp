@@ -169,11 +169,12 @@ private slots:
                         std::vector<int16_t> x16(x.size() * kKSuperBlock),
                             rows16(size_t(avx512::kPanelRows * superBlocks * kKSuperBlock));
                         avx512::widenKActivations(x.data(), int64_t(x.size()), x16.data());
+                        std::vector<avx512::KRowScales> scales(size_t(avx512::kPanelRows * superBlocks));
                         avx512::unpackKRows(type, rows.data(), rowStride, avx512::kPanelRows, superBlocks,
-                                            rows16.data());
+                                            rows16.data(), scales.data());
                         float got[avx512::kPanelTokens * avx512::kPanelRows];
-                        avx512::kQuantPanel(type, rows.data(), rowStride, rows16.data(), x.data(), x16.data(),
-                                            stride, tokens, superBlocks, got, avx512::kPanelRows);
+                        avx512::kQuantPanel(type, rows16.data(), scales.data(), x.data(), x16.data(), stride,
+                                            tokens, superBlocks, got, avx512::kPanelRows);
                         for (int t = 0; t < tokens; ++t)
                             for (int r = 0; r < avx512::kPanelRows; ++r) {
                                 const float want = kQuantDotScalar(type, rows.data() + r * rowStride,
