@@ -96,14 +96,6 @@ inline __m256 lq3Group(const uint8_t* qs, int g, __m256 d, __m256 m, __m256i shi
     return _mm256_fmadd_ps(_mm256_cvtepi32_ps(codes), d, m);
 }
 
-// The largest of the eight lanes.
-inline float maxLane(__m256 v) {
-    __m128 m4 = _mm_max_ps(_mm256_extractf128_ps(v, 1), _mm256_castps256_ps128(v));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    return _mm_cvtss_f32(m4);
-}
-
 // Stores eight int32 codes (each within int8) as int8 and returns their sum.
 inline int32_t storeCodes(__m256i q, int8_t* qs) {
     alignas(32) int32_t lanes[8];

@@ -25,14 +25,6 @@ inline __m256 halvesAdded(__m512 v) {
     return _mm256_add_ps(_mm512_castps512_ps256(v), high);
 }
 
-// The largest lane of v (which holds no NaN).
-inline float largestLane(__m256 v) {
-    __m128 x = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    x = _mm_max_ps(x, _mm_movehl_ps(x, x));
-    x = _mm_max_ss(x, _mm_movehdup_ps(x));
-    return _mm_cvtss_f32(x);
-}
-
 // kQueries queries of kSteps * 32 floats, held in registers, against the keys eight at a time. Each dot is
 // avx2::dotF32Fused's: four accumulators of eight lanes over 32-float steps, the first step a fused
 // multiply-add onto zero. Here accumulators 0|1 share one 16-lane register and 2|3 another, so one add
@@ -75,7 +67,7 @@ void scoresOfQueries(const float* const* queries, const float* const* keys, int 
         }
     }
     for (int g = 0; g < kQueries; ++g)
-        maxScores[g] = largestLane(largest[g]);
+        maxScores[g] = maxLane(largest[g]); // largest holds no NaN: the masked max keeps NaN scores out
 }
 
 template <int kQueries>
@@ -135,9 +127,9 @@ void scoresOfTransposedKeys(const float* const* queries, const float* keyBlocks,
         }
     }
     for (int g = 0; g < kQueries; ++g)
-        maxScores[g] = largestLane(
-            _mm256_max_ps(_mm512_castps512_ps256(largest[g]),
-                          _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(largest[g]), 1))));
+        maxScores[g] =
+            maxLane(_mm256_max_ps(_mm512_castps512_ps256(largest[g]),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(largest[g]), 1))));
 }
 
 template <int kQueries>
