@@ -27,7 +27,15 @@ inline __m512i panelOrder() {
     return _mm512_load_si512(index);
 }
 
-// 32 codes times their scales (words 0-15 scaleLow, 16-31 scaleHigh) stored in panel order.
+// The identity permutation: chunks keep their stored order.
+inline __m512i storedOrder() {
+    alignas(64) int16_t index[kChunk];
+    for (int w = 0; w < kChunk; ++w)
+        index[w] = int16_t(w);
+    return _mm512_load_si512(index);
+}
+
+// 32 codes times their scales (words 0-15 scaleLow, 16-31 scaleHigh), permuted by order.
 inline void storeChunk(__m256i codes, __m512i scales, __m512i order, int16_t* out) {
     const __m512i products = _mm512_mullo_epi16(_mm512_cvtepu8_epi16(codes), scales);
     _mm512_storeu_si512(out, _mm512_permutexvar_epi16(order, products));
@@ -94,6 +102,8 @@ KRowScales storedScales(const RowBlock& b) {
     s.dmin = b.dmin;
     _mm_storeu_si128(reinterpret_cast<__m128i*>(s.mins16), b.mins16);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(s.scales16), b.scales16);
+    for (int g = 0; g < 16; ++g)
+        s.offsets16[g] = int16_t(-32 * s.scales16[g]);
     return s;
 }
 
@@ -258,13 +268,14 @@ void widenKActivations(const KActivationBlock* x, int64_t count, int16_t* out) {
 }
 
 void unpackKRows(DType type, const uint8_t* first, uint64_t rowStride, int nRows, int64_t superBlocks,
-                 int16_t* out, KRowScales* scales) {
-    const __m512i order = panelOrder();
+                 int16_t* out, KRowScales* scales, KRowOrder rowOrder) {
+    const bool superBlockMajor = rowOrder == KRowOrder::SuperBlockMajor;
+    const __m512i order = superBlockMajor ? storedOrder() : panelOrder();
     const int64_t bytes = type == DType::Q4_K ? kQ4KBytes : type == DType::Q5_K ? kQ5KBytes : kQ6KBytes;
     for (int r = 0; r < nRows; ++r)
         for (int64_t i = 0; i < superBlocks; ++i) {
             const uint8_t* block = first + uint64_t(r) * rowStride + uint64_t(i * bytes);
-            int16_t* dst = out + (r * superBlocks + i) * kKSuperBlock;
+            int16_t* dst = out + (superBlockMajor ? i * nRows + r : r * superBlocks + i) * kKSuperBlock;
             KRowScales& blockScales = scales[r * superBlocks + i];
             switch (type) {
             case DType::Q4_K:
@@ -314,7 +325,7 @@ namespace lathe::avx512 {
 void widenKActivations(const KActivationBlock*, int64_t, int16_t*) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
-void unpackKRows(DType, const uint8_t*, uint64_t, int, int64_t, int16_t*, KRowScales*) {
+void unpackKRows(DType, const uint8_t*, uint64_t, int, int64_t, int16_t*, KRowScales*, KRowOrder) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
 void kQuantPanel(DType, const int16_t*, const KRowScales*, const KActivationBlock*, const int16_t*, int64_t,

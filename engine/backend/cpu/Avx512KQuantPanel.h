@@ -27,16 +27,24 @@ void widenKActivations(const KActivationBlock* x, int64_t count, int16_t* out);
 // rather than at every panel call (Llama-3.2-1B-shaped Q4_K_M pp128, five alternating pairs: 1.06x to
 // 1.25x, median 1.16x).
 struct KRowScales {
-    float d = 0, dmin = 0;     // dmin: Q4_K / Q5_K
-    int16_t mins16[8] = {};    // Q4_K / Q5_K: the eight groups' mins
-    int16_t scales16[16] = {}; // Q6_K: the sixteen groups' scales
+    float d = 0, dmin = 0;      // dmin: Q4_K / Q5_K
+    int16_t mins16[8] = {};     // Q4_K / Q5_K: the eight groups' mins
+    int16_t scales16[16] = {};  // Q6_K: the sixteen groups' scales
+    int16_t offsets16[16] = {}; // Q6_K: -32 times each scale (the codes' offset, taken from the bsums)
 };
 
+// The layout of unpackKRows' output. Panel (kQuantPanel): row after row, out[(r * superBlocks + i) * 256
+// ...], each chunk of 32 permuted so that its two halves fold into ggml's eight lanes. SuperBlockMajor
+// (kQuantLanes, Avx512KQuantLanes.h): the stored order, super-block after super-block, out[(i * nRows + r)
+// * 256 ...], so the rows a dot step reads at once are 512 bytes apart rather than a whole unpacked row
+// (4-16 KiB, the same L1 set).
+enum class KRowOrder { Panel, SuperBlockMajor };
+
 // nRows weight rows (superBlocks super-blocks of a K-quant type, rowStride bytes apart) as codes times
-// scales, 256 int16 per super-block in panel order: out[(r * superBlocks + i) * 256 ...], and each
-// super-block's scales: scales[r * superBlocks + i].
+// scales, 256 int16 per row and super-block in the given layout, and each super-block's scales:
+// scales[r * superBlocks + i].
 void unpackKRows(DType weightType, const uint8_t* first, uint64_t rowStride, int nRows, int64_t superBlocks,
-                 int16_t* out, KRowScales* scales);
+                 int16_t* out, KRowScales* scales, KRowOrder order = KRowOrder::Panel);
 
 // kPanelRows rows (rows16 and scales from unpackKRows) against nTokens (2, 4 or 6) tokens, token t's
 // activations at x + t * xStride (x16 likewise, from widenKActivations):

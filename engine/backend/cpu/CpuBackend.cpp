@@ -4,6 +4,7 @@
 #include "backend/cpu/Avx2KQuantKernels.h"
 #include "backend/cpu/Avx2Kernels.h"
 #include "backend/cpu/Avx512AttentionKernels.h"
+#include "backend/cpu/Avx512KQuantLanes.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/Avx512Kernels.h"
 #include "backend/cpu/CpuFeatures.h"
@@ -1199,28 +1200,47 @@ private:
     }
 
     // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block.
-    // Decode and AVX2 run each row against 1-4 tokens (avx2::kQuantDots, unpacking the row each time);
-    // AVX-512 prefill unpacks the tile's rows to int16 once and runs panels of 4 rows x 6 tokens on
-    // activations widened once (avx512::kQuantPanel). Both give kQuantDotScalar's bits.
+    // Decode and AVX2 run each row against 1-4 tokens (avx2::kQuantDots, unpacking the row each time).
+    // AVX-512 prefill unpacks the tile's rows to int16 once and runs its token block in groups of 16
+    // tokens, one per lane (avx512::kQuantLanes, on activations transposed once); a last group of fewer
+    // than kMinLaneTokens tokens takes panels of 4 rows x 6 tokens (avx512::kQuantPanel, on activations
+    // widened once) and a last odd token avx2::kQuantDots. All give kQuantDotScalar's bits.
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
+        static_assert(kTokenBlock % avx512::kLaneTokens == 0 &&
+                      kTokenBlock <= avx512::kLaneGroups * avx512::kLaneTokens);
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
         constexpr int64_t kRowTile = 16;
+        static_assert(kRowTile <= avx512::kMaxLaneRows);
         ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
         const bool simd = cpuHasAvx2();
-        const bool panels = nTokens > 1 && cpuHasAvx512();
-        if (panels) {
-            kActivations16_.resize(size_t(nTokens * superBlocks * kKSuperBlock));
-            parallel(
-                nTokens, int64_t(nTokens) * superBlocks * kKSuperBlock, [&](int64_t begin, int64_t end, int) {
-                    avx512::widenKActivations(kActivations_.data() + begin * superBlocks,
-                                              (end - begin) * superBlocks,
-                                              kActivations16_.data() + begin * superBlocks * kKSuperBlock);
-                });
+        const bool wide = nTokens > 1 && cpuHasAvx512();
+        // Tokens from panelBegin on are too few for a group of lanes.
+        const int lastGroup = nTokens % avx512::kLaneTokens;
+        const int panelBegin =
+            lastGroup > 0 && lastGroup < avx512::kMinLaneTokens ? nTokens - lastGroup : nTokens;
+        if (wide) {
+            const int64_t groups = (panelBegin + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
+            kActivationsT_.resize(size_t(groups * superBlocks));
+            if (groups > 0)
+                parallel(groups, groups * avx512::kLaneTokens * superBlocks * kKSuperBlock,
+                         [&](int64_t begin, int64_t end, int) {
+                             for (int64_t g = begin; g < end; ++g) {
+                                 const int64_t t0 = g * avx512::kLaneTokens;
+                                 avx512::transposeKActivations(
+                                     kActivations_.data() + t0 * superBlocks, superBlocks,
+                                     int(std::min<int64_t>(avx512::kLaneTokens, panelBegin - t0)),
+                                     superBlocks, kActivationsT_.data() + g * superBlocks);
+                             }
+                         });
+            kActivations16_.resize(size_t((nTokens - panelBegin) * superBlocks * kKSuperBlock));
+            avx512::widenKActivations(kActivations_.data() + int64_t(panelBegin) * superBlocks,
+                                      (nTokens - panelBegin) * superBlocks, kActivations16_.data());
         }
         const int64_t tokenBytes =
-            superBlocks * int64_t(sizeof(KActivationBlock) + (panels ? kKSuperBlock * sizeof(int16_t) : 0));
+            superBlocks *
+            int64_t(sizeof(KActivationBlock) + (wide ? sizeof(avx512::KLaneBlock) / avx512::kLaneTokens : 0));
         tilesOf.setPasses(tokenBlocks, kPassActivationBytes / (kTokenBlock * tokenBytes));
         parallelTiles(
             tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
@@ -1230,15 +1250,28 @@ private:
                     const TensorView& w = *products[at.product].w;
                     const std::span<float> out = products[at.product].out;
                     const int64_t rows = w.rowCount();
-                    const int tBegin = int(at.tokenBlock * kTokenBlock);
+                    int tBegin = int(at.tokenBlock * kTokenBlock);
                     const int tEnd = std::min(nTokens, tBegin + kTokenBlock);
                     const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                     const uint64_t stride = w.rowStride();
-                    int64_t rowsDone = r0; // rows before this one have every token of the block
-                    if (panels) {
+                    int64_t rowsDone = r0; // rows before this one have every token from tBegin on
+                    AlignedVector<int16_t>& rows16 = panelRows_[size_t(slot)];
+                    std::vector<avx512::KRowScales>& rowScales = panelScales_[size_t(slot)];
+                    const int laneEnd = std::min(tEnd, panelBegin);
+                    if (wide && tBegin < laneEnd) {
+                        rows16.resize(size_t((r1 - r0) * superBlocks * kKSuperBlock));
+                        rowScales.resize(size_t((r1 - r0) * superBlocks));
+                        avx512::unpackKRows(w.dtype, w.row(r0), stride, int(r1 - r0), superBlocks,
+                                            rows16.data(), rowScales.data(),
+                                            avx512::KRowOrder::SuperBlockMajor);
+                        avx512::kQuantLanes(
+                            w.dtype, rows16.data(), rowScales.data(), int(r1 - r0),
+                            kActivationsT_.data() + tBegin / avx512::kLaneTokens * superBlocks,
+                            laneEnd - tBegin, superBlocks, out.data() + int64_t(tBegin) * rows + r0, rows);
+                        tBegin = laneEnd;
+                    }
+                    if (wide && tBegin < tEnd) {
                         const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
-                        AlignedVector<int16_t>& rows16 = panelRows_[size_t(slot)];
-                        std::vector<avx512::KRowScales>& rowScales = panelScales_[size_t(slot)];
                         rows16.resize(size_t(panelRows * superBlocks * kKSuperBlock));
                         rowScales.resize(size_t(panelRows * superBlocks));
                         avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
@@ -1250,7 +1283,8 @@ private:
                                     w.dtype, rows16.data() + r * superBlocks * kKSuperBlock,
                                     rowScales.data() + r * superBlocks,
                                     kActivations_.data() + int64_t(t0) * superBlocks,
-                                    kActivations16_.data() + int64_t(t0) * superBlocks * kKSuperBlock,
+                                    kActivations16_.data() +
+                                        int64_t(t0 - panelBegin) * superBlocks * kKSuperBlock,
                                     superBlocks, std::min(avx512::kPanelTokens, pairedEnd - t0), superBlocks,
                                     out.data() + int64_t(t0) * rows + r0 + r, rows);
                         if (pairedEnd < tEnd) // an odd last token: row by row
@@ -1483,7 +1517,8 @@ private:
     AlignedVector<avx2::Int16Block> int16Activations_;
     std::vector<Int16Rows> int16Rows_;
     std::vector<KActivationBlock> kActivations_;
-    AlignedVector<int16_t> kActivations16_;                                      // widened (AVX-512 prefill)
+    std::vector<avx512::KLaneBlock> kActivationsT_; // transposed in groups of 16 tokens (AVX-512 prefill)
+    AlignedVector<int16_t> kActivations16_;         // the last few tokens widened (AVX-512 prefill)
     std::vector<AlignedVector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
     std::vector<std::vector<avx512::KRowScales>> panelScales_{size_t(pool_.threadCount())}; // and scales
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;

@@ -1,10 +1,11 @@
 // The K-quant integer dots (backend/cpu/KQuantDots.h): the activation quantizer against known values and
 // its invariants, the scalar reference against the exact dot of the dequantized operands (io/Quants.h's
-// dequantizer, summed in double), and the AVX2 and AVX-512 kernels against the scalar reference bit for
-// bit.
+// dequantizer, summed in double), and the AVX2 and AVX-512 kernels (the panel and the token lanes) against
+// the scalar reference bit for bit.
 
 #include "KernelTestData.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
+#include "backend/cpu/Avx512KQuantLanes.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/CpuFeatures.h"
 #include "backend/cpu/KQuantDots.h"
@@ -12,6 +13,7 @@
 #include "io/Quants.h"
 
 #include <QTest>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -190,6 +192,79 @@ private slots:
                                                  .arg(double(want), 0, 'g', 9)));
                             }
                     }
+    }
+
+    // The token-lanes product: 1-16 rows against 1-64 tokens in groups of 16 (the last one padded), every
+    // output against the reference bit for bit, the tokens strided as a matrix stores them. One trial in
+    // four has every code, scale and activation at its largest, where a super-block's integer sum passes
+    // 2^24 and only ggml's eight separate lanes give the reference's rounding.
+    void avx512LanesGiveTheScalarBits() {
+        if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
+        std::mt19937 rng(23);
+        for (DType type : kFormats)
+            for (int64_t superBlocks : {1, 2, 3, 6})
+                for (int nRows : {1, 3, 4, 5, 7, 16})
+                    for (int tokens : {1, 7, 16, 17, 40, 64})
+                        for (int trial = 0; trial < 4; ++trial) {
+                            const bool extreme = trial == 3;
+                            const uint64_t rowStride = uint64_t(superBlocks * superBlockBytes(type));
+                            std::vector<uint8_t> rows;
+                            for (int r = 0; r < nRows; ++r) {
+                                std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
+                                if (extreme)
+                                    for (int64_t i = 0; i < superBlocks; ++i) {
+                                        uint8_t* p = row.data() + i * superBlockBytes(type);
+                                        if (type == DType::Q6_K) { // codes 63, scales 127
+                                            std::memset(p, 0xff, 192);
+                                            std::memset(p + 192, 0x7f, 16);
+                                        } else { // codes, scales and mins at their largest
+                                            std::memset(p + 4, 0xff, size_t(superBlockBytes(type) - 4));
+                                        }
+                                    }
+                                rows.insert(rows.end(), row.begin(), row.end());
+                            }
+                            const int64_t stride = superBlocks + 1;
+                            std::vector<float> xf =
+                                test::randomFloats(size_t(tokens * stride * kKSuperBlock), rng, 4.0f);
+                            if (extreme) std::fill(xf.begin(), xf.end(), -1.0f); // every code 127
+                            const std::vector<KActivationBlock> x = quantized(xf);
+                            const int groups = (tokens + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
+                            std::vector<avx512::KLaneBlock> xT(size_t(groups * superBlocks));
+                            for (int g = 0; g < groups; ++g)
+                                avx512::transposeKActivations(
+                                    x.data() + g * avx512::kLaneTokens * stride, stride,
+                                    std::min(avx512::kLaneTokens, tokens - g * avx512::kLaneTokens),
+                                    superBlocks, xT.data() + g * superBlocks);
+                            std::vector<int16_t> rows16(size_t(nRows * superBlocks * kKSuperBlock));
+                            std::vector<avx512::KRowScales> scales(size_t(nRows * superBlocks));
+                            avx512::unpackKRows(type, rows.data(), rowStride, nRows, superBlocks,
+                                                rows16.data(), scales.data(),
+                                                avx512::KRowOrder::SuperBlockMajor);
+                            const float untouched = std::nanf("");
+                            std::vector<float> got(size_t(tokens * (nRows + 1)), untouched);
+                            avx512::kQuantLanes(type, rows16.data(), scales.data(), nRows, xT.data(), tokens,
+                                                superBlocks, got.data(), nRows + 1);
+                            for (int t = 0; t < tokens; ++t) {
+                                QVERIFY(std::isnan(got[size_t(t * (nRows + 1) + nRows)])); // the gap column
+                                for (int r = 0; r < nRows; ++r) {
+                                    const float want = kQuantDotScalar(type, rows.data() + r * rowStride,
+                                                                       x.data() + t * stride, superBlocks);
+                                    const float have = got[size_t(t * (nRows + 1) + r)];
+                                    QVERIFY2(
+                                        sameBits(have, want),
+                                        qPrintable(QString("%1 super-blocks, %2 rows, token %3 of %4, row "
+                                                           "%5%6: %7 against %8")
+                                                       .arg(superBlocks)
+                                                       .arg(nRows)
+                                                       .arg(t)
+                                                       .arg(tokens)
+                                                       .arg(r)
+                                                       .arg(extreme ? " (largest values)" : "")
+                                                       .arg(double(have), 0, 'g', 9)
+                                                       .arg(double(want), 0, 'g', 9)));
+                                }
+                            }
+                        }
     }
 
 private:

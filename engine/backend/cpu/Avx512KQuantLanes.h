@@ -1,0 +1,50 @@
+#pragma once
+// AVX-512 VNNI prefill for K-quant weights (Q4_K, Q5_K, Q6_K) with one token in each 32-bit lane: a
+// group of 16 tokens' activations is transposed once (transposeKActivations), so a word dot product
+// (vpdpwssd) multiplies one pair of a weight row's scaled codes, broadcast from memory, by that pair of
+// codes of all 16 tokens. ggml's eight int32 lanes (lane l: elements 4l..4l + 3 of each 32, times their
+// group's scale) become eight registers per row, each holding that lane for 16 tokens, so a super-block
+// needs no shuffle or fold before its float steps, and those run once per 16 tokens and lane in
+// vertical order. Every output has kQuantDotScalar's bits. kQuantPanel (Avx512KQuantPanel.h) keeps the
+// groups of fewer than kMinLaneTokens tokens. Callers check cpuHasAvx512() first.
+
+#include "backend/cpu/Avx512KQuantPanel.h"
+#include "backend/cpu/KQuantDots.h"
+#include "core/DType.h"
+
+#include <cstdint>
+
+namespace lathe::avx512 {
+
+inline constexpr int kLaneTokens = 16;
+// Rows and groups per dot step: 4 x 4 lane registers, four groups' pairs of codes and a row's pair fill 21
+// of the 32 registers, and each load serves four dots.
+inline constexpr int kLaneRows = 4;
+inline constexpr int kLaneGroups = 4;
+// The most rows per kQuantLanes call (a tile of CpuBackend's K-quant products).
+inline constexpr int kMaxLaneRows = 16;
+// A group with fewer tokens than this goes to kQuantPanel (its padding lanes would cost more than the
+// panel's folds).
+inline constexpr int kMinLaneTokens = 8;
+
+// One activation super-block of a group of up to 16 tokens, token t in lane t (lanes past the group's
+// last token are zero).
+struct alignas(64) KLaneBlock {
+    int32_t pairs[kKSuperBlock / 2][kLaneTokens]; // codes 2p and 2p + 1 as two int16, low word first
+    int32_t groupPairs[4][kLaneTokens]; // Q4_K / Q5_K: group sums 2k, 2k + 1 (group j: bsums 2j + 2j + 1)
+    int32_t bsumPairs[8][kLaneTokens];  // Q6_K: bsums 2l and 2l + 1
+    float d[kLaneTokens];
+};
+
+// nTokens (1..16) tokens' superBlocks activation blocks, token t's at x + t * xStride, into
+// out[0 .. superBlocks).
+void transposeKActivations(const KActivationBlock* x, int64_t xStride, int nTokens, int64_t superBlocks,
+                           KLaneBlock* out);
+
+// nRows (1..kMaxLaneRows) rows (rows16 and scales from unpackKRows, KRowOrder::SuperBlockMajor) against
+// nTokens (1..64) tokens in groups of 16, group g's blocks at xT + g * superBlocks (transposeKActivations):
+// out[t * outStride + r] = kQuantDotScalar(weightType, row r, token t).
+void kQuantLanes(DType weightType, const int16_t* rows16, const KRowScales* scales, int nRows,
+                 const KLaneBlock* xT, int nTokens, int64_t superBlocks, float* out, int64_t outStride);
+
+} // namespace lathe::avx512
