@@ -138,13 +138,21 @@ template <DType kType> StepFunction<kType> stepOf(int rows, int groups) {
 // steps of at most kLaneRows rows), so the groups' activations for it stay in L1 for every step.
 template <DType kType>
 void lanes(const int16_t* rows16, const KRowScales* scales, int nRows, const KLaneBlock* xT, int nGroups,
-           int nTokens, int64_t superBlocks, float* out, int64_t outStride) {
+           int nTokens, int64_t superBlocks, float* out, int64_t outStride, const uint8_t* ahead,
+           uint64_t aheadBytes) {
+    constexpr uint64_t kLine = 64;
+    const uint64_t linesPerBlock =
+        (aheadBytes + kLine * uint64_t(superBlocks) - 1) / (kLine * uint64_t(superBlocks));
     static_assert(kLaneRows == 4 && kLaneGroups == 4, "stepOf dispatches 1 to 4 rows and groups");
     RowAccumulators rowAcc[kLaneGroups * kMaxLaneRows];
-    std::memset(rowAcc, 0, sizeof rowAcc);
+    for (int g = 0; g < nGroups; ++g)
+        std::memset(rowAcc + g * kMaxLaneRows, 0, size_t(nRows) * sizeof(RowAccumulators));
     const StepFunction<kType> full = stepOf<kType>(kLaneRows, nGroups);
     const StepFunction<kType> last = stepOf<kType>(nRows % kLaneRows, nGroups);
     for (int64_t i = 0; i < superBlocks; ++i) {
+        for (uint64_t b = uint64_t(i) * linesPerBlock * kLine;
+             b < std::min(aheadBytes, uint64_t(i + 1) * linesPerBlock * kLine); b += kLine)
+            _mm_prefetch(reinterpret_cast<const char*>(ahead + b), _MM_HINT_T1);
         const KLaneBlock* x[kLaneGroups];
         for (int g = 0; g < nGroups; ++g)
             x[g] = xT + g * superBlocks + i;
@@ -152,7 +160,11 @@ void lanes(const int16_t* rows16, const KRowScales* scales, int nRows, const KLa
             (nRows - r >= kLaneRows ? full : last)(rows16 + r * kKSuperBlock, nRows, scales + r * superBlocks,
                                                    x, i, superBlocks, rowAcc + r);
     }
-    for (int g = 0; g < nGroups; ++g)
+    // The totals are gathered per group as [row][token] and written token by token, nRows floats at a
+    // time: written row by row, every store went to its own line of out, all one row of out apart (a
+    // multiple of 4 KiB: one L1 set), and the stores took 12% of a Llama-3.2-1B-shaped Q4_K_M prefill.
+    for (int g = 0; g < nGroups; ++g) {
+        alignas(64) float totals[kMaxLaneRows][kLaneTokens];
         for (int r = 0; r < nRows; ++r) {
             const RowAccumulators& a = rowAcc[g * kMaxLaneRows + r];
             // ggml::hsum8 lane by lane: (l4 + l0) + (l6 + l2), plus (l5 + l1) + (l7 + l3).
@@ -167,12 +179,15 @@ void lanes(const int16_t* rows16, const KRowScales* scales, int nRows, const KLa
             } else if constexpr (kType == DType::Q5_K) {
                 total = _mm512_add_ps(total, _mm512_load_ps(a.mins[0]));
             }
-            alignas(64) float tokens[kLaneTokens];
-            _mm512_store_ps(tokens, total);
-            const int groupTokens = std::min(kLaneTokens, nTokens - g * kLaneTokens);
-            for (int t = 0; t < groupTokens; ++t)
-                out[(g * kLaneTokens + t) * outStride + r] = tokens[t];
+            _mm512_store_ps(totals[r], total);
         }
+        const int groupTokens = std::min(kLaneTokens, nTokens - g * kLaneTokens);
+        for (int t = 0; t < groupTokens; ++t) {
+            float* row = out + (g * kLaneTokens + t) * outStride;
+            for (int r = 0; r < nRows; ++r)
+                row[r] = totals[r][t];
+        }
+    }
 }
 
 } // namespace
@@ -207,7 +222,8 @@ void transposeKActivations(const KActivationBlock* x, int64_t xStride, int nToke
 }
 
 void kQuantLanes(DType type, const int16_t* rows16, const KRowScales* scales, int nRows, const KLaneBlock* xT,
-                 int nTokens, int64_t superBlocks, float* out, int64_t outStride) {
+                 int nTokens, int64_t superBlocks, float* out, int64_t outStride, const uint8_t* ahead,
+                 uint64_t aheadBytes) {
     if (nRows < 1 || nRows > kMaxLaneRows)
         fail(ErrorCategory::Internal, "kQuantLanes takes 1 to {} rows, not {}", kMaxLaneRows, nRows);
     if (nTokens < 1 || nTokens > kLaneGroups * kLaneTokens)
@@ -216,11 +232,14 @@ void kQuantLanes(DType type, const int16_t* rows16, const KRowScales* scales, in
     const int nGroups = (nTokens + kLaneTokens - 1) / kLaneTokens;
     switch (type) {
     case DType::Q4_K:
-        return lanes<DType::Q4_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride);
+        return lanes<DType::Q4_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride,
+                                  ahead, aheadBytes);
     case DType::Q5_K:
-        return lanes<DType::Q5_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride);
+        return lanes<DType::Q5_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride,
+                                  ahead, aheadBytes);
     case DType::Q6_K:
-        return lanes<DType::Q6_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride);
+        return lanes<DType::Q6_K>(rows16, scales, nRows, xT, nGroups, nTokens, superBlocks, out, outStride,
+                                  ahead, aheadBytes);
     default:
         fail(ErrorCategory::Internal, "no K-quant lanes kernel for {}", dtypeName(type));
     }
@@ -238,7 +257,7 @@ void transposeKActivations(const KActivationBlock*, int64_t, int, int64_t, KLane
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
 void kQuantLanes(DType, const int16_t*, const KRowScales*, int, const KLaneBlock*, int, int64_t, float*,
-                 int64_t) {
+                 int64_t, const uint8_t*, uint64_t) {
     fail(ErrorCategory::Internal, "AVX-512 kernels called on a machine without x86-64");
 }
 

@@ -43,8 +43,10 @@ void transposeKActivations(const KActivationBlock* x, int64_t xStride, int nToke
 
 // nRows (1..kMaxLaneRows) rows (rows16 and scales from unpackKRows, KRowOrder::SuperBlockMajor) against
 // nTokens (1..64) tokens in groups of 16, group g's blocks at xT + g * superBlocks (transposeKActivations):
-// out[t * outStride + r] = kQuantDotScalar(weightType, row r, token t).
+// out[t * outStride + r] = kQuantDotScalar(weightType, row r, token t). The aheadBytes at ahead (the next
+// tile's stored rows, or none) are fetched into L2 meanwhile, a share at each super-block.
 void kQuantLanes(DType weightType, const int16_t* rows16, const KRowScales* scales, int nRows,
-                 const KLaneBlock* xT, int nTokens, int64_t superBlocks, float* out, int64_t outStride);
+                 const KLaneBlock* xT, int nTokens, int64_t superBlocks, float* out, int64_t outStride,
+                 const uint8_t* ahead = nullptr, uint64_t aheadBytes = 0);
 
 } // namespace lathe::avx512

@@ -1238,6 +1238,8 @@ private:
             avx512::widenKActivations(kActivations_.data() + int64_t(panelBegin) * superBlocks,
                                       (nTokens - panelBegin) * superBlocks, kActivations16_.data());
         }
+        for (UnpackedKRows& tile : unpackedKRows_) // the weights may have changed since the last product
+            tile.first = nullptr;
         const int64_t tokenBytes =
             superBlocks *
             int64_t(sizeof(KActivationBlock) + (wide ? sizeof(avx512::KLaneBlock) / avx512::kLaneTokens : 0));
@@ -1255,33 +1257,27 @@ private:
                     const int64_t r0 = at.tile * kRowTile, r1 = std::min(rows, r0 + kRowTile);
                     const uint64_t stride = w.rowStride();
                     int64_t rowsDone = r0; // rows before this one have every token from tBegin on
-                    AlignedVector<int16_t>& rows16 = panelRows_[size_t(slot)];
-                    std::vector<avx512::KRowScales>& rowScales = panelScales_[size_t(slot)];
+                    UnpackedKRows& tile = unpackedKRows_[size_t(slot)];
                     const int laneEnd = std::min(tEnd, panelBegin);
                     if (wide && tBegin < laneEnd) {
-                        rows16.resize(size_t((r1 - r0) * superBlocks * kKSuperBlock));
-                        rowScales.resize(size_t((r1 - r0) * superBlocks));
-                        avx512::unpackKRows(w.dtype, w.row(r0), stride, int(r1 - r0), superBlocks,
-                                            rows16.data(), rowScales.data(),
-                                            avx512::KRowOrder::SuperBlockMajor);
+                        tile.unpack(w, r0, int(r1 - r0), superBlocks, avx512::KRowOrder::SuperBlockMajor);
                         avx512::kQuantLanes(
-                            w.dtype, rows16.data(), rowScales.data(), int(r1 - r0),
+                            w.dtype, tile.rows16.data(), tile.scales.data(), int(r1 - r0),
                             kActivationsT_.data() + tBegin / avx512::kLaneTokens * superBlocks,
-                            laneEnd - tBegin, superBlocks, out.data() + int64_t(tBegin) * rows + r0, rows);
+                            laneEnd - tBegin, superBlocks, out.data() + int64_t(tBegin) * rows + r0, rows,
+                            r1 < rows ? w.row(r1) : nullptr,
+                            uint64_t(std::min(rows, r1 + kRowTile) - r1) * stride);
                         tBegin = laneEnd;
                     }
                     if (wide && tBegin < tEnd) {
                         const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
-                        rows16.resize(size_t(panelRows * superBlocks * kKSuperBlock));
-                        rowScales.resize(size_t(panelRows * superBlocks));
-                        avx512::unpackKRows(w.dtype, w.row(r0), stride, int(panelRows), superBlocks,
-                                            rows16.data(), rowScales.data());
+                        tile.unpack(w, r0, int(panelRows), superBlocks, avx512::KRowOrder::Panel);
                         const int pairedEnd = tBegin + (tEnd - tBegin) / 2 * 2;
                         for (int t0 = tBegin; t0 < pairedEnd; t0 += avx512::kPanelTokens)
                             for (int64_t r = 0; r < panelRows; r += avx512::kPanelRows)
                                 avx512::kQuantPanel(
-                                    w.dtype, rows16.data() + r * superBlocks * kKSuperBlock,
-                                    rowScales.data() + r * superBlocks,
+                                    w.dtype, tile.rows16.data() + r * superBlocks * kKSuperBlock,
+                                    tile.scales.data() + r * superBlocks,
                                     kActivations_.data() + int64_t(t0) * superBlocks,
                                     kActivations16_.data() +
                                         int64_t(t0 - panelBegin) * superBlocks * kKSuperBlock,
@@ -1519,8 +1515,28 @@ private:
     std::vector<KActivationBlock> kActivations_;
     std::vector<avx512::KLaneBlock> kActivationsT_; // transposed in groups of 16 tokens (AVX-512 prefill)
     AlignedVector<int16_t> kActivations16_;         // the last few tokens widened (AVX-512 prefill)
-    std::vector<AlignedVector<int16_t>> panelRows_{size_t(pool_.threadCount())}; // a tile's unpacked rows
-    std::vector<std::vector<avx512::KRowScales>> panelScales_{size_t(pool_.threadCount())}; // and scales
+    // A thread's last tile of K-quant rows unpacked for the AVX-512 prefill kernels. Within a pass a tile
+    // meets its token blocks one after another, mostly on one thread, which then unpacks it once.
+    struct UnpackedKRows {
+        AlignedVector<int16_t> rows16;
+        std::vector<avx512::KRowScales> scales;
+        const uint8_t* first = nullptr; // the rows' stored bytes (nullptr: nothing kept)
+        int rows = 0;
+        avx512::KRowOrder order = avx512::KRowOrder::Panel;
+
+        void unpack(const TensorView& w, int64_t r0, int nRows, int64_t superBlocks,
+                    avx512::KRowOrder layout) {
+            if (first == w.row(r0) && rows == nRows && order == layout) return;
+            rows16.resize(size_t(nRows * superBlocks * kKSuperBlock));
+            scales.resize(size_t(nRows * superBlocks));
+            avx512::unpackKRows(w.dtype, w.row(r0), w.rowStride(), nRows, superBlocks, rows16.data(),
+                                scales.data(), layout);
+            first = w.row(r0);
+            rows = nRows;
+            order = layout;
+        }
+    };
+    std::vector<UnpackedKRows> unpackedKRows_{size_t(pool_.threadCount())};
     ActivationQuantization activationMode_ = ActivationQuantization::PerBlock;
 };
 
