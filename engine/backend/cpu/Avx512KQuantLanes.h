@@ -7,6 +7,11 @@
 // needs no shuffle or fold before its float steps, and those run once per 16 tokens and lane in
 // vertical order. Every output has kQuantDotScalar's bits. kQuantPanel (Avx512KQuantPanel.h) keeps the
 // groups of fewer than kMinLaneTokens tokens. Callers check cpuHasAvx512() first.
+//
+// Measured on one core (48 rows in 16-row tiles, 64 tokens, eight super-blocks, unpacking included, the
+// best of 200 runs): Q4_K about 100 GMAC/s against kQuantPanel's 56-60 (1.5-1.7x), Q5_K 2.2x, Q6_K
+// 1.15-1.4x; the machine's word-dot peak is 175 (two vpdpwssd per cycle). Steps of 3 rows x 1 group ran at 47-65: their activations came
+// from L2 at every step, and rows a whole unpacked row apart (4-16 KiB) shared one L1 set.
 
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/KQuantDots.h"
