@@ -2,6 +2,7 @@
 
 #include "backend/cpu/ActivationQuant.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
+#include "backend/cpu/Avx2KQuantLanes.h"
 #include "backend/cpu/Avx2Kernels.h"
 #include "backend/cpu/Avx512AttentionKernels.h"
 #include "backend/cpu/Avx512KQuantLanes.h"
@@ -1200,17 +1201,20 @@ private:
     }
 
     // out = w . x for K-quant weights, x already in kActivations_: tiles of 16 rows x a token block.
-    // Decode and AVX2 run each row against 1-4 tokens (avx2::kQuantDots, unpacking the row each time).
-    // AVX-512 prefill unpacks the tile's rows to int16 once and runs its token block in groups of 16
-    // tokens, one per lane (avx512::kQuantLanes, on activations transposed once); a last group of fewer
-    // than kMinLaneTokens tokens takes panels of 4 rows x 6 tokens (avx512::kQuantPanel, on activations
-    // widened once) and a last odd token avx2::kQuantDots. All give kQuantDotScalar's bits.
+    // Decode runs each row against one token (avx2::kQuantDots, unpacking the row each time). AVX-512
+    // prefill unpacks the tile's rows to int16 once and runs its token block in groups of 16 tokens, one
+    // per lane (avx512::kQuantLanes, on activations transposed once); a last group of fewer than
+    // kMinLaneTokens tokens takes panels of 4 rows x 6 tokens (avx512::kQuantPanel, on activations widened
+    // once) and a last odd token avx2::kQuantDots. AVX2 prefill does the same in groups of 8 tokens
+    // (avx2::kQuantQuads), a last group of fewer than kMinQuadTokens taking avx2::kQuantDots. All give
+    // kQuantDotScalar's bits.
     void kQuantProducts(std::span<const QuantizedProduct> products, int nTokens) {
         static_assert(kTokenBlock % avx512::kLaneTokens == 0 &&
-                      kTokenBlock <= avx512::kLaneGroups * avx512::kLaneTokens);
+                      kTokenBlock <= avx512::kLaneGroups * avx512::kLaneTokens &&
+                      kTokenBlock % avx2::kQuadTokens == 0);
         const int64_t superBlocks = products[0].w->rowLength() / kKSuperBlock;
         constexpr int64_t kRowTile = 16;
-        static_assert(kRowTile <= avx512::kMaxLaneRows);
+        static_assert(kRowTile <= avx512::kMaxLaneRows && kRowTile <= avx2::kMaxQuadRows);
         ProductTiles tilesOf(products, kRowTile, nTokens);
         const int64_t tiles = tilesOf.total;
         const int64_t tokenBlocks = (nTokens + kTokenBlock - 1) / kTokenBlock;
@@ -1220,6 +1224,26 @@ private:
         const int lastGroup = nTokens % avx512::kLaneTokens;
         const int panelBegin =
             lastGroup > 0 && lastGroup < avx512::kMinLaneTokens ? nTokens - lastGroup : nTokens;
+        const bool quads = nTokens > 1 && simd && !wide;
+        // AVX2: tokens from quadEnd on are too few for a group of quads.
+        const int lastQuadGroup = nTokens % avx2::kQuadTokens;
+        const int quadEnd =
+            lastQuadGroup > 0 && lastQuadGroup < avx2::kMinQuadTokens ? nTokens - lastQuadGroup : nTokens;
+        if (quads) {
+            const int64_t groups = (quadEnd + avx2::kQuadTokens - 1) / avx2::kQuadTokens;
+            kQuadsT_.resize(size_t(groups * superBlocks));
+            if (groups > 0)
+                parallel(groups, groups * avx2::kQuadTokens * superBlocks * kKSuperBlock,
+                         [&](int64_t begin, int64_t end, int) {
+                             for (int64_t g = begin; g < end; ++g) {
+                                 const int64_t t0 = g * avx2::kQuadTokens;
+                                 avx2::transposeKQuads(
+                                     kActivations_.data() + t0 * superBlocks, superBlocks,
+                                     int(std::min<int64_t>(avx2::kQuadTokens, quadEnd - t0)), superBlocks,
+                                     kQuadsT_.data() + g * superBlocks);
+                             }
+                         });
+        }
         if (wide) {
             const int64_t groups = (panelBegin + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
             kActivationsT_.resize(size_t(groups * superBlocks));
@@ -1239,10 +1263,12 @@ private:
                                       (nTokens - panelBegin) * superBlocks, kActivations16_.data());
         }
         for (UnpackedKRows& tile : unpackedKRows_) // the weights may have changed since the last product
-            tile.first = nullptr;
+            tile.layout = UnpackedKRows::Layout::None;
         const int64_t tokenBytes =
             superBlocks *
-            int64_t(sizeof(KActivationBlock) + (wide ? sizeof(avx512::KLaneBlock) / avx512::kLaneTokens : 0));
+            int64_t(sizeof(KActivationBlock) + (wide    ? sizeof(avx512::KLaneBlock) / avx512::kLaneTokens
+                                                : quads ? sizeof(avx2::KQuadBlock) / avx2::kQuadTokens
+                                                        : 0));
         tilesOf.setPasses(tokenBlocks, kPassActivationBytes / (kTokenBlock * tokenBytes));
         parallelTiles(
             tokenBlocks * tiles, tilesOf.work, nTokens == 1, [&](int64_t begin, int64_t end, int slot) {
@@ -1260,7 +1286,7 @@ private:
                     UnpackedKRows& tile = unpackedKRows_[size_t(slot)];
                     const int laneEnd = std::min(tEnd, panelBegin);
                     if (wide && tBegin < laneEnd) {
-                        tile.unpack(w, r0, int(r1 - r0), superBlocks, avx512::KRowOrder::SuperBlockMajor);
+                        tile.unpack(w, r0, int(r1 - r0), superBlocks, UnpackedKRows::Layout::Lanes);
                         avx512::kQuantLanes(
                             w.dtype, tile.rows16.data(), tile.scales.data(), int(r1 - r0),
                             kActivationsT_.data() + tBegin / avx512::kLaneTokens * superBlocks,
@@ -1269,9 +1295,21 @@ private:
                             uint64_t(std::min(rows, r1 + kRowTile) - r1) * stride);
                         tBegin = laneEnd;
                     }
+                    const int quadsEnd = std::min(tEnd, quadEnd);
+                    if (quads && tBegin < quadsEnd) {
+                        constexpr int kQuadsPerCall = avx2::kQuadGroups * avx2::kQuadTokens;
+                        tile.unpack(w, r0, int(r1 - r0), superBlocks, UnpackedKRows::Layout::Quads);
+                        for (int t0 = tBegin; t0 < quadsEnd; t0 += kQuadsPerCall)
+                            avx2::kQuantQuads(w.dtype, tile.codes.data(), tile.quadScales.data(),
+                                              int(r1 - r0),
+                                              kQuadsT_.data() + t0 / avx2::kQuadTokens * superBlocks,
+                                              std::min(kQuadsPerCall, quadsEnd - t0), superBlocks,
+                                              out.data() + int64_t(t0) * rows + r0, rows);
+                        tBegin = quadsEnd;
+                    }
                     if (wide && tBegin < tEnd) {
                         const int64_t panelRows = (r1 - r0) / avx512::kPanelRows * avx512::kPanelRows;
-                        tile.unpack(w, r0, int(panelRows), superBlocks, avx512::KRowOrder::Panel);
+                        tile.unpack(w, r0, int(panelRows), superBlocks, UnpackedKRows::Layout::Panel);
                         const int pairedEnd = tBegin + (tEnd - tBegin) / 2 * 2;
                         for (int t0 = tBegin; t0 < pairedEnd; t0 += avx512::kPanelTokens)
                             for (int64_t r = 0; r < panelRows; r += avx512::kPanelRows)
@@ -1514,26 +1552,37 @@ private:
     std::vector<Int16Rows> int16Rows_;
     std::vector<KActivationBlock> kActivations_;
     std::vector<avx512::KLaneBlock> kActivationsT_; // transposed in groups of 16 tokens (AVX-512 prefill)
+    std::vector<avx2::KQuadBlock> kQuadsT_;         // transposed in groups of 8 tokens (AVX2 prefill)
     AlignedVector<int16_t> kActivations16_;         // the last few tokens widened (AVX-512 prefill)
     // A thread's last tile of K-quant rows unpacked for the AVX-512 prefill kernels. Within a pass a tile
     // meets its token blocks one after another, mostly on one thread, which then unpacks it once.
     struct UnpackedKRows {
-        AlignedVector<int16_t> rows16;
-        std::vector<avx512::KRowScales> scales;
-        const uint8_t* first = nullptr; // the rows' stored bytes (nullptr: nothing kept)
+        enum class Layout { None, Panel, Lanes, Quads };
+        AlignedVector<int16_t> rows16;                // Panel, Lanes
+        std::vector<avx512::KRowScales> scales;       // Panel, Lanes
+        AlignedVector<uint8_t> codes;                 // Quads
+        std::vector<avx2::KQuadRowScales> quadScales; // Quads
+        const uint8_t* first = nullptr;               // the rows' stored bytes
         int rows = 0;
-        avx512::KRowOrder order = avx512::KRowOrder::Panel;
+        Layout layout = Layout::None;
 
-        void unpack(const TensorView& w, int64_t r0, int nRows, int64_t superBlocks,
-                    avx512::KRowOrder layout) {
-            if (first == w.row(r0) && rows == nRows && order == layout) return;
-            rows16.resize(size_t(nRows * superBlocks * kKSuperBlock));
-            scales.resize(size_t(nRows * superBlocks));
-            avx512::unpackKRows(w.dtype, w.row(r0), w.rowStride(), nRows, superBlocks, rows16.data(),
-                                scales.data(), layout);
+        void unpack(const TensorView& w, int64_t r0, int nRows, int64_t superBlocks, Layout wanted) {
+            if (layout == wanted && first == w.row(r0) && rows == nRows) return;
+            if (wanted == Layout::Quads) {
+                codes.resize(size_t(nRows * superBlocks * kKSuperBlock));
+                quadScales.resize(size_t(nRows * superBlocks));
+                avx2::unpackKQuadRows(w.dtype, w.row(r0), w.rowStride(), nRows, superBlocks, codes.data(),
+                                      quadScales.data());
+            } else {
+                rows16.resize(size_t(nRows * superBlocks * kKSuperBlock));
+                scales.resize(size_t(nRows * superBlocks));
+                avx512::unpackKRows(
+                    w.dtype, w.row(r0), w.rowStride(), nRows, superBlocks, rows16.data(), scales.data(),
+                    wanted == Layout::Panel ? avx512::KRowOrder::Panel : avx512::KRowOrder::SuperBlockMajor);
+            }
             first = w.row(r0);
             rows = nRows;
-            order = layout;
+            layout = wanted;
         }
     };
     std::vector<UnpackedKRows> unpackedKRows_{size_t(pool_.threadCount())};

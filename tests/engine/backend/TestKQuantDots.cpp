@@ -1,10 +1,11 @@
 // The K-quant integer dots (backend/cpu/KQuantDots.h): the activation quantizer against known values and
 // its invariants, the scalar reference against the exact dot of the dequantized operands (io/Quants.h's
-// dequantizer, summed in double), and the AVX2 and AVX-512 kernels (the panel and the token lanes) against
-// the scalar reference bit for bit.
+// dequantizer, summed in double), and the AVX2 and AVX-512 kernels (per row, the panel, the token lanes)
+// against the scalar reference bit for bit.
 
 #include "KernelTestData.h"
 #include "backend/cpu/Avx2KQuantKernels.h"
+#include "backend/cpu/Avx2KQuantLanes.h"
 #include "backend/cpu/Avx512KQuantLanes.h"
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/CpuFeatures.h"
@@ -194,21 +195,79 @@ private slots:
                     }
     }
 
-    // The token-lanes product: 1-16 rows against 1-64 tokens in groups of 16 (the last one padded), every
-    // output against the reference bit for bit, the tokens strided as a matrix stores them. One trial in
-    // four has every code, scale and activation at its largest, where a super-block's integer sum passes
-    // 2^24 and only ggml's eight separate lanes give the reference's rounding.
+    // The token-lanes products: 1-16 rows against up to 64 (AVX-512) or 32 (AVX2) tokens in groups of 16 or
+    // 8, the last one padded, every output against the reference bit for bit, the tokens strided as a
+    // matrix stores them. One trial in four has every code, scale and activation at its largest, where a
+    // super-block's integer sum passes 2^24 and only ggml's eight separate lanes give the reference's
+    // rounding.
     void avx512LanesGiveTheScalarBits() {
         if (!cpuHasAvx512()) QSKIP("no AVX-512 (or LATHE_CPU_KERNELS caps it)");
-        std::mt19937 rng(23);
+        checkLanesAgainstScalar(
+            {1, 7, 16, 17, 40, 64}, 23, [](const LaneCase& c, float* out, int64_t outStride) {
+                const int groups = (c.tokens + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
+                std::vector<avx512::KLaneBlock> xT(size_t(groups * c.superBlocks));
+                for (int g = 0; g < groups; ++g)
+                    avx512::transposeKActivations(
+                        c.x.data() + g * avx512::kLaneTokens * c.xStride, c.xStride,
+                        std::min(avx512::kLaneTokens, c.tokens - g * avx512::kLaneTokens), c.superBlocks,
+                        xT.data() + g * c.superBlocks);
+                std::vector<int16_t> rows16(size_t(c.nRows * c.superBlocks * kKSuperBlock));
+                std::vector<avx512::KRowScales> scales(size_t(c.nRows * c.superBlocks));
+                avx512::unpackKRows(c.type, c.rows.data(), c.rowStride, c.nRows, c.superBlocks, rows16.data(),
+                                    scales.data(), avx512::KRowOrder::SuperBlockMajor);
+                avx512::kQuantLanes(c.type, rows16.data(), scales.data(), c.nRows, xT.data(), c.tokens,
+                                    c.superBlocks, out, outStride);
+            });
+    }
+
+    void avx2QuadsGiveTheScalarBits() {
+        if (!cpuHasAvx2()) QSKIP("no AVX2");
+        checkLanesAgainstScalar(
+            {1, 3, 8, 9, 20, 32}, 29, [](const LaneCase& c, float* out, int64_t outStride) {
+                const int groups = (c.tokens + avx2::kQuadTokens - 1) / avx2::kQuadTokens;
+                std::vector<avx2::KQuadBlock> xT(size_t(groups * c.superBlocks));
+                for (int g = 0; g < groups; ++g)
+                    avx2::transposeKQuads(c.x.data() + g * avx2::kQuadTokens * c.xStride, c.xStride,
+                                          std::min(avx2::kQuadTokens, c.tokens - g * avx2::kQuadTokens),
+                                          c.superBlocks, xT.data() + g * c.superBlocks);
+                std::vector<uint8_t> codes(size_t(c.nRows * c.superBlocks * kKSuperBlock));
+                std::vector<avx2::KQuadRowScales> scales(size_t(c.nRows * c.superBlocks));
+                avx2::unpackKQuadRows(c.type, c.rows.data(), c.rowStride, c.nRows, c.superBlocks,
+                                      codes.data(), scales.data());
+                avx2::kQuantQuads(c.type, codes.data(), scales.data(), c.nRows, xT.data(), c.tokens,
+                                  c.superBlocks, out, outStride);
+            });
+    }
+
+private:
+    // One case of a token-lanes product: nRows stored rows and tokens activation rows xStride blocks apart.
+    struct LaneCase {
+        DType type;
+        int64_t superBlocks;
+        int nRows, tokens;
+        uint64_t rowStride;
+        int64_t xStride;
+        std::vector<uint8_t> rows;
+        std::vector<KActivationBlock> x;
+    };
+    using LaneRun = void (*)(const LaneCase&, float* out, int64_t outStride);
+
+    static void checkLanesAgainstScalar(std::initializer_list<int> tokenCounts, unsigned seed, LaneRun run) {
+        std::mt19937 rng(seed);
         for (DType type : kFormats)
             for (int64_t superBlocks : {1, 2, 3, 6})
                 for (int nRows : {1, 3, 4, 5, 7, 16})
-                    for (int tokens : {1, 7, 16, 17, 40, 64})
+                    for (int tokens : tokenCounts)
                         for (int trial = 0; trial < 4; ++trial) {
                             const bool extreme = trial == 3;
-                            const uint64_t rowStride = uint64_t(superBlocks * superBlockBytes(type));
-                            std::vector<uint8_t> rows;
+                            LaneCase c{type,
+                                       superBlocks,
+                                       nRows,
+                                       tokens,
+                                       uint64_t(superBlocks * superBlockBytes(type)),
+                                       superBlocks + 1,
+                                       {},
+                                       {}};
                             for (int r = 0; r < nRows; ++r) {
                                 std::vector<uint8_t> row = randomKRow(type, superBlocks, rng);
                                 if (extreme)
@@ -221,53 +280,42 @@ private slots:
                                             std::memset(p + 4, 0xff, size_t(superBlockBytes(type) - 4));
                                         }
                                     }
-                                rows.insert(rows.end(), row.begin(), row.end());
+                                c.rows.insert(c.rows.end(), row.begin(), row.end());
                             }
-                            const int64_t stride = superBlocks + 1;
                             std::vector<float> xf =
-                                test::randomFloats(size_t(tokens * stride * kKSuperBlock), rng, 4.0f);
+                                test::randomFloats(size_t(tokens * c.xStride * kKSuperBlock), rng, 4.0f);
                             if (extreme) std::fill(xf.begin(), xf.end(), -1.0f); // every code 127
-                            const std::vector<KActivationBlock> x = quantized(xf);
-                            const int groups = (tokens + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
-                            std::vector<avx512::KLaneBlock> xT(size_t(groups * superBlocks));
-                            for (int g = 0; g < groups; ++g)
-                                avx512::transposeKActivations(
-                                    x.data() + g * avx512::kLaneTokens * stride, stride,
-                                    std::min(avx512::kLaneTokens, tokens - g * avx512::kLaneTokens),
-                                    superBlocks, xT.data() + g * superBlocks);
-                            std::vector<int16_t> rows16(size_t(nRows * superBlocks * kKSuperBlock));
-                            std::vector<avx512::KRowScales> scales(size_t(nRows * superBlocks));
-                            avx512::unpackKRows(type, rows.data(), rowStride, nRows, superBlocks,
-                                                rows16.data(), scales.data(),
-                                                avx512::KRowOrder::SuperBlockMajor);
+                            c.x = quantized(xf);
                             const float untouched = std::nanf("");
                             std::vector<float> got(size_t(tokens * (nRows + 1)), untouched);
-                            avx512::kQuantLanes(type, rows16.data(), scales.data(), nRows, xT.data(), tokens,
-                                                superBlocks, got.data(), nRows + 1);
+                            run(c, got.data(), nRows + 1);
                             for (int t = 0; t < tokens; ++t) {
                                 QVERIFY(std::isnan(got[size_t(t * (nRows + 1) + nRows)])); // the gap column
                                 for (int r = 0; r < nRows; ++r) {
-                                    const float want = kQuantDotScalar(type, rows.data() + r * rowStride,
-                                                                       x.data() + t * stride, superBlocks);
+                                    const float want =
+                                        kQuantDotScalar(type, c.rows.data() + r * c.rowStride,
+                                                        c.x.data() + t * c.xStride, superBlocks);
                                     const float have = got[size_t(t * (nRows + 1) + r)];
                                     QVERIFY2(
                                         sameBits(have, want),
-                                        qPrintable(QString("%1 super-blocks, %2 rows, token %3 of %4, row "
-                                                           "%5%6: %7 against %8")
-                                                       .arg(superBlocks)
-                                                       .arg(nRows)
-                                                       .arg(t)
-                                                       .arg(tokens)
-                                                       .arg(r)
-                                                       .arg(extreme ? " (largest values)" : "")
-                                                       .arg(double(have), 0, 'g', 9)
-                                                       .arg(double(want), 0, 'g', 9)));
+                                        qPrintable(
+                                            QString("%1, %2 super-blocks, %3 rows, token %4 of %5, row "
+                                                    "%6%7: %8 against %9")
+                                                .arg(QString::fromUtf8(dtypeName(type).data(),
+                                                                       qsizetype(dtypeName(type).size())))
+                                                .arg(superBlocks)
+                                                .arg(nRows)
+                                                .arg(t)
+                                                .arg(tokens)
+                                                .arg(r)
+                                                .arg(extreme ? " (largest values)" : "")
+                                                .arg(double(have), 0, 'g', 9)
+                                                .arg(double(want), 0, 'g', 9)));
                                 }
                             }
                         }
     }
 
-private:
     using Kernel = void (*)(DType, const uint8_t*, const KActivationBlock*, int64_t, int, int64_t, float*);
     static void checkKernelAgainstScalar(Kernel kernel, int maxTokens, unsigned seed) {
         std::mt19937 rng(seed);
