@@ -17,7 +17,7 @@ namespace {
 
 constexpr int kPairs = kKSuperBlock / 2;
 
-// The int32 at p (two int16), broadcast to every lane: an embedded-broadcast operand of vpdpwssd.
+// The int32 at p (two int16), broadcast to every lane (a load: vpbroadcastd from memory).
 inline __m512i broadcastPair(const int16_t* p) {
     int32_t pair;
     std::memcpy(&pair, p, sizeof pair);

@@ -10,8 +10,9 @@
 //
 // Measured on one core (48 rows in 16-row tiles, 64 tokens, eight super-blocks, unpacking included, the
 // best of 200 runs): Q4_K about 100 GMAC/s against kQuantPanel's 56-60 (1.5-1.7x), Q5_K 2.2x, Q6_K
-// 1.15-1.4x; the machine's word-dot peak is 175 (two vpdpwssd per cycle). Steps of 3 rows x 1 group ran at 47-65: their activations came
-// from L2 at every step, and rows a whole unpacked row apart (4-16 KiB) shared one L1 set.
+// 1.15-1.4x; the machine's word-dot peak is 175 (two vpdpwssd per cycle). Steps of 3 rows x 1 group ran
+// at 47-65: their activations came from L2 at every step, and rows a whole unpacked row apart (4-16 KiB)
+// shared one L1 set.
 
 #include "backend/cpu/Avx512KQuantPanel.h"
 #include "backend/cpu/KQuantDots.h"
@@ -28,8 +29,8 @@ inline constexpr int kLaneRows = 4;
 inline constexpr int kLaneGroups = 4;
 // The most rows per kQuantLanes call (a tile of CpuBackend's K-quant products).
 inline constexpr int kMaxLaneRows = 16;
-// A group with fewer tokens than this goes to kQuantPanel (its padding lanes would cost more than the
-// panel's folds).
+// A group with fewer tokens than this goes to kQuantPanel. A group costs the same at any size, the panel
+// in proportion to its tokens: by the speed-ups above they break even at 16 / 2.2 to 16 / 1.15 tokens.
 inline constexpr int kMinLaneTokens = 8;
 
 // One activation super-block of a group of up to 16 tokens, token t in lane t (lanes past the group's
