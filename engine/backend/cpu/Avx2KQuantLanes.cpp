@@ -37,6 +37,13 @@ inline __m256i loadLanes(const int32_t* p) {
     return _mm256_load_si256(reinterpret_cast<const __m256i*>(p));
 }
 
+// The accumulator at p before super-block i: zero at the first (as the reference's accumulators start),
+// which spares zeroing them all in memory first (a memset of up to 48 KiB per call, 1.7% of a
+// Llama-3.2-1B-shaped Q4_K_M prefill).
+inline __m256 accumulator(const float* p, int64_t i) {
+    return i == 0 ? _mm256_setzero_ps() : _mm256_load_ps(p);
+}
+
 // Float accumulators of one row and group: acc[l] is ggml's float lane l, one token per lane; mins[k] its
 // Q4_K mins lane k (Q5_K: mins[0], its one float).
 struct alignas(32) RowAccumulators {
@@ -90,7 +97,7 @@ void superBlockStep(const uint8_t* codes, int nRows, const KQuadRowScales* scale
             for (int g = 0; g < G; ++g) {
                 float* acc = rowAcc[g * kMaxQuadRows + r].acc[l];
                 _mm256_store_ps(
-                    acc, _mm256_fmadd_ps(d[r][g], _mm256_cvtepi32_ps(sums[r][g]), _mm256_load_ps(acc)));
+                    acc, _mm256_fmadd_ps(d[r][g], _mm256_cvtepi32_ps(sums[r][g]), accumulator(acc, i)));
             }
     }
     if constexpr (kType != DType::Q6_K)
@@ -105,13 +112,13 @@ void superBlockStep(const uint8_t* codes, int nRows, const KQuadRowScales* scale
                         _mm256_madd_epi16(loadLanes(x[g]->groupPairs[k]), broadcast32(s[r]->mins + 2 * k));
                     if constexpr (kType == DType::Q4_K)
                         _mm256_store_ps(a.mins[k], _mm256_fmadd_ps(dmin, _mm256_cvtepi32_ps(pair),
-                                                                   _mm256_load_ps(a.mins[k])));
+                                                                   accumulator(a.mins[k], i)));
                     else
                         minSum = _mm256_add_epi32(minSum, pair);
                 }
                 if constexpr (kType == DType::Q5_K)
                     _mm256_store_ps(a.mins[0], _mm256_fmadd_ps(dmin, _mm256_cvtepi32_ps(minSum),
-                                                               _mm256_load_ps(a.mins[0])));
+                                                               accumulator(a.mins[0], i)));
             }
 }
 
@@ -139,8 +146,6 @@ void quads(const uint8_t* codes, const KQuadRowScales* scales, int nRows, const 
            int nTokens, int64_t superBlocks, float* out, int64_t outStride) {
     static_assert(kQuadRows == 2 && kQuadGroups == 4, "the steps dispatch 1 or 2 rows and 1 to 4 groups");
     RowAccumulators rowAcc[kQuadGroups * kMaxQuadRows];
-    for (int g = 0; g < nGroups; ++g)
-        std::memset(rowAcc + g * kMaxQuadRows, 0, size_t(nRows) * sizeof(RowAccumulators));
     const StepFunction<kType> pair = stepOfGroups<kType, 2>(nGroups);
     const StepFunction<kType> single = stepOfGroups<kType, 1>(nGroups);
     for (int64_t i = 0; i < superBlocks; ++i) {
