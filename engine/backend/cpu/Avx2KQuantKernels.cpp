@@ -173,6 +173,64 @@ void dotsOf(DType type, const uint8_t* row, const KActivationBlock* x, int64_t s
 
 } // namespace
 
+void quantizeActivationsK(const float* x, int64_t n, KActivationBlock* out) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / kKSuperBlock; ++b, x += kKSuperBlock) {
+        KActivationBlock& y = out[b];
+        // The largest magnitude (max_ps returns its second operand where the first is NaN, so NaNs are
+        // skipped as the reference's > skips them), then its first element, which the reference keeps.
+        __m256 largest = _mm256_setzero_ps();
+        for (int j = 0; j < kKSuperBlock; j += 8)
+            largest = _mm256_max_ps(_mm256_andnot_ps(signBit, _mm256_loadu_ps(x + j)), largest);
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float amax = _mm_cvtss_f32(m);
+        if (!(amax > 0.0f)) { // all zeros, or every element NaN
+            y.d = 0.0f;
+            std::memset(y.qs, 0, sizeof y.qs);
+            std::memset(y.bsums, 0, sizeof y.bsums);
+            continue;
+        }
+        float max = 0.0f;
+        for (int j = 0; j < kKSuperBlock; ++j)
+            if (__builtin_fabsf(x[j]) == amax) {
+                max = x[j];
+                break;
+            }
+        const float iscale = -127.0f / max;
+        // ggml's nearest_int on eight lanes: v + 1.5 * 2^23 leaves the rounded integer in the low
+        // mantissa bits; capped at 127 as the reference caps it.
+        const __m256 scale = _mm256_set1_ps(iscale), magic = _mm256_set1_ps(12582912.0f);
+        const __m256i mantissa = _mm256_set1_epi32(0x007fffff), offset = _mm256_set1_epi32(0x00400000);
+        const __m256i cap = _mm256_set1_epi32(127);
+        for (int j = 0; j < kKSuperBlock; j += 16) {
+            __m256i q[2];
+            for (int h = 0; h < 2; ++h) {
+                const __m256 v = _mm256_add_ps(_mm256_mul_ps(scale, _mm256_loadu_ps(x + j + 8 * h)), magic);
+                const __m256i rounded =
+                    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(v), mantissa), offset);
+                // The reference's int8_t cast keeps the low byte (a block whose largest magnitude is so
+                // small that iscale is infinite gives -2^22 there), which the packs below would saturate.
+                q[h] = _mm256_srai_epi32(_mm256_slli_epi32(_mm256_min_epi32(rounded, cap), 24), 24);
+            }
+            // int32 -> int16 -> int8 (the values fit: the packs only narrow), back in element order.
+            const __m256i words = _mm256_permute4x64_epi64(_mm256_packs_epi32(q[0], q[1]), 0xd8);
+            const __m128i bytes =
+                _mm_packs_epi16(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+            _mm_storeu_si128(reinterpret_cast<__m128i*>(y.qs + j), bytes);
+            const __m128i pairs = _mm_madd_epi16(_mm_cvtepi8_epi16(bytes), _mm_set1_epi16(1));
+            const __m128i pairs2 =
+                _mm_madd_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(bytes, 8)), _mm_set1_epi16(1));
+            __m128i sum = _mm_add_epi32(pairs, pairs2);
+            sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0x4e));
+            sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xb1));
+            y.bsums[j / 16] = int16_t(_mm_cvtsi128_si32(sum));
+        }
+        y.d = 1.0f / iscale;
+    }
+}
+
 void kQuantDots(DType weightType, const uint8_t* weightRow, const KActivationBlock* x, int64_t superBlocks,
                 int nTokens, int64_t xStride, float* out) {
     switch (nTokens) {
@@ -197,6 +255,9 @@ void kQuantDots(DType weightType, const uint8_t* weightRow, const KActivationBlo
 
 namespace lathe::avx2 {
 
+void quantizeActivationsK(const float*, int64_t, KActivationBlock*) {
+    fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
+}
 void kQuantDots(DType, const uint8_t*, const KActivationBlock*, int64_t, int, int64_t, float*) {
     fail(ErrorCategory::Internal, "AVX2 kernels called on a machine without x86-64");
 }

@@ -14,4 +14,8 @@ namespace lathe::avx2 {
 void kQuantDots(DType weightType, const uint8_t* weightRow, const KActivationBlock* x, int64_t superBlocks,
                 int nTokens, int64_t xStride, float* out);
 
+// quantizeActivationsK (KQuantDots.h) with AVX2: the same operations on eight elements at a time, so
+// the same bits, NaN and infinity included.
+void quantizeActivationsK(const float* x, int64_t n, KActivationBlock* out);
+
 } // namespace lathe::avx2

@@ -150,6 +150,11 @@ float dotQ6K(const uint8_t* row, const KActivationBlock* x, int64_t superBlocks)
 } // namespace
 
 void quantizeActivationsK(const float* x, int64_t n, KActivationBlock* out) {
+    if (cpuHasAvx2()) return avx2::quantizeActivationsK(x, n, out);
+    quantizeActivationsKScalar(x, n, out);
+}
+
+void quantizeActivationsKScalar(const float* x, int64_t n, KActivationBlock* out) {
     for (int64_t b = 0; b < n / kKSuperBlock; ++b, x += kKSuperBlock) {
         KActivationBlock& y = out[b];
         float max = 0.0f, amax = 0.0f;

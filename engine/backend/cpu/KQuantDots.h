@@ -32,7 +32,9 @@ bool hasKQuantDot(DType weightType);
 // x: n floats (n a multiple of 256) -> n / 256 blocks, as ggml's quantize_row_q8_K (the same on every
 // x86 processor): the element of largest magnitude maps to -127, iscale = -127 / that element, codes
 // rounded to nearest (ties to even) and capped at 127, d = 1 / iscale.
+// Runs the AVX2 version (the same bits) where the processor has it.
 void quantizeActivationsK(const float* x, int64_t n, KActivationBlock* out);
+void quantizeActivationsKScalar(const float* x, int64_t n, KActivationBlock* out);
 
 // One stored weight row (superBlocks super-blocks of weightType) against quantized activations.
 // Runs the AVX2 kernel where the processor has it.

@@ -15,6 +15,7 @@
 
 #include <QTest>
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -89,6 +90,59 @@ private slots:
         QCOMPARE(c[1].d, 0.0f);
         for (int j = 0; j < kKSuperBlock; ++j)
             QCOMPARE(c[1].qs[j], int8_t(0));
+    }
+
+    // The AVX2 quantizer against the scalar one, byte for byte, on ordinary blocks and on blocks made to
+    // break it: NaNs with payloads, infinities, a largest magnitude so small that iscale is infinite, the
+    // largest magnitude twice with opposite signs (the first one wins), ties, zeros and negative zeros.
+    void avx2QuantizerGivesTheScalarBits() {
+        if (!cpuHasAvx2()) QSKIP("no AVX2");
+        std::mt19937 rng(31);
+        std::uniform_int_distribution<int> pick(0, kKSuperBlock - 1);
+        const float nanWithPayload = std::bit_cast<float>(0x7fc12345u);
+        const float signalingNan = std::bit_cast<float>(0xff800001u);
+        for (int trial = 0; trial < 400; ++trial) {
+            std::vector<float> x = test::randomFloats(2 * kKSuperBlock, rng, trial % 2 ? 1e-3f : 50.0f);
+            switch (trial % 8) {
+            case 1: // NaNs among ordinary values
+                x[size_t(pick(rng))] = nanWithPayload;
+                x[size_t(pick(rng))] = signalingNan;
+                break;
+            case 2: // an infinity: iscale becomes zero
+                x[size_t(pick(rng))] = trial % 16 < 8 ? INFINITY : -INFINITY;
+                break;
+            case 3: // denormals only: -127 / max overflows to infinity
+                for (float& v : x)
+                    v *= 1e-40f;
+                break;
+            case 4: { // the same magnitude twice, with opposite signs
+                const int a = pick(rng), b = pick(rng);
+                x[size_t(a)] = 1e6f;
+                x[size_t(b)] = -1e6f;
+                break;
+            }
+            case 5: // halves of a step (ties) and zeros of both signs
+                for (int j = 0; j < kKSuperBlock; ++j)
+                    x[size_t(j)] = j % 3 == 0 ? -0.0f : float(j % 7) * 0.5f;
+                x[0] = 127.0f;
+                break;
+            case 6: // every element NaN in the first block
+                std::fill(x.begin(), x.begin() + kKSuperBlock, nanWithPayload);
+                break;
+            case 7: // all zero in the second block
+                std::fill(x.begin() + kKSuperBlock, x.end(), 0.0f);
+                break;
+            default:
+                break;
+            }
+            std::vector<KActivationBlock> want(2), got(2);
+            quantizeActivationsKScalar(x.data(), int64_t(x.size()), want.data());
+            avx2::quantizeActivationsK(x.data(), int64_t(x.size()), got.data());
+            for (size_t b = 0; b < 2; ++b)
+                QVERIFY2(
+                    std::memcmp(&want[b], &got[b], sizeof(KActivationBlock)) == 0,
+                    qPrintable(QString("trial %1 (case %2), block %3").arg(trial).arg(trial % 8).arg(b)));
+        }
     }
 
     void quantizedActivationsStayWithinHalfAStep() {
