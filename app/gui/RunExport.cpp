@@ -22,8 +22,10 @@ std::string runsToCsv(const std::vector<RunRow>& rows) {
         for (const auto& [name, metric] : row.metrics)
             metricNames.insert(name);
     std::string out = "id,kind,model,status,started_ms,ended_ms,error";
-    for (const std::string& name : metricNames)
-        out += "," + csvField(name);
+    for (const std::string& name : metricNames) {
+        out += ',';
+        out += csvField(name);
+    }
     out += "\n";
     for (const RunRow& row : rows) {
         const RunRecord& r = row.run;

@@ -35,9 +35,18 @@ std::optional<std::string> literalSystemPrompt(std::string_view templateText) {
         if (end == std::string_view::npos) continue;
         const std::string_view body = templateText.substr(begin, end - begin);
         if (body.empty() || contains(body, "{") || contains(body, "'") || contains(body, "\"")) continue;
-        std::string prompt(body);
-        for (size_t pos = 0; (pos = prompt.find("\\n", pos)) != std::string::npos; ++pos)
-            prompt.replace(pos, 2, "\n");
+        // The template's escaped newlines become real ones. (Built by appending: GCC 12 warned about an
+        // impossible overlap inside std::string::replace here, a known false positive.)
+        std::string prompt;
+        prompt.reserve(body.size());
+        for (size_t pos = 0; pos < body.size(); ++pos) {
+            if (body.compare(pos, 2, "\\n") == 0) {
+                prompt += '\n';
+                ++pos;
+            } else {
+                prompt += body[pos];
+            }
+        }
         return prompt;
     }
     return std::nullopt;
@@ -175,7 +184,9 @@ std::string ChatTemplate::applyMistral(const std::vector<ChatMessage>& messages)
             } else if (m.role == "user") {
                 out += m.content + "[/INST]";
             } else {
-                out += " " + trim(m.content) + "</s>";
+                out += ' ';
+                out += trim(m.content);
+                out += "</s>";
                 insideTurn = false;
             }
         }

@@ -50,6 +50,15 @@ private slots:
         QCOMPARE(t.stopStrings(), std::vector<std::string>({"<|im_end|>"}));
     }
 
+    // A default system prompt written with escaped newlines in the template gets real ones.
+    void defaultSystemPromptUnescapesNewlines() {
+        std::string text = kSmolLm2Template;
+        const std::string from = "named SmolLM, trained";
+        text.replace(text.find(from), from.size(), "named SmolLM.\\n\\nTrained");
+        QCOMPARE(fromText(text).defaultSystemPrompt().value_or(""),
+                 std::string("You are a helpful AI assistant named SmolLM.\n\nTrained by Hugging Face"));
+    }
+
     void chatMl() {
         const ChatTemplate t =
             fromText("{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
