@@ -39,6 +39,9 @@ std::string parseError(const std::vector<uint8_t>& bytes) {
 // Header with the given counts, then the caller appends kvs and tensor infos.
 Bytes header(uint64_t nTensors, uint64_t nKv, uint32_t version = 3) {
     Bytes b;
+    // Room reserved first: growing the empty vector here set off GCC 12 -Wstringop-overflow and
+    // -overread false positives (copies of its zero old bytes).
+    b.data.reserve(4096);
     b.raw("GGUF").u32(version).u64(nTensors).u64(nKv);
     return b;
 }
