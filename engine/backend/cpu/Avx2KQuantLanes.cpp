@@ -44,12 +44,7 @@ inline __m256 accumulator(const float* p, int64_t i) {
     return i == 0 ? _mm256_setzero_ps() : _mm256_load_ps(p);
 }
 
-// Float accumulators of one row and group: acc[l] is ggml's float lane l, one token per lane; mins[k] its
-// Q4_K mins lane k (Q5_K: mins[0], its one float).
-struct alignas(32) RowAccumulators {
-    float acc[8][kQuadTokens];
-    float mins[4][kQuadTokens];
-};
+using RowAccumulators = KLaneAccumulators<kQuadTokens>;
 
 // Super-block i of R rows (of the nRows at codes, super-block major) against G groups (x[g]: group g's
 // block i; their accumulators rowAcc[g * kMaxQuadRows + r]), one of ggml's lanes at a time: lane l is
@@ -156,32 +151,10 @@ void quads(const uint8_t* codes, const KQuadRowScales* scales, int nRows, const 
             (nRows - r >= kQuadRows ? pair : single)(codes + r * kKSuperBlock, nRows,
                                                      scales + r * superBlocks, x, i, superBlocks, rowAcc + r);
     }
-    // Gathered per group as [row][token] and written token by token (see avx512::kQuantLanes).
-    for (int g = 0; g < nGroups; ++g) {
-        alignas(32) float totals[kMaxQuadRows][kQuadTokens];
-        for (int r = 0; r < nRows; ++r) {
-            const RowAccumulators& a = rowAcc[g * kMaxQuadRows + r];
-            // ggml::hsum8 lane by lane: (l4 + l0) + (l6 + l2), plus (l5 + l1) + (l7 + l3).
-            const auto lane = [&](int l) { return _mm256_load_ps(a.acc[l]); };
-            const __m256 t0 = _mm256_add_ps(lane(4), lane(0)), t1 = _mm256_add_ps(lane(5), lane(1));
-            const __m256 t2 = _mm256_add_ps(lane(6), lane(2)), t3 = _mm256_add_ps(lane(7), lane(3));
-            __m256 total = _mm256_add_ps(_mm256_add_ps(t0, t2), _mm256_add_ps(t1, t3));
-            if constexpr (kType == DType::Q4_K) {
-                const auto m = [&](int k) { return _mm256_load_ps(a.mins[k]); };
-                total =
-                    _mm256_add_ps(total, _mm256_add_ps(_mm256_add_ps(m(0), m(2)), _mm256_add_ps(m(1), m(3))));
-            } else if constexpr (kType == DType::Q5_K) {
-                total = _mm256_add_ps(total, _mm256_load_ps(a.mins[0]));
-            }
-            _mm256_store_ps(totals[r], total);
-        }
-        const int groupTokens = std::min(kQuadTokens, nTokens - g * kQuadTokens);
-        for (int t = 0; t < groupTokens; ++t) {
-            float* row = out + (g * kQuadTokens + t) * outStride;
-            for (int r = 0; r < nRows; ++r)
-                row[r] = totals[r][t];
-        }
-    }
+    for (int g = 0; g < nGroups; ++g)
+        writeLaneTotals<kType, kMaxQuadRows>(rowAcc + g * kMaxQuadRows, nRows,
+                                             std::min(kQuadTokens, nTokens - g * kQuadTokens),
+                                             out + g * kQuadTokens * outStride, outStride);
 }
 
 // 32 unsigned codes stored at out.

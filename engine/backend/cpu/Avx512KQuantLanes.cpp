@@ -15,6 +15,8 @@
 namespace lathe::avx512 {
 namespace {
 
+#include "backend/cpu/X86BlockLoads.inc"
+
 constexpr int kPairs = kKSuperBlock / 2;
 
 // The int32 at p (two int16), broadcast to every lane (a load: vpbroadcastd from memory).
@@ -35,13 +37,7 @@ inline __m512 accumulator(const float* p, int64_t i) {
     return i == 0 ? _mm512_setzero_ps() : _mm512_load_ps(p);
 }
 
-// Float accumulators of one row and group: acc[l] is ggml's float lane l, one token per lane; mins[k]
-// its Q4_K mins lane k (Q5_K: mins[0], its one float). They live in memory (they change once per
-// super-block and lane), as the dot loop needs the registers.
-struct alignas(64) RowAccumulators {
-    float acc[8][kLaneTokens];
-    float mins[4][kLaneTokens];
-};
+using RowAccumulators = KLaneAccumulators<kLaneTokens>;
 
 // Super-block i of R rows (of the nRows at rows16, super-block major) against G groups (x[g]: group g's
 // block i; their accumulators rowAcc[g * kMaxLaneRows + r]), one of ggml's lanes at a time: lane l is
@@ -165,34 +161,10 @@ void lanes(const int16_t* rows16, const KRowScales* scales, int nRows, const KLa
             (nRows - r >= kLaneRows ? full : last)(rows16 + r * kKSuperBlock, nRows, scales + r * superBlocks,
                                                    x, i, superBlocks, rowAcc + r);
     }
-    // The totals are gathered per group as [row][token] and written token by token, nRows floats at a
-    // time: written row by row, every store went to its own line of out, all one row of out apart (a
-    // multiple of 4 KiB: one L1 set), and the stores took 12% of a Llama-3.2-1B-shaped Q4_K_M prefill.
-    for (int g = 0; g < nGroups; ++g) {
-        alignas(64) float totals[kMaxLaneRows][kLaneTokens];
-        for (int r = 0; r < nRows; ++r) {
-            const RowAccumulators& a = rowAcc[g * kMaxLaneRows + r];
-            // ggml::hsum8 lane by lane: (l4 + l0) + (l6 + l2), plus (l5 + l1) + (l7 + l3).
-            const auto lane = [&](int l) { return _mm512_load_ps(a.acc[l]); };
-            const __m512 t0 = _mm512_add_ps(lane(4), lane(0)), t1 = _mm512_add_ps(lane(5), lane(1));
-            const __m512 t2 = _mm512_add_ps(lane(6), lane(2)), t3 = _mm512_add_ps(lane(7), lane(3));
-            __m512 total = _mm512_add_ps(_mm512_add_ps(t0, t2), _mm512_add_ps(t1, t3));
-            if constexpr (kType == DType::Q4_K) {
-                const auto m = [&](int k) { return _mm512_load_ps(a.mins[k]); };
-                total =
-                    _mm512_add_ps(total, _mm512_add_ps(_mm512_add_ps(m(0), m(2)), _mm512_add_ps(m(1), m(3))));
-            } else if constexpr (kType == DType::Q5_K) {
-                total = _mm512_add_ps(total, _mm512_load_ps(a.mins[0]));
-            }
-            _mm512_store_ps(totals[r], total);
-        }
-        const int groupTokens = std::min(kLaneTokens, nTokens - g * kLaneTokens);
-        for (int t = 0; t < groupTokens; ++t) {
-            float* row = out + (g * kLaneTokens + t) * outStride;
-            for (int r = 0; r < nRows; ++r)
-                row[r] = totals[r][t];
-        }
-    }
+    for (int g = 0; g < nGroups; ++g)
+        writeLaneTotals<kType, kMaxLaneRows>(rowAcc + g * kMaxLaneRows, nRows,
+                                             std::min(kLaneTokens, nTokens - g * kLaneTokens),
+                                             out + g * kLaneTokens * outStride, outStride);
 }
 
 } // namespace
